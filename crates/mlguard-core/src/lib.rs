@@ -1,0 +1,70 @@
+//! The small core that the mlguard layers talk through.
+//!
+//! mlguard is a set of security middleware for model-serving HTTP APIs, one crate per concern.
+//! The crates never call each other; they meet here:
+//!
+//! - [`Principal`]: who the caller is. Authentication writes it into the request extensions;
+//!   authorization, rate limiting and handlers read it. Swap in your own authentication and
+//!   the other layers keep working.
+//! - [`Problem`]: the RFC 9457 `application/problem+json` body every layer rejects with, and
+//!   [`ResponseBody`] / [`ResponseFuture`], so a layer works with any body type.
+//! - [`ClientIpResolver`]: the client address, believing `X-Forwarded-For` / `Forwarded` only
+//!   from trusted proxies, so a client cannot pick its own rate-limit bucket.
+//! - [`WwwAuthenticate`]: RFC 6750 / RFC 9110 challenges for 401 and 403 responses.
+//! - [`Clock`]: injectable time, so expiry and quota tests are exact.
+//!
+//! **What it protects against:** spoofed client addresses (forged forwarding headers),
+//! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
+//! injection through challenge parameters.
+//!
+//! # Example
+//!
+//! A tiny authentication layer of your own that writes a [`Principal`], and a handler that
+//! answers with a [`Problem`] when it is missing:
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use mlguard_core::{AuthMethod, Principal, Problem, WwwAuthenticate};
+//!
+//! fn authenticate(req: &mut Request<()>) {
+//!     if req.headers().get("x-demo-user").is_some() {
+//!         let p = Principal::builder("demo")
+//!             .role("user")
+//!             .method(AuthMethod::Other("demo".into()))
+//!             .build();
+//!         req.extensions_mut().insert(p);
+//!     }
+//! }
+//!
+//! fn handler(req: &Request<()>) -> Response<http_body_util::Full<bytes::Bytes>> {
+//!     match Principal::from_extensions(req.extensions()) {
+//!         Some(p) => Response::new(format!("hello {}", p.subject()).into()),
+//!         None => Problem::unauthorized("Not authenticated", &WwwAuthenticate::new("Demo")).into_response(),
+//!     }
+//! }
+//!
+//! let mut req = Request::new(());
+//! authenticate(&mut req);
+//! assert_eq!(handler(&req).status(), StatusCode::UNAUTHORIZED);
+//! ```
+//!
+//! # Features
+//!
+//! - `axum`: `IntoResponse` for [`Problem`], `FromRequestParts` for [`Principal`] and
+//!   [`ClientIp`], and `ConnectInfo<SocketAddr>` as a peer-address source.
+
+pub mod body;
+pub mod challenge;
+pub mod client_ip;
+pub mod clock;
+pub mod principal;
+pub mod problem;
+
+pub use body::{ResponseBody, ResponseFuture};
+pub use challenge::{BearerError, WwwAuthenticate};
+pub use client_ip::{
+    ClientIp, ClientIpConfigError, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr, TrustedProxies,
+};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use principal::{AuthMethod, Principal, PrincipalBuilder};
+pub use problem::{PROBLEM_JSON, Problem};

@@ -1,0 +1,300 @@
+//! Who the caller is: the [`Principal`] that authentication writes and everything else reads.
+//!
+//! Authentication layers (API key, JWT, or a service's own) insert a `Principal` into the
+//! request extensions. Authorization reads its roles and scope, rate limiting keys on its subject
+//! or key id, handlers read it to know who asked. Because the type lives here and not in the auth
+//! crate, a service can swap mlguard's authentication for its own and keep the other layers.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// How a principal proved who it is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// An API key; `key_id` is the public identifier of the key, never the secret.
+    ApiKey {
+        /// The key's public id.
+        key_id: String,
+    },
+    /// A bearer token (JWT); `token_id` is its `jti` when it has one.
+    Bearer {
+        /// The token's `jti` claim.
+        token_id: Option<String>,
+    },
+    /// Anything else (mTLS, a session, a test), named by the authenticating layer.
+    Other(String),
+}
+
+impl AuthMethod {
+    /// A short, log-safe name: `api_key`, `bearer` or the `Other` name.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::ApiKey { .. } => "api_key",
+            Self::Bearer { .. } => "bearer",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Debug for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ApiKey { key_id } => f.debug_struct("ApiKey").field("key_id", key_id).finish(),
+            Self::Bearer { token_id } => f.debug_struct("Bearer").field("token_id", token_id).finish(),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+struct Inner {
+    subject: String,
+    roles: BTreeSet<String>,
+    permissions: BTreeSet<String>,
+    scopes: Option<BTreeSet<String>>,
+    method: AuthMethod,
+    expires_at: Option<SystemTime>,
+}
+
+/// An authenticated caller. Cheap to clone (one `Arc`); its `Debug` output holds no secret
+/// (it never holds one: only the subject, roles, scope, key id or token id, and expiry).
+///
+/// ```
+/// use mlguard_core::{AuthMethod, Principal};
+///
+/// let p = Principal::builder("alice")
+///     .role("admin")
+///     .scopes(["model:predict"])
+///     .method(AuthMethod::Bearer { token_id: Some("t-1".into()) })
+///     .build();
+/// assert!(p.has_role("admin"));
+/// assert_eq!(p.scopes().map(|s| s.len()), Some(1));
+///
+/// // Authentication layers write it into the request; others read it from there.
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(p.clone());
+/// assert_eq!(Principal::from_extensions(request.extensions()).map(|p| p.subject()), Some("alice"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal {
+    inner: Arc<Inner>,
+}
+
+impl Principal {
+    /// Starts building a principal for `subject` (a user name, a key name, a service id).
+    pub fn builder(subject: impl Into<String>) -> PrincipalBuilder {
+        PrincipalBuilder {
+            inner: Inner {
+                subject: subject.into(),
+                roles: BTreeSet::new(),
+                permissions: BTreeSet::new(),
+                scopes: None,
+                method: AuthMethod::Other("unspecified".into()),
+                expires_at: None,
+            },
+        }
+    }
+
+    /// The principal written into `extensions` by an authentication layer, if any.
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<&Principal> {
+        extensions.get::<Principal>()
+    }
+
+    /// Who the caller is.
+    pub fn subject(&self) -> &str {
+        &self.inner.subject
+    }
+
+    /// The caller's roles.
+    pub fn roles(&self) -> &BTreeSet<String> {
+        &self.inner.roles
+    }
+
+    /// Whether the caller has `role` (exact match; inheritance is the policy's business).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.inner.roles.contains(role)
+    }
+
+    /// Permissions granted directly to this principal (besides those of its roles).
+    pub fn permissions(&self) -> &BTreeSet<String> {
+        &self.inner.permissions
+    }
+
+    /// The token's scope, when the principal came from a token that carried one. `None` means
+    /// "not narrowed": the roles' permissions apply in full.
+    pub fn scopes(&self) -> Option<&BTreeSet<String>> {
+        self.inner.scopes.as_ref()
+    }
+
+    /// How the caller authenticated.
+    pub fn method(&self) -> &AuthMethod {
+        &self.inner.method
+    }
+
+    /// The API key id, when the caller used an API key.
+    pub fn api_key_id(&self) -> Option<&str> {
+        match &self.inner.method {
+            AuthMethod::ApiKey { key_id } => Some(key_id),
+            _ => None,
+        }
+    }
+
+    /// The token id (`jti`), when the caller used a bearer token that had one.
+    pub fn token_id(&self) -> Option<&str> {
+        match &self.inner.method {
+            AuthMethod::Bearer { token_id } => token_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the caller authenticated with a bearer token (RFC 6750 challenges apply).
+    pub fn is_bearer(&self) -> bool {
+        matches!(self.inner.method, AuthMethod::Bearer { .. })
+    }
+
+    /// When the credential expires, if it does.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.inner.expires_at
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.inner.subject)
+            .field("roles", &self.inner.roles)
+            .field("permissions", &self.inner.permissions)
+            .field("scopes", &self.inner.scopes)
+            .field("method", &self.inner.method)
+            .field("expires_at", &self.inner.expires_at)
+            .finish()
+    }
+}
+
+/// Builds a [`Principal`]; see [`Principal::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct PrincipalBuilder {
+    inner: Inner,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrincipalBuilder")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrincipalBuilder {
+    /// Adds a role.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.inner.roles.insert(role.into());
+        self
+    }
+
+    /// Adds roles.
+    pub fn roles<I, R>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.inner.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a permission granted directly (not through a role).
+    pub fn permission(mut self, permission: impl Into<String>) -> Self {
+        self.inner.permissions.insert(permission.into());
+        self
+    }
+
+    /// Sets the token scope that narrows the principal's permissions.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets how the principal authenticated.
+    pub fn method(mut self, method: AuthMethod) -> Self {
+        self.inner.method = method;
+        self
+    }
+
+    /// Sets when the credential expires.
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.inner.expires_at = Some(at);
+        self
+    }
+
+    /// Finishes the principal.
+    pub fn build(self) -> Principal {
+        Principal {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
+    type Rejection = crate::Problem;
+
+    /// Extracts the principal an authentication layer wrote; 401 with a bare `Bearer`
+    /// challenge when there is none (a route handler that needs a principal should sit behind
+    /// an authentication layer, which answers with its own configured challenge first).
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
+            crate::Problem::unauthorized("Not authenticated", &crate::WwwAuthenticate::bearer())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_report_what_was_built() {
+        let p = Principal::builder("k1-name")
+            .roles(["user", "admin"])
+            .permission("metrics:read")
+            .method(AuthMethod::ApiKey { key_id: "k1".into() })
+            .build();
+        assert_eq!(p.subject(), "k1-name");
+        assert!(p.has_role("user") && p.has_role("admin") && !p.has_role("root"));
+        assert!(p.permissions().contains("metrics:read"));
+        assert_eq!(p.api_key_id(), Some("k1"));
+        assert_eq!(p.token_id(), None);
+        assert!(!p.is_bearer());
+        assert!(p.scopes().is_none());
+        assert_eq!(p.method().kind(), "api_key");
+    }
+
+    #[test]
+    fn clones_share_one_allocation() {
+        let p = Principal::builder("a").build();
+        let q = p.clone();
+        assert!(Arc::ptr_eq(&p.inner, &q.inner));
+    }
+
+    #[test]
+    fn debug_lists_identity_fields() {
+        let p = Principal::builder("bob")
+            .method(AuthMethod::Bearer {
+                token_id: Some("jti-9".into()),
+            })
+            .build();
+        let s = format!("{p:?}");
+        assert!(s.contains("bob") && s.contains("jti-9") && s.contains("Bearer"));
+    }
+}
