@@ -15,6 +15,8 @@ mod algorithm;
 mod key;
 mod keyring;
 mod token;
+#[cfg(test)]
+mod wycheproof_tests;
 
 pub use algorithm::Algorithm;
 pub use key::AeadKey;
