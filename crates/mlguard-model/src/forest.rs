@@ -1,0 +1,350 @@
+//! Training: a random forest of linfa-trees decision trees, reproducible from its seed.
+//!
+//! Each tree gets its own bootstrap sample (`n` rows drawn with replacement) and its own random
+//! feature subset (`max_features` columns drawn **without** replacement, per tree: linfa-trees
+//! 0.8.1 has no hook for per-split sampling). The tree is fitted by linfa-trees on those rows and
+//! columns, then flattened with its feature indexes mapped back to the full schema.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use linfa::prelude::*;
+use linfa_trees::{DecisionTree, TreeNode};
+use ndarray::{Array1, Axis};
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::LabeledData;
+use crate::error::TrainError;
+use crate::flat::{FileNode, FlatForest, MAX_TREE_NODES};
+
+/// Default number of trees (as scikit-learn's `RandomForestClassifier`).
+pub const DEFAULT_TREES: usize = 100;
+/// Default seed for the split and the forest.
+pub const DEFAULT_SEED: u64 = 0;
+/// Default held-out fraction.
+pub const DEFAULT_TEST_FRACTION: f64 = 0.3;
+/// Most trees a forest may have.
+pub const MAX_TREES: usize = 10_000;
+
+/// Random forest and train/test split parameters. Consuming builder; validated when training.
+///
+/// ```
+/// use mlguard_model::ForestParams;
+/// let params = ForestParams::new().n_trees(10).max_depth(Some(4)).seed(7);
+/// assert_eq!(params.get_n_trees(), 10);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct ForestParams {
+    n_trees: usize,
+    max_depth: Option<usize>,
+    max_features: Option<usize>,
+    seed: u64,
+    test_fraction: f64,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ForestParams {
+    /// 100 trees, unlimited depth, `ceil(sqrt(n_features))` features per tree, seed 0, 30% test.
+    pub fn new() -> Self {
+        Self {
+            n_trees: DEFAULT_TREES,
+            max_depth: None,
+            max_features: None,
+            seed: DEFAULT_SEED,
+            test_fraction: DEFAULT_TEST_FRACTION,
+        }
+    }
+
+    /// Number of trees (1 to [`MAX_TREES`]).
+    pub fn n_trees(mut self, n: usize) -> Self {
+        self.n_trees = n;
+        self
+    }
+
+    /// Maximum tree depth (`None`: grow until leaves are pure).
+    pub fn max_depth(mut self, depth: Option<usize>) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Features drawn (without replacement) for each tree; `None`: `ceil(sqrt(n_features))`.
+    pub fn max_features(mut self, k: Option<usize>) -> Self {
+        self.max_features = k;
+        self
+    }
+
+    /// Seed of the split and of every random draw in training.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Fraction of each class held out for testing, strictly between 0 and 1.
+    pub fn test_fraction(mut self, fraction: f64) -> Self {
+        self.test_fraction = fraction;
+        self
+    }
+
+    /// The configured tree count.
+    #[must_use]
+    pub fn get_n_trees(&self) -> usize {
+        self.n_trees
+    }
+
+    /// The configured maximum depth.
+    #[must_use]
+    pub fn get_max_depth(&self) -> Option<usize> {
+        self.max_depth
+    }
+
+    /// The configured seed.
+    #[must_use]
+    pub fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The configured test fraction.
+    #[must_use]
+    pub fn get_test_fraction(&self) -> f64 {
+        self.test_fraction
+    }
+
+    /// Features per tree for data with `n_features` columns.
+    #[must_use]
+    pub fn features_per_tree(&self, n_features: usize) -> usize {
+        self.max_features.unwrap_or_else(|| {
+            // ceil(sqrt(n)) without floating point.
+            let mut k = 0;
+            while k * k < n_features {
+                k += 1;
+            }
+            k
+        })
+    }
+
+    pub(crate) fn validate(&self, n_features: usize) -> Result<(), TrainError> {
+        let invalid = |name, reason: String| Err(TrainError::InvalidParam { name, reason });
+        if self.n_trees == 0 || self.n_trees > MAX_TREES {
+            return invalid("n_trees", format!("{} not in 1..={MAX_TREES}", self.n_trees));
+        }
+        if self.max_depth == Some(0) {
+            return invalid("max_depth", "must be at least 1".into());
+        }
+        let k = self.features_per_tree(n_features);
+        if k == 0 || k > n_features {
+            return invalid("max_features", format!("{k} not in 1..={n_features}"));
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return invalid(
+                "test_fraction",
+                format!("{} is not strictly between 0 and 1", self.test_fraction),
+            );
+        }
+        Ok(())
+    }
+
+    /// Fits the forest on all of `train` (no split). Same parameters and data: same forest, bit
+    /// for bit.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidParam`] for bad parameters; [`TrainError::TreeFit`] when linfa-trees
+    /// refuses (or panics on) a tree; [`TrainError::Flatten`] for a tree shape we cannot flatten.
+    pub fn fit(&self, train: &LabeledData) -> Result<FlatForest, TrainError> {
+        let x = train.features();
+        let (n, n_features) = x.dim();
+        let n_classes = train.classes().len();
+        self.validate(n_features)?;
+        let k = self.features_per_tree(n_features);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        // The split uses stream 0 of the same seed; the forest draws from stream 1.
+        rng.set_stream(1);
+        let tree_params = DecisionTree::params().max_depth(self.max_depth);
+
+        let mut trees = Vec::with_capacity(self.n_trees);
+        for t in 0..self.n_trees {
+            let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+            let mut cols = sample(&mut rng, n_features, k).into_vec();
+            cols.sort_unstable();
+
+            let sub_x = x.select(Axis(0), &rows).select(Axis(1), &cols);
+            let sub_y: Array1<usize> = rows.iter().map(|&r| train.labels()[r]).collect();
+            let dataset = Dataset::new(sub_x, sub_y);
+            let fitted = catch_unwind(AssertUnwindSafe(|| tree_params.fit(&dataset)));
+            let tree = match fitted {
+                Ok(Ok(tree)) => tree,
+                Ok(Err(source)) => return Err(TrainError::TreeFit { tree: t, source }),
+                Err(_) => {
+                    return Err(TrainError::TreeFit {
+                        tree: t,
+                        source: linfa::Error::Priors("linfa-trees panicked".into()),
+                    });
+                }
+            };
+            let mut nodes = Vec::new();
+            flatten(tree.root_node(), &cols, n_classes, &mut nodes)
+                .map_err(|reason| TrainError::Flatten { tree: t, reason })?;
+            trees.push(canonicalize(
+                &nodes,
+                dataset.records(),
+                dataset.targets(),
+                &cols,
+                n_classes,
+            ));
+        }
+        FlatForest::from_trees(&trees, n_features, n_classes)
+            .map_err(|reason| TrainError::Flatten { tree: 0, reason })
+    }
+}
+
+/// Pre-order flattening of a linfa-trees node; features mapped through `cols`.
+fn flatten(
+    node: &TreeNode<f64, usize>,
+    cols: &[usize],
+    n_classes: usize,
+    out: &mut Vec<FileNode>,
+) -> Result<u32, String> {
+    if out.len() >= MAX_TREE_NODES {
+        return Err("tree too large".into());
+    }
+    let me = u32::try_from(out.len()).map_err(|_| "tree too large")?;
+    if let Some(class) = node.prediction() {
+        if class >= n_classes {
+            return Err(format!("leaf class {class} >= {n_classes}"));
+        }
+        out.push(FileNode::Leaf {
+            class: u32::try_from(class).map_err(|_| "class index too large")?,
+        });
+        return Ok(me);
+    }
+    let (sub_feature, threshold, _) = node.split();
+    let feature = *cols
+        .get(sub_feature)
+        .ok_or_else(|| format!("split feature {sub_feature} outside the tree's columns"))?;
+    let children = node.children();
+    let (Some(Some(left)), Some(Some(right))) = (children.first(), children.get(1)) else {
+        return Err("internal node without two children".into());
+    };
+    out.push(FileNode::Leaf { class: 0 }); // replaced below
+    let l = flatten(left, cols, n_classes, out)?;
+    let r = flatten(right, cols, n_classes, out)?;
+    out[me as usize] = FileNode::Split {
+        feature: u32::try_from(feature).map_err(|_| "feature index too large")?,
+        threshold,
+        left: l,
+        right: r,
+    };
+    Ok(me)
+}
+
+/// Makes a fitted tree independent of linfa-trees' tie-breaking.
+///
+/// linfa-trees picks a leaf's class among tied classes in `HashMap` order (random per process),
+/// then prunes sibling leaves that picked the same class, so a tie can change both the leaf class
+/// and the tree's shape from one run to the next. This recomputes every leaf's class counts from
+/// the bootstrap rows, then applies the most generous pruning any run could have done: a split
+/// whose two (collapsed) children share a majority class becomes a leaf. The result is the same
+/// whatever order linfa saw: a leaf takes the lowest-indexed class among its tied majority.
+fn canonicalize(
+    nodes: &[FileNode],
+    sub_x: &ndarray::Array2<f64>,
+    sub_y: &Array1<usize>,
+    cols: &[usize],
+    n_classes: usize,
+) -> Vec<FileNode> {
+    // Class counts at each leaf, routing rows with the prediction rule (`x < threshold` left).
+    let mut counts = vec![vec![0u32; n_classes]; nodes.len()];
+    for (row, &y) in sub_x.rows().into_iter().zip(sub_y) {
+        let mut i = 0usize;
+        while let Some(FileNode::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        }) = nodes.get(i)
+        {
+            // `feature` is a full-schema index; the sub-matrix holds `cols` in order.
+            let Some(pos) = cols.iter().position(|&c| c == *feature as usize) else {
+                break;
+            };
+            i = if row[pos] < *threshold { *left } else { *right } as usize;
+        }
+        if let Some(c) = counts.get_mut(i).and_then(|c| c.get_mut(y)) {
+            *c += 1;
+        }
+    }
+    // Bottom-up (pre-order puts children after their parent): majority sets and collapse flags.
+    let mut modal = vec![vec![false; n_classes]; nodes.len()];
+    let mut collapsed = vec![false; nodes.len()];
+    for i in (0..nodes.len()).rev() {
+        match nodes[i] {
+            FileNode::Leaf { class } => {
+                let best = counts[i].iter().copied().max().unwrap_or(0);
+                if best == 0 {
+                    // No row reaches this leaf: keep linfa's class.
+                    if let Some(m) = modal[i].get_mut(class as usize) {
+                        *m = true;
+                    }
+                } else {
+                    for (m, &c) in modal[i].iter_mut().zip(&counts[i]) {
+                        *m = c == best;
+                    }
+                }
+                collapsed[i] = true;
+            }
+            FileNode::Split { left, right, .. } => {
+                let (l, r) = (left as usize, right as usize);
+                let common: Vec<bool> = modal[l].iter().zip(&modal[r]).map(|(a, b)| *a && *b).collect();
+                if collapsed[l] && collapsed[r] && common.contains(&true) {
+                    collapsed[i] = true;
+                    modal[i] = common;
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    emit(0, nodes, &modal, &collapsed, &mut out);
+    out
+}
+
+/// Pre-order copy of node `i`, collapsed subtrees written as one leaf.
+fn emit(
+    i: usize,
+    nodes: &[FileNode],
+    modal: &[Vec<bool>],
+    collapsed: &[bool],
+    out: &mut Vec<FileNode>,
+) -> u32 {
+    let me = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    match nodes[i] {
+        FileNode::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        } if !collapsed[i] => {
+            out.push(FileNode::Leaf { class: 0 }); // replaced below
+            let l = emit(left as usize, nodes, modal, collapsed, out);
+            let r = emit(right as usize, nodes, modal, collapsed, out);
+            out[me as usize] = FileNode::Split {
+                feature,
+                threshold,
+                left: l,
+                right: r,
+            };
+        }
+        _ => {
+            let class = modal[i].iter().position(|&m| m).unwrap_or(0);
+            out.push(FileNode::Leaf {
+                class: u32::try_from(class).unwrap_or(0),
+            });
+        }
+    }
+    me
+}
