@@ -1,5 +1,5 @@
-//! `ml-api`: the mlguard example server.
+//! `ml-api`: see the library docs (`ml_api`).
 
-fn main() {
-    eprintln!("ml-api: not yet: the example server lands with its own issue (examples/ml-api).");
+fn main() -> std::process::ExitCode {
+    ml_api::cli::main()
 }

@@ -1,0 +1,107 @@
+//! The router: the routes of [`crate::routes`] behind every hardening layer of [`crate::http`].
+//!
+//! Outer to inner, for every request:
+//!
+//! 1. credential headers marked sensitive; malformed client request ids dropped
+//! 2. request id set (`x-request-id`) and copied to the response
+//! 3. access log (no headers, no query)
+//! 4. security response headers (`Cache-Control: no-store` when credentials were sent)
+//! 5. framework errors turned into problem bodies; panics into 500 problems
+//! 6. load shedding (503 above `concurrency_limit` in flight)
+//! 7. request timeout (408)
+//! 8. body limit (413)
+//! 9. path canonicalization (`//predict` -> `/predict`; ambiguous paths 400), then routing
+//! 10. per route: authentication, rate limit, permission, handler
+//!
+//! To add routes (OpenAPI docs, metrics), merge them into [`api_router`]'s result before
+//! [`harden`]: they then get every layer above.
+
+use crate::config::Config;
+use crate::http::access_log::{AccessLogLayer, sensitive_headers};
+use crate::http::headers::SecurityHeadersLayer;
+use crate::http::limits::ShedLayer;
+use crate::http::path::CanonicalPathLayer;
+use crate::http::problem::problemize;
+use crate::http::request_id;
+use crate::routes::{crypto, health, predict, token};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use http::StatusCode;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_layer::Layer;
+
+/// Limits and switches of the hardening stack.
+#[derive(Debug, Clone)]
+pub struct HardeningOptions {
+    /// Send HSTS (only when serving TLS).
+    pub hsts: bool,
+    /// Maximum request body, bytes.
+    pub body_limit: usize,
+    /// Whole-request time limit.
+    pub request_timeout: Duration,
+    /// Requests in flight before shedding.
+    pub concurrency_limit: usize,
+}
+
+impl HardeningOptions {
+    /// From the configuration; `tls` says whether connections are TLS.
+    pub fn from_config(config: &Config, tls: bool) -> Self {
+        Self {
+            hsts: tls,
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            concurrency_limit: config.concurrency_limit,
+        }
+    }
+}
+
+/// The API routes with their per-route requirements, without the global hardening.
+pub fn api_router(state: AppState) -> Router {
+    // TODO(mlguard-auth, mlguard-rbac, mlguard-ratelimit): per-route authentication, quotas and
+    // permissions. Until those crates land, the handlers' `Principal` extractor answers 401.
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/token", post(token::token))
+        .route("/predict", post(predict::predict))
+        .route("/predict/batch", post(predict::batch))
+        .route("/encrypt", post(crypto::encrypt))
+        .route("/encrypt/", post(crypto::encrypt))
+        .route("/decrypt", post(crypto::decrypt))
+        .route("/decrypt/", post(crypto::decrypt))
+        .with_state(state)
+}
+
+/// Wraps `routes` in the hardening stack; see the [module docs](self).
+pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
+    let routes = routes.layer(DefaultBodyLimit::max(options.body_limit));
+    let canonical = CanonicalPathLayer::new().layer(routes);
+    let stack = ServiceBuilder::new()
+        .layer(SetSensitiveHeadersLayer::new(sensitive_headers()))
+        .map_request(request_id::drop_malformed::<axum::body::Body>)
+        .layer(request_id::set_layer())
+        .layer(request_id::propagate_layer())
+        .layer(AccessLogLayer::new())
+        .layer(SecurityHeadersLayer::new().hsts(options.hsts))
+        .layer(axum::middleware::map_response(problemize))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            mlguard_core::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not handle the request")
+                .into_response_with(axum::body::Body::from)
+        }))
+        .layer(ShedLayer::new(options.concurrency_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(RequestBodyLimitLayer::new(options.body_limit));
+    Router::new().fallback_service(canonical).layer(stack)
+}
+
+/// [`api_router`] then [`harden`]: the complete application.
+pub fn build(state: AppState, options: &HardeningOptions) -> Router {
+    harden(api_router(state), options)
+}

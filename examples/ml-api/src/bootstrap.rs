@@ -1,0 +1,337 @@
+//! First run: everything the server needs, generated into the data directory, reused later.
+//!
+//! | file | content |
+//! |---|---|
+//! | `jwt.secret` | 48 random bytes, base64url: the HS256 signing secret |
+//! | `fernet.key` | a Fernet key, as Python's `Fernet.generate_key()` prints it |
+//! | `model.key` | 32 random bytes, base64url: the HMAC key that signs the model file |
+//! | `iris.model.json` | the trained random forest, signed with `model.key` |
+//! | `tls-cert.pem`, `tls-key.pem` | a self-signed ECDSA P-256 certificate for `localhost`, `127.0.0.1`, `::1` |
+//! | `users.json` | the users; the first run adds `admin` with a random password |
+//! | `apikeys.json` | the API keys (hashes only) |
+//!
+//! The directory is `0700`, files `0600`, each created atomically (see [`crate::datadir`]).
+//! A secret given in the environment (`MLGUARD_JWT_SECRET`, `MLGUARD_FERNET_KEY`) is used
+//! instead of the file, and the file is then not created.
+
+use crate::config::{Config, Secret};
+use crate::datadir::{create_new_atomic, ensure_private_dir};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mlguard_crypto::Fernet;
+use mlguard_model::{Classifier, ForestParams, Model, ModelKey};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use zeroize::Zeroizing;
+
+/// File names inside the data directory.
+pub mod files {
+    /// HS256 secret.
+    pub const JWT_SECRET: &str = "jwt.secret";
+    /// Fernet key.
+    pub const FERNET_KEY: &str = "fernet.key";
+    /// Model signing key.
+    pub const MODEL_KEY: &str = "model.key";
+    /// Model file.
+    pub const MODEL: &str = "iris.model.json";
+    /// Self-signed certificate.
+    pub const TLS_CERT: &str = "tls-cert.pem";
+    /// Its private key.
+    pub const TLS_KEY: &str = "tls-key.pem";
+    /// Users.
+    pub const USERS: &str = "users.json";
+    /// API keys.
+    pub const API_KEYS: &str = "apikeys.json";
+}
+
+/// Paths of the files in a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root` (nothing is touched on disk).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A file in it.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+}
+
+/// What a bootstrap produced: the loaded secrets and model, and what was created just now.
+pub struct Bootstrapped {
+    /// The data directory.
+    pub data_dir: DataDir,
+    /// HS256 signing secret.
+    pub jwt_secret: Secret,
+    /// The Fernet cipher for `/encrypt` and `/decrypt`.
+    pub fernet: Fernet,
+    /// The model.
+    pub model: Arc<dyn Classifier>,
+    /// The model's held-out accuracy, when this run trained it.
+    pub trained_accuracy: Option<f64>,
+    /// `admin`'s password, when this run created the user (print it once, then drop it).
+    pub admin_password: Option<Secret>,
+    /// Certificate and key (PEM paths), when serving the generated self-signed pair.
+    pub self_signed: Option<(PathBuf, PathBuf)>,
+    /// Names of the files created by this run.
+    pub created: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for Bootstrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrapped")
+            .field("data_dir", &self.data_dir)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A data directory that cannot be prepared. Messages name files, never their content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootstrapError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A stored secret is malformed.
+    #[error("{path}: {what}")]
+    BadSecret {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// The certificate could not be generated.
+    #[error("generating the self-signed certificate: {0}")]
+    Cert(#[from] rcgen::Error),
+    /// Training, saving or loading the model failed.
+    #[error("model: {0}")]
+    Model(#[from] mlguard_model::Error),
+    /// The users or API key store failed.
+    #[error("user store: {0}")]
+    Users(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BootstrapError + '_ {
+    move |source| BootstrapError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Random bytes as base64url, without padding.
+///
+/// # Errors
+/// The OS random source failed.
+pub fn random_b64(n: usize) -> io::Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(vec![0u8; n]);
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(&*bytes)))
+}
+
+/// Creates `name` with `make()` if it does not exist; returns its (trimmed) content.
+fn secret_file(
+    dir: &DataDir,
+    name: &'static str,
+    created: &mut Vec<&'static str>,
+    make: impl FnOnce() -> io::Result<Zeroizing<String>>,
+) -> Result<Secret, BootstrapError> {
+    let path = dir.file(name);
+    if !path.exists() {
+        let value = make().map_err(io_err(&path))?;
+        if create_new_atomic(&path, value.as_bytes()).map_err(io_err(&path))? {
+            created.push(name);
+        }
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io_err(&path))?);
+    Ok(Secret::new(text.trim()))
+}
+
+/// Prepares the data directory for `config` (creating what is missing) and loads everything.
+///
+/// # Errors
+/// [`BootstrapError`] naming the file at fault.
+pub fn bootstrap(config: &Config) -> Result<Bootstrapped, BootstrapError> {
+    let dir = DataDir::new(&config.data_dir);
+    ensure_private_dir(dir.root()).map_err(io_err(dir.root()))?;
+    let mut created = Vec::new();
+
+    let jwt_secret = match &config.jwt_secret {
+        Some(s) => s.clone(),
+        None => secret_file(&dir, files::JWT_SECRET, &mut created, || random_b64(48))?,
+    };
+    if jwt_secret.expose().len() < crate::config::defaults::MIN_JWT_SECRET_LEN {
+        return Err(BootstrapError::BadSecret {
+            path: dir.file(files::JWT_SECRET),
+            what: "shorter than 32 bytes",
+        });
+    }
+    let fernet_key = match &config.fernet_key {
+        Some(s) => s.clone(),
+        None => secret_file(&dir, files::FERNET_KEY, &mut created, || {
+            Ok(Zeroizing::new(Fernet::generate_key()))
+        })?,
+    };
+    let fernet = Fernet::new(fernet_key.expose()).map_err(|_| BootstrapError::BadSecret {
+        path: dir.file(files::FERNET_KEY),
+        what: "not a Fernet key",
+    })?;
+
+    let (model, trained_accuracy) = load_or_train_model(&dir, &mut created)?;
+
+    let self_signed = match config.tls {
+        crate::config::TlsSource::SelfSigned => Some(self_signed_cert(&dir, &mut created)?),
+        _ => None,
+    };
+
+    let admin_password = crate::users::ensure_admin(&dir).map_err(BootstrapError::Users)?;
+    if admin_password.is_some() {
+        created.push(files::USERS);
+    }
+
+    Ok(Bootstrapped {
+        data_dir: dir,
+        jwt_secret,
+        fernet,
+        model,
+        trained_accuracy,
+        admin_password,
+        self_signed,
+        created,
+    })
+}
+
+fn model_key(dir: &DataDir, created: &mut Vec<&'static str>) -> Result<ModelKey, BootstrapError> {
+    let text = secret_file(dir, files::MODEL_KEY, created, || random_b64(32))?;
+    let bad = || BootstrapError::BadSecret {
+        path: dir.file(files::MODEL_KEY),
+        what: "not 32+ bytes of base64url",
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(text.expose()).map_err(|_| bad())?;
+    ModelKey::new(bytes).map_err(|_| bad())
+}
+
+/// Trains the default model and writes it (signed) to the data directory, replacing any model
+/// there. Returns the held-out accuracy. This is `ml-api train`.
+///
+/// # Errors
+/// Training, key or file errors.
+pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
+    let dir = DataDir::new(data_dir);
+    ensure_private_dir(dir.root()).map_err(io_err(dir.root()))?;
+    let mut created = Vec::new();
+    let key = model_key(&dir, &mut created)?;
+    let trained = ForestParams::new()
+        .train_iris(SystemTime::now())
+        .map_err(mlguard_model::Error::from)?;
+    let bytes = trained.model.to_bytes(Some(&key)).map_err(mlguard_model::Error::from)?;
+    let path = dir.file(files::MODEL);
+    crate::datadir::replace_atomic(&path, &bytes).map_err(io_err(&path))?;
+    Ok(trained.accuracy)
+}
+
+fn load_or_train_model(
+    dir: &DataDir,
+    created: &mut Vec<&'static str>,
+) -> Result<(Arc<dyn Classifier>, Option<f64>), BootstrapError> {
+    let key = model_key(dir, created)?;
+    let path = dir.file(files::MODEL);
+    let mut accuracy = None;
+    if !path.exists() {
+        tracing::info!("training the iris model (first run)");
+        let trained = ForestParams::new()
+            .train_iris(SystemTime::now())
+            .map_err(mlguard_model::Error::from)?;
+        let bytes = trained.model.to_bytes(Some(&key)).map_err(mlguard_model::Error::from)?;
+        if create_new_atomic(&path, &bytes).map_err(io_err(&path))? {
+            created.push(files::MODEL);
+            accuracy = Some(trained.accuracy);
+        }
+    }
+    let model = Model::load(&path, Some(&key)).map_err(mlguard_model::Error::from)?;
+    Ok((Arc::new(model), accuracy))
+}
+
+fn self_signed_cert(
+    dir: &DataDir,
+    created: &mut Vec<&'static str>,
+) -> Result<(PathBuf, PathBuf), BootstrapError> {
+    let cert_path = dir.file(files::TLS_CERT);
+    let key_path = dir.file(files::TLS_KEY);
+    if !(cert_path.exists() && key_path.exists()) {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mlguard ml-api (self-signed)");
+        let (y, m, d) = civil_date(SystemTime::now());
+        params.not_before = rcgen::date_time_ymd(y, m, d) - std::time::Duration::from_secs(86_400);
+        params.not_after = rcgen::date_time_ymd(y + 2, m, d.min(28));
+        let cert = params.self_signed(&key)?;
+        let key_pem = Zeroizing::new(key.serialize_pem());
+        // Key first: a certificate without its key is useless, the reverse is repaired next run.
+        let _ = std::fs::remove_file(&cert_path);
+        let _ = std::fs::remove_file(&key_path);
+        create_new_atomic(&key_path, key_pem.as_bytes()).map_err(io_err(&key_path))?;
+        create_new_atomic(&cert_path, cert.pem().as_bytes()).map_err(io_err(&cert_path))?;
+        created.push(files::TLS_KEY);
+        created.push(files::TLS_CERT);
+    }
+    Ok((cert_path, key_path))
+}
+
+/// (year, month, day) in UTC of `t` (Howard Hinnant's `civil_from_days`).
+fn civil_date(t: SystemTime) -> (i32, u8, u8) {
+    let days = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        i32::try_from(y).unwrap_or(1970),
+        u8::try_from(m).unwrap_or(1),
+        u8::try_from(d).unwrap_or(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn civil_date_known_days() {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(civil_date(at(0)), (1970, 1, 1));
+        assert_eq!(civil_date(at(951_782_400)), (2000, 2, 29));
+        assert_eq!(civil_date(at(1_735_689_599)), (2024, 12, 31));
+    }
+}

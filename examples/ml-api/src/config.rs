@@ -1,0 +1,564 @@
+//! Configuration: defaults < TOML file (`--config`) < `MLGUARD_*` environment < command-line flags.
+//!
+//! [`Settings`] is one layer of raw values (every field optional); it is both the clap argument
+//! group and the TOML file schema, so a setting has the same name everywhere (`listen` in the file,
+//! `MLGUARD_LISTEN` in the environment, `--listen` on the command line). [`Config::resolve`]
+//! merges the layers and validates everything once, at start-up, into a typed [`Config`].
+//!
+//! Secrets (`jwt_secret`, `fernet_key`, `redis_url`) have no flag (command lines are visible to
+//! every local user in `ps`): they come from the environment or the file, and else from the data
+//! directory, where the first run generates them. Every setting and its default is listed in
+//! `docs/configuration.md`.
+
+mod duration;
+mod secret;
+
+pub use duration::{DurationError, parse_duration};
+pub use secret::Secret;
+
+use mlguard_core::TrustedProxies;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default values, one constant per setting (see `docs/configuration.md` for the reasons).
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `data_dir`: relative to the working directory.
+    pub const DATA_DIR: &str = "./mlguard-data";
+    /// `listen`: loopback only; expose it deliberately.
+    pub const LISTEN: &str = "127.0.0.1:8443";
+    /// `token_rate`: logins per client IP (and per username), as in the tutorial.
+    pub const TOKEN_RATE: &str = "5/minute";
+    /// `predict_rate`: predictions per principal, as in the tutorial.
+    pub const PREDICT_RATE: &str = "10/minute";
+    /// `max_batch`: rows in one `POST /predict/batch`.
+    pub const MAX_BATCH: usize = 100;
+    /// `body_limit`: bytes of request body.
+    pub const BODY_LIMIT: usize = 64 * 1024;
+    /// `request_timeout`: the whole request, handler included.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `header_read_timeout`: time to send the request head (slow-loris defence).
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `tls_handshake_timeout`.
+    pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `max_connections`: open connections; more wait in the kernel's accept queue.
+    pub const MAX_CONNECTIONS: usize = 1024;
+    /// `concurrency_limit`: requests in flight; more are shed with 503.
+    pub const CONCURRENCY_LIMIT: usize = 256;
+    /// `access_token_ttl`.
+    pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+    /// `refresh_token_ttl`.
+    pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+    /// `shutdown_grace`: how long in-flight requests may finish after SIGTERM / Ctrl-C.
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+    /// Minimum length of `jwt_secret`, in bytes (HS256 wants at least its output size).
+    pub const MIN_JWT_SECRET_LEN: usize = 32;
+}
+
+/// One layer of raw settings: the command-line flags (with their `MLGUARD_*` variables) and the
+/// TOML file have this shape. Every field is optional; [`Config::resolve`] fills the gaps.
+#[derive(Clone, Default, PartialEq, clap::Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Data directory: secrets, certificate, model, users and API keys.
+    #[arg(long, env = "MLGUARD_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "MLGUARD_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM); unset: the generated self-signed certificate.
+    #[arg(long, env = "MLGUARD_TLS_CERT", global = true, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); unset: the generated key.
+    #[arg(long, env = "MLGUARD_TLS_KEY", global = true, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (only behind a TLS-terminating proxy).
+    #[arg(long, env = "MLGUARD_NO_TLS", global = true, num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub no_tls: Option<bool>,
+    /// HS256 signing secret, at least 32 bytes (environment or file only).
+    #[arg(skip)]
+    pub jwt_secret: Option<String>,
+    /// Fernet key as Python's `Fernet.generate_key()` prints it (environment or file only).
+    #[arg(skip)]
+    pub fernet_key: Option<String>,
+    /// Redis URL to share rate limits and revocations (environment or file only).
+    #[arg(skip)]
+    pub redis_url: Option<String>,
+    /// Quota of `POST /token` per client IP and per username, e.g. `5/minute`.
+    #[arg(long, env = "MLGUARD_TOKEN_RATE", global = true, value_name = "QUOTA")]
+    pub token_rate: Option<String>,
+    /// Quota of predictions per principal, e.g. `10/minute`.
+    #[arg(long, env = "MLGUARD_PREDICT_RATE", global = true, value_name = "QUOTA")]
+    pub predict_rate: Option<String>,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "MLGUARD_TRUSTED_PROXIES", global = true, value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+    /// Maximum rows in one batch prediction.
+    #[arg(long, env = "MLGUARD_MAX_BATCH", global = true, value_name = "ROWS")]
+    pub max_batch: Option<usize>,
+    /// Maximum request body, in bytes.
+    #[arg(long, env = "MLGUARD_BODY_LIMIT", global = true, value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// Time limit for a whole request (e.g. `10s`).
+    #[arg(long, env = "MLGUARD_REQUEST_TIMEOUT", global = true, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// Time limit for reading a request's headers (e.g. `10s`).
+    #[arg(long, env = "MLGUARD_HEADER_READ_TIMEOUT", global = true, value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+    /// Time limit for a TLS handshake (e.g. `10s`).
+    #[arg(long, env = "MLGUARD_TLS_HANDSHAKE_TIMEOUT", global = true, value_name = "DURATION")]
+    pub tls_handshake_timeout: Option<String>,
+    /// Maximum open connections.
+    #[arg(long, env = "MLGUARD_MAX_CONNECTIONS", global = true, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Maximum requests in flight; more are answered 503 at once.
+    #[arg(long, env = "MLGUARD_CONCURRENCY_LIMIT", global = true, value_name = "N")]
+    pub concurrency_limit: Option<usize>,
+    /// Lifetime of issued access tokens (e.g. `15m`).
+    #[arg(long, env = "MLGUARD_ACCESS_TOKEN_TTL", global = true, value_name = "DURATION")]
+    pub access_token_ttl: Option<String>,
+    /// Lifetime of issued refresh tokens (e.g. `24h`).
+    #[arg(long, env = "MLGUARD_REFRESH_TOKEN_TTL", global = true, value_name = "DURATION")]
+    pub refresh_token_ttl: Option<String>,
+    /// Time in-flight requests get to finish on shutdown (e.g. `10s`).
+    #[arg(long, env = "MLGUARD_SHUTDOWN_GRACE", global = true, value_name = "DURATION")]
+    pub shutdown_grace: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("no_tls", &self.no_tls)
+            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("fernet_key", &redact(&self.fernet_key))
+            .field("redis_url", &redact(&self.redis_url))
+            .field("token_rate", &self.token_rate)
+            .field("predict_rate", &self.predict_rate)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Reads a TOML file of settings (same names as the flags, with `_`).
+    ///
+    /// # Errors
+    /// [`ConfigError::ReadFile`] or [`ConfigError::ParseFile`].
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::ParseFile { message, .. } => ConfigError::ParseFile {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML settings.
+    ///
+    /// ```
+    /// let s = ml_api::config::Settings::from_toml_str("listen = \"127.0.0.1:9000\"\nmax_batch = 5").unwrap();
+    /// assert_eq!(s.max_batch, Some(5));
+    /// assert!(ml_api::config::Settings::from_toml_str("lisen = 1").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::ParseFile`], for bad syntax and unknown keys. The message never quotes a
+    /// value (it could be a secret).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::ParseFile {
+            path: PathBuf::new(),
+            message: match e.span() {
+                Some(span) => format!("{} (at byte {})", e.message(), span.start),
+                None => e.message().to_owned(),
+            },
+        })
+    }
+
+    /// Reads the secret settings from the environment (`MLGUARD_JWT_SECRET`,
+    /// `MLGUARD_FERNET_KEY`, `MLGUARD_REDIS_URL`) through `env`, so tests need not touch the
+    /// process environment.
+    #[must_use]
+    pub fn with_secrets_from(mut self, env: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        self.jwt_secret = get("MLGUARD_JWT_SECRET").or(self.jwt_secret);
+        self.fernet_key = get("MLGUARD_FERNET_KEY").or(self.fernet_key);
+        self.redis_url = get("MLGUARD_REDIS_URL").or(self.redis_url);
+        self
+    }
+
+    /// `self` over `lower`: each field of `self` that is set wins.
+    #[must_use]
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(lower.data_dir),
+            listen: self.listen.or(lower.listen),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            no_tls: self.no_tls.or(lower.no_tls),
+            jwt_secret: self.jwt_secret.or(lower.jwt_secret),
+            fernet_key: self.fernet_key.or(lower.fernet_key),
+            redis_url: self.redis_url.or(lower.redis_url),
+            token_rate: self.token_rate.or(lower.token_rate),
+            predict_rate: self.predict_rate.or(lower.predict_rate),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            max_batch: self.max_batch.or(lower.max_batch),
+            body_limit: self.body_limit.or(lower.body_limit),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
+            header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
+            tls_handshake_timeout: self.tls_handshake_timeout.or(lower.tls_handshake_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
+            concurrency_limit: self.concurrency_limit.or(lower.concurrency_limit),
+            access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
+            shutdown_grace: self.shutdown_grace.or(lower.shutdown_grace),
+        }
+    }
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsSource {
+    /// Plain HTTP (`no_tls`).
+    Off,
+    /// The self-signed pair generated in the data directory.
+    SelfSigned,
+    /// PEM files given by `tls_cert` and `tls_key`.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// TLS source.
+    pub tls: TlsSource,
+    /// JWT secret from the environment or file; `None`: the data directory's.
+    pub jwt_secret: Option<Secret>,
+    /// Fernet key from the environment or file; `None`: the data directory's.
+    pub fernet_key: Option<Secret>,
+    /// Redis URL for shared rate limits and revocations.
+    pub redis_url: Option<Secret>,
+    /// `POST /token` quota.
+    pub token_rate: String,
+    /// Prediction quota.
+    pub predict_rate: String,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Maximum batch rows.
+    pub max_batch: usize,
+    /// Maximum body bytes.
+    pub body_limit: usize,
+    /// Whole-request time limit.
+    pub request_timeout: Duration,
+    /// Header-read time limit.
+    pub header_read_timeout: Duration,
+    /// TLS handshake time limit.
+    pub tls_handshake_timeout: Duration,
+    /// Maximum open connections.
+    pub max_connections: usize,
+    /// Maximum requests in flight.
+    pub concurrency_limit: usize,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+}
+
+/// A configuration that cannot be used. Messages name the setting and never contain a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The `--config` file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The `--config` file is not valid TOML for [`Settings`].
+    #[error("invalid config file {path}: {message}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never a value).
+        message: String,
+    },
+    /// `MLGUARD_JWT_SECRET` is too short.
+    #[error(
+        "MLGUARD_JWT_SECRET is {len} bytes; at least {min} are required (generate one with \
+         `head -c 48 /dev/urandom | base64`), or unset it to use the generated one"
+    )]
+    WeakJwtSecret {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// A duration setting does not parse.
+    #[error("{setting}: {source}")]
+    BadDuration {
+        /// The setting.
+        setting: &'static str,
+        /// Why.
+        source: DurationError,
+    },
+    /// `MLGUARD_TRUSTED_PROXIES` does not parse.
+    #[error("trusted_proxies: {0}")]
+    BadTrustedProxies(#[from] mlguard_core::ClientIpConfigError),
+    /// Only one of `tls_cert` / `tls_key` is set.
+    #[error("tls_cert and tls_key must be set together")]
+    HalfTlsPair,
+    /// A count that must be positive is 0.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// `MLGUARD_FERNET_KEY` is not a Fernet key.
+    #[error("MLGUARD_FERNET_KEY is not a valid Fernet key (32 bytes, url-safe base64): {0}")]
+    BadFernetKey(mlguard_crypto::KeyError),
+}
+
+impl Config {
+    /// Merges `flags_and_env` (clap's values: flags over `MLGUARD_*`) over the optional TOML
+    /// `file`, fills defaults and validates. Secrets must already be in the layers (see
+    /// [`Settings::with_secrets_from`]).
+    ///
+    /// ```
+    /// use ml_api::config::{Config, Settings};
+    /// let file = Settings::from_toml_str("max_batch = 5\nlisten = \"127.0.0.1:9000\"").unwrap();
+    /// let flags = Settings { max_batch: Some(7), ..Settings::default() };
+    /// let config = Config::resolve(flags, Some(file)).unwrap();
+    /// assert_eq!(config.max_batch, 7);
+    /// assert_eq!(config.listen.port(), 9000);
+    /// assert_eq!(config.predict_rate, "10/minute");
+    ///
+    /// let weak = Settings { jwt_secret: Some("short".into()), ..Settings::default() };
+    /// assert!(Config::resolve(weak, None).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn resolve(flags_and_env: Settings, file: Option<Settings>) -> Result<Self, ConfigError> {
+        let s = match file {
+            Some(file) => flags_and_env.over(file),
+            None => flags_and_env,
+        };
+        let duration = |setting: &'static str, v: &Option<String>, default: Duration| match v {
+            Some(text) => parse_duration(text).map_err(|source| ConfigError::BadDuration { setting, source }),
+            None => Ok(default),
+        };
+        let positive = |name: &'static str, v: Option<usize>, default: usize| match v.unwrap_or(default) {
+            0 => Err(ConfigError::Zero(name)),
+            n => Ok(n),
+        };
+
+        let jwt_secret = s.jwt_secret.map(Secret::new);
+        if let Some(secret) = &jwt_secret {
+            let len = secret.expose().len();
+            if len < defaults::MIN_JWT_SECRET_LEN {
+                return Err(ConfigError::WeakJwtSecret {
+                    len,
+                    min: defaults::MIN_JWT_SECRET_LEN,
+                });
+            }
+        }
+        let fernet_key = s.fernet_key.map(Secret::new);
+        if let Some(key) = &fernet_key {
+            mlguard_crypto::Fernet::new(key.expose()).map_err(ConfigError::BadFernetKey)?;
+        }
+        let tls = match (s.no_tls.unwrap_or(false), s.tls_cert, s.tls_key) {
+            (true, _, _) => TlsSource::Off,
+            (false, None, None) => TlsSource::SelfSigned,
+            (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            _ => return Err(ConfigError::HalfTlsPair),
+        };
+        let trusted_proxies = match &s.trusted_proxies {
+            Some(list) => list.parse()?,
+            None => TrustedProxies::none(),
+        };
+        let listen = match s.listen {
+            Some(addr) => addr,
+            None => defaults::LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
+        };
+        Ok(Self {
+            data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
+            listen,
+            tls,
+            jwt_secret,
+            fernet_key,
+            redis_url: s.redis_url.map(Secret::new),
+            token_rate: s.token_rate.unwrap_or_else(|| defaults::TOKEN_RATE.to_owned()),
+            predict_rate: s.predict_rate.unwrap_or_else(|| defaults::PREDICT_RATE.to_owned()),
+            trusted_proxies,
+            max_batch: positive("max_batch", s.max_batch, defaults::MAX_BATCH)?,
+            body_limit: positive("body_limit", s.body_limit, defaults::BODY_LIMIT)?,
+            request_timeout: duration("request_timeout", &s.request_timeout, defaults::REQUEST_TIMEOUT)?,
+            header_read_timeout: duration(
+                "header_read_timeout",
+                &s.header_read_timeout,
+                defaults::HEADER_READ_TIMEOUT,
+            )?,
+            tls_handshake_timeout: duration(
+                "tls_handshake_timeout",
+                &s.tls_handshake_timeout,
+                defaults::TLS_HANDSHAKE_TIMEOUT,
+            )?,
+            max_connections: positive("max_connections", s.max_connections, defaults::MAX_CONNECTIONS)?,
+            concurrency_limit: positive("concurrency_limit", s.concurrency_limit, defaults::CONCURRENCY_LIMIT)?,
+            access_token_ttl: duration("access_token_ttl", &s.access_token_ttl, defaults::ACCESS_TOKEN_TTL)?,
+            refresh_token_ttl: duration("refresh_token_ttl", &s.refresh_token_ttl, defaults::REFRESH_TOKEN_TTL)?,
+            shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
+        })
+    }
+
+    /// Defaults only, with `data_dir` set: what tests and embedders start from.
+    ///
+    /// ```
+    /// let c = ml_api::config::Config::for_data_dir("/tmp/x");
+    /// assert_eq!(c.token_rate, "5/minute");
+    /// ```
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let settings = Settings {
+            data_dir: Some(data_dir.into()),
+            ..Settings::default()
+        };
+        // Defaults always validate; the fallback is unreachable but keeps this panic-free.
+        Self::resolve(settings, None).unwrap_or_else(|_| unreachable_defaults())
+    }
+}
+
+fn unreachable_defaults() -> Config {
+    Config {
+        data_dir: PathBuf::from(defaults::DATA_DIR),
+        listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+        tls: TlsSource::SelfSigned,
+        jwt_secret: None,
+        fernet_key: None,
+        redis_url: None,
+        token_rate: defaults::TOKEN_RATE.to_owned(),
+        predict_rate: defaults::PREDICT_RATE.to_owned(),
+        trusted_proxies: TrustedProxies::none(),
+        max_batch: defaults::MAX_BATCH,
+        body_limit: defaults::BODY_LIMIT,
+        request_timeout: defaults::REQUEST_TIMEOUT,
+        header_read_timeout: defaults::HEADER_READ_TIMEOUT,
+        tls_handshake_timeout: defaults::TLS_HANDSHAKE_TIMEOUT,
+        max_connections: defaults::MAX_CONNECTIONS,
+        concurrency_limit: defaults::CONCURRENCY_LIMIT,
+        access_token_ttl: defaults::ACCESS_TOKEN_TTL,
+        refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
+        shutdown_grace: defaults::SHUTDOWN_GRACE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let file = Settings::from_toml_str("token_rate = \"1/second\"\npredict_rate = \"3/minute\"").unwrap();
+        let flags = Settings {
+            token_rate: Some("2/second".into()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(flags, Some(file)).unwrap();
+        assert_eq!(c.token_rate, "2/second");
+        assert_eq!(c.predict_rate, "3/minute");
+        assert_eq!(c.max_batch, defaults::MAX_BATCH);
+        assert_eq!(c.tls, TlsSource::SelfSigned);
+    }
+
+    #[test]
+    fn env_secrets_beat_file_secrets() {
+        let file = Settings::from_toml_str(&format!("jwt_secret = \"{}\"", "f".repeat(40))).unwrap();
+        let env_secret = "e".repeat(40);
+        let merged = file.with_secrets_from(|n| (n == "MLGUARD_JWT_SECRET").then(|| env_secret.clone()));
+        let c = Config::resolve(Settings::default(), Some(merged)).unwrap();
+        assert_eq!(c.jwt_secret.unwrap().expose(), env_secret);
+    }
+
+    #[test]
+    fn weak_jwt_secret_is_refused_without_echoing_it() {
+        let s = Settings::default().with_secrets_from(|n| (n == "MLGUARD_JWT_SECRET").then(|| "tooshort".into()));
+        let err = Config::resolve(s, None).unwrap_err();
+        assert!(matches!(err, ConfigError::WeakJwtSecret { len: 8, min: 32 }));
+        assert!(!err.to_string().contains("tooshort"));
+    }
+
+    #[test]
+    fn bad_values_are_typed_errors() {
+        let bad = |s: Settings| Config::resolve(s, None).unwrap_err();
+        assert!(matches!(
+            bad(Settings { max_batch: Some(0), ..Settings::default() }),
+            ConfigError::Zero("max_batch")
+        ));
+        assert!(matches!(
+            bad(Settings { request_timeout: Some("soon".into()), ..Settings::default() }),
+            ConfigError::BadDuration { setting: "request_timeout", .. }
+        ));
+        assert!(matches!(
+            bad(Settings { trusted_proxies: Some("10.0.0.0/99".into()), ..Settings::default() }),
+            ConfigError::BadTrustedProxies(_)
+        ));
+        assert!(matches!(
+            bad(Settings { tls_cert: Some("c.pem".into()), ..Settings::default() }),
+            ConfigError::HalfTlsPair
+        ));
+        assert!(matches!(
+            bad(Settings { fernet_key: Some("not-a-key".into()), ..Settings::default() }),
+            ConfigError::BadFernetKey(_)
+        ));
+    }
+
+    #[test]
+    fn no_tls_wins_over_cert_files() {
+        let s = Settings {
+            no_tls: Some(true),
+            tls_cert: Some("c".into()),
+            ..Settings::default()
+        };
+        assert_eq!(Config::resolve(s, None).unwrap().tls, TlsSource::Off);
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = Settings {
+            jwt_secret: Some("s3cr3t-value".into()),
+            redis_url: Some("redis://:pw@host".into()),
+            ..Settings::default()
+        };
+        let d = format!("{s:?}");
+        assert!(!d.contains("s3cr3t") && !d.contains("pw@"));
+        let c = Config::resolve(Settings { jwt_secret: Some("x".repeat(32)), ..Settings::default() }, None).unwrap();
+        assert!(!format!("{c:?}").contains(&"x".repeat(32)));
+    }
+}

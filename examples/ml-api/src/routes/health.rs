@@ -1,0 +1,21 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (the model is loaded).
+
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use mlguard_core::Problem;
+use serde_json::json;
+
+/// `GET /healthz`: `{"status":"ok"}`, no authentication.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: `{"status":"ready"}` when the model is loaded, else 503 problem.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.model() {
+        Some(_) => Json(json!({"status": "ready"})).into_response(),
+        None => IntoResponse::into_response(Problem::service_unavailable("The model is not loaded", None)),
+    }
+}

@@ -1,0 +1,115 @@
+//! `POST /predict` and `POST /predict/batch`: the iris classifier.
+//!
+//! Request `{"sepal_length","sepal_width","petal_length","petal_width"}` (numbers, cm; unknown
+//! fields refused); answer `{"prediction": <class index>, "class": "<name>", "probabilities": [..]}`.
+//! The model itself refuses non-finite and implausible values (422 problem).
+
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use mlguard_core::{Principal, Problem};
+use mlguard_model::Prediction;
+use serde::{Deserialize, Serialize};
+
+/// One iris sample, in centimetres.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IrisFeatures {
+    /// Sepal length.
+    pub sepal_length: f64,
+    /// Sepal width.
+    pub sepal_width: f64,
+    /// Petal length.
+    pub petal_length: f64,
+    /// Petal width.
+    pub petal_width: f64,
+}
+
+impl IrisFeatures {
+    /// In the model's feature order.
+    pub fn to_vec(self) -> Vec<f64> {
+        vec![self.sepal_length, self.sepal_width, self.petal_length, self.petal_width]
+    }
+}
+
+/// `POST /predict/batch` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The samples.
+    pub instances: Vec<IrisFeatures>,
+}
+
+/// One prediction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PredictResponse {
+    /// Class index.
+    pub prediction: usize,
+    /// Class name.
+    pub class: String,
+    /// Per-class probabilities, indexed like the class indices.
+    pub probabilities: Vec<f64>,
+}
+
+impl From<Prediction> for PredictResponse {
+    fn from(p: Prediction) -> Self {
+        Self {
+            prediction: p.class_index,
+            class: p.class_name,
+            probabilities: p.probabilities,
+        }
+    }
+}
+
+/// `POST /predict/batch` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// One prediction per instance, in order.
+    pub predictions: Vec<PredictResponse>,
+}
+
+fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifier>, Problem> {
+    state
+        .model()
+        .ok_or_else(|| Problem::service_unavailable("The model is not loaded", None))
+}
+
+/// `POST /predict`.
+///
+/// # Errors
+/// 422 for refused input, 503 without a model.
+pub async fn predict(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Json(body): Json<IrisFeatures>,
+) -> Result<Json<PredictResponse>, Problem> {
+    let p = model(&state)?
+        .predict(&body.to_vec())
+        .map_err(|e| Problem::unprocessable(e.to_string()))?;
+    Ok(Json(p.into()))
+}
+
+/// `POST /predict/batch`.
+///
+/// # Errors
+/// 422 for an empty or oversized batch or a refused row (named in the detail), 503 without a model.
+pub async fn batch(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Json(body): Json<BatchRequest>,
+) -> Result<Json<BatchResponse>, Problem> {
+    let n = body.instances.len();
+    if n == 0 || n > state.max_batch() {
+        return Err(Problem::unprocessable(format!(
+            "instances must hold 1 to {} rows, not {n}",
+            state.max_batch()
+        )));
+    }
+    let rows: Vec<Vec<f64>> = body.instances.iter().map(|r| r.to_vec()).collect();
+    let predictions = model(&state)?
+        .predict_batch(&rows)
+        .map_err(|e| Problem::unprocessable(e.to_string()))?;
+    Ok(Json(BatchResponse {
+        predictions: predictions.into_iter().map(Into::into).collect(),
+    }))
+}

@@ -1,0 +1,187 @@
+//! Starting the whole server in-process: bootstrap, TLS, router, listener. The binary's `serve`
+//! and the end-to-end tests both go through [`start`].
+
+use crate::app::{HardeningOptions, build};
+use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
+use crate::config::{Config, Secret, TlsSource};
+use crate::server::{Server, ServerOptions};
+use crate::state::AppState;
+use crate::tls::{TlsError, server_config};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Preparing the data directory failed.
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    /// The certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bootstrap task failed.
+    #[error("bootstrap task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    tls: bool,
+    cert: Option<PathBuf>,
+    admin_password: Option<Secret>,
+    trained_accuracy: Option<f64>,
+    created: Vec<&'static str>,
+    data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether it serves TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The base URL, e.g. `https://127.0.0.1:8443` (an unspecified listen address is shown as
+    /// loopback).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("{scheme}://{addr}")
+    }
+
+    /// The generated self-signed certificate (PEM path), when serving it.
+    pub fn self_signed_cert(&self) -> Option<&PathBuf> {
+        self.cert.as_ref()
+    }
+
+    /// `admin`'s password when this start created the user: shown once.
+    pub fn take_admin_password(&mut self) -> Option<Secret> {
+        self.admin_password.take()
+    }
+
+    /// The model's held-out accuracy, when this start trained it.
+    pub fn trained_accuracy(&self) -> Option<f64> {
+        self.trained_accuracy
+    }
+
+    /// Files created by this start.
+    pub fn created(&self) -> &[&'static str] {
+        &self.created
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.data_dir
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (after [`Running::shutdown`] from a clone of the signal,
+    /// or `signal` completing).
+    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Bootstraps the data directory and starts serving `config` in a background task.
+///
+/// # Errors
+/// [`StartError`].
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let boot_config = config.clone();
+    let boot: Bootstrapped = tokio::task::spawn_blocking(move || bootstrap(&boot_config)).await??;
+
+    let tls = match (&config.tls, &boot.self_signed) {
+        (TlsSource::Off, _) => {
+            tracing::warn!("serving plain HTTP (no_tls): only do this behind a TLS-terminating proxy");
+            None
+        }
+        (TlsSource::Files { cert, key }, _) => Some(server_config(cert, key)?),
+        (TlsSource::SelfSigned, Some((cert, key))) => Some(server_config(cert, key)?),
+        (TlsSource::SelfSigned, None) => None,
+    };
+    let is_tls = tls.is_some();
+    let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch);
+    let app = build(state, &HardeningOptions::from_config(&config, is_tls));
+    let server = Server::bind(config.listen, app, tls, ServerOptions::from(&config))
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = server.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, tls = is_tls, "listening");
+    Ok(Running {
+        addr,
+        tls: is_tls,
+        cert: boot.self_signed.as_ref().map(|(c, _)| c.clone()),
+        admin_password: boot.admin_password,
+        trained_accuracy: boot.trained_accuracy,
+        created: boot.created,
+        data_dir: config.data_dir.clone(),
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
