@@ -1,0 +1,91 @@
+//! The layer's response future: no boxing when the decision is synchronous.
+
+use http::{HeaderName, HeaderValue, Response};
+use mlguard_core::{Problem, ResponseBody};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+pub(crate) type Fields = Vec<(HeaderName, HeaderValue)>;
+
+/// The boxed future of the asynchronous paths (Redis, throttling, body keys).
+pub(crate) type BoxedResponse<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+
+pin_project! {
+    /// The future of [`RateLimit`](crate::RateLimit): the inner service's response with the
+    /// rate-limit fields added, or a problem response.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Inner { #[pin] future: F, fields: Fields },
+        Reject { problem: Option<Problem> },
+        Boxed { future: BoxedResponse<B, E> },
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    pub(crate) fn inner(future: F, fields: Fields) -> Self {
+        Self {
+            kind: Kind::Inner { future, fields },
+        }
+    }
+
+    pub(crate) fn reject(problem: Problem) -> Self {
+        Self {
+            kind: Kind::Reject {
+                problem: Some(problem),
+            },
+        }
+    }
+
+    pub(crate) fn boxed(future: BoxedResponse<B, E>) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
+        }
+    }
+}
+
+pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Fields) {
+    let headers = response.headers_mut();
+    for (name, value) in fields {
+        headers.append(name, value);
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future, fields } => {
+                let mut response = ready!(future.poll(cx))?;
+                add_fields(&mut response, std::mem::take(fields));
+                Poll::Ready(Ok(ResponseBody::map_response(response)))
+            }
+            KindProj::Reject { problem } => {
+                let problem = problem.take().unwrap_or_else(|| {
+                    Problem::new(http::StatusCode::INTERNAL_SERVER_ERROR, "polled after completion")
+                });
+                Poll::Ready(Ok(ResponseBody::problem(problem)))
+            }
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Whose bucket a request counts against: [`KeyExtractor`] and [`RateLimitKey`].
+
+use http::StatusCode;
+use http::request::Parts;
+use mlguard_core::{ClientIpResolver, Principal};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Text keys longer than this many bytes are cut (at a character boundary), so a client cannot
+/// make the store hold large keys. Two keys that differ only after it share a bucket.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// The default prefix length IPv6 client addresses are aggregated to (one subscriber's /64).
+pub const DEFAULT_V6_PREFIX: u8 = 64;
+
+/// The default bound on a buffered body when the key is a form or JSON field.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
+
+/// A bucket's identity.
+///
+/// ```
+/// use mlguard_ratelimit::RateLimitKey;
+/// assert_eq!(RateLimitKey::custom("tenant-7").to_string(), "custom:tenant-7");
+/// assert_eq!(RateLimitKey::Ip("192.0.2.1".parse().unwrap()).to_string(), "ip:192.0.2.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RateLimitKey {
+    /// One bucket for everyone.
+    Global,
+    /// A client address (IPv6 already aggregated to its prefix).
+    Ip(IpAddr),
+    /// A principal's subject.
+    Subject(Box<str>),
+    /// An API key id.
+    ApiKey(Box<str>),
+    /// A form or JSON field value (e.g. the username on a login route).
+    Field(Box<str>),
+    /// A value from a custom function.
+    Custom(Box<str>),
+}
+
+fn bounded(s: &str) -> Box<str> {
+    if s.len() <= MAX_KEY_LEN {
+        return s.into();
+    }
+    let mut end = MAX_KEY_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].into()
+}
+
+impl RateLimitKey {
+    /// A custom key, cut to [`MAX_KEY_LEN`] bytes.
+    pub fn custom(s: &str) -> Self {
+        Self::Custom(bounded(s))
+    }
+
+    /// A subject key, cut to [`MAX_KEY_LEN`] bytes.
+    pub fn subject(s: &str) -> Self {
+        Self::Subject(bounded(s))
+    }
+
+    /// An API key id key, cut to [`MAX_KEY_LEN`] bytes.
+    pub fn api_key(s: &str) -> Self {
+        Self::ApiKey(bounded(s))
+    }
+
+    /// A field key, cut to [`MAX_KEY_LEN`] bytes.
+    pub fn field(s: &str) -> Self {
+        Self::Field(bounded(s))
+    }
+}
+
+impl fmt::Display for RateLimitKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Global => f.write_str("global"),
+            Self::Ip(ip) => write!(f, "ip:{ip}"),
+            Self::Subject(s) => write!(f, "sub:{s}"),
+            Self::ApiKey(s) => write!(f, "key:{s}"),
+            Self::Field(s) => write!(f, "field:{s}"),
+            Self::Custom(s) => write!(f, "custom:{s}"),
+        }
+    }
+}
+
+type CustomFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
+
+#[derive(Clone)]
+pub(crate) enum KeyKind {
+    ClientIp {
+        resolver: ClientIpResolver,
+        v6_prefix: u8,
+    },
+    Subject,
+    ApiKeyId,
+    BodyField {
+        name: Arc<str>,
+        max_body: usize,
+    },
+    Global,
+    Custom(Arc<CustomFn>),
+}
+
+/// How to find a request's [`RateLimitKey`].
+///
+/// ```
+/// use mlguard_core::{ClientIpResolver, TrustedProxies};
+/// use mlguard_ratelimit::KeyExtractor;
+///
+/// let by_ip = KeyExtractor::client_ip(
+///     ClientIpResolver::new().with_trusted_proxies("10.0.0.0/8".parse::<TrustedProxies>().unwrap()),
+/// );
+/// let by_user = KeyExtractor::principal_subject();
+/// let by_username = KeyExtractor::body_field("username");
+/// let by_tenant = KeyExtractor::custom(|parts| {
+///     parts.headers.get("x-tenant").and_then(|v| v.to_str().ok()).map(str::to_owned)
+/// });
+/// assert_eq!(by_username.describe(), "the `username` field of the body");
+/// # let _ = (by_ip, by_user, by_tenant);
+/// ```
+#[derive(Clone)]
+pub struct KeyExtractor {
+    pub(crate) kind: KeyKind,
+}
+
+impl fmt::Debug for KeyExtractor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("KeyExtractor").field(&self.describe()).finish()
+    }
+}
+
+impl KeyExtractor {
+    /// The client address, resolved through `resolver` (forwarding headers believed only from
+    /// trusted proxies); IPv6 aggregated to a /64 (see [`with_v6_prefix`](Self::with_v6_prefix)).
+    /// The request needs a `mlguard_core::PeerAddr`, axum's `ConnectInfo<SocketAddr>` or a
+    /// `ClientIp` in its extensions.
+    pub fn client_ip(resolver: ClientIpResolver) -> Self {
+        Self {
+            kind: KeyKind::ClientIp {
+                resolver,
+                v6_prefix: DEFAULT_V6_PREFIX,
+            },
+        }
+    }
+
+    /// For a client-IP extractor: the IPv6 prefix length addresses are cut to (0..=128).
+    /// Other extractors are returned unchanged.
+    #[must_use]
+    pub fn with_v6_prefix(mut self, prefix: u8) -> Self {
+        if let KeyKind::ClientIp { v6_prefix, .. } = &mut self.kind {
+            *v6_prefix = prefix.min(128);
+        }
+        self
+    }
+
+    /// The subject of the [`Principal`] an authentication layer wrote.
+    pub fn principal_subject() -> Self {
+        Self {
+            kind: KeyKind::Subject,
+        }
+    }
+
+    /// The API key id of the [`Principal`] (missing when it did not use an API key).
+    pub fn api_key_id() -> Self {
+        Self {
+            kind: KeyKind::ApiKeyId,
+        }
+    }
+
+    /// A field of a form (`application/x-www-form-urlencoded`) or JSON object body, e.g.
+    /// `username` on a login route. The body is buffered up to [`DEFAULT_MAX_BODY`] bytes (see
+    /// [`with_max_body`](Self::with_max_body); larger bodies get 413), read, and re-attached
+    /// for the inner service, so the request's body type must implement `From<Bytes>`.
+    pub fn body_field(name: impl Into<String>) -> Self {
+        Self {
+            kind: KeyKind::BodyField {
+                name: Arc::from(name.into()),
+                max_body: DEFAULT_MAX_BODY,
+            },
+        }
+    }
+
+    /// For a body-field extractor: the largest body buffered. Others are returned unchanged.
+    #[must_use]
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        if let KeyKind::BodyField { max_body, .. } = &mut self.kind {
+            *max_body = bytes;
+        }
+        self
+    }
+
+    /// One bucket shared by every request.
+    pub fn global() -> Self {
+        Self {
+            kind: KeyKind::Global,
+        }
+    }
+
+    /// A key computed by `f` from the request head; `None` means "no key".
+    pub fn custom<F>(f: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        Self {
+            kind: KeyKind::Custom(Arc::new(f)),
+        }
+    }
+
+    /// What this extractor reads, for logs and problem details.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            KeyKind::ClientIp { .. } => "the client address".to_owned(),
+            KeyKind::Subject => "the authenticated principal".to_owned(),
+            KeyKind::ApiKeyId => "the API key".to_owned(),
+            KeyKind::BodyField { name, .. } => format!("the `{name}` field of the body"),
+            KeyKind::Global => "nothing (global)".to_owned(),
+            KeyKind::Custom(_) => "a custom key".to_owned(),
+        }
+    }
+
+    pub(crate) fn needs_body(&self) -> bool {
+        matches!(self.kind, KeyKind::BodyField { .. })
+    }
+
+    /// The key from the request head; `None` when missing (and for body fields, which need
+    /// [`crate::body_key`]).
+    pub(crate) fn key_of(&self, parts: &Parts) -> Option<RateLimitKey> {
+        match &self.kind {
+            KeyKind::ClientIp { resolver, v6_prefix } => {
+                let ip = resolve(resolver, parts)?;
+                Some(RateLimitKey::Ip(ip.aggregated(*v6_prefix)))
+            }
+            KeyKind::Subject => Principal::from_extensions(&parts.extensions)
+                .map(|p| p.subject())
+                .filter(|s| !s.is_empty())
+                .map(RateLimitKey::subject),
+            KeyKind::ApiKeyId => Principal::from_extensions(&parts.extensions)
+                .and_then(|p| p.api_key_id())
+                .filter(|s| !s.is_empty())
+                .map(RateLimitKey::api_key),
+            KeyKind::BodyField { .. } => None,
+            KeyKind::Global => Some(RateLimitKey::Global),
+            KeyKind::Custom(f) => f(parts).map(|s| RateLimitKey::custom(&s)),
+        }
+    }
+}
+
+fn resolve(resolver: &ClientIpResolver, parts: &Parts) -> Option<mlguard_core::ClientIp> {
+    if let Some(ip) = parts.extensions.get::<mlguard_core::ClientIp>() {
+        return Some(*ip);
+    }
+    let peer = mlguard_core::client_ip::peer_addr(&parts.extensions)?;
+    Some(mlguard_core::ClientIp(
+        resolver.resolve(peer.ip(), &parts.headers),
+    ))
+}
+
+/// What happens to a request for which the extractor finds no key. Either way it is logged
+/// (`tracing` warn, target `mlguard_ratelimit`) and counted ([`crate::RateLimitStats`]); it is
+/// never a 500.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MissingKey {
+    /// Reject with this 4xx status and a problem body (401 carries `WWW-Authenticate: Bearer`).
+    Reject(StatusCode),
+    /// Use this extractor instead (its own missing key is rejected with 400).
+    Fallback(KeyExtractor),
+}
+
+impl Default for MissingKey {
+    /// Reject with 400.
+    fn default() -> Self {
+        Self::Reject(StatusCode::BAD_REQUEST)
+    }
+}
