@@ -1,0 +1,237 @@
+//! JWT bearer authentication: keys, [`JwtVerifier`], [`JwtIssuer`] and the [`BearerAuthLayer`].
+//!
+//! **What it protects against:** unsigned tokens (`alg: none` in any casing), algorithm
+//! confusion (a key verifies only the one algorithm it was configured for), forged keys
+//! (`jku`/`x5u`/`jwk`/`x5c` header parameters are refused, never followed), empty and
+//! all-zero ("psychic") signatures, expired, not-yet-valid and future-dated tokens, tokens
+//! for another issuer or audience, date claims of the wrong JSON type (a string `exp` is
+//! refused, not ignored), oversized tokens (8 KiB, before parsing), credentials smuggled after
+//! the token (`Bearer x junk`), and revoked tokens (a `jti` denylist). See [`verify`] for the
+//! exact order of the checks.
+//!
+//! Failures answer 401 with `WWW-Authenticate: Bearer realm="...", error="invalid_token"`
+//! (RFC 6750 section 3), or without `error` when the request carried no bearer credentials,
+//! and a problem body that says only "Invalid or expired token". The reason is logged at
+//! `debug` level; the token never is.
+//!
+//! # Example (axum)
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use mlguard_auth::jwt::{BearerAuth, BearerAuthLayer, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+//! use mlguard_core::Principal;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let secret = [9u8; 32]; // load a real one from configuration
+//! let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap()).issuer("ml-api");
+//! let verifier = JwtVerifier::builder()
+//!     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+//!     .issuer("ml-api")
+//!     .build()
+//!     .unwrap();
+//!
+//! let app = Router::new()
+//!     .route("/whoami", get(|p: Principal| async move { p.subject().to_owned() }))
+//!     .layer(BearerAuthLayer::new(BearerAuth::new(verifier).realm("ml-api")));
+//!
+//! let token = issuer.issue("alice", &["user".to_owned()], None).unwrap();
+//! let request = http::Request::get("/whoami")
+//!     .header("authorization", format!("Bearer {}", token.access_token()))
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);
+//!
+//! let anonymous = http::Request::get("/whoami").body(axum::body::Body::empty()).unwrap();
+//! let response = app.oneshot(anonymous).await.unwrap();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="ml-api""#);
+//! # }
+//! ```
+
+mod issue;
+mod key;
+pub mod verify;
+
+#[cfg(feature = "jwks")]
+pub mod jwks;
+#[cfg(feature = "jwks")]
+pub use jwks::RemoteJwks;
+
+pub use issue::{DEFAULT_ACCESS_TTL, IssuedToken, JwtIssuer};
+pub use key::{JwtAlgorithm, SigningKey, VerifyingKey};
+pub use verify::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder, TokenError, VerifiedToken,
+    parse_header,
+};
+
+use crate::credentials::{CredentialError, bearer_from_headers};
+use crate::layer::AuthConfig;
+use crate::revocation::RevocationStore;
+use crate::service::{AuthService, Outcome};
+use http::HeaderMap;
+use mlguard_core::{BearerError, Principal, Problem, WwwAuthenticate};
+use std::fmt;
+use std::sync::Arc;
+use tower_layer::Layer;
+
+/// Bearer-token authentication settings: the verifier, the realm, an optional denylist.
+#[derive(Clone)]
+#[must_use]
+pub struct BearerAuth {
+    verifier: Arc<JwtVerifier>,
+    realm: String,
+    revocation: Option<Arc<dyn RevocationStore>>,
+}
+
+impl fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("verifier", &self.verifier)
+            .field("realm", &self.realm)
+            .field("revocation", &self.revocation)
+            .finish()
+    }
+}
+
+impl BearerAuth {
+    /// Tokens checked by `verifier`, realm `api`, no denylist.
+    pub fn new(verifier: JwtVerifier) -> Self {
+        Self::from_arc(Arc::new(verifier))
+    }
+
+    /// Like [`new`](Self::new) with a shared verifier.
+    pub fn from_arc(verifier: Arc<JwtVerifier>) -> Self {
+        Self {
+            verifier,
+            realm: "api".to_owned(),
+            revocation: None,
+        }
+    }
+
+    /// The realm in the `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = realm.to_owned();
+        self
+    }
+
+    /// Checks every token's `jti` against `store` (tokens without a `jti` cannot be revoked
+    /// and are refused when a store is configured).
+    pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &JwtVerifier {
+        &self.verifier
+    }
+
+    /// The bare `Bearer realm="..."` challenge (no credentials were sent).
+    pub fn challenge(&self) -> WwwAuthenticate {
+        WwwAuthenticate::bearer().realm(&self.realm)
+    }
+
+    fn invalid(&self, reason: &dyn fmt::Display) -> Problem {
+        tracing::debug!(%reason, "bearer token rejected");
+        invalid_token(&self.realm)
+    }
+
+    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Outcome {
+        let token = match bearer_from_headers(headers, self.verifier.max_token_len()) {
+            Ok(token) => token,
+            Err(CredentialError::Missing | CredentialError::WrongScheme) => {
+                return Outcome::Done(Err(Problem::unauthorized("Not authenticated", &self.challenge())));
+            }
+            Err(e) => return Outcome::Done(Err(self.invalid(&format_args!("{e:?}")))),
+        };
+        match self.verifier.verify(token) {
+            Ok(verified) => self.after_verify(verified),
+            #[cfg(feature = "jwks")]
+            Err(TokenError::UnknownKey) if self.verifier.jwks.is_some() => {
+                let this = self.clone();
+                let token = zeroize::Zeroizing::new(token.to_owned());
+                Outcome::Pending(Box::pin(async move {
+                    if let Some(jwks) = &this.verifier.jwks {
+                        jwks.refresh_if_due().await;
+                    }
+                    match this.verifier.verify(&token) {
+                        Ok(verified) => match this.after_verify(verified) {
+                            Outcome::Done(result) => result,
+                            Outcome::Pending(check) => check.await,
+                        },
+                        Err(e) => Err(this.invalid(&e)),
+                    }
+                }))
+            }
+            Err(e) => Outcome::Done(Err(self.invalid(&e))),
+        }
+    }
+
+    fn after_verify(&self, verified: VerifiedToken) -> Outcome {
+        let Some(store) = &self.revocation else {
+            return Outcome::Done(Ok(verified.to_principal()));
+        };
+        let Some(jti) = verified.jti.clone() else {
+            return Outcome::Done(Err(self.invalid(&"no jti while revocation is enabled")));
+        };
+        let store = store.clone();
+        let realm = self.realm.clone();
+        Outcome::Pending(Box::pin(async move {
+            match store.is_revoked(&jti).await {
+                Ok(false) => Ok(verified.to_principal()),
+                Ok(true) => {
+                    tracing::debug!(jti, "revoked token used");
+                    Err(invalid_token(&realm))
+                }
+                Err(error) => {
+                    tracing::error!(%error, "revocation store failed");
+                    Err(Problem::service_unavailable(
+                        "Authentication is unavailable",
+                        None,
+                    ))
+                }
+            }
+        }))
+    }
+
+    /// Verifies the bearer token in `headers` and checks the denylist; the
+    /// framework-free form of what the layer does.
+    pub async fn authenticate_headers(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+        match self.authenticate(headers) {
+            Outcome::Done(result) => result,
+            Outcome::Pending(check) => check.await,
+        }
+    }
+}
+
+fn invalid_token(realm: &str) -> Problem {
+    let challenge = WwwAuthenticate::bearer()
+        .realm(realm)
+        .error(BearerError::InvalidToken);
+    Problem::unauthorized("Invalid or expired token", &challenge)
+}
+
+/// Authenticates every request with a bearer JWT; see the [module docs](self).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct BearerAuthLayer {
+    config: Arc<AuthConfig>,
+}
+
+impl BearerAuthLayer {
+    /// A layer that authenticates with `auth`.
+    pub fn new(auth: BearerAuth) -> Self {
+        Self {
+            config: Arc::new(AuthConfig::new(None, Some(auth))),
+        }
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService::new(inner, self.config.clone())
+    }
+}

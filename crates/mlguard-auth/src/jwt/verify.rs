@@ -1,0 +1,570 @@
+//! [`JwtVerifier`]: signature and claim checks, with time from a [`Clock`](mlguard_core::Clock).
+//!
+//! The token is parsed by this module, not handed whole to a library: the header is checked
+//! before any key is chosen, and `jsonwebtoken` is only asked to verify one signature with
+//! one key under the one algorithm that key was configured for. Claims are then checked here
+//! against the injected clock, so expiry tests are exact.
+//!
+//! Checks, in order (each failure has its own [`TokenError`]):
+//!
+//! 1. size: more than [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB) bytes is refused before parsing;
+//! 2. shape: exactly three base64url parts (no padding; JWE's five parts are refused);
+//! 3. header: `alg` must be one of [`JwtAlgorithm`]; `none` in any casing is refused with its
+//!    own error; tokens carrying `jku`, `x5u`, `jwk` or `x5c` are **refused** (we never fetch
+//!    or trust keys named by the token), as are tokens with `crit` (we understand no extensions);
+//! 4. key: chosen by `kid` among the configured keys (and the remote JWKS); its configured
+//!    algorithm must equal `alg` (no RS/HS confusion);
+//! 5. signature: empty signatures are refused, all-zero signatures and ECDSA signatures with
+//!    `r = 0` or `s = 0` are refused explicitly before the library is called;
+//! 6. claims: `exp` required; `nbf` and `iat` checked when present (`iat` may not be in the
+//!    future beyond the leeway); `iss` and `aud` when configured; `sub` required.
+//!
+//! NumericDate claims (`exp`, `nbf`, `iat`) must be JSON numbers: strings, `null`, arrays,
+//! booleans, objects and negative numbers are rejected, never ignored. Non-integer numbers
+//! are accepted, because RFC 7519 section 2 defines NumericDate as a number of seconds that
+//! may be non-integer; they are compared exactly (not rounded in the caller's favour).
+//!
+//! The default leeway is [`DEFAULT_LEEWAY`] (30 s), for clock skew between issuer and server.
+
+use super::{JwtAlgorithm, VerifyingKey};
+use crate::AuthError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mlguard_core::{AuthMethod, Principal, SharedClock, SystemClock};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Tokens longer than this (in bytes) are refused before parsing: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default clock-skew allowance for `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Header parameters that name or embed keys; a token carrying one is refused.
+pub const FORBIDDEN_HEADER_PARAMS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+
+/// Why a token was refused. Logged (never the token itself); clients only see
+/// `invalid_token`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than the configured bound.
+    #[error("token too large")]
+    TooLarge,
+    /// Not three base64url parts of JSON objects.
+    #[error("malformed token")]
+    Malformed,
+    /// `alg: none` in some casing.
+    #[error("unsigned token (alg none)")]
+    AlgNone,
+    /// An `alg` we do not support.
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// A header parameter that names or embeds a key (`jku`, `x5u`, `jwk`, `x5c`).
+    #[error("forbidden header parameter {0}")]
+    ForbiddenHeader(&'static str),
+    /// A `crit` header (extensions we do not understand).
+    #[error("critical header extension")]
+    CriticalHeader,
+    /// No configured key for the token's `kid`.
+    #[error("unknown key id")]
+    UnknownKey,
+    /// The key's configured algorithm differs from the token's `alg`.
+    #[error("algorithm does not match the key")]
+    AlgorithmMismatch,
+    /// An empty signature part.
+    #[error("empty signature")]
+    EmptySignature,
+    /// An all-zero signature, or an ECDSA signature with a zero `r` or `s`.
+    #[error("zero signature")]
+    ZeroSignature,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// A required claim is missing.
+    #[error("missing claim {0}")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type (e.g. a string `exp`).
+    #[error("claim {0} has the wrong type")]
+    InvalidClaimType(&'static str),
+    /// `exp` has passed (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `iss` is not an accepted issuer.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` names none of the accepted audiences.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// The `jti` is on the denylist.
+    #[error("token revoked")]
+    Revoked,
+}
+
+/// The checked contents of a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// `sub`.
+    pub subject: String,
+    /// The `roles` claim (an array of strings; empty when absent).
+    pub roles: Vec<String>,
+    /// The `scope` claim split on spaces, when present.
+    pub scopes: Option<Vec<String>>,
+    /// `jti`, when present.
+    pub jti: Option<String>,
+    /// `exp`.
+    pub expires_at: SystemTime,
+    /// The header's `kid`, when present.
+    pub kid: Option<String>,
+    /// All claims, for application-specific ones.
+    pub claims: Map<String, Value>,
+}
+
+impl VerifiedToken {
+    /// The [`Principal`] for this token: subject, roles, scope, `AuthMethod::Bearer { jti }`
+    /// and expiry.
+    pub fn to_principal(&self) -> Principal {
+        let mut b = Principal::builder(self.subject.clone())
+            .roles(self.roles.iter().cloned())
+            .method(AuthMethod::Bearer {
+                token_id: self.jti.clone(),
+            })
+            .expires_at(self.expires_at);
+        if let Some(scopes) = &self.scopes {
+            b = b.scopes(scopes.iter().cloned());
+        }
+        b.build()
+    }
+}
+
+/// Verifies JWTs against configured keys; build it with [`JwtVerifier::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+///
+/// let secret = [42u8; 32];
+/// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+///     .issuer("https://auth.example").audience("ml-api");
+/// let verifier = JwtVerifier::builder()
+///     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+///     .issuer("https://auth.example")
+///     .audience("ml-api")
+///     .leeway(Duration::from_secs(10))
+///     .build()
+///     .unwrap();
+///
+/// let token = issuer.issue("alice", &["user".to_owned()], None).unwrap();
+/// let verified = verifier.verify(token.access_token()).unwrap();
+/// assert_eq!(verified.subject, "alice");
+/// assert_eq!(verified.roles, ["user"]);
+/// ```
+pub struct JwtVerifier {
+    keys: Vec<VerifyingKey>,
+    issuers: Option<HashSet<String>>,
+    audiences: Option<HashSet<String>>,
+    leeway: Duration,
+    max_len: usize,
+    clock: SharedClock,
+    #[cfg(feature = "jwks")]
+    pub(crate) jwks: Option<Arc<super::RemoteJwks>>,
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("keys", &self.keys)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("leeway", &self.leeway)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`JwtVerifier`]; configuration is checked once, in [`build`](Self::build).
+#[derive(Default)]
+#[must_use]
+pub struct JwtVerifierBuilder {
+    keys: Vec<VerifyingKey>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: Option<Duration>,
+    max_len: Option<usize>,
+    clock: Option<SharedClock>,
+    #[cfg(feature = "jwks")]
+    jwks: Option<Arc<super::RemoteJwks>>,
+}
+
+impl fmt::Debug for JwtVerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifierBuilder")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifierBuilder {
+    /// Adds a key. With several keys, each needs a distinct `kid`.
+    pub fn key(mut self, key: VerifyingKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Accepts tokens whose `iss` equals `issuer` (call again to accept several). Without any,
+    /// `iss` is not checked.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` contains `audience` (call again to accept several). Without
+    /// any, `aud` is not checked.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Clock-skew allowance (default [`DEFAULT_LEEWAY`], at most 5 minutes).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// Maximum token length in bytes (default [`DEFAULT_MAX_TOKEN_LEN`]).
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_len = Some(len);
+        self
+    }
+
+    /// The clock for `exp`, `nbf` and `iat` (default: the system clock).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Also accepts keys from a remote JWKS (an external identity provider).
+    #[cfg(feature = "jwks")]
+    pub fn jwks(mut self, jwks: Arc<super::RemoteJwks>) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Checks the configuration: at least one key source, distinct `kid`s, a kid on every key
+    /// when there are several, leeway at most 5 minutes, a sane size bound.
+    pub fn build(self) -> Result<JwtVerifier, AuthError> {
+        #[cfg(feature = "jwks")]
+        let has_remote = self.jwks.is_some();
+        #[cfg(not(feature = "jwks"))]
+        let has_remote = false;
+        if self.keys.is_empty() && !has_remote {
+            return Err(AuthError::Config("a JWT verifier needs at least one key".into()));
+        }
+        if self.keys.len() > 1 || has_remote {
+            let mut seen = HashSet::new();
+            for key in &self.keys {
+                let kid = key
+                    .kid()
+                    .ok_or_else(|| AuthError::Config("with several keys, every key needs a kid".into()))?;
+                if !seen.insert(kid) {
+                    return Err(AuthError::DuplicateKid(kid.to_owned()));
+                }
+            }
+        }
+        let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
+        if leeway > Duration::from_secs(300) {
+            return Err(AuthError::Config("leeway above 5 minutes".into()));
+        }
+        let max_len = self.max_len.unwrap_or(DEFAULT_MAX_TOKEN_LEN);
+        if !(64..=64 * 1024).contains(&max_len) {
+            return Err(AuthError::Config("max token length must be 64 B..64 KiB".into()));
+        }
+        let set = |v: Vec<String>| (!v.is_empty()).then(|| v.into_iter().collect::<HashSet<_>>());
+        Ok(JwtVerifier {
+            keys: self.keys,
+            issuers: set(self.issuers),
+            audiences: set(self.audiences),
+            leeway,
+            max_len,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            #[cfg(feature = "jwks")]
+            jwks: self.jwks,
+        })
+    }
+}
+
+struct Parts<'a> {
+    message: &'a str,
+    signature: &'a str,
+    header: Map<String, Value>,
+    payload: &'a str,
+}
+
+impl JwtVerifier {
+    /// Starts a builder.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder::default()
+    }
+
+    /// The maximum token length in bytes.
+    pub fn max_token_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Verifies `token` now (by the configured clock).
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        self.verify_at(token, self.clock.now())
+    }
+
+    /// Verifies `token` as of `now`.
+    pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
+        let parts = split(token, self.max_len)?;
+        let (alg, kid) = check_header(&parts.header)?;
+        let key = self.find_key(kid.as_deref()).ok_or(TokenError::UnknownKey)?;
+        if key.algorithm() != alg {
+            return Err(TokenError::AlgorithmMismatch);
+        }
+        check_signature(&parts, &key, alg)?;
+        let claims = decode_object(parts.payload)?;
+        self.check_claims(claims, kid, now)
+    }
+
+    fn find_key(&self, kid: Option<&str>) -> Option<VerifyingKey> {
+        match kid {
+            Some(kid) => {
+                if let Some(k) = self.keys.iter().find(|k| k.kid() == Some(kid)) {
+                    return Some(k.clone());
+                }
+                if let [only] = self.keys.as_slice()
+                    && only.kid().is_none()
+                {
+                    return Some(only.clone());
+                }
+                #[cfg(feature = "jwks")]
+                if let Some(jwks) = &self.jwks {
+                    return jwks.cached(kid);
+                }
+                None
+            }
+            None => match self.keys.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    fn check_claims(
+        &self,
+        claims: Map<String, Value>,
+        kid: Option<String>,
+        now: SystemTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let leeway = self.leeway.as_secs_f64();
+
+        let exp = numeric_date(&claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+        let nbf = numeric_date(&claims, "nbf")?;
+        let iat = numeric_date(&claims, "iat")?;
+        if now >= exp + leeway {
+            return Err(TokenError::Expired);
+        }
+        if nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        if iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(TokenError::IssuedInFuture);
+        }
+
+        if let Some(issuers) = &self.issuers {
+            match claims.get("iss") {
+                None => return Err(TokenError::MissingClaim("iss")),
+                Some(Value::String(iss)) if issuers.contains(iss) => {}
+                Some(Value::String(_)) => return Err(TokenError::WrongIssuer),
+                Some(_) => return Err(TokenError::InvalidClaimType("iss")),
+            }
+        }
+        if let Some(audiences) = &self.audiences {
+            let ok = match claims.get("aud") {
+                None => return Err(TokenError::MissingClaim("aud")),
+                Some(Value::String(aud)) => audiences.contains(aud),
+                Some(Value::Array(list)) => {
+                    let mut any = false;
+                    for v in list {
+                        let Value::String(aud) = v else {
+                            return Err(TokenError::InvalidClaimType("aud"));
+                        };
+                        any |= audiences.contains(aud);
+                    }
+                    any
+                }
+                Some(_) => return Err(TokenError::InvalidClaimType("aud")),
+            };
+            if !ok {
+                return Err(TokenError::WrongAudience);
+            }
+        }
+
+        let subject = match claims.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(_)) | None => return Err(TokenError::MissingClaim("sub")),
+            Some(_) => return Err(TokenError::InvalidClaimType("sub")),
+        };
+        let jti = match claims.get("jti") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(TokenError::InvalidClaimType("jti")),
+        };
+        let roles = match claims.get("roles") {
+            None => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(TokenError::InvalidClaimType("roles"))?,
+            Some(_) => return Err(TokenError::InvalidClaimType("roles")),
+        };
+        let scopes = match claims.get("scope") {
+            None => None,
+            Some(Value::String(s)) => Some(
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            Some(_) => return Err(TokenError::InvalidClaimType("scope")),
+        };
+        // `exp` is finite and non-negative here; clamp absurd values instead of panicking.
+        let expires_at =
+            UNIX_EPOCH + Duration::try_from_secs_f64(exp).unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
+        Ok(VerifiedToken {
+            subject,
+            roles,
+            scopes,
+            jti,
+            expires_at,
+            kid,
+            claims,
+        })
+    }
+}
+
+/// Splits and size-checks a compact JWS and decodes its header.
+fn split(token: &str, max_len: usize) -> Result<Parts<'_>, TokenError> {
+    if token.len() > max_len {
+        return Err(TokenError::TooLarge);
+    }
+    let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (header, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+    if payload.contains('.') || header.is_empty() || payload.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    if ![header, payload, signature].iter().all(|p| is_b64url(p)) {
+        return Err(TokenError::Malformed);
+    }
+    Ok(Parts {
+        message,
+        signature,
+        header: decode_object(header)?,
+        payload,
+    })
+}
+
+/// Parses just the header of a compact JWS: its `alg` and `kid`, after the checks of step 3.
+///
+/// ```
+/// use mlguard_auth::jwt::{parse_header, JwtAlgorithm, TokenError};
+/// // {"alg":"none"} . {} . (empty)
+/// assert_eq!(parse_header("eyJhbGciOiJub25lIn0.e30.", 8192), Err(TokenError::AlgNone));
+/// // {"alg":"HS256","kid":"k1"}
+/// let (alg, kid) = parse_header("eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln", 8192).unwrap();
+/// assert_eq!((alg, kid.as_deref()), (JwtAlgorithm::HS256, Some("k1")));
+/// ```
+pub fn parse_header(token: &str, max_len: usize) -> Result<(JwtAlgorithm, Option<String>), TokenError> {
+    check_header(&split(token, max_len)?.header)
+}
+
+fn check_header(header: &Map<String, Value>) -> Result<(JwtAlgorithm, Option<String>), TokenError> {
+    let alg = match header.get("alg") {
+        Some(Value::String(alg)) => alg,
+        _ => return Err(TokenError::Malformed),
+    };
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(TokenError::AlgNone);
+    }
+    let alg = JwtAlgorithm::from_name(alg).ok_or(TokenError::UnsupportedAlgorithm)?;
+    if let Some(name) = FORBIDDEN_HEADER_PARAMS.iter().find(|p| header.contains_key(**p)) {
+        return Err(TokenError::ForbiddenHeader(name));
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(TokenError::Malformed),
+    };
+    Ok((alg, kid))
+}
+
+fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> Result<(), TokenError> {
+    if parts.signature.is_empty() {
+        return Err(TokenError::EmptySignature);
+    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(parts.signature)
+        .map_err(|_| TokenError::Malformed)?;
+    if sig.is_empty() {
+        return Err(TokenError::EmptySignature);
+    }
+    if sig.iter().all(|b| *b == 0) {
+        return Err(TokenError::ZeroSignature);
+    }
+    if alg == JwtAlgorithm::ES256 {
+        // IEEE P1363 r || s, 32 bytes each. r = 0 or s = 0 is never a valid signature
+        // (the "psychic signatures" bug, CVE-2022-21449, accepted exactly those).
+        if sig.len() != 64 {
+            return Err(TokenError::BadSignature);
+        }
+        let (r, s) = sig.split_at(32);
+        if r.iter().all(|b| *b == 0) || s.iter().all(|b| *b == 0) {
+            return Err(TokenError::ZeroSignature);
+        }
+    }
+    match jsonwebtoken::crypto::verify(parts.signature, parts.message.as_bytes(), &key.key, alg.to_jwt()) {
+        Ok(true) => Ok(()),
+        _ => Err(TokenError::BadSignature),
+    }
+}
+
+fn decode_object(part: &str) -> Result<Map<String, Value>, TokenError> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(TokenError::Malformed),
+    }
+}
+
+fn is_b64url(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A NumericDate claim: absent, or a finite non-negative JSON number (integer or not).
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f)),
+            _ => Err(TokenError::InvalidClaimType(name)),
+        },
+        Some(_) => Err(TokenError::InvalidClaimType(name)),
+    }
+}

@@ -1,0 +1,127 @@
+//! Token revocation: a denylist of `jti`s, checked on every request by
+//! [`BearerAuth`](crate::jwt::BearerAuth) when one is configured.
+//!
+//! Entries carry the revoked token's expiry and vanish after it: an expired token is refused
+//! anyway, so the list stays as small as the set of live revoked tokens.
+//! [`MemoryRevocationStore`] serves one process; `RedisRevocationStore` (feature `redis`)
+//! shares the list between replicas.
+
+use crate::AuthError;
+use mlguard_core::{SharedClock, SystemClock};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisRevocationStore;
+
+/// A boxed, `Send` future (the stores are used as trait objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A `jti` denylist.
+pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
+    /// Denies `jti` until `until` (the token's own expiry is the right value).
+    fn revoke<'a>(&'a self, jti: &'a str, until: SystemTime) -> BoxFuture<'a, Result<(), AuthError>>;
+
+    /// Whether `jti` is denied now.
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, AuthError>>;
+}
+
+/// An in-process denylist whose entries expire with their tokens.
+///
+/// ```
+/// use std::time::Duration;
+/// use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
+/// use mlguard_core::{Clock, ManualClock};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let clock = ManualClock::at_unix(1_000);
+/// let store = MemoryRevocationStore::with_clock(std::sync::Arc::new(clock.clone()));
+/// store.revoke("jti-1", clock.now() + Duration::from_secs(60)).await.unwrap();
+/// assert!(store.is_revoked("jti-1").await.unwrap());
+/// clock.advance(Duration::from_secs(61));
+/// assert!(!store.is_revoked("jti-1").await.unwrap());
+/// assert_eq!(store.len(), 0);
+/// # }
+/// ```
+pub struct MemoryRevocationStore {
+    entries: Mutex<HashMap<String, SystemTime>>,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for MemoryRevocationStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryRevocationStore")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryRevocationStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRevocationStore {
+    /// An empty list on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty list on `clock`.
+    pub fn with_clock(clock: SharedClock) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    /// Live entries (expired ones are purged first).
+    pub fn len(&self) -> usize {
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, until| *until > now);
+        entries.len()
+    }
+
+    /// Whether there are no live entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Synchronous [`RevocationStore::revoke`].
+    pub fn revoke_now(&self, jti: &str, until: SystemTime) {
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= 1024 {
+            entries.retain(|_, u| *u > now);
+        }
+        if until > now {
+            entries.insert(jti.to_owned(), until);
+        }
+    }
+
+    /// Synchronous [`RevocationStore::is_revoked`].
+    pub fn is_revoked_now(&self, jti: &str) -> bool {
+        let now = self.clock.now();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(jti).is_some_and(|until| *until > now)
+    }
+}
+
+impl RevocationStore for MemoryRevocationStore {
+    fn revoke<'a>(&'a self, jti: &'a str, until: SystemTime) -> BoxFuture<'a, Result<(), AuthError>> {
+        self.revoke_now(jti, until);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, AuthError>> {
+        let revoked = self.is_revoked_now(jti);
+        Box::pin(std::future::ready(Ok(revoked)))
+    }
+}

@@ -1,0 +1,185 @@
+//! The service and future shared by [`ApiKeyLayer`](crate::ApiKeyLayer),
+//! [`BearerAuthLayer`](crate::BearerAuthLayer) and [`AuthLayer`](crate::AuthLayer).
+
+use crate::layer::AuthConfig;
+use http::{Request, Response};
+use mlguard_core::{Principal, Problem, ResponseBody};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use tower_service::Service;
+
+/// A boxed authentication step that needs I/O (a revocation lookup, a JWKS refresh).
+pub(crate) type AuthCheck = Pin<Box<dyn Future<Output = Result<Principal, Problem>> + Send>>;
+
+/// What an authenticator decided, synchronously or not.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "short-lived, on the stack; boxing would allocate per request"
+)]
+pub(crate) enum Outcome {
+    Done(Result<Principal, Problem>),
+    Pending(AuthCheck),
+}
+
+/// The authenticating service: on success the request reaches `S` with a [`Principal`] in its
+/// extensions and without the credential headers; on failure it gets a 401 problem response.
+pub struct AuthService<S> {
+    inner: S,
+    config: Arc<AuthConfig>,
+}
+
+impl<S: Clone> Clone for AuthService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S> AuthService<S> {
+    pub(crate) fn new(inner: S, config: Arc<AuthConfig>) -> Self {
+        Self { inner, config }
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = AuthFuture<S, B, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        match self.config.authenticate(req.headers(), req.uri()) {
+            Outcome::Done(Err(problem)) => AuthFuture::reject(problem),
+            Outcome::Done(Ok(principal)) => {
+                self.config.strip(req.headers_mut());
+                req.extensions_mut().insert(principal);
+                AuthFuture {
+                    state: State::Inner {
+                        future: self.inner.call(req),
+                    },
+                }
+            }
+            Outcome::Pending(check) => {
+                // The ready service goes with the request; this one keeps a fresh clone.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                AuthFuture {
+                    state: State::Pending {
+                        check,
+                        service: Some(ready),
+                        request: Some(req),
+                        config: self.config.clone(),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AuthService`]. Rejections decided synchronously need no
+    /// allocation; only checks that need I/O are boxed.
+    pub struct AuthFuture<S, B, F> {
+        #[pin]
+        state: State<S, B, F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B, F> {
+        Pending {
+            check: AuthCheck,
+            service: Option<S>,
+            request: Option<Request<B>>,
+            config: Arc<AuthConfig>,
+        },
+        Inner { #[pin] future: F },
+        Reject { problem: Option<Problem> },
+    }
+}
+
+impl<S, B, F> AuthFuture<S, B, F> {
+    fn reject(problem: Problem) -> Self {
+        Self {
+            state: State::Reject {
+                problem: Some(problem),
+            },
+        }
+    }
+}
+
+impl<S, B, F> fmt::Debug for AuthFuture<S, B, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, F, ResBody, E> Future for AuthFuture<S, B, F>
+where
+    S: Service<Request<B>, Response = Response<ResBody>, Error = E, Future = F>,
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Pending {
+                    check,
+                    service,
+                    request,
+                    config,
+                } => {
+                    let result = ready!(check.as_mut().poll(cx));
+                    let (Some(mut service), Some(mut request)) = (service.take(), request.take()) else {
+                        return Poll::Ready(Ok(ResponseBody::problem(polled_after_completion())));
+                    };
+                    match result {
+                        Err(problem) => return Poll::Ready(Ok(ResponseBody::problem(problem))),
+                        Ok(principal) => {
+                            config.strip(request.headers_mut());
+                            request.extensions_mut().insert(principal);
+                            let future = service.call(request);
+                            this.state.set(State::Inner { future });
+                        }
+                    }
+                }
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(ResponseBody::map_response(response)));
+                }
+                StateProj::Reject { problem } => {
+                    let problem = problem.take().unwrap_or_else(polled_after_completion);
+                    return Poll::Ready(Ok(ResponseBody::problem(problem)));
+                }
+            }
+        }
+    }
+}
+
+fn polled_after_completion() -> Problem {
+    Problem::new(http::StatusCode::INTERNAL_SERVER_ERROR, "polled after completion")
+}
