@@ -20,10 +20,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let ours = params.train_iris(SystemTime::now()).unwrap().model;
 
-    let dataset = Dataset::new(
-        train.features().clone(),
-        Array1::from(train.labels().to_vec()),
-    );
+    let dataset = Dataset::new(train.features().clone(), Array1::from(train.labels().to_vec()));
     let theirs = EnsembleLearnerParams::new_fixed_rng(
         DecisionTree::<f64, usize>::params(),
         ChaCha8Rng::seed_from_u64(params.get_seed()),

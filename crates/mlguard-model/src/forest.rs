@@ -348,3 +348,66 @@ fn emit(
     }
     me
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flattened tree routes every iris row to the class linfa-trees itself predicts.
+    #[test]
+    fn flattened_tree_predicts_like_linfa() {
+        let data = crate::data::iris();
+        let cols = [0usize, 1, 2, 3];
+        for depth in [None, Some(2), Some(3)] {
+            let dataset = Dataset::new(data.features().clone(), Array1::from(data.labels().to_vec()));
+            let tree = DecisionTree::params().max_depth(depth).fit(&dataset).unwrap();
+            let mut nodes = Vec::new();
+            flatten(tree.root_node(), &cols, 3, &mut nodes).unwrap();
+            let nodes = canonicalize(&nodes, dataset.records(), dataset.targets(), &cols, 3);
+            let forest = FlatForest::from_trees(&[nodes], 4, 3).unwrap();
+            let theirs: Array1<usize> = tree.predict(dataset.records());
+            let rows: Vec<Vec<f64>> = dataset.records().rows().into_iter().map(|r| r.to_vec()).collect();
+            let leaves: Vec<usize> = rows.iter().map(|x| linfa_leaf(tree.root_node(), x)).collect();
+            let mut ties = 0;
+            for (i, (x, their)) in rows.iter().zip(theirs.iter()).enumerate() {
+                let mut votes = [0u32; 3];
+                forest.vote(x, &mut votes);
+                let ours = votes.iter().position(|&v| v == 1).unwrap();
+                if ours != *their {
+                    // Allowed only where linfa's leaf holds a tie between the two classes: linfa
+                    // then picks in HashMap order, we pick the lowest index.
+                    let count = |c: usize| {
+                        (0..rows.len())
+                            .filter(|&j| leaves[j] == leaves[i] && data.labels()[j] == c)
+                            .count()
+                    };
+                    assert_eq!(count(ours), count(*their), "row {i} at depth {depth:?}");
+                    assert!(ours < *their);
+                    ties += 1;
+                }
+            }
+            assert!(ties <= 4, "{ties} tied rows at depth {depth:?}");
+        }
+    }
+
+    /// Identity of the linfa leaf `x` reaches (its address).
+    fn linfa_leaf(mut node: &TreeNode<f64, usize>, x: &[f64]) -> usize {
+        while node.prediction().is_none() {
+            let (f, t, _) = node.split();
+            let children = node.children();
+            let next = if x[f] < t { children[0] } else { children[1] };
+            node = next.as_deref().unwrap();
+        }
+        std::ptr::from_ref(node) as usize
+    }
+
+    #[test]
+    fn features_per_tree_defaults_to_ceil_sqrt() {
+        let p = ForestParams::new();
+        assert_eq!(p.features_per_tree(1), 1);
+        assert_eq!(p.features_per_tree(4), 2);
+        assert_eq!(p.features_per_tree(5), 3);
+        assert_eq!(p.features_per_tree(16), 4);
+        assert_eq!(p.max_features(Some(3)).features_per_tree(4), 3);
+    }
+}
