@@ -24,11 +24,15 @@ use crate::http::path::CanonicalPathLayer;
 use crate::http::problem::problemize;
 use crate::http::request_id;
 use crate::routes::{crypto, health, predict, token};
+use crate::policy;
+use crate::quotas::Quotas;
 use crate::state::AppState;
-use axum::Router;
+use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use http::StatusCode;
+use mlguard_rbac::{RbacError, RequirePermissionLayer};
+use mlguard_validate::JsonConfig;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -62,21 +66,50 @@ impl HardeningOptions {
     }
 }
 
-/// The API routes with their per-route requirements, without the global hardening.
-pub fn api_router(state: AppState) -> Router {
-    // TODO(mlguard-auth, mlguard-rbac, mlguard-ratelimit): per-route authentication, quotas and
-    // permissions. Until those crates land, the handlers' `Principal` extractor answers 401.
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/token", post(token::token))
+/// The API routes with their per-route requirements (authentication, then quota, then
+/// permission), without the global hardening.
+///
+/// # Errors
+/// An invalid policy or permission (a programming error, caught at start-up).
+pub fn api_router(state: AppState, json: JsonConfig, quotas: &Quotas) -> Result<Router, RbacError> {
+    let authz = policy::authorizer()?;
+    let need = |permission: &str| RequirePermissionLayer::try_new(&authz, permission);
+    let state = state.with_predict_limiter(quotas.predict_limiter().clone());
+    // TODO(mlguard-auth): authentication (outermost) goes around these groups once that crate
+    // lands. Until then no principal exists and every protected route answers 401.
+    // `route_layer`: the last one added runs first (authentication, quota, permission).
+    let predict_one = Router::new()
         .route("/predict", post(predict::predict))
+        .route_layer(need(policy::MODEL_PREDICT)?)
+        .route_layer(quotas.predict.clone());
+    // The batch handler charges one unit per row itself (the count is in the body).
+    let predict_batch = Router::new()
         .route("/predict/batch", post(predict::batch))
+        .route_layer(need(policy::MODEL_PREDICT)?);
+    let predict = predict_one.merge(predict_batch);
+    let encrypt = Router::new()
         .route("/encrypt", post(crypto::encrypt))
         .route("/encrypt/", post(crypto::encrypt))
+        .route_layer(need(policy::CRYPTO_ENCRYPT)?);
+    let decrypt = Router::new()
         .route("/decrypt", post(crypto::decrypt))
         .route("/decrypt/", post(crypto::decrypt))
-        .with_state(state)
+        .route_layer(need(policy::CRYPTO_DECRYPT)?);
+    let token = Router::new()
+        .route("/token", post(token::token))
+        .route_layer(quotas.token_user.clone())
+        .route_layer(quotas.token_ip.clone());
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    Ok(Router::new()
+        .merge(predict)
+        .merge(encrypt)
+        .merge(decrypt)
+        .merge(token)
+        .merge(public)
+        .layer(Extension(json))
+        .with_state(state))
 }
 
 /// Wraps `routes` in the hardening stack; see the [module docs](self).
@@ -101,7 +134,26 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
     Router::new().fallback_service(canonical).layer(stack)
 }
 
+/// The JSON limits for `config`: the body limit, and arrays up to `max_batch` rows.
+///
+/// # Errors
+/// Limits mlguard-validate refuses.
+pub fn json_config(config: &Config) -> Result<JsonConfig, mlguard_validate::ConfigError> {
+    JsonConfig::builder()
+        .max_body_bytes(config.body_limit)
+        .max_array_len(config.max_batch.max(4))
+        .build()
+}
+
 /// [`api_router`] then [`harden`]: the complete application.
-pub fn build(state: AppState, options: &HardeningOptions) -> Router {
-    harden(api_router(state), options)
+///
+/// # Errors
+/// As [`api_router`].
+pub fn build(
+    state: AppState,
+    json: JsonConfig,
+    quotas: &Quotas,
+    options: &HardeningOptions,
+) -> Result<Router, RbacError> {
+    Ok(harden(api_router(state, json, quotas)?, options))
 }

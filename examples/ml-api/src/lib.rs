@@ -42,6 +42,8 @@ pub mod config;
 pub mod datadir;
 pub mod http;
 pub mod logging;
+pub mod policy;
+pub mod quotas;
 pub mod routes;
 pub mod run;
 pub mod server;

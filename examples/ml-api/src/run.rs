@@ -30,6 +30,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The policy or the JSON limits are invalid.
+    #[error("setup: {0}")]
+    Setup(String),
     /// The bootstrap task failed.
     #[error("bootstrap task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -134,7 +137,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let is_tls = tls.is_some();
     let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch);
-    let app = build(state, &HardeningOptions::from_config(&config, is_tls));
+    let json = crate::app::json_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
+    let quotas = crate::quotas::Quotas::from_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
+    let app = build(state, json, &quotas, &HardeningOptions::from_config(&config, is_tls))
+        .map_err(|e| StartError::Setup(e.to_string()))?;
     let server = Server::bind(config.listen, app, tls, ServerOptions::from(&config))
         .await
         .map_err(|source| StartError::Bind {

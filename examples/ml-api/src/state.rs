@@ -2,6 +2,7 @@
 
 use mlguard_crypto::Fernet;
 use mlguard_model::Classifier;
+use mlguard_ratelimit::RateLimiter;
 use std::sync::Arc;
 
 /// Shared handler state; cheap to clone (one `Arc`).
@@ -14,6 +15,7 @@ struct Inner {
     model: Option<Arc<dyn Classifier>>,
     fernet: Fernet,
     max_batch: usize,
+    predict_limiter: Option<RateLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -34,8 +36,31 @@ impl AppState {
                 model,
                 fernet,
                 max_batch,
+                predict_limiter: None,
             }),
         }
+    }
+
+    /// Charges batch predictions against `limiter` (one unit per row).
+    #[must_use]
+    pub fn with_predict_limiter(self, limiter: RateLimiter) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
+            model: arc.model.clone(),
+            fernet: arc.fernet.clone(),
+            max_batch: arc.max_batch,
+            predict_limiter: None,
+        });
+        Self {
+            inner: Arc::new(Inner {
+                predict_limiter: Some(limiter),
+                ..inner
+            }),
+        }
+    }
+
+    /// The prediction limiter, when set.
+    pub fn predict_limiter(&self) -> Option<&RateLimiter> {
+        self.inner.predict_limiter.as_ref()
     }
 
     /// The model, when loaded.

@@ -9,10 +9,12 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use mlguard_core::{Principal, Problem};
+use mlguard_validate::ValidatedJson;
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 
 /// `POST /encrypt` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptRequest {
     /// Text to encrypt.
@@ -20,7 +22,7 @@ pub struct EncryptRequest {
 }
 
 /// `POST /encrypt` answer, and `POST /decrypt` body.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct Ciphertext {
     /// A Fernet token.
@@ -41,7 +43,7 @@ pub const DECRYPTION_FAILED: &str = "Decryption failed";
 pub async fn encrypt(
     State(state): State<AppState>,
     _principal: Principal,
-    Json(body): Json<EncryptRequest>,
+    ValidatedJson(body): ValidatedJson<EncryptRequest>,
 ) -> Json<Ciphertext> {
     Json(Ciphertext {
         ciphertext: state.fernet().encrypt(body.plaintext.as_bytes()),
@@ -55,7 +57,7 @@ pub async fn encrypt(
 pub async fn decrypt(
     State(state): State<AppState>,
     _principal: Principal,
-    Json(body): Json<Ciphertext>,
+    ValidatedJson(body): ValidatedJson<Ciphertext>,
 ) -> Result<Json<Plaintext>, Problem> {
     let bytes = state
         .fernet()

@@ -9,19 +9,28 @@ use axum::Json;
 use axum::extract::State;
 use mlguard_core::{Principal, Problem};
 use mlguard_model::Prediction;
+use mlguard_validate::ValidatedJson;
+use mlguard_validate::validators::finite;
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 
 /// One iris sample, in centimetres.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+///
+/// Validation: finite, 0 to 100 cm (the model then applies its own plausible ranges).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct IrisFeatures {
     /// Sepal length.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
     pub sepal_length: f64,
     /// Sepal width.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
     pub sepal_width: f64,
     /// Petal length.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
     pub petal_length: f64,
     /// Petal width.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
     pub petal_width: f64,
 }
 
@@ -33,10 +42,11 @@ impl IrisFeatures {
 }
 
 /// `POST /predict/batch` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The samples.
+    #[validate(length(min = 1), nested)]
     pub instances: Vec<IrisFeatures>,
 }
 
@@ -81,7 +91,7 @@ fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifi
 pub async fn predict(
     State(state): State<AppState>,
     _principal: Principal,
-    Json(body): Json<IrisFeatures>,
+    ValidatedJson(body): ValidatedJson<IrisFeatures>,
 ) -> Result<Json<PredictResponse>, Problem> {
     let p = model(&state)?
         .predict(&body.to_vec())
@@ -89,14 +99,36 @@ pub async fn predict(
     Ok(Json(p.into()))
 }
 
-/// `POST /predict/batch`.
+/// Charges `rows` units of the prediction quota to `principal`.
+async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<(), Problem> {
+    let Some(limiter) = state.predict_limiter() else {
+        return Ok(());
+    };
+    let key = mlguard_ratelimit::RateLimitKey::subject(principal.subject());
+    let cost = u32::try_from(rows).unwrap_or(u32::MAX);
+    match limiter.check(&key, cost).await {
+        Ok(d) if d.allowed => Ok(()),
+        Ok(d) if d.impossible => Err(Problem::too_many_requests(
+            format!("A batch of {rows} rows is more than the prediction quota allows at once"),
+            d.reset,
+        )),
+        Ok(d) => Err(Problem::too_many_requests("Prediction quota exceeded", d.retry_after)),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable");
+            Err(Problem::service_unavailable("Rate limiting is unavailable", None))
+        }
+    }
+}
+
+/// `POST /predict/batch`: each row costs one unit of the principal's prediction quota.
 ///
 /// # Errors
-/// 422 for an empty or oversized batch or a refused row (named in the detail), 503 without a model.
+/// 422 for an empty or oversized batch or a refused row (named in the detail), 429 over the
+/// quota, 503 without a model.
 pub async fn batch(
     State(state): State<AppState>,
-    _principal: Principal,
-    Json(body): Json<BatchRequest>,
+    principal: Principal,
+    ValidatedJson(body): ValidatedJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, Problem> {
     let n = body.instances.len();
     if n == 0 || n > state.max_batch() {
@@ -105,6 +137,7 @@ pub async fn batch(
             state.max_batch()
         )));
     }
+    charge(&state, &principal, n).await?;
     let rows: Vec<Vec<f64>> = body.instances.iter().map(|r| r.to_vec()).collect();
     let predictions = model(&state)?
         .predict_batch(&rows)

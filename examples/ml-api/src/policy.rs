@@ -1,0 +1,82 @@
+//! The RBAC policy of the server, and the permission each route needs.
+//!
+//! | role | permissions |
+//! |---|---|
+//! | `admin` | `model:*`, `crypto:*`, `metrics:read` |
+//! | `user` | `crypto:encrypt`, `crypto:decrypt` (not `model:predict`, as in the tutorial) |
+
+use mlguard_core::WwwAuthenticate;
+use mlguard_rbac::{Authorizer, Policy, RbacError};
+
+/// Permission of `POST /predict` and `POST /predict/batch`.
+pub const MODEL_PREDICT: &str = "model:predict";
+/// Permission of `POST /encrypt`.
+pub const CRYPTO_ENCRYPT: &str = "crypto:encrypt";
+/// Permission of `POST /decrypt`.
+pub const CRYPTO_DECRYPT: &str = "crypto:decrypt";
+/// Permission of `GET /metrics` (issue 9).
+pub const METRICS_READ: &str = "metrics:read";
+/// The roles users and API keys may have.
+pub const ROLES: [&str; 2] = ["admin", "user"];
+/// The realm in `WWW-Authenticate` challenges.
+pub const REALM: &str = "ml-api";
+
+/// The policy in the table above.
+///
+/// ```
+/// let policy = ml_api::policy::policy().unwrap();
+/// assert!(policy.has_role_defined("admin") && policy.has_role_defined("user"));
+/// ```
+///
+/// # Errors
+/// Never in practice (the policy is fixed); a typed error if it were edited into an invalid one.
+pub fn policy() -> Result<Policy, RbacError> {
+    Policy::builder()
+        .role("admin", ["model:*", "crypto:*", METRICS_READ])
+        .role("user", [CRYPTO_ENCRYPT, CRYPTO_DECRYPT])
+        .build()
+}
+
+/// The authorizer with the policy and the server's bearer challenge.
+///
+/// # Errors
+/// As [`policy`].
+pub fn authorizer() -> Result<Authorizer, RbacError> {
+    Ok(Authorizer::new(policy()?).challenge(WwwAuthenticate::bearer().realm(REALM)))
+}
+
+/// Checks a role name given on the command line.
+///
+/// # Errors
+/// A message listing the known roles.
+pub fn check_role(role: &str) -> Result<(), String> {
+    if ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(format!("unknown role {role:?}; known roles: {}", ROLES.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlguard_core::Principal;
+    use mlguard_rbac::Permission;
+
+    #[test]
+    fn admin_predicts_user_does_not_both_use_crypto() {
+        let p = policy().unwrap();
+        let admin = Principal::builder("a").role("admin").build();
+        let user = Principal::builder("u").role("user").build();
+        let perm = |s: &str| s.parse::<Permission>().unwrap();
+        assert!(p.is_allowed(&admin, &perm(MODEL_PREDICT)).is_allowed());
+        assert!(p.is_allowed(&admin, &perm(METRICS_READ)).is_allowed());
+        assert!(!p.is_allowed(&user, &perm(MODEL_PREDICT)).is_allowed());
+        assert!(!p.is_allowed(&user, &perm(METRICS_READ)).is_allowed());
+        for c in [CRYPTO_ENCRYPT, CRYPTO_DECRYPT] {
+            assert!(p.is_allowed(&admin, &perm(c)).is_allowed());
+            assert!(p.is_allowed(&user, &perm(c)).is_allowed());
+        }
+        assert!(check_role("root").is_err());
+    }
+}
