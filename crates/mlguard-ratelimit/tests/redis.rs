@@ -1,0 +1,253 @@
+//! The Redis backend against a real `redis-server` started here on a free loopback port.
+//! Without `redis-server` on PATH these tests skip locally, and fail when `CI` is set.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use common::*;
+use http::StatusCode;
+use mlguard_core::ManualClock;
+use mlguard_ratelimit::{Algorithm, OnRedisFailure, RateLimitLayer, RedisBackend};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RedisServer {
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `redis-server`; `None` (skip) only when it is missing and `CI` is not set.
+fn redis_server() -> Option<RedisServer> {
+    let missing = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err();
+    if missing {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed, and CI is set: the Redis tests must run in CI"
+        );
+        eprintln!("redis-server not found: skipping (install it with apt-get install redis-server)");
+        return None;
+    }
+    for _ in 0..5 {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let server = RedisServer { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("redis-server did not start");
+}
+
+fn layer(url: &str, quota: &str, algorithm: Algorithm, policy: &str) -> RateLimitLayer {
+    RateLimitLayer::builder()
+        .quota(quota)
+        .algorithm(algorithm)
+        .policy_name(policy)
+        .redis(RedisBackend::new(url).timeout(Duration::from_secs(2)))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_layers_sharing_one_redis_enforce_one_quota() {
+    let Some(server) = redis_server() else { return };
+    for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow] {
+        let policy = format!("shared-{}", algorithm.as_str());
+        let a = service(&layer(&server.url(), "10/minute", algorithm, &policy));
+        let b = service(&layer(&server.url(), "10/minute", algorithm, &policy));
+        let mut passed = 0;
+        for i in 0..30 {
+            let svc = if i % 2 == 0 { &a } else { &b };
+            let resp = send(svc, from_ip("192.0.2.1")).await;
+            match resp.status() {
+                StatusCode::OK => passed += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let retry: u64 = header(&resp, "retry-after").unwrap().parse().unwrap();
+                    assert!(retry >= 1);
+                    assert!(header(&resp, "ratelimit").unwrap().contains(";r=0;"));
+                }
+                other => panic!("{algorithm:?}: unexpected {other}"),
+            }
+        }
+        assert_eq!(passed, 10, "{algorithm:?}");
+    }
+}
+
+#[tokio::test]
+async fn redis_time_is_the_clock_so_skewed_instances_agree() {
+    let Some(server) = redis_server() else { return };
+    let build = |clock: ManualClock| {
+        RateLimitLayer::builder()
+            .quota("3/hour")
+            .policy_name("skew")
+            .clock(Arc::new(clock))
+            .redis(RedisBackend::new(server.url()))
+            .build()
+            .unwrap()
+    };
+    // Instance clocks a day apart: if they were used, b would see a refilled bucket.
+    let a = service(&build(ManualClock::at_unix(1_700_000_000)));
+    let b = service(&build(ManualClock::at_unix(1_700_086_400)));
+    let mut passed = 0;
+    for i in 0..8 {
+        let svc = if i % 2 == 0 { &a } else { &b };
+        passed += usize::from(status(svc, from_ip("192.0.2.1")).await == StatusCode::OK);
+    }
+    assert_eq!(passed, 3);
+}
+
+#[tokio::test]
+async fn keys_expire_by_themselves_and_the_script_runs_with_evalsha() {
+    let Some(server) = redis_server() else { return };
+    let svc = service(&layer(&server.url(), "10/minute", Algorithm::Gcra, "ttl"));
+    let fw = service(&layer(&server.url(), "10/minute", Algorithm::FixedWindow, "ttl"));
+    for _ in 0..3 {
+        assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+        assert_eq!(status(&fw, from_ip("192.0.2.1")).await, StatusCode::OK);
+    }
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("mlguard:rl:ttl:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
+        // GCRA: 3 units refill in 18 s; fixed window: the minute.
+        assert!(ttl > 0 && ttl <= 60_001, "{key}: {ttl}");
+    }
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let evalsha = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_evalsha:"))
+        .expect("EVALSHA was used");
+    assert!(evalsha.contains("calls="), "{evalsha}");
+    assert!(
+        !stats.lines().any(|l| l.starts_with("cmdstat_eval:")),
+        "plain EVAL was used: {stats}"
+    );
+}
+
+#[tokio::test]
+async fn redis_down_fails_closed_with_503_or_open_to_a_local_limiter() {
+    // A closed port: nothing listens there.
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let closed = RateLimitLayer::builder()
+        .quota("1/minute")
+        .redis(
+            RedisBackend::new(&url)
+                .timeout(Duration::from_millis(200))
+                .on_failure(OnRedisFailure::FailClosed),
+        )
+        .build()
+        .unwrap();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(&service(&closed), from_ip("192.0.2.1")),
+    )
+    .await
+    .expect("never hangs");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header(&resp, "retry-after").as_deref(), Some("1"));
+    let stats = closed.limiter().stats().snapshot();
+    assert_eq!((stats.backend_errors, stats.fallback_decisions), (1, 1));
+
+    let open = RateLimitLayer::builder()
+        .quota("1/minute")
+        .redis(RedisBackend::new(&url).timeout(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    let svc = service(&open);
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    // Still limited, by the local limiter.
+    assert_eq!(
+        status(&svc, from_ip("192.0.2.1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let stats = open.limiter().stats().snapshot();
+    assert_eq!(stats.fallback_decisions, 2);
+    // The second request skipped Redis (backoff): one failed call, not two timeouts.
+    assert_eq!(stats.backend_errors, 1);
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_costs_one_bounded_timeout() {
+    // Accepts connections and never replies.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let layer = RateLimitLayer::builder()
+        .quota("5/minute")
+        .redis(
+            RedisBackend::new(format!("redis://127.0.0.1:{port}/"))
+                .timeout(Duration::from_millis(150))
+                .on_failure(OnRedisFailure::FailClosed),
+        )
+        .build()
+        .unwrap();
+    let svc = service(&layer);
+    let start = std::time::Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(5), send(&svc, from_ip("192.0.2.1")))
+        .await
+        .expect("never hangs");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Bounded by the configured timeout (with slack for a loaded machine), not by the OS.
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert_eq!(layer.limiter().stats().snapshot().backend_errors, 1);
+    hold.abort();
+}
