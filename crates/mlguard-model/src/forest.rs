@@ -375,14 +375,14 @@ mod tests {
                 let ours = votes.iter().position(|&v| v == 1).unwrap();
                 if ours != *their {
                     // Allowed only where linfa's leaf holds a tie between the two classes: linfa
-                    // then picks in HashMap order, we pick the lowest index.
+                    // then picks in HashMap order; we pick the lowest index, or the class shared
+                    // with a sibling leaf when we merge the two.
                     let count = |c: usize| {
                         (0..rows.len())
                             .filter(|&j| leaves[j] == leaves[i] && data.labels()[j] == c)
                             .count()
                     };
                     assert_eq!(count(ours), count(*their), "row {i} at depth {depth:?}");
-                    assert!(ours < *their);
                     ties += 1;
                 }
             }
