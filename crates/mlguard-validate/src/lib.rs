@@ -33,6 +33,11 @@
 //! | wrong type, missing field, unknown field (first one) | 422 | `errors` with one entry |
 //! | validation failure (every field) | 422 | `errors`, see [`FieldError`] |
 //!
+//! Two serde behaviours to know: a derived struct also accepts a JSON array of its fields in
+//! declaration order (`[5.1, 3.5, 1.4, 0.2]`; the values are still validated), and validator
+//! reports Rust field names, so a field renamed with `#[serde(rename)]` appears under its Rust
+//! name in `errors` (decoding errors use the JSON name).
+//!
 //! # Example: an iris prediction endpoint
 //!
 //! ```

@@ -4,14 +4,15 @@ use crate::config::JsonConfig;
 use crate::field_error::{FieldError, field_errors_from_validation, from_serde};
 use crate::rejection::Rejection;
 use crate::scan::{ScanError, scan};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use validator::Validate;
 
 impl JsonConfig {
     /// Parses `body` as a `T` under these limits, without validating it: the pre-scan (depth,
-    /// array lengths), then serde_json with the path of the first failing field, then a check
-    /// that nothing follows the value. The body size is the caller's business (the extractor
+    /// array lengths), a syntax-only pass (so malformed input is always a 400, whatever the
+    /// type), then serde_json into `T` with the path of the first failing field. The body size is the caller's business (the extractor
     /// enforces it while reading).
     ///
     /// ```
@@ -40,6 +41,11 @@ impl JsonConfig {
                 limit,
             },
         })?;
+        // Syntax first, over the whole body, without building anything: a malformed body is a
+        // 400 even when the typed pass would have stopped earlier at an unknown field (422).
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde::de::IgnoredAny::deserialize(&mut de).map_err(|e| syntax(&e))?;
+        de.end().map_err(|e| syntax(&e))?;
         let mut de = serde_json::Deserializer::from_slice(body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let (inner, path) = (e.inner(), e.path());
