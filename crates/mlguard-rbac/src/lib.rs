@@ -37,7 +37,7 @@
 //!
 //! A complete axum application: a stand-in authentication layer, the policy from TOML, a
 //! deny-by-default guard on the router and a permission layer on one route.
-//! (With the `axum` feature, the [`Authorized`](crate::Authorized) extractor does the same
+//! (With the `axum` feature, the `Authorized<P>` extractor does the same
 //! per handler.)
 //!
 //! ```
@@ -119,7 +119,7 @@
 //!
 //! # Features
 //!
-//! - `axum`: the [`Authorized<P>`](crate::Authorized) and [`HasRole<R>`](crate::HasRole)
+//! - `axum`: the `Authorized<P>` and `HasRole<R>`
 //!   extractors (reading the [`Authorizer`] from state), and route lookup by axum's
 //!   `MatchedPath` in [`GuardLayer`] (needed for routes with parameters, like `/models/{id}`).
 
