@@ -140,7 +140,7 @@ impl Authorizer {
         site: Site<'_>,
     ) -> Option<Problem> {
         let decision = self.decide(principal, requirement);
-        self.log(principal, requirement, decision, site);
+        self.log(principal, Some(requirement), decision, site);
         match decision.reason() {
             Some(reason) if !self.dry_run => Some(self.problem_for(principal, requirement, reason)),
             _ => None,
@@ -150,7 +150,7 @@ impl Authorizer {
     /// The refusal of an unmapped route (deny by default), logged.
     pub(crate) fn deny_unmapped(&self, principal: Option<&Principal>, site: Site<'_>) -> Option<Problem> {
         let decision = Decision::Deny(DenyReason::UnmappedRoute);
-        self.log(principal, &Requirement::Authenticated, decision, site);
+        self.log(principal, None, decision, site);
         (!self.dry_run).then(|| {
             Problem::forbidden("No access rule is configured for this route")
                 .with_extension("reason", DenyReason::UnmappedRoute.as_str().into())
@@ -194,10 +194,11 @@ impl Authorizer {
         problem
     }
 
+    /// `requirement` is `None` for an unmapped route.
     fn log(
         &self,
         principal: Option<&Principal>,
-        requirement: &Requirement,
+        requirement: Option<&Requirement>,
         decision: Decision,
         site: Site<'_>,
     ) {
@@ -206,15 +207,16 @@ impl Authorizer {
         let subject = principal.map(Principal::subject);
         let auth = principal.map(|p| p.method().kind());
         let (permission, role) = match requirement {
-            Requirement::Permission(p) => (Some(p.as_str()), None),
-            Requirement::Role(r) => (None, Some(r.as_str())),
-            Requirement::Public | Requirement::Authenticated => (None, None),
+            Some(Requirement::Permission(p)) => (Some(p.as_str()), None),
+            Some(Requirement::Role(r)) => (None, Some(r.as_str())),
+            _ => (None, None),
         };
         let requirement_kind = match requirement {
-            Requirement::Public => "public",
-            Requirement::Authenticated => "authenticated",
-            Requirement::Permission(_) => "permission",
-            Requirement::Role(_) => "role",
+            Some(Requirement::Public) => "public",
+            Some(Requirement::Authenticated) => "authenticated",
+            Some(Requirement::Permission(_)) => "permission",
+            Some(Requirement::Role(_)) => "role",
+            None => "none (unmapped route)",
         };
         let outcome = decision.outcome();
         let reason = decision.reason().map(DenyReason::as_str);

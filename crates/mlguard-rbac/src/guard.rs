@@ -253,6 +253,20 @@ pub struct Guard<S> {
     map: Arc<PermissionMap>,
 }
 
+/// The longest route logged; a client picks unmapped paths, so bound what reaches the logs.
+const MAX_LOGGED_ROUTE: usize = 256;
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn route_of<B>(req: &Request<B>) -> &str {
     #[cfg(feature = "axum")]
     if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
@@ -278,7 +292,7 @@ where
         let route = route_of(&req);
         let site = Site {
             method: Some(req.method().as_str()),
-            route: Some(route),
+            route: Some(truncate(route, MAX_LOGGED_ROUTE)),
         };
         let verdict = match self.map.lookup(req.method(), route) {
             Some(requirement) => self.authorizer.rejection_at(principal, requirement, site),

@@ -195,5 +195,11 @@ mod with_axum {
         assert_eq!(events[1]["fields"]["reason"], "unmapped_route");
         assert_eq!(events[1]["fields"]["route"], "/predict");
         assert_eq!(events[1]["fields"]["subject"], "alice");
+        assert_eq!(events[1]["fields"]["requirement"], "none (unmapped route)");
+        assert_eq!(events[0]["fields"]["requirement"], "permission");
+        // A long client-chosen path is cut before it reaches the logs.
+        let long = format!("/{}", "a".repeat(5000));
+        let events = capture(|| assert_eq!(send("GET", &long), StatusCode::FORBIDDEN));
+        assert_eq!(events[0]["fields"]["route"].as_str().unwrap().len(), 256);
     }
 }
