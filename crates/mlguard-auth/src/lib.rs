@@ -14,7 +14,11 @@ mod service;
 pub mod apikey;
 pub mod credentials;
 pub mod jwt;
+pub mod password;
+pub mod refresh;
 pub mod revocation;
+pub mod token;
+pub mod users;
 
 pub use apikey::{ApiKeyAuth, ApiKeyLayer};
 pub use error::AuthError;

@@ -187,7 +187,11 @@ pub fn parse_key_id(key: &str) -> Result<&str, ApiKeyParseError> {
 }
 
 pub(crate) fn sha256(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
+    sha256_bytes(s.as_bytes())
+}
+
+pub(crate) fn sha256_bytes(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

@@ -44,6 +44,7 @@
 mod key;
 mod store;
 
+pub(crate) use key::sha256_bytes;
 pub use key::{
     API_KEY_LEN, API_KEY_PREFIX, ApiKeyParseError, ApiKeyRecord, ApiKeySecret, KEY_ID_LEN, SECRET_BYTES,
     generate, parse_key_id,

@@ -1,0 +1,286 @@
+//! Password hashing with Argon2id, off the async runtime.
+//!
+//! **What it protects against:** offline cracking of a stolen user file (Argon2id, memory-hard,
+//! with OWASP's parameters m = 19456 KiB, t = 2, p = 1 by default, salted, stored as PHC
+//! strings), user enumeration by timing (unknown users and empty passwords are verified against
+//! a dummy hash made with the same parameters, so every login costs one Argon2 run), and
+//! logins stalling other requests (each hash or verification runs on tokio's blocking pool via
+//! `spawn_blocking`). Hashes made with older parameters are reported by
+//! [`PasswordCheck::Valid::needs_rehash`] so the caller can upgrade them on the next
+//! successful login (the token endpoint does).
+//!
+//! ```
+//! use mlguard_auth::password::{PasswordCheck, PasswordHasher};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let hasher = PasswordHasher::new();
+//! let phc = hasher.hash_async("correct horse".to_owned().into()).await.unwrap();
+//! assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+//! let ok = hasher.verify("correct horse".to_owned().into(), Some(phc.clone())).await.unwrap();
+//! assert_eq!(ok, PasswordCheck::Valid { needs_rehash: false });
+//! let bad = hasher.verify("wrong".to_owned().into(), Some(phc)).await.unwrap();
+//! assert_eq!(bad, PasswordCheck::Invalid);
+//! # }
+//! ```
+
+use crate::AuthError;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+pub use zeroize::Zeroizing;
+
+/// OWASP's Argon2id memory cost: 19456 KiB (19 MiB).
+pub const OWASP_M_COST: u32 = 19_456;
+/// OWASP's Argon2id time cost: 2 passes.
+pub const OWASP_T_COST: u32 = 2;
+/// OWASP's Argon2id parallelism: 1 lane.
+pub const OWASP_P_COST: u32 = 1;
+
+/// The result of a password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The password matches.
+    Valid {
+        /// The stored hash uses other parameters (or algorithm) than the hasher's: re-hash it.
+        needs_rehash: bool,
+    },
+    /// Wrong password, unknown user, empty password or unreadable hash.
+    Invalid,
+}
+
+struct Inner {
+    params: Params,
+    dummy: OnceLock<String>,
+    verifications: AtomicU64,
+}
+
+/// Argon2id hasher and verifier; cheap to clone.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.inner.params;
+        f.debug_struct("PasswordHasher")
+            .field("m_cost", &p.m_cost())
+            .field("t_cost", &p.t_cost())
+            .field("p_cost", &p.p_cost())
+            .finish()
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PasswordHasher {
+    /// Argon2id with the OWASP parameters.
+    pub fn new() -> Self {
+        Self::from_params(Params::DEFAULT)
+    }
+
+    /// Argon2id with other parameters (memory in KiB, passes, lanes). Parameters below OWASP's
+    /// are refused unless `t_cost` compensates as OWASP's table allows; use
+    /// [`danger_with_weak_params`](Self::danger_with_weak_params) for fast tests.
+    pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, AuthError> {
+        // OWASP equivalents: m=47104/t=1, m=19456/t=2, m=12288/t=3, m=9216/t=4, m=7168/t=5.
+        let ok = matches!((m_cost, t_cost), (m, 1) if m >= 47_104)
+            || matches!((m_cost, t_cost), (m, 2) if m >= 19_456)
+            || matches!((m_cost, t_cost), (m, 3) if m >= 12_288)
+            || matches!((m_cost, t_cost), (m, 4) if m >= 9_216)
+            || (t_cost >= 5 && m_cost >= 7_168);
+        if !ok {
+            return Err(AuthError::Config(
+                "Argon2id parameters below OWASP's minimums".into(),
+            ));
+        }
+        Self::danger_with_weak_params(m_cost, t_cost, p_cost)
+    }
+
+    /// Any valid Argon2id parameters, even weak ones. For tests only.
+    pub fn danger_with_weak_params(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, AuthError> {
+        let params = Params::new(m_cost, t_cost, p_cost, None)
+            .map_err(|e| AuthError::Config(format!("Argon2: {e}")))?;
+        Ok(Self::from_params(params))
+    }
+
+    fn from_params(params: Params) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                params,
+                dummy: OnceLock::new(),
+                verifications: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.inner.params.clone())
+    }
+
+    /// Hashes `password` to a PHC string, on the current thread (it takes tens of
+    /// milliseconds: call [`hash_async`](Self::hash_async) from async code).
+    pub fn hash_blocking(&self, password: &str) -> Result<String, AuthError> {
+        self.argon2()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|_| AuthError::PasswordHash)
+    }
+
+    /// Hashes `password` on the blocking pool.
+    pub async fn hash_async(&self, password: Zeroizing<String>) -> Result<String, AuthError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.hash_blocking(&password))
+            .await
+            .map_err(|_| AuthError::PasswordHash)?
+    }
+
+    /// Checks `password` against `phc` on the current thread. With no hash (unknown user) or an
+    /// empty password, a dummy hash with the same parameters is verified instead and the
+    /// result is [`PasswordCheck::Invalid`], so the time spent is the same.
+    pub fn verify_blocking(&self, password: &str, phc: Option<&str>) -> PasswordCheck {
+        let real = phc.filter(|_| !password.is_empty());
+        let target = match real {
+            Some(phc) => phc,
+            None => self.dummy_hash(),
+        };
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
+        let matched = match PasswordHash::new(target) {
+            Ok(parsed) => self
+                .argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => {
+                // A corrupt stored hash: still spend the time, then fail.
+                if let Ok(dummy) = PasswordHash::new(self.dummy_hash()) {
+                    let _ = self.argon2().verify_password(password.as_bytes(), &dummy);
+                }
+                false
+            }
+        };
+        match (real, matched) {
+            (Some(phc), true) => PasswordCheck::Valid {
+                needs_rehash: self.needs_rehash(phc),
+            },
+            _ => PasswordCheck::Invalid,
+        }
+    }
+
+    /// [`verify_blocking`](Self::verify_blocking) on the blocking pool.
+    pub async fn verify(
+        &self,
+        password: Zeroizing<String>,
+        phc: Option<String>,
+    ) -> Result<PasswordCheck, AuthError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.verify_blocking(&password, phc.as_deref()))
+            .await
+            .map_err(|_| AuthError::PasswordHash)
+    }
+
+    /// Whether `phc` was made with another algorithm, version or parameters than this hasher's.
+    ///
+    /// ```
+    /// use mlguard_auth::password::PasswordHasher;
+    /// let weak = PasswordHasher::danger_with_weak_params(1024, 1, 1).unwrap();
+    /// let old = weak.hash_blocking("pw").unwrap();
+    /// assert!(PasswordHasher::new().needs_rehash(&old));
+    /// assert!(!weak.needs_rehash(&old));
+    /// ```
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return true;
+        };
+        if parsed.algorithm.as_str() != "argon2id" || parsed.version.is_none_or(|v| v != 0x13) {
+            return true;
+        }
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        let want = &self.inner.params;
+        params.m_cost() != want.m_cost()
+            || params.t_cost() != want.t_cost()
+            || params.p_cost() != want.p_cost()
+            || params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+                != want.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+    }
+
+    /// How many verifications (real or dummy) this hasher and its clones have run; a metric,
+    /// and how tests show that failed logins cost the same work as successful ones.
+    pub fn verification_count(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.inner.dummy.get_or_init(|| {
+            let mut random = [0u8; 16];
+            let _ = crate::error::random_bytes(&mut random);
+            let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            self.hash_blocking(&password).unwrap_or_default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::danger_with_weak_params(256, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn owasp_defaults() {
+        let h = PasswordHasher::new();
+        assert_eq!(
+            (
+                h.inner.params.m_cost(),
+                h.inner.params.t_cost(),
+                h.inner.params.p_cost()
+            ),
+            (OWASP_M_COST, OWASP_T_COST, OWASP_P_COST)
+        );
+        assert!(PasswordHasher::with_params(8_192, 2, 1).is_err());
+        assert!(PasswordHasher::with_params(12_288, 3, 1).is_ok());
+    }
+
+    #[test]
+    fn empty_password_and_unknown_user_are_invalid() {
+        let h = fast();
+        let phc = h.hash_blocking("").unwrap();
+        assert_eq!(h.verify_blocking("", Some(&phc)), PasswordCheck::Invalid);
+        assert_eq!(h.verify_blocking("x", None), PasswordCheck::Invalid);
+        assert_eq!(h.verify_blocking("x", Some("not a phc")), PasswordCheck::Invalid);
+        assert!(h.inner.dummy.get().is_some_and(|d| d.starts_with("$argon2id$")));
+    }
+
+    #[test]
+    fn outdated_params_need_rehash() {
+        let old = PasswordHasher::danger_with_weak_params(128, 1, 1).unwrap();
+        let phc = old.hash_blocking("pw").unwrap();
+        assert_eq!(
+            fast().verify_blocking("pw", Some(&phc)),
+            PasswordCheck::Valid { needs_rehash: true }
+        );
+        assert_eq!(
+            old.verify_blocking("pw", Some(&phc)),
+            PasswordCheck::Valid { needs_rehash: false }
+        );
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw")
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            fast().verify_blocking("pw", Some(&argon2i)),
+            PasswordCheck::Valid { needs_rehash: true }
+        );
+    }
+}

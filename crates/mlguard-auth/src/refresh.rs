@@ -1,0 +1,210 @@
+//! Refresh tokens with rotation and reuse detection (RFC 9700 section 4.14.2).
+//!
+//! A refresh token is an opaque random string (`mrt_` + 32 random bytes, base64url), stored
+//! only as its SHA-256. Each one works **once**: redeeming it returns a grant and the caller
+//! issues a new refresh token in the same *family*. Presenting an already-used token means it
+//! was copied (by an attacker or a confused client), so the whole family is revoked: the
+//! legitimate holder's current token stops working too, and the access tokens issued in the
+//! family are reported so they can be put on the `jti` denylist.
+
+use crate::AuthError;
+use crate::apikey::sha256_bytes;
+use crate::error::random_bytes;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mlguard_core::{SharedClock, SystemClock};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
+
+/// Default refresh-token lifetime: 7 days.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What a valid refresh token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    /// The user.
+    pub username: String,
+    /// The scope granted at login (`None`: not narrowed).
+    pub scope: Option<Vec<String>>,
+    /// The rotation family.
+    pub family: String,
+}
+
+/// The result of redeeming a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// Valid and now used up.
+    Valid(RefreshGrant),
+    /// Already used: the family is now revoked; these access tokens (`jti`, expiry) were
+    /// issued in it.
+    Reused {
+        /// The access tokens issued in the family.
+        access_tokens: Vec<(String, SystemTime)>,
+    },
+    /// Unknown, expired, or of a revoked family.
+    Invalid,
+}
+
+/// Storage of refresh tokens and their families.
+pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
+    /// Creates a refresh token for a grant; `family: None` starts a new family.
+    fn issue(
+        &self,
+        username: &str,
+        scope: Option<&[String]>,
+        family: Option<&str>,
+    ) -> Result<(Zeroizing<String>, String), AuthError>;
+
+    /// Redeems a token: at most once.
+    fn redeem(&self, token: &str) -> Result<Redemption, AuthError>;
+
+    /// Remembers that an access token was issued in `family` (for revocation on reuse).
+    fn record_access_token(&self, family: &str, jti: &str, expires_at: SystemTime) -> Result<(), AuthError>;
+}
+
+struct Entry {
+    family: String,
+    username: String,
+    scope: Option<Vec<String>>,
+    expires_at: SystemTime,
+    used: bool,
+}
+
+#[derive(Default)]
+struct State {
+    tokens: HashMap<[u8; 32], Entry>,
+    revoked_families: HashSet<String>,
+    family_access: HashMap<String, Vec<(String, SystemTime)>>,
+}
+
+/// Refresh tokens in memory (one process; tokens are lost on restart, which logs users out).
+pub struct MemoryRefreshStore {
+    state: Mutex<State>,
+    ttl: Duration,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for MemoryRefreshStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryRefreshStore")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryRefreshStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRefreshStore {
+    /// Tokens live [`DEFAULT_REFRESH_TTL`], on the system clock.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            ttl: DEFAULT_REFRESH_TTL,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Sets the lifetime.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sets the clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn purge(state: &mut State, now: SystemTime) {
+        state.tokens.retain(|_, e| e.expires_at > now);
+        let live: HashSet<&String> = state.tokens.values().map(|e| &e.family).collect();
+        state.family_access.retain(|f, _| live.contains(f));
+        state.revoked_families.retain(|f| live.contains(f));
+    }
+}
+
+impl RefreshTokenStore for MemoryRefreshStore {
+    fn issue(
+        &self,
+        username: &str,
+        scope: Option<&[String]>,
+        family: Option<&str>,
+    ) -> Result<(Zeroizing<String>, String), AuthError> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        random_bytes(&mut secret[..])?;
+        let token = Zeroizing::new(format!("mrt_{}", URL_SAFE_NO_PAD.encode(&secret[..])));
+        let family = match family {
+            Some(f) => f.to_owned(),
+            None => {
+                let mut id = [0u8; 12];
+                random_bytes(&mut id)?;
+                URL_SAFE_NO_PAD.encode(id)
+            }
+        };
+        let now = self.clock.now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.tokens.len() % 1024 == 1023 {
+            Self::purge(&mut state, now);
+        }
+        state.tokens.insert(
+            sha256_bytes(token.as_bytes()),
+            Entry {
+                family: family.clone(),
+                username: username.to_owned(),
+                scope: scope.map(<[String]>::to_vec),
+                expires_at: now + self.ttl,
+                used: false,
+            },
+        );
+        Ok((token, family))
+    }
+
+    fn redeem(&self, token: &str) -> Result<Redemption, AuthError> {
+        let now = self.clock.now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *state;
+        let Some(entry) = state.tokens.get_mut(&sha256_bytes(token.as_bytes())) else {
+            return Ok(Redemption::Invalid);
+        };
+        if state.revoked_families.contains(&entry.family) || entry.expires_at <= now {
+            return Ok(Redemption::Invalid);
+        }
+        if entry.used {
+            let family = entry.family.clone();
+            tracing::warn!(
+                family,
+                user = entry.username,
+                "refresh token reused: revoking its family"
+            );
+            state.revoked_families.insert(family.clone());
+            let access_tokens = state.family_access.remove(&family).unwrap_or_default();
+            return Ok(Redemption::Reused { access_tokens });
+        }
+        entry.used = true;
+        Ok(Redemption::Valid(RefreshGrant {
+            username: entry.username.clone(),
+            scope: entry.scope.clone(),
+            family: entry.family.clone(),
+        }))
+    }
+
+    fn record_access_token(&self, family: &str, jti: &str, expires_at: SystemTime) -> Result<(), AuthError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .family_access
+            .entry(family.to_owned())
+            .or_default()
+            .push((jti.to_owned(), expires_at));
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! The `/token` route for axum (feature `axum`).
+
+use super::TokenEndpoint;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::{MethodRouter, post};
+use http::Request;
+use http::header::CONTENT_TYPE;
+use std::sync::Arc;
+
+/// Largest token request body read: 16 KiB (a form with a username, password and scope).
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// A `POST` route serving `endpoint`; mount it with `Router::route("/token", token_route(..))`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::Router;
+/// use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
+/// use mlguard_auth::password::PasswordHasher;
+/// use mlguard_auth::token::{token_route, TokenEndpoint};
+/// use mlguard_auth::users::{MemoryUserStore, UserRecord};
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let hasher = PasswordHasher::new();
+/// let users = Arc::new(MemoryUserStore::new());
+/// users.insert(UserRecord {
+///     username: "alice".into(),
+///     password_hash: hasher.hash_blocking("s3cret-pass").unwrap(),
+///     roles: vec!["user".into()],
+///     disabled: false,
+/// });
+/// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &[3u8; 32]).unwrap());
+/// let endpoint = Arc::new(TokenEndpoint::new(users, issuer).hasher(hasher));
+/// let app: Router = Router::new().route("/token", token_route(endpoint));
+///
+/// let request = http::Request::post("/token")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(axum::body::Body::from("grant_type=password&username=alice&password=wrong"))
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 400);
+/// assert_eq!(response.headers()["cache-control"], "no-store");
+/// # }
+/// ```
+pub fn token_route<S>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    post(move |request: Request<Body>| {
+        let endpoint = endpoint.clone();
+        async move {
+            let content_type = request
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let response = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
+                Ok(body) => endpoint.handle(content_type.as_deref(), &body).await,
+                Err(_) => endpoint.handle(None, b"").await,
+            };
+            response.into_response_with(Body::from) as Response
+        }
+    })
+}

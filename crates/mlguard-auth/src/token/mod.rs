@@ -1,0 +1,482 @@
+//! The OAuth2 token endpoint (RFC 6749): password grant (section 4.3) and refresh grant
+//! (section 6) with rotation. [`TokenEndpoint`] is framework-free (bytes in, an
+//! [`http::Response`] out); with the `axum` feature, [`token_route`] mounts it in axum.
+//!
+//! **What it protects against:** user enumeration (an unknown user, a wrong password, an
+//! empty password and a disabled account all get the same `invalid_grant` body, and all run
+//! one Argon2 verification), a stalled runtime (Argon2 runs on the blocking pool), token
+//! caching by browsers and proxies (`Cache-Control: no-store`, `Pragma: no-cache`, RFC 6749
+//! section 5.1), scope escalation (a requested scope must be within what the user's roles
+//! allow, [`ScopePolicy`]), long-lived bearer tokens (15 minutes by default) and stolen
+//! refresh tokens (each works once; a reused one revokes its family and, with a
+//! [`RevocationStore`], the access tokens issued in it).
+//!
+//! Requests: `POST`, `application/x-www-form-urlencoded`, with `username`, `password`,
+//! optional `scope` and `grant_type=password` (accepted when absent, as FastAPI's
+//! `OAuth2PasswordRequestForm` clients sometimes send), or `grant_type=refresh_token` with
+//! `refresh_token` and optional `scope`. Parameters may not repeat (section 3.2).
+//!
+//! Success (200): `{"access_token", "token_type": "bearer", "expires_in"}`, plus
+//! `refresh_token` when refresh tokens are enabled and `scope` when a scope was granted.
+//! Errors (400, section 5.2): `{"error", "error_description"}` with `invalid_request`,
+//! `invalid_grant`, `unsupported_grant_type` or `invalid_scope`. (401 with `WWW-Authenticate`
+//! is reserved for `invalid_client`, which this endpoint, serving public clients, never
+//! returns.)
+//!
+//! # Example (framework-free)
+//!
+//! ```
+//! use std::collections::BTreeSet;
+//! use std::sync::Arc;
+//! use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
+//! use mlguard_auth::password::PasswordHasher;
+//! use mlguard_auth::token::TokenEndpoint;
+//! use mlguard_auth::users::{MemoryUserStore, UserRecord};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let hasher = PasswordHasher::new();
+//! let users = Arc::new(MemoryUserStore::new());
+//! users.insert(UserRecord {
+//!     username: "alice".into(),
+//!     password_hash: hasher.hash_blocking("s3cret-pass").unwrap(),
+//!     roles: vec!["user".into()],
+//!     disabled: false,
+//! });
+//! let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &[3u8; 32]).unwrap());
+//! let endpoint = TokenEndpoint::new(users, issuer)
+//!     .hasher(hasher)
+//!     .scope_policy(|roles: &[String]| -> BTreeSet<String> {
+//!         if roles.iter().any(|r| r == "user") { ["model:predict".to_owned()].into() } else { BTreeSet::new() }
+//!     });
+//!
+//! let response = endpoint
+//!     .handle(Some("application/x-www-form-urlencoded"), b"username=alice&password=s3cret-pass&scope=model:predict")
+//!     .await
+//!     .into_response();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["cache-control"], "no-store");
+//! # }
+//! ```
+
+#[cfg(feature = "axum")]
+mod axum;
+mod form;
+
+#[cfg(feature = "axum")]
+pub use self::axum::{MAX_FORM_BYTES, token_route};
+pub use form::{GrantRequest, parse_form};
+
+use crate::jwt::{IssuedToken, JwtIssuer};
+use crate::password::{PasswordCheck, PasswordHasher};
+use crate::refresh::{Redemption, RefreshTokenStore};
+use crate::revocation::RevocationStore;
+use crate::users::UserStore;
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Which scopes a user with given roles may be granted. The server maps roles to
+/// permissions; this crate only asks.
+pub trait ScopePolicy: Send + Sync + 'static {
+    /// The scopes `roles` allow.
+    fn allowed_scopes(&self, roles: &[String]) -> BTreeSet<String>;
+}
+
+impl<F> ScopePolicy for F
+where
+    F: Fn(&[String]) -> BTreeSet<String> + Send + Sync + 'static,
+{
+    fn allowed_scopes(&self, roles: &[String]) -> BTreeSet<String> {
+        self(roles)
+    }
+}
+
+/// The RFC 6749 section 5.2 error codes this endpoint uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    /// Missing or repeated parameter, wrong content type, unreadable body.
+    InvalidRequest,
+    /// Bad credentials or refresh token.
+    InvalidGrant,
+    /// A grant type other than `password` and `refresh_token`.
+    UnsupportedGrantType,
+    /// The requested scope is malformed or exceeds what the user may get.
+    InvalidScope,
+    /// Our own failure (a store or signing error); answered with 500.
+    ServerError,
+}
+
+impl OAuthErrorCode {
+    /// The code on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// An RFC 6749 error: a code and a fixed description (never anything the client sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The code.
+    pub code: OAuthErrorCode,
+    /// The `error_description`.
+    pub description: &'static str,
+}
+
+impl OAuthError {
+    pub(crate) const fn new(code: OAuthErrorCode, description: &'static str) -> Self {
+        Self { code, description }
+    }
+
+    const BAD_CREDENTIALS: Self = Self::new(OAuthErrorCode::InvalidGrant, "Incorrect username or password");
+    const BAD_REFRESH: Self = Self::new(OAuthErrorCode::InvalidGrant, "Invalid refresh token");
+    const BAD_SCOPE: Self = Self::new(
+        OAuthErrorCode::InvalidScope,
+        "The requested scope is invalid or exceeds what this user may be granted",
+    );
+    const SERVER: Self = Self::new(OAuthErrorCode::ServerError, "The token could not be issued");
+}
+
+/// A successful grant.
+pub struct TokenGrant {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The new refresh token, when refresh tokens are enabled.
+    pub refresh_token: Option<Zeroizing<String>>,
+    /// The granted scope, when one was requested.
+    pub scope: Option<Vec<String>>,
+}
+
+impl fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("access", &self.access)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// The endpoint's answer, ready to become an HTTP response.
+#[derive(Clone, PartialEq)]
+pub struct TokenResponse {
+    status: StatusCode,
+    body: Value,
+}
+
+impl fmt::Debug for TokenResponse {
+    // The body may hold tokens.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("status", &self.status)
+            .field("error", &self.body.get("error"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenResponse {
+    fn success(grant: &TokenGrant) -> Self {
+        let mut body = json!({
+            "access_token": grant.access.access_token(),
+            "token_type": "bearer",
+            "expires_in": grant.access.expires_in(),
+        });
+        if let Some(refresh) = &grant.refresh_token {
+            body["refresh_token"] = json!(refresh.as_str());
+        }
+        if let Some(scope) = &grant.scope {
+            body["scope"] = json!(scope.join(" "));
+        }
+        Self {
+            status: StatusCode::OK,
+            body,
+        }
+    }
+
+    fn error(error: &OAuthError) -> Self {
+        let status = match error.code {
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self {
+            status,
+            body: json!({"error": error.code.as_str(), "error_description": error.description}),
+        }
+    }
+
+    /// The status: 200, 400 or 500.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body.
+    pub fn json(&self) -> &Value {
+        &self.body
+    }
+
+    /// An HTTP response with `Content-Type: application/json`, `Cache-Control: no-store` and
+    /// `Pragma: no-cache` (RFC 6749 sections 5.1 and 5.2).
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        self.into_response_with(Full::new)
+    }
+
+    /// Like [`into_response`](Self::into_response) with a body built by `make_body`.
+    pub fn into_response_with<B>(self, make_body: impl FnOnce(Bytes) -> B) -> Response<B> {
+        let bytes = Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default());
+        let mut response = Response::new(make_body(bytes));
+        *response.status_mut() = self.status;
+        let h = response.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+/// The token endpoint. Build once, share behind an `Arc`.
+pub struct TokenEndpoint {
+    users: Arc<dyn UserStore>,
+    issuer: JwtIssuer,
+    hasher: PasswordHasher,
+    scopes: Option<Arc<dyn ScopePolicy>>,
+    refresh: Option<Arc<dyn RefreshTokenStore>>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("users", &self.users)
+            .field("issuer", &self.issuer)
+            .field("hasher", &self.hasher)
+            .field("refresh", &self.refresh)
+            .field("revocation", &self.revocation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenEndpoint {
+    /// Users from `users`, tokens from `issuer`, OWASP Argon2id, no scopes grantable, no
+    /// refresh tokens.
+    #[must_use]
+    pub fn new(users: Arc<dyn UserStore>, issuer: JwtIssuer) -> Self {
+        Self {
+            users,
+            issuer,
+            hasher: PasswordHasher::new(),
+            scopes: None,
+            refresh: None,
+            revocation: None,
+        }
+    }
+
+    /// The password hasher (its parameters decide when stored hashes are upgraded).
+    #[must_use]
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Which scopes each user may request. Without a policy any requested scope is refused
+    /// (`invalid_scope`); requests without `scope` get unnarrowed tokens.
+    #[must_use]
+    pub fn scope_policy(mut self, policy: impl ScopePolicy) -> Self {
+        self.scopes = Some(Arc::new(policy));
+        self
+    }
+
+    /// Enables refresh tokens (`grant_type=refresh_token`) kept in `store`.
+    #[must_use]
+    pub fn refresh_tokens(mut self, store: Arc<dyn RefreshTokenStore>) -> Self {
+        self.refresh = Some(store);
+        self
+    }
+
+    /// On refresh-token reuse, denies the family's access tokens in `store` (use the same
+    /// store as the [`BearerAuth`](crate::jwt::BearerAuth) layer).
+    #[must_use]
+    pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
+    /// Handles a token request body; `content_type` is the request's `Content-Type`.
+    pub async fn handle(&self, content_type: Option<&str>, body: &[u8]) -> TokenResponse {
+        let result = match parse_form(content_type, body) {
+            Ok(GrantRequest::Password {
+                username,
+                password,
+                scope,
+            }) => self.password_grant(&username, password, scope.as_deref()).await,
+            Ok(GrantRequest::RefreshToken { refresh_token, scope }) => {
+                self.refresh_grant(&refresh_token, scope.as_deref()).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(grant) => TokenResponse::success(&grant),
+            Err(e) => TokenResponse::error(&e),
+        }
+    }
+
+    /// The password grant: checks the credentials (always one Argon2 run), the scope, and
+    /// issues tokens; upgrades an outdated hash after a successful check.
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        scope: Option<&str>,
+    ) -> Result<TokenGrant, OAuthError> {
+        let user = self.users.get(username).map_err(|error| {
+            tracing::error!(%error, "user store failed");
+            OAuthError::SERVER
+        })?;
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        let check = self
+            .hasher
+            .verify(password.clone(), phc)
+            .await
+            .map_err(|_| OAuthError::SERVER)?;
+        let user = match (user, check) {
+            (Some(user), PasswordCheck::Valid { needs_rehash }) if !user.disabled => {
+                if needs_rehash {
+                    self.upgrade_hash(username, password).await;
+                }
+                user
+            }
+            _ => {
+                tracing::info!("login failed");
+                return Err(OAuthError::BAD_CREDENTIALS);
+            }
+        };
+        let scope = self.granted_scope(&user.roles, scope, None)?;
+        self.grant(&user.username, &user.roles, scope, None)
+    }
+
+    /// The refresh grant with rotation: the presented token is used up and a new one issued in
+    /// the same family; a reused token revokes the family.
+    pub async fn refresh_grant(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenGrant, OAuthError> {
+        let Some(store) = &self.refresh else {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "Refresh tokens are not enabled",
+            ));
+        };
+        let grant = match store.redeem(refresh_token).map_err(|_| OAuthError::SERVER)? {
+            Redemption::Valid(grant) => grant,
+            Redemption::Invalid => return Err(OAuthError::BAD_REFRESH),
+            Redemption::Reused { access_tokens } => {
+                if let Some(denylist) = &self.revocation {
+                    for (jti, until) in &access_tokens {
+                        if let Err(error) = denylist.revoke(jti, *until).await {
+                            tracing::error!(%error, "could not revoke an access token of a reused family");
+                        }
+                    }
+                }
+                return Err(OAuthError::BAD_REFRESH);
+            }
+        };
+        // Roles are re-read: a disabled or demoted user gets nothing or less.
+        let user = match self.users.get(&grant.username).map_err(|_| OAuthError::SERVER)? {
+            Some(user) if !user.disabled => user,
+            _ => return Err(OAuthError::BAD_REFRESH),
+        };
+        let scope = self.granted_scope(&user.roles, scope, grant.scope.as_deref())?;
+        let scope = scope.or(grant.scope);
+        self.grant(&user.username, &user.roles, scope, Some(&grant.family))
+    }
+
+    fn granted_scope(
+        &self,
+        roles: &[String],
+        requested: Option<&str>,
+        previous: Option<&[String]>,
+    ) -> Result<Option<Vec<String>>, OAuthError> {
+        let Some(requested) = requested else {
+            return Ok(None);
+        };
+        let requested = form::parse_scope(requested).ok_or(OAuthError::BAD_SCOPE)?;
+        if requested.is_empty() {
+            return Ok(None);
+        }
+        let allowed = self
+            .scopes
+            .as_ref()
+            .map(|p| p.allowed_scopes(roles))
+            .unwrap_or_default();
+        let within_previous = previous.is_none_or(|prev| requested.iter().all(|s| prev.contains(s)));
+        if !within_previous || !requested.iter().all(|s| allowed.contains(s)) {
+            return Err(OAuthError::BAD_SCOPE);
+        }
+        Ok(Some(requested))
+    }
+
+    fn grant(
+        &self,
+        username: &str,
+        roles: &[String],
+        scope: Option<Vec<String>>,
+        family: Option<&str>,
+    ) -> Result<TokenGrant, OAuthError> {
+        let access = self
+            .issuer
+            .issue(username, roles, scope.as_deref())
+            .map_err(|error| {
+                tracing::error!(%error, "token signing failed");
+                OAuthError::SERVER
+            })?;
+        let refresh_token = match &self.refresh {
+            None => None,
+            Some(store) => {
+                let (token, family) = store
+                    .issue(username, scope.as_deref(), family)
+                    .map_err(|_| OAuthError::SERVER)?;
+                store
+                    .record_access_token(&family, access.jti(), access.expires_at())
+                    .map_err(|_| OAuthError::SERVER)?;
+                Some(token)
+            }
+        };
+        tracing::info!(user = username, jti = access.jti(), "token issued");
+        Ok(TokenGrant {
+            access,
+            refresh_token,
+            scope,
+        })
+    }
+
+    async fn upgrade_hash(&self, username: &str, password: Zeroizing<String>) {
+        let users = self.users.clone();
+        let hasher = self.hasher.clone();
+        let username = username.to_owned();
+        let result = tokio::task::spawn_blocking(move || {
+            let phc = hasher.hash_blocking(&password)?;
+            users.set_password_hash(&username, &phc)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => tracing::info!("password hash upgraded to current parameters"),
+            Ok(Err(error)) => tracing::warn!(%error, "password hash upgrade failed"),
+            Err(_) => tracing::warn!("password hash upgrade task failed"),
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The token endpoint: RFC 6749 bodies and headers, enumeration resistance, scopes, refresh
+//! rotation and reuse, hash upgrades, and a runtime that keeps running during logins.
+
+mod common;
+
+use mlguard_auth::jwt::{BearerAuth, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::password::PasswordHasher;
+use mlguard_auth::refresh::MemoryRefreshStore;
+use mlguard_auth::revocation::MemoryRevocationStore;
+use mlguard_auth::token::{TokenEndpoint, TokenResponse};
+use mlguard_auth::users::{FileUserStore, MemoryUserStore, UserRecord, UserStore};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const SECRET: [u8; 32] = [11; 32];
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+fn fast_hasher() -> PasswordHasher {
+    PasswordHasher::danger_with_weak_params(512, 1, 1).unwrap()
+}
+
+fn user(hasher: &PasswordHasher, name: &str, password: &str, roles: &[&str]) -> UserRecord {
+    UserRecord {
+        username: name.into(),
+        password_hash: hasher.hash_blocking(password).unwrap(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        disabled: false,
+    }
+}
+
+fn issuer() -> JwtIssuer {
+    JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap())
+        .issuer("ml-api")
+        .audience("ml-api")
+}
+
+fn verifier() -> JwtVerifier {
+    JwtVerifier::builder()
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &SECRET)
+                .unwrap()
+                .with_kid("k1"),
+        )
+        .issuer("ml-api")
+        .audience("ml-api")
+        .build()
+        .unwrap()
+}
+
+fn policy(roles: &[String]) -> BTreeSet<String> {
+    let mut s = BTreeSet::new();
+    if roles.iter().any(|r| r == "user") {
+        s.insert("model:predict".to_owned());
+    }
+    if roles.iter().any(|r| r == "admin") {
+        s.insert("model:admin".to_owned());
+    }
+    s
+}
+
+fn setup(hasher: &PasswordHasher) -> (Arc<MemoryUserStore>, TokenEndpoint) {
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(user(hasher, "alice", "correct horse", &["user"]));
+    let endpoint = TokenEndpoint::new(users.clone(), issuer())
+        .hasher(hasher.clone())
+        .scope_policy(policy);
+    (users, endpoint)
+}
+
+fn assert_no_store(r: &TokenResponse) {
+    let response = r.clone().into_response();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["pragma"], "no-cache");
+    assert_eq!(response.headers()["content-type"], "application/json");
+}
+
+fn error_of(r: &TokenResponse) -> &str {
+    r.json()["error"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn success_has_rfc6749_body_headers_and_a_complete_token() {
+    let h = fast_hasher();
+    let (_, endpoint) = setup(&h);
+    let r = endpoint
+        .handle(
+            FORM,
+            b"grant_type=password&username=alice&password=correct+horse&scope=model:predict",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_no_store(&r);
+    let body = r.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["scope"], "model:predict");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "refresh tokens are off by default"
+    );
+    let token = body["access_token"].as_str().unwrap();
+    let (alg, kid) = mlguard_auth::jwt::parse_header(token, 8192).unwrap();
+    assert_eq!((alg, kid.as_deref()), (JwtAlgorithm::HS256, Some("k1")));
+    let v = verifier().verify(token).unwrap();
+    assert_eq!(v.subject, "alice");
+    assert_eq!(v.roles, ["user"]);
+    assert_eq!(v.scopes.as_deref(), Some(&["model:predict".to_owned()][..]));
+    for claim in ["iss", "aud", "iat", "exp", "jti"] {
+        assert!(v.claims.contains_key(claim), "{claim}");
+    }
+    assert_eq!(
+        v.claims["exp"].as_u64().unwrap() - v.claims["iat"].as_u64().unwrap(),
+        900
+    );
+}
+
+#[tokio::test]
+async fn absent_grant_type_is_a_password_grant() {
+    let h = fast_hasher();
+    let (_, endpoint) = setup(&h);
+    let r = endpoint
+        .handle(
+            FORM,
+            b"username=alice&password=correct%20horse&client_id=&client_secret=",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.json().get("scope").is_none());
+    let v = verifier()
+        .verify(r.json()["access_token"].as_str().unwrap())
+        .unwrap();
+    assert!(v.scopes.is_none());
+}
+
+#[tokio::test]
+async fn unknown_user_wrong_password_empty_password_and_disabled_user_look_identical() {
+    let h = fast_hasher();
+    let (users, endpoint) = setup(&h);
+    users.insert(UserRecord {
+        disabled: true,
+        ..user(&h, "bob", "bobpass", &["user"])
+    });
+    let cases: [&[u8]; 4] = [
+        b"username=alice&password=wrong",
+        b"username=mallory&password=whatever",
+        b"username=alice&password=",
+        b"username=bob&password=bobpass",
+    ];
+    let mut bodies = Vec::new();
+    for body in cases {
+        let before = h.verification_count();
+        let r = endpoint.handle(FORM, body).await;
+        assert_eq!(
+            h.verification_count(),
+            before + 1,
+            "one Argon2 run for {:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(r.status(), 400);
+        assert_no_store(&r);
+        bodies.push(serde_json::to_string(r.json()).unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    let v: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(!bodies[0].contains("alice") && !bodies[0].contains("mallory"));
+}
+
+#[tokio::test]
+async fn invalid_request_cases() {
+    let h = fast_hasher();
+    let (_, endpoint) = setup(&h);
+    let cases: [(Option<&str>, &[u8]); 6] = [
+        (
+            Some("application/json"),
+            br#"{"username":"alice","password":"correct horse"}"#,
+        ),
+        (None, b"username=alice&password=correct+horse"),
+        (FORM, b"username=alice"),
+        (FORM, b"password=x"),
+        (FORM, b"username=alice&password=a&password=b"),
+        (FORM, b"grant_type=refresh_token"),
+    ];
+    for (ct, body) in cases {
+        let r = endpoint.handle(ct, body).await;
+        assert_eq!(r.status(), 400, "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            error_of(&r),
+            "invalid_request",
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(r.json()["error_description"].is_string());
+        assert_no_store(&r);
+    }
+    let charset = endpoint
+        .handle(
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            b"username=alice&password=correct+horse",
+        )
+        .await;
+    assert_eq!(charset.status(), 200);
+}
+
+#[tokio::test]
+async fn unsupported_grant_type() {
+    let h = fast_hasher();
+    let (_, endpoint) = setup(&h);
+    for gt in ["client_credentials", "authorization_code", "PASSWORD"] {
+        let r = endpoint
+            .handle(
+                FORM,
+                format!("grant_type={gt}&username=alice&password=x").as_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status().as_u16(), error_of(&r)),
+            (400, "unsupported_grant_type"),
+            "{gt}"
+        );
+    }
+    // Refresh tokens are off unless configured.
+    let r = endpoint
+        .handle(FORM, b"grant_type=refresh_token&refresh_token=mrt_x")
+        .await;
+    assert_eq!(error_of(&r), "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn scope_must_be_within_what_the_roles_allow() {
+    let h = fast_hasher();
+    let (_, endpoint) = setup(&h);
+    for scope in ["model:admin", "model:predict model:admin", "bad\"scope"] {
+        let r = endpoint
+            .handle(
+                FORM,
+                format!(
+                    "username=alice&password=correct+horse&scope={}",
+                    scope.replace(' ', "+")
+                )
+                .as_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status().as_u16(), error_of(&r)),
+            (400, "invalid_scope"),
+            "{scope}"
+        );
+    }
+    // Without a policy nothing can be requested.
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(user(&h, "alice", "pw", &["user"]));
+    let bare = TokenEndpoint::new(users, issuer()).hasher(h.clone());
+    let r = bare
+        .handle(FORM, b"username=alice&password=pw&scope=model:predict")
+        .await;
+    assert_eq!(error_of(&r), "invalid_scope");
+}
+
+#[tokio::test]
+async fn refresh_rotation_and_reuse_revokes_the_family() {
+    let h = fast_hasher();
+    let denylist = Arc::new(MemoryRevocationStore::new());
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(user(&h, "alice", "pw", &["user"]));
+    let endpoint = TokenEndpoint::new(users, issuer())
+        .hasher(h.clone())
+        .scope_policy(policy)
+        .refresh_tokens(Arc::new(MemoryRefreshStore::new()))
+        .revocation(denylist.clone());
+    let bearer = BearerAuth::new(verifier()).revocation(denylist.clone());
+    let authed = |token: &str| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let bearer = bearer.clone();
+        async move { bearer.authenticate_headers(&headers).await.is_ok() }
+    };
+
+    let login = endpoint
+        .handle(FORM, b"username=alice&password=pw&scope=model:predict")
+        .await;
+    let r1 = login.json()["refresh_token"].as_str().unwrap().to_owned();
+    let a1 = login.json()["access_token"].as_str().unwrap().to_owned();
+    assert!(r1.starts_with("mrt_"));
+    assert!(authed(&a1).await);
+
+    let second = endpoint
+        .handle(
+            FORM,
+            format!("grant_type=refresh_token&refresh_token={r1}").as_bytes(),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    assert_no_store(&second);
+    let r2 = second.json()["refresh_token"].as_str().unwrap().to_owned();
+    let a2 = second.json()["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        second.json()["scope"],
+        "model:predict",
+        "refresh keeps the granted scope"
+    );
+
+    // r1 again: reuse. The whole family dies, r2 included, and its access tokens are denied.
+    let reuse = endpoint
+        .handle(
+            FORM,
+            format!("grant_type=refresh_token&refresh_token={r1}").as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (reuse.status().as_u16(), error_of(&reuse)),
+        (400, "invalid_grant")
+    );
+    let after = endpoint
+        .handle(
+            FORM,
+            format!("grant_type=refresh_token&refresh_token={r2}").as_bytes(),
+        )
+        .await;
+    assert_eq!(error_of(&after), "invalid_grant");
+    assert!(!authed(&a1).await && !authed(&a2).await);
+
+    // A separate login starts a fresh family that still works.
+    let fresh = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    let r3 = fresh.json()["refresh_token"].as_str().unwrap().to_owned();
+    let ok = endpoint
+        .handle(
+            FORM,
+            format!("grant_type=refresh_token&refresh_token={r3}").as_bytes(),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    // Scope on refresh may narrow, never widen.
+    let r4 = ok.json()["refresh_token"].as_str().unwrap().to_owned();
+    let widen = endpoint
+        .handle(
+            FORM,
+            format!("grant_type=refresh_token&refresh_token={r4}&scope=model:admin").as_bytes(),
+        )
+        .await;
+    assert_eq!(error_of(&widen), "invalid_scope");
+    let garbage = endpoint
+        .handle(FORM, b"grant_type=refresh_token&refresh_token=mrt_nope")
+        .await;
+    assert_eq!(error_of(&garbage), "invalid_grant");
+}
+
+#[tokio::test]
+async fn outdated_hash_is_upgraded_on_successful_login() {
+    let old = PasswordHasher::danger_with_weak_params(256, 1, 1).unwrap();
+    let current = fast_hasher();
+    let dir = tempfile::tempdir().unwrap();
+    let users = Arc::new(FileUserStore::open_or_create(dir.path().join("users.json")).unwrap());
+    users.insert(user(&old, "alice", "pw", &["user"])).unwrap();
+    let before = users.get("alice").unwrap().unwrap().password_hash;
+    assert!(current.needs_rehash(&before));
+    let endpoint = TokenEndpoint::new(users.clone(), issuer()).hasher(current.clone());
+
+    // A failed login changes nothing.
+    assert_eq!(
+        endpoint
+            .handle(FORM, b"username=alice&password=nope")
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(users.get("alice").unwrap().unwrap().password_hash, before);
+
+    assert_eq!(
+        endpoint
+            .handle(FORM, b"username=alice&password=pw")
+            .await
+            .status(),
+        200
+    );
+    let after = users.get("alice").unwrap().unwrap().password_hash;
+    assert_ne!(after, before);
+    assert!(!current.needs_rehash(&after));
+    assert!(after.contains("m=512,t=1,p=1"));
+    assert_eq!(
+        endpoint
+            .handle(FORM, b"username=alice&password=pw")
+            .await
+            .status(),
+        200
+    );
+
+    // Disabling in the file takes effect at the next login.
+    users.set_disabled("alice", true).unwrap();
+    assert_eq!(
+        endpoint
+            .handle(FORM, b"username=alice&password=pw")
+            .await
+            .status(),
+        400
+    );
+}
+
+#[test]
+fn login_does_not_block_the_async_runtime() {
+    // One runtime thread. If Argon2 (OWASP parameters) ran on it, the ticker could not tick
+    // while the login is in progress.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let hasher = PasswordHasher::new();
+        let (_, endpoint) = setup(&hasher);
+        let ticks = Arc::new(AtomicU64::new(0));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                t.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        tokio::task::yield_now().await;
+        let before = ticks.load(Ordering::SeqCst);
+        // Unknown user (dummy hash) and real user: both must leave the runtime free.
+        let r1 = endpoint.handle(FORM, b"username=nobody&password=x").await;
+        let mid = ticks.load(Ordering::SeqCst);
+        let r2 = endpoint
+            .handle(FORM, b"username=alice&password=correct+horse")
+            .await;
+        let after = ticks.load(Ordering::SeqCst);
+        ticker.abort();
+        assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (400, 200));
+        assert!(
+            mid - before >= 2,
+            "runtime stalled during the unknown-user login ({} ticks)",
+            mid - before
+        );
+        assert!(
+            after - mid >= 2,
+            "runtime stalled during the login ({} ticks)",
+            after - mid
+        );
+    });
+}
