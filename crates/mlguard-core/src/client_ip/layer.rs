@@ -1,12 +1,12 @@
 //! [`ClientIpLayer`]: writes the resolved [`ClientIp`] into request extensions.
 
-use super::{ClientIp, ClientIpResolver};
+use super::ClientIpResolver;
 use http::Request;
 use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Resolves each request's client address once and stores it as a [`ClientIp`] extension, for
+/// Resolves each request's client address once and stores it as a [`ClientIp`](super::ClientIp) extension, for
 /// rate limiting, logs and handlers. Requests whose peer address is unknown pass unchanged.
 ///
 /// ```
@@ -83,7 +83,7 @@ where
 }
 
 #[cfg(feature = "axum")]
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for super::ClientIp {
     type Rejection = crate::Problem;
 
     /// The [`ClientIp`] written by [`ClientIpLayer`]; a 500 problem when the layer is missing
@@ -92,7 +92,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<ClientIp>().copied().ok_or_else(|| {
+        parts.extensions.get::<super::ClientIp>().copied().ok_or_else(|| {
             crate::Problem::new(
                 http::StatusCode::INTERNAL_SERVER_ERROR,
                 "client address unavailable",
