@@ -16,6 +16,7 @@
 //! To add routes (OpenAPI docs, metrics), merge them into [`api_router`]'s result before
 //! [`harden`]: they then get every layer above.
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::http::access_log::{AccessLogLayer, sensitive_headers};
 use crate::http::headers::SecurityHeadersLayer;
@@ -23,13 +24,13 @@ use crate::http::limits::ShedLayer;
 use crate::http::path::CanonicalPathLayer;
 use crate::http::problem::problemize;
 use crate::http::request_id;
-use crate::routes::{crypto, health, predict, token};
 use crate::policy;
 use crate::quotas::Quotas;
+use crate::routes::{crypto, health, predict, token};
 use crate::state::AppState;
-use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use http::StatusCode;
 use mlguard_rbac::{RbacError, RequirePermissionLayer};
 use mlguard_validate::JsonConfig;
@@ -71,30 +72,37 @@ impl HardeningOptions {
 ///
 /// # Errors
 /// An invalid policy or permission (a programming error, caught at start-up).
-pub fn api_router(state: AppState, json: JsonConfig, quotas: &Quotas) -> Result<Router, RbacError> {
+pub fn api_router(
+    state: AppState,
+    json: JsonConfig,
+    quotas: &Quotas,
+    auth: &Auth,
+) -> Result<Router, RbacError> {
     let authz = policy::authorizer()?;
     let need = |permission: &str| RequirePermissionLayer::try_new(&authz, permission);
     let state = state.with_predict_limiter(quotas.predict_limiter().clone());
-    // TODO(mlguard-auth): authentication (outermost) goes around these groups once that crate
-    // lands. Until then no principal exists and every protected route answers 401.
     // `route_layer`: the last one added runs first (authentication, quota, permission).
     let predict_one = Router::new()
         .route("/predict", post(predict::predict))
         .route_layer(need(policy::MODEL_PREDICT)?)
-        .route_layer(quotas.predict.clone());
+        .route_layer(quotas.predict.clone())
+        .route_layer(auth.layer.clone());
     // The batch handler charges one unit per row itself (the count is in the body).
     let predict_batch = Router::new()
         .route("/predict/batch", post(predict::batch))
-        .route_layer(need(policy::MODEL_PREDICT)?);
+        .route_layer(need(policy::MODEL_PREDICT)?)
+        .route_layer(auth.layer.clone());
     let predict = predict_one.merge(predict_batch);
     let encrypt = Router::new()
         .route("/encrypt", post(crypto::encrypt))
         .route("/encrypt/", post(crypto::encrypt))
-        .route_layer(need(policy::CRYPTO_ENCRYPT)?);
+        .route_layer(need(policy::CRYPTO_ENCRYPT)?)
+        .route_layer(auth.layer.clone());
     let decrypt = Router::new()
         .route("/decrypt", post(crypto::decrypt))
         .route("/decrypt/", post(crypto::decrypt))
-        .route_layer(need(policy::CRYPTO_DECRYPT)?);
+        .route_layer(need(policy::CRYPTO_DECRYPT)?)
+        .route_layer(auth.layer.clone());
     let token = Router::new()
         .route("/token", post(token::token))
         .route_layer(quotas.token_user.clone())
@@ -125,11 +133,17 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
         .layer(SecurityHeadersLayer::new().hsts(options.hsts))
         .layer(axum::middleware::map_response(problemize))
         .layer(CatchPanicLayer::custom(|_panic| {
-            mlguard_core::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not handle the request")
-                .into_response_with(axum::body::Body::from)
+            mlguard_core::Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not handle the request",
+            )
+            .into_response_with(axum::body::Body::from)
         }))
         .layer(ShedLayer::new(options.concurrency_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
         .layer(RequestBodyLimitLayer::new(options.body_limit));
     Router::new().fallback_service(canonical).layer(stack)
 }
@@ -153,7 +167,8 @@ pub fn build(
     state: AppState,
     json: JsonConfig,
     quotas: &Quotas,
+    auth: &Auth,
     options: &HardeningOptions,
 ) -> Result<Router, RbacError> {
-    Ok(harden(api_router(state, json, quotas)?, options))
+    Ok(harden(api_router(state, json, quotas, auth)?, options))
 }

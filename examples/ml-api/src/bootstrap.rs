@@ -241,7 +241,10 @@ pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
     let trained = ForestParams::new()
         .train_iris(SystemTime::now())
         .map_err(mlguard_model::Error::from)?;
-    let bytes = trained.model.to_bytes(Some(&key)).map_err(mlguard_model::Error::from)?;
+    let bytes = trained
+        .model
+        .to_bytes(Some(&key))
+        .map_err(mlguard_model::Error::from)?;
     let path = dir.file(files::MODEL);
     crate::datadir::replace_atomic(&path, &bytes).map_err(io_err(&path))?;
     Ok(trained.accuracy)
@@ -259,7 +262,10 @@ fn load_or_train_model(
         let trained = ForestParams::new()
             .train_iris(SystemTime::now())
             .map_err(mlguard_model::Error::from)?;
-        let bytes = trained.model.to_bytes(Some(&key)).map_err(mlguard_model::Error::from)?;
+        let bytes = trained
+            .model
+            .to_bytes(Some(&key))
+            .map_err(mlguard_model::Error::from)?;
         if create_new_atomic(&path, &bytes).map_err(io_err(&path))? {
             created.push(files::MODEL);
             accuracy = Some(trained.accuracy);

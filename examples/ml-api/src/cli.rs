@@ -8,7 +8,11 @@ use std::process::ExitCode;
 
 /// `ml-api`: the mlguard example server.
 #[derive(Debug, Parser)]
-#[command(name = "ml-api", version, about = "A secured iris-classifier API (mlguard example server)")]
+#[command(
+    name = "ml-api",
+    version,
+    about = "A secured iris-classifier API (mlguard example server)"
+)]
 pub struct Cli {
     /// TOML configuration file (overridden by MLGUARD_* variables, overridden by flags).
     #[arg(long, env = "MLGUARD_CONFIG", global = true, value_name = "FILE")]
@@ -153,7 +157,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Train => crate::commands::train::run(&config),
         Command::User { command } => crate::commands::user::run(&config, command),
         Command::Apikey { command } => crate::commands::apikey::run(&config, command),
-        Command::Keygen { command: KeygenCommand::Fernet } => {
+        Command::Keygen {
+            command: KeygenCommand::Fernet,
+        } => {
             println!("{}", mlguard_crypto::Fernet::generate_key());
             Ok(ExitCode::SUCCESS)
         }

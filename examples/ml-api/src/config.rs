@@ -108,10 +108,20 @@ pub struct Settings {
     #[arg(long, env = "MLGUARD_REQUEST_TIMEOUT", global = true, value_name = "DURATION")]
     pub request_timeout: Option<String>,
     /// Time limit for reading a request's headers (e.g. `10s`).
-    #[arg(long, env = "MLGUARD_HEADER_READ_TIMEOUT", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "MLGUARD_HEADER_READ_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub header_read_timeout: Option<String>,
     /// Time limit for a TLS handshake (e.g. `10s`).
-    #[arg(long, env = "MLGUARD_TLS_HANDSHAKE_TIMEOUT", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "MLGUARD_TLS_HANDSHAKE_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub tls_handshake_timeout: Option<String>,
     /// Maximum open connections.
     #[arg(long, env = "MLGUARD_MAX_CONNECTIONS", global = true, value_name = "N")]
@@ -120,10 +130,20 @@ pub struct Settings {
     #[arg(long, env = "MLGUARD_CONCURRENCY_LIMIT", global = true, value_name = "N")]
     pub concurrency_limit: Option<usize>,
     /// Lifetime of issued access tokens (e.g. `15m`).
-    #[arg(long, env = "MLGUARD_ACCESS_TOKEN_TTL", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "MLGUARD_ACCESS_TOKEN_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub access_token_ttl: Option<String>,
     /// Lifetime of issued refresh tokens (e.g. `24h`).
-    #[arg(long, env = "MLGUARD_REFRESH_TOKEN_TTL", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "MLGUARD_REFRESH_TOKEN_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub refresh_token_ttl: Option<String>,
     /// Time in-flight requests get to finish on shutdown (e.g. `10s`).
     #[arg(long, env = "MLGUARD_SHUTDOWN_GRACE", global = true, value_name = "DURATION")]
@@ -416,7 +436,9 @@ impl Config {
             fernet_key,
             redis_url: s.redis_url.map(Secret::new),
             token_rate: s.token_rate.unwrap_or_else(|| defaults::TOKEN_RATE.to_owned()),
-            predict_rate: s.predict_rate.unwrap_or_else(|| defaults::PREDICT_RATE.to_owned()),
+            predict_rate: s
+                .predict_rate
+                .unwrap_or_else(|| defaults::PREDICT_RATE.to_owned()),
             trusted_proxies,
             max_batch: positive("max_batch", s.max_batch, defaults::MAX_BATCH)?,
             body_limit: positive("body_limit", s.body_limit, defaults::BODY_LIMIT)?,
@@ -432,9 +454,21 @@ impl Config {
                 defaults::TLS_HANDSHAKE_TIMEOUT,
             )?,
             max_connections: positive("max_connections", s.max_connections, defaults::MAX_CONNECTIONS)?,
-            concurrency_limit: positive("concurrency_limit", s.concurrency_limit, defaults::CONCURRENCY_LIMIT)?,
-            access_token_ttl: duration("access_token_ttl", &s.access_token_ttl, defaults::ACCESS_TOKEN_TTL)?,
-            refresh_token_ttl: duration("refresh_token_ttl", &s.refresh_token_ttl, defaults::REFRESH_TOKEN_TTL)?,
+            concurrency_limit: positive(
+                "concurrency_limit",
+                s.concurrency_limit,
+                defaults::CONCURRENCY_LIMIT,
+            )?,
+            access_token_ttl: duration(
+                "access_token_ttl",
+                &s.access_token_ttl,
+                defaults::ACCESS_TOKEN_TTL,
+            )?,
+            refresh_token_ttl: duration(
+                "refresh_token_ttl",
+                &s.refresh_token_ttl,
+                defaults::REFRESH_TOKEN_TTL,
+            )?,
             shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
         })
     }
@@ -508,7 +542,8 @@ mod tests {
 
     #[test]
     fn weak_jwt_secret_is_refused_without_echoing_it() {
-        let s = Settings::default().with_secrets_from(|n| (n == "MLGUARD_JWT_SECRET").then(|| "tooshort".into()));
+        let s =
+            Settings::default().with_secrets_from(|n| (n == "MLGUARD_JWT_SECRET").then(|| "tooshort".into()));
         let err = Config::resolve(s, None).unwrap_err();
         assert!(matches!(err, ConfigError::WeakJwtSecret { len: 8, min: 32 }));
         assert!(!err.to_string().contains("tooshort"));
@@ -518,23 +553,41 @@ mod tests {
     fn bad_values_are_typed_errors() {
         let bad = |s: Settings| Config::resolve(s, None).unwrap_err();
         assert!(matches!(
-            bad(Settings { max_batch: Some(0), ..Settings::default() }),
+            bad(Settings {
+                max_batch: Some(0),
+                ..Settings::default()
+            }),
             ConfigError::Zero("max_batch")
         ));
         assert!(matches!(
-            bad(Settings { request_timeout: Some("soon".into()), ..Settings::default() }),
-            ConfigError::BadDuration { setting: "request_timeout", .. }
+            bad(Settings {
+                request_timeout: Some("soon".into()),
+                ..Settings::default()
+            }),
+            ConfigError::BadDuration {
+                setting: "request_timeout",
+                ..
+            }
         ));
         assert!(matches!(
-            bad(Settings { trusted_proxies: Some("10.0.0.0/99".into()), ..Settings::default() }),
+            bad(Settings {
+                trusted_proxies: Some("10.0.0.0/99".into()),
+                ..Settings::default()
+            }),
             ConfigError::BadTrustedProxies(_)
         ));
         assert!(matches!(
-            bad(Settings { tls_cert: Some("c.pem".into()), ..Settings::default() }),
+            bad(Settings {
+                tls_cert: Some("c.pem".into()),
+                ..Settings::default()
+            }),
             ConfigError::HalfTlsPair
         ));
         assert!(matches!(
-            bad(Settings { fernet_key: Some("not-a-key".into()), ..Settings::default() }),
+            bad(Settings {
+                fernet_key: Some("not-a-key".into()),
+                ..Settings::default()
+            }),
             ConfigError::BadFernetKey(_)
         ));
     }
@@ -558,7 +611,14 @@ mod tests {
         };
         let d = format!("{s:?}");
         assert!(!d.contains("s3cr3t") && !d.contains("pw@"));
-        let c = Config::resolve(Settings { jwt_secret: Some("x".repeat(32)), ..Settings::default() }, None).unwrap();
+        let c = Config::resolve(
+            Settings {
+                jwt_secret: Some("x".repeat(32)),
+                ..Settings::default()
+            },
+            None,
+        )
+        .unwrap();
         assert!(!format!("{c:?}").contains(&"x".repeat(32)));
     }
 }

@@ -35,12 +35,14 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod datadir;
 pub mod http;
+pub mod idle;
 pub mod logging;
 pub mod policy;
 pub mod quotas;

@@ -53,7 +53,10 @@ pub fn check_role(role: &str) -> Result<(), String> {
     if ROLES.contains(&role) {
         Ok(())
     } else {
-        Err(format!("unknown role {role:?}; known roles: {}", ROLES.join(", ")))
+        Err(format!(
+            "unknown role {role:?}; known roles: {}",
+            ROLES.join(", ")
+        ))
     }
 }
 

@@ -11,7 +11,9 @@
 
 use crate::config::Config;
 use mlguard_core::ClientIpResolver;
-use mlguard_ratelimit::{KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RateLimiter, RedisBackend};
+use mlguard_ratelimit::{
+    KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RateLimiter, RedisBackend,
+};
 
 /// The three limits.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@
 //!   `into_make_service_with_connect_info::<SocketAddr>()`, so `ConnectInfo` (and with it
 //!   mlguard-core's client-IP resolution) sees each connection's peer.
 
+use crate::idle::IdleIo;
 use axum::Router;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -41,6 +42,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// A connection with no traffic for this long (after its first request) is closed.
+    pub idle_timeout: Duration,
 }
 
 impl From<&crate::config::Config> for ServerOptions {
@@ -50,6 +53,8 @@ impl From<&crate::config::Config> for ServerOptions {
             tls_handshake_timeout: c.tls_handshake_timeout,
             max_connections: c.max_connections,
             shutdown_grace: c.shutdown_grace,
+            // Longer than any request may take, so only truly idle connections are closed.
+            idle_timeout: (c.request_timeout + c.header_read_timeout).max(Duration::from_secs(60)),
         }
     }
 }
@@ -141,6 +146,7 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            let stream = IdleIo::new(stream, options.header_read_timeout, options.idle_timeout);
             let Ok(service) = make.call(peer).await;
             let service = TowerToHyperService::new(service);
             let watcher = graceful.watcher();
@@ -155,7 +161,10 @@ impl Server {
 
         drop(listener);
         tracing::info!("shutting down: no new connections, waiting for in-flight requests");
-        if tokio::time::timeout(options.shutdown_grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!(grace = ?options.shutdown_grace, "connections still open after the grace period; closing");
         }
     }
@@ -180,7 +189,7 @@ fn builders(options: &ServerOptions) -> (Builder, Builder) {
 
 #[allow(clippy::too_many_arguments)]
 async fn serve_connection<S>(
-    stream: TcpStream,
+    stream: IdleIo<TcpStream>,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     handshake_timeout: Duration,

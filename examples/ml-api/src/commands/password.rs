@@ -23,7 +23,10 @@ pub fn read_password(name: &str) -> Result<Zeroizing<String>, String> {
         first
     } else {
         let mut line = Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         Zeroizing::new(strip_line_end(&line).to_owned())
     };
     check(&password)?;
@@ -31,7 +34,8 @@ pub fn read_password(name: &str) -> Result<Zeroizing<String>, String> {
 }
 
 fn strip_line_end(s: &str) -> &str {
-    s.strip_suffix('\n').map_or(s, |s| s.strip_suffix('\r').unwrap_or(s))
+    s.strip_suffix('\n')
+        .map_or(s, |s| s.strip_suffix('\r').unwrap_or(s))
 }
 
 fn check(password: &str) -> Result<(), String> {

@@ -27,13 +27,19 @@ fn banner(running: &mut Running) {
     let url = running.url();
     let data_dir = running.data_dir().display().to_string();
     if !running.created().is_empty() {
-        eprintln!("ml-api: first run: created {} in {data_dir}", running.created().join(", "));
+        eprintln!(
+            "ml-api: first run: created {} in {data_dir}",
+            running.created().join(", ")
+        );
     }
     if let Some(accuracy) = running.trained_accuracy() {
         eprintln!("ml-api: trained the iris model (held-out accuracy {accuracy:.3})");
     }
     if let Some(password) = running.take_admin_password() {
-        eprintln!("ml-api: created user `admin` with password: {}", password.expose());
+        eprintln!(
+            "ml-api: created user `admin` with password: {}",
+            password.expose()
+        );
         eprintln!("ml-api: (shown once; add users with `ml-api user add NAME --role ROLE`)");
     }
     eprintln!("ml-api: listening on {url}");

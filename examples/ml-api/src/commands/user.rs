@@ -11,5 +11,7 @@ use std::process::ExitCode;
 pub fn run(_config: &Config, command: UserCommand) -> Result<ExitCode, CliError> {
     // TODO(mlguard-auth): the file-backed user store.
     let _ = command;
-    Err(CliError::Other("user management needs mlguard-auth, which is not wired yet".into()))
+    Err(CliError::Other(
+        "user management needs mlguard-auth, which is not wired yet".into(),
+    ))
 }

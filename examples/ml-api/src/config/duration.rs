@@ -38,7 +38,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         "d" | "day" | "days" => 86_400_000,
         _ => return Err(err()),
     };
-    n.checked_mul(millis_per).map(Duration::from_millis).ok_or_else(err)
+    n.checked_mul(millis_per)
+        .map(Duration::from_millis)
+        .ok_or_else(err)
 }
 
 #[cfg(test)]
@@ -50,7 +52,15 @@ mod tests {
     fn units() {
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration(" 2h ").unwrap(), Duration::from_secs(7_200));
-        for bad in ["", "s", "-1s", "1.5s", "1w", "99999999999999999999s", "18446744073709551615h"] {
+        for bad in [
+            "",
+            "s",
+            "-1s",
+            "1.5s",
+            "1w",
+            "99999999999999999999s",
+            "18446744073709551615h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

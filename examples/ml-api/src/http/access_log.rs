@@ -18,7 +18,12 @@ use tower_service::Service;
 
 /// The headers whose values are marked sensitive.
 pub fn sensitive_headers() -> [HeaderName; 4] {
-    [AUTHORIZATION, HeaderName::from_static("x-api-key"), COOKIE, SET_COOKIE]
+    [
+        AUTHORIZATION,
+        HeaderName::from_static("x-api-key"),
+        COOKIE,
+        SET_COOKIE,
+    ]
 }
 
 /// Logs one event per request; see the [module docs](self).

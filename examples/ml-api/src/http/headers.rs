@@ -47,7 +47,10 @@ impl SecurityHeadersLayer {
     /// The headers without HSTS.
     pub fn new() -> Self {
         let headers = vec![
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
             (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
             (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CSP)),
             (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
@@ -163,8 +166,10 @@ mod tests {
             .layer(layer)
             .service_fn(|_req: Request<()>| async {
                 let mut r = Response::new(());
-                r.headers_mut()
-                    .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'"));
+                r.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'self'"),
+                );
                 Ok::<_, std::convert::Infallible>(r)
             })
             .oneshot(req)

@@ -148,13 +148,17 @@ mod tests {
     async fn excess_requests_are_shed_and_slots_come_back() {
         let (release_tx, release_rx) = tokio::sync::watch::channel(false);
         let layer = ShedLayer::new(2);
-        let svc = ServiceBuilder::new().layer(layer.clone()).service_fn(move |_req: Request<()>| {
-            let mut rx = release_rx.clone();
-            async move {
-                let _ = rx.wait_for(|v| *v).await;
-                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
-            }
-        });
+        let svc = ServiceBuilder::new()
+            .layer(layer.clone())
+            .service_fn(move |_req: Request<()>| {
+                let mut rx = release_rx.clone();
+                async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                    Ok::<_, std::convert::Infallible>(Response::new(
+                        http_body_util::Empty::<bytes::Bytes>::new(),
+                    ))
+                }
+            });
         let a = tokio::spawn(svc.clone().oneshot(Request::new(())));
         let b = tokio::spawn(svc.clone().oneshot(Request::new(())));
         while layer.available() > 0 {

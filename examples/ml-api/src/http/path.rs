@@ -121,7 +121,11 @@ pub fn canonical_path(path: &str) -> Result<Cow<'_, str>, PathError> {
     if out.is_empty() || (trailing && !out.ends_with('/')) {
         out.push('/');
     }
-    Ok(if out == path { Cow::Borrowed(path) } else { Cow::Owned(out) })
+    Ok(if out == path {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(out)
+    })
 }
 
 /// Rewrites each request's path to its canonical form, or answers 400; see the

@@ -18,7 +18,14 @@ impl MakeRequestId for MakeUuid {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        let id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        );
         http::HeaderValue::try_from(id).ok().map(RequestId::new)
     }
 }
@@ -27,12 +34,19 @@ impl MakeRequestId for MakeUuid {
 /// no unbounded log fields).
 pub fn is_acceptable(value: &http::HeaderValue) -> bool {
     let b = value.as_bytes();
-    !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    !b.is_empty()
+        && b.len() <= 64
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 /// Drops a malformed client-sent `x-request-id` so [`set_layer`] makes a fresh one.
 pub fn drop_malformed<B>(mut req: http::Request<B>) -> http::Request<B> {
-    if req.headers().get(&X_REQUEST_ID).is_some_and(|v| !is_acceptable(v)) {
+    if req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .is_some_and(|v| !is_acceptable(v))
+    {
         req.headers_mut().remove(&X_REQUEST_ID);
     }
     req
@@ -60,8 +74,13 @@ mod tests {
         assert_eq!(&s[14..15], "4");
         assert!(is_acceptable(id.header_value()));
         assert!(!is_acceptable(&http::HeaderValue::from_static("a b")));
-        assert!(!is_acceptable(&http::HeaderValue::from_str(&"a".repeat(65)).unwrap()));
-        let req = http::Request::builder().header("x-request-id", "x\ty").body(()).unwrap();
+        assert!(!is_acceptable(
+            &http::HeaderValue::from_str(&"a".repeat(65)).unwrap()
+        ));
+        let req = http::Request::builder()
+            .header("x-request-id", "x\ty")
+            .body(())
+            .unwrap();
         assert!(drop_malformed(req).headers().get("x-request-id").is_none());
     }
 }

@@ -37,7 +37,12 @@ pub struct IrisFeatures {
 impl IrisFeatures {
     /// In the model's feature order.
     pub fn to_vec(self) -> Vec<f64> {
-        vec![self.sepal_length, self.sepal_width, self.petal_length, self.petal_width]
+        vec![
+            self.sepal_length,
+            self.sepal_width,
+            self.petal_length,
+            self.petal_width,
+        ]
     }
 }
 
@@ -112,7 +117,10 @@ async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<
             format!("A batch of {rows} rows is more than the prediction quota allows at once"),
             d.reset,
         )),
-        Ok(d) => Err(Problem::too_many_requests("Prediction quota exceeded", d.retry_after)),
+        Ok(d) => Err(Problem::too_many_requests(
+            "Prediction quota exceeded",
+            d.retry_after,
+        )),
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter unavailable");
             Err(Problem::service_unavailable("Rate limiting is unavailable", None))

@@ -1,0 +1,57 @@
+//! Authentication of the server: an API key (`X-API-Key`, from `apikeys.json`) or a bearer JWT
+//! (HS256 with the configured secret, `iss` and `aud` both `ml-api`), through mlguard-auth's
+//! [`AuthLayer`]. The layer writes the [`Principal`](mlguard_core::Principal) the permission
+//! and quota layers read, and strips the credential headers before the handler runs.
+
+use crate::bootstrap::{DataDir, files};
+use crate::config::Secret;
+use crate::policy::REALM;
+use mlguard_auth::apikey::FileKeyStore;
+use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::{ApiKeyAuth, AuthError, AuthLayer, BearerAuth};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `iss` and `aud` of the tokens this server issues and accepts.
+pub const ISSUER: &str = "ml-api";
+/// `kid` of the HS256 key.
+pub const KEY_ID: &str = "ml-api-hs256";
+
+/// What the routes need for authentication and token issuing.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    /// API key or bearer token, for the protected routes.
+    pub layer: AuthLayer,
+    /// Signs access tokens for `POST /token`.
+    pub issuer: Arc<JwtIssuer>,
+    /// The API key store (re-read when the file changes: revocation without restart).
+    pub keys: Arc<FileKeyStore>,
+}
+
+impl Auth {
+    /// Builds the authenticators from the data directory and the JWT secret.
+    ///
+    /// # Errors
+    /// The key file cannot be opened, or the secret is refused.
+    pub fn new(dir: &DataDir, jwt_secret: &Secret, access_ttl: Duration) -> Result<Self, AuthError> {
+        let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
+        let secret = jwt_secret.expose().as_bytes();
+        let verifier = JwtVerifier::builder()
+            .key(VerifyingKey::hmac(JwtAlgorithm::HS256, secret)?.with_kid(KEY_ID))
+            .issuer(ISSUER)
+            .audience(ISSUER)
+            .build()?;
+        let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, KEY_ID, secret)?)
+            .issuer(ISSUER)
+            .audience(ISSUER)
+            .ttl(access_ttl);
+        let layer = AuthLayer::new()
+            .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))
+            .bearer(BearerAuth::new(verifier).realm(REALM));
+        Ok(Self {
+            layer,
+            issuer: Arc::new(issuer),
+            keys,
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Shared helpers of the end-to-end tests: start the real server on a free loopback port.
+#![allow(dead_code, unreachable_pub)]
+
+use ml_api::bootstrap::files;
+use ml_api::config::{Config, Settings};
+use ml_api::run::Running;
+use mlguard_auth::apikey::{FileKeyStore, generate};
+use std::path::Path;
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Adds an API key for `role` to the running server's key file; returns the key.
+    pub fn api_key(&self, name: &str, role: &str) -> String {
+        let store = FileKeyStore::open_or_create(self.data().join(files::API_KEYS)).unwrap();
+        let (key, record) = generate(name, [role]).unwrap();
+        store.insert(record).unwrap();
+        key.expose_secret().to_owned()
+    }
+
+    pub fn fernet_key(&self) -> String {
+        std::fs::read_to_string(self.data().join(files::FERNET_KEY))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+pub fn settings(dir: &Path) -> Settings {
+    Settings {
+        data_dir: Some(dir.to_owned()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Settings::default()
+    }
+}
+
+/// Starts a server; `tweak` adjusts the settings (TLS is on unless `no_tls` is set).
+pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = settings(&data);
+    tweak(&mut s);
+    let config = Config::resolve(s, None).unwrap();
+    let running = ml_api::run::start(config).await.unwrap();
+    let client = client_for(&running, |b| b);
+    let base = format!(
+        "{}://127.0.0.1:{}",
+        if running.is_tls() { "https" } else { "http" },
+        running.addr().port()
+    );
+    TestServer {
+        running: Some(running),
+        dir,
+        client,
+        base,
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// A reqwest client trusting the server's generated certificate.
+pub fn client_for(
+    running: &Running,
+    tweak: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Some(cert) = running.self_signed_cert() {
+        let pem = std::fs::read(cert).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    tweak(builder).build().unwrap()
+}
+
+pub const SETOSA: &str = r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#;
+pub const VIRGINICA: &str = r#"{"sepal_length":6.7,"sepal_width":3.0,"petal_length":5.8,"petal_width":2.2}"#;
+
+pub async fn json(resp: reqwest::Response) -> serde_json::Value {
+    resp.json().await.unwrap()
+}
