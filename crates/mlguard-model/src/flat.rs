@@ -137,10 +137,13 @@ impl FlatForest {
 
     /// Adds one vote per tree into `votes` (length [`Self::n_classes`]).
     ///
-    /// `sample` must have exactly [`Self::n_features`] finite values (the model checks this first);
-    /// if its length is wrong, no vote is cast.
+    /// `sample` must have exactly [`Self::n_features`] finite values (the model checks this first,
+    /// with typed errors); otherwise no vote is cast.
     pub fn vote(&self, sample: &[f64], votes: &mut [u32]) {
-        if sample.len() != self.n_features || votes.len() != self.n_classes {
+        if sample.len() != self.n_features
+            || votes.len() != self.n_classes
+            || !sample.iter().all(|v| v.is_finite())
+        {
             return;
         }
         for &root in &self.roots {
@@ -278,6 +281,44 @@ mod tests {
         let mut v = [0, 0];
         f.vote(&[1.0], &mut v);
         assert_eq!(v, [0, 1]);
+    }
+
+    #[test]
+    fn unbalanced_trees_reach_their_leaves_and_bad_samples_cast_no_vote() {
+        // depth-2 right spine next to a single leaf
+        let spine = vec![
+            FileNode::Split {
+                feature: 0,
+                threshold: 1.0,
+                left: 1,
+                right: 2,
+            },
+            FileNode::Leaf { class: 0 },
+            FileNode::Split {
+                feature: 1,
+                threshold: 5.0,
+                left: 3,
+                right: 4,
+            },
+            FileNode::Leaf { class: 1 },
+            FileNode::Leaf { class: 2 },
+        ];
+        let f = FlatForest::from_trees(&[spine.clone(), vec![FileNode::Leaf { class: 2 }]], 2, 3).unwrap();
+        for (x, expected) in [
+            ([0.0, 9.0], [1, 0, 1]),
+            ([2.0, 0.0], [0, 1, 1]),
+            ([2.0, 9.0], [0, 0, 2]),
+        ] {
+            let mut v = [0; 3];
+            f.vote(&x, &mut v);
+            assert_eq!(v, expected, "{x:?}");
+        }
+        for x in [[f64::INFINITY, 9.0], [f64::NAN, 0.0], [2.0, f64::NEG_INFINITY]] {
+            let mut v = [0; 3];
+            f.vote(&x, &mut v);
+            assert_eq!(v, [0, 0, 0]);
+        }
+        assert_eq!(f.to_trees(), vec![spine, vec![FileNode::Leaf { class: 2 }]]);
     }
 
     #[test]

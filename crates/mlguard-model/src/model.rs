@@ -177,9 +177,17 @@ impl Model {
     /// An [`InputError`]: wrong length, NaN, infinity, or a value outside its plausible range.
     pub fn predict(&self, sample: &[f64]) -> Result<Prediction, InputError> {
         self.schema.check(sample)?;
-        let mut votes = vec![0u32; self.classes.len()];
-        self.forest.vote(sample, &mut votes);
-        Ok(self.to_prediction(&votes))
+        let n = self.classes.len();
+        let mut stack = [0u32; 8];
+        let mut heap = Vec::new();
+        let votes = if n <= stack.len() {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, 0);
+            &mut heap[..]
+        };
+        self.forest.vote(sample, votes);
+        Ok(self.to_prediction(votes))
     }
 
     /// Predicts a batch, all or nothing.
