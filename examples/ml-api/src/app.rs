@@ -104,7 +104,7 @@ pub fn api_router(
         .route_layer(need(policy::CRYPTO_DECRYPT)?)
         .route_layer(auth.layer.clone());
     let token = Router::new()
-        .route("/token", post(token::token))
+        .route("/token", token::route(auth.token.clone()))
         .route_layer(quotas.token_user.clone())
         .route_layer(quotas.token_ip.clone());
     let public = Router::new()

@@ -8,6 +8,10 @@ use crate::config::Secret;
 use crate::policy::REALM;
 use mlguard_auth::apikey::FileKeyStore;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::refresh::MemoryRefreshStore;
+use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
+use mlguard_auth::token::TokenEndpoint;
+use mlguard_auth::users::FileUserStore;
 use mlguard_auth::{ApiKeyAuth, AuthError, AuthLayer, BearerAuth};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +26,8 @@ pub const KEY_ID: &str = "ml-api-hs256";
 pub struct Auth {
     /// API key or bearer token, for the protected routes.
     pub layer: AuthLayer,
-    /// Signs access tokens for `POST /token`.
-    pub issuer: Arc<JwtIssuer>,
+    /// `POST /token`.
+    pub token: Arc<TokenEndpoint>,
     /// The API key store (re-read when the file changes: revocation without restart).
     pub keys: Arc<FileKeyStore>,
 }
@@ -33,7 +37,12 @@ impl Auth {
     ///
     /// # Errors
     /// The key file cannot be opened, or the secret is refused.
-    pub fn new(dir: &DataDir, jwt_secret: &Secret, access_ttl: Duration) -> Result<Self, AuthError> {
+    pub fn new(
+        dir: &DataDir,
+        jwt_secret: &Secret,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+    ) -> Result<Self, AuthError> {
         let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
         let secret = jwt_secret.expose().as_bytes();
         let verifier = JwtVerifier::builder()
@@ -45,12 +54,18 @@ impl Auth {
             .issuer(ISSUER)
             .audience(ISSUER)
             .ttl(access_ttl);
+        // Reused refresh tokens revoke their family's access tokens: one store for both sides.
+        let revoked: Arc<dyn RevocationStore> = Arc::new(MemoryRevocationStore::new());
+        let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
+        let token = TokenEndpoint::new(users, issuer)
+            .refresh_tokens(Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl)))
+            .revocation(revoked.clone());
         let layer = AuthLayer::new()
             .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))
-            .bearer(BearerAuth::new(verifier).realm(REALM));
+            .bearer(BearerAuth::new(verifier).realm(REALM).revocation(revoked));
         Ok(Self {
             layer,
-            issuer: Arc::new(issuer),
+            token: Arc::new(token),
             keys,
         })
     }

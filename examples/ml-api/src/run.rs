@@ -139,8 +139,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch);
     let json = crate::app::json_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
     let quotas = crate::quotas::Quotas::from_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
-    let auth = crate::auth::Auth::new(&boot.data_dir, &boot.jwt_secret, config.access_token_ttl)
-        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let auth = crate::auth::Auth::new(
+        &boot.data_dir,
+        &boot.jwt_secret,
+        config.access_token_ttl,
+        config.refresh_token_ttl,
+    )
+    .map_err(|e| StartError::Setup(e.to_string()))?;
     let app = build(
         state,
         json,

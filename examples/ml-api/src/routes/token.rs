@@ -1,22 +1,14 @@
-//! `POST /token`: the OAuth2 password grant and refresh-token grant (RFC 6749 sections 4.3, 6).
-//!
-//! TODO(mlguard-auth): served by mlguard-auth's token handler once that crate lands; until then
-//! this answers 503 in RFC 6749's error shape.
+//! `POST /token`: the OAuth2 password grant and refresh-token grant (RFC 6749 sections 4.3 and
+//! 6), served by mlguard-auth's [`TokenEndpoint`]: argon2id on the blocking pool, identical
+//! `invalid_grant` answers for unknown users and wrong passwords, RFC 6749 error JSON,
+//! `Cache-Control: no-store`, single-use refresh tokens with family revocation on reuse.
+//! The rate limits (per client IP and per username) wrap this route in [`crate::app`].
 
-use axum::Json;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
-use serde_json::json;
+use axum::routing::MethodRouter;
+use mlguard_auth::token::TokenEndpoint;
+use std::sync::Arc;
 
-/// `POST /token` (placeholder until mlguard-auth lands).
-pub async fn token() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(http::header::CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "error": "temporarily_unavailable",
-            "error_description": "token issuing is not wired yet"
-        })),
-    )
-        .into_response()
+/// The `POST /token` method router.
+pub fn route<S: Clone + Send + Sync + 'static>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S> {
+    mlguard_auth::token::token_route(endpoint)
 }

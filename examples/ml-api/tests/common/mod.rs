@@ -8,6 +8,7 @@ use mlguard_auth::apikey::{FileKeyStore, generate};
 use std::path::Path;
 
 pub struct TestServer {
+    pub admin_password: String,
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
@@ -29,6 +30,37 @@ impl TestServer {
         let (key, record) = generate(name, [role]).unwrap();
         store.insert(record).unwrap();
         key.expose_secret().to_owned()
+    }
+
+    /// Adds a user with `role` (argon2id hash) to the running server's users file.
+    pub fn add_user(&self, name: &str, password: &str, role: &str) {
+        use mlguard_auth::users::{FileUserStore, UserRecord};
+        let store = FileUserStore::open_or_create(self.data().join(files::USERS)).unwrap();
+        let hash = mlguard_auth::password::PasswordHasher::new()
+            .hash_blocking(password)
+            .unwrap();
+        store
+            .insert(UserRecord {
+                username: name.into(),
+                password_hash: hash,
+                roles: vec![role.into()],
+                disabled: false,
+            })
+            .unwrap();
+    }
+
+    /// `POST /token` with the password grant.
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn fernet_key(&self) -> String {
@@ -60,7 +92,12 @@ pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
     let mut s = settings(&data);
     tweak(&mut s);
     let config = Config::resolve(s, None).unwrap();
-    let running = ml_api::run::start(config).await.unwrap();
+    let mut running = ml_api::run::start(config).await.unwrap();
+    let admin_password = running
+        .take_admin_password()
+        .expect("first run creates admin")
+        .expose()
+        .to_owned();
     let client = client_for(&running, |b| b);
     let base = format!(
         "{}://127.0.0.1:{}",
@@ -68,6 +105,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
         running.addr().port()
     );
     TestServer {
+        admin_password,
         running: Some(running),
         dir,
         client,
