@@ -8,7 +8,7 @@
 //!
 //! Missing or invalid keys get a 401 problem body with an `ApiKey` challenge; neither the body
 //! nor the logs contain the submitted key. On success the inner service sees a
-//! [`Principal`](mlguard_core::Principal) (subject = key name, roles from the record,
+//! `Principal` (subject = key name, roles from the record,
 //! `AuthMethod::ApiKey { key_id }`) and no `X-API-Key` header.
 //!
 //! # Example (axum)

@@ -1,6 +1,6 @@
 //! The OAuth2 token endpoint (RFC 6749): password grant (section 4.3) and refresh grant
 //! (section 6) with rotation. [`TokenEndpoint`] is framework-free (bytes in, an
-//! [`http::Response`] out); with the `axum` feature, [`token_route`] mounts it in axum.
+//! [`http::Response`] out); with the `axum` feature, `token_route` mounts it in axum.
 //!
 //! **What it protects against:** user enumeration (an unknown user, a wrong password, an
 //! empty password and a disabled account all get the same `invalid_grant` body, and all run

@@ -1,0 +1,129 @@
+//! The combined API-key-or-bearer layer.
+
+mod common;
+
+use common::*;
+use http::Request;
+use mlguard_auth::apikey::{MemoryKeyStore, generate};
+use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::{ApiKeyAuth, AuthLayer, BearerAuth};
+use std::sync::Arc;
+use tower::{Layer, ServiceExt};
+
+const SECRET: [u8; 32] = [4; 32];
+
+fn layer(store: Arc<MemoryKeyStore>) -> AuthLayer {
+    let verifier = JwtVerifier::builder()
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &SECRET)
+                .unwrap()
+                .with_kid("k"),
+        )
+        .build()
+        .unwrap();
+    AuthLayer::new()
+        .api_key(ApiKeyAuth::new(store).realm("ml-api"))
+        .bearer(BearerAuth::new(verifier).realm("ml-api"))
+}
+
+fn token() -> String {
+    let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k", &SECRET).unwrap());
+    issuer
+        .issue("alice", &["user".into()], None)
+        .unwrap()
+        .access_token()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn either_credential_works_and_both_headers_are_stripped() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let (key, record) = generate("job", ["user"]).unwrap();
+    store.insert(record);
+    let (seen, inner) = recorder();
+    let svc = layer(store).layer(inner);
+
+    let both = Request::post("/predict")
+        .header("x-api-key", key.expose_secret())
+        .header("authorization", format!("Bearer {}", token()))
+        .body(())
+        .unwrap();
+    assert_eq!(svc.clone().oneshot(both).await.unwrap().status(), 200);
+    let s = seen.lock().unwrap().clone();
+    assert_eq!(
+        s.principal.unwrap().api_key_id(),
+        Some(key.key_id()),
+        "the API key is tried first"
+    );
+    assert!(!s.api_key && !s.authorization);
+
+    let bearer = Request::post("/predict")
+        .header("authorization", format!("Bearer {}", token()))
+        .body(())
+        .unwrap();
+    assert_eq!(svc.clone().oneshot(bearer).await.unwrap().status(), 200);
+    assert_eq!(
+        seen.lock().unwrap().principal.as_ref().unwrap().subject(),
+        "alice"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_key_is_not_rescued_by_a_good_token() {
+    let (_, inner) = recorder();
+    let svc = layer(Arc::new(MemoryKeyStore::new())).layer(inner);
+    let (unknown, _) = generate("x", ["user"]).unwrap();
+    let r = Request::post("/predict")
+        .header("x-api-key", unknown.expose_secret())
+        .header("authorization", format!("Bearer {}", token()))
+        .body(())
+        .unwrap();
+    let res = svc.oneshot(r).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("ApiKey")
+    );
+}
+
+#[tokio::test]
+async fn no_credentials_get_both_challenges_without_error() {
+    let (_, inner) = recorder();
+    let svc = layer(Arc::new(MemoryKeyStore::new())).layer(inner);
+    let res = svc
+        .oneshot(Request::post("/predict").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let challenges: Vec<_> = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        challenges,
+        [
+            r#"Bearer realm="ml-api""#,
+            r#"ApiKey realm="ml-api", header="x-api-key""#
+        ]
+    );
+    assert!(body_string(res).await.contains("Not authenticated"));
+}
+
+#[tokio::test]
+async fn query_key_is_refused_even_with_bearer_configured() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let (key, record) = generate("job", ["user"]).unwrap();
+    store.insert(record);
+    let (_, inner) = recorder();
+    let svc = layer(store).layer(inner);
+    let r = Request::post(format!("/predict?api_key={}", key.expose_secret()))
+        .body(())
+        .unwrap();
+    let res = svc.oneshot(r).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(body_string(res).await.contains("query string"));
+}
