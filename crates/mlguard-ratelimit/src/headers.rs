@@ -1,7 +1,7 @@
 //! The response fields: IETF `RateLimit-Policy` / `RateLimit`, and the common `X-RateLimit-*`.
 //!
-//! Written against draft-ietf-httpapi-ratelimit-headers-10 (September 2025; the field syntax is
-//! the one introduced in -08): both fields are Structured Field Lists whose items are the policy
+//! Written against draft-ietf-httpapi-ratelimit-headers-10 (September 2025; a -11 revision is
+//! listed for May 2026 and should be checked when the RFC lands): both fields are Structured Field Lists whose items are the policy
 //! name as a String, with parameters `q` (quota units) and `w` (window, seconds) on
 //! `RateLimit-Policy`, and `r` (remaining units) and `t` (seconds until the quota is whole
 //! again) on `RateLimit`:
