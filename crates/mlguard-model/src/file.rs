@@ -1,4 +1,4 @@
-//! Model files: a JSON header line, then the JSON body it describes (see [`crate::format`]).
+//! Model files: a JSON header line, then the JSON body it describes (see [`mod@crate::format`]).
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::LabeledData;
 use crate::error::TrainError;
+use crate::exact;
 use crate::flat::{FileNode, FlatForest, MAX_TREE_NODES};
 
 /// Default number of trees (as scikit-learn's `RandomForestClassifier`).
@@ -24,6 +25,8 @@ pub const DEFAULT_TREES: usize = 100;
 pub const DEFAULT_SEED: u64 = 0;
 /// Default held-out fraction.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.3;
+/// How many times a tree is fitted with linfa-trees before the replica's tree is used.
+const MAX_FITS: usize = 32;
 /// Most trees a forest may have.
 pub const MAX_TREES: usize = 10_000;
 
@@ -157,6 +160,11 @@ impl ForestParams {
     /// [`TrainError::InvalidParam`] for bad parameters; [`TrainError::TreeFit`] when linfa-trees
     /// refuses (or panics on) a tree; [`TrainError::Flatten`] for a tree shape we cannot flatten.
     pub fn fit(&self, train: &LabeledData) -> Result<FlatForest, TrainError> {
+        self.fit_counting(train).map(|(forest, _)| forest)
+    }
+
+    /// [`Self::fit`], also returning how many trees fell back to the exact replica.
+    pub(crate) fn fit_counting(&self, train: &LabeledData) -> Result<(FlatForest, usize), TrainError> {
         let x = train.features();
         let (n, n_features) = x.dim();
         let n_classes = train.classes().len();
@@ -168,6 +176,7 @@ impl ForestParams {
         let tree_params = DecisionTree::params().max_depth(self.max_depth);
 
         let mut trees = Vec::with_capacity(self.n_trees);
+        let mut fallbacks = 0;
         for t in 0..self.n_trees {
             let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
             let mut cols = sample(&mut rng, n_features, k).into_vec();
@@ -176,35 +185,53 @@ impl ForestParams {
             let sub_x = x.select(Axis(0), &rows).select(Axis(1), &cols);
             let sub_y: Array1<usize> = rows.iter().map(|&r| train.labels()[r]).collect();
             let dataset = Dataset::new(sub_x, sub_y);
-            let fitted = catch_unwind(AssertUnwindSafe(|| tree_params.fit(&dataset)));
-            let tree = match fitted {
-                Ok(Ok(tree)) => tree,
-                Ok(Err(source)) => return Err(TrainError::TreeFit { tree: t, source }),
-                Err(_) => {
-                    return Err(TrainError::TreeFit {
-                        tree: t,
-                        source: linfa::Error::Priors("linfa-trees panicked".into()),
-                    });
-                }
-            };
-            let mut nodes = Vec::new();
-            flatten(tree.root_node(), &cols, n_classes, &mut nodes)
-                .map_err(|reason| TrainError::Flatten { tree: t, reason })?;
-            trees.push(canonicalize(
-                &nodes,
+            let sub_y_slice = dataset.targets().as_slice().unwrap_or(&[]);
+            let reference = canonicalize(
+                &exact::fit(dataset.records(), sub_y_slice, &cols, n_classes, self.max_depth),
                 dataset.records(),
                 dataset.targets(),
                 &cols,
                 n_classes,
-            ));
+            );
+            let mut agreed = false;
+            for _ in 0..MAX_FITS {
+                let tree = fit_linfa(&tree_params, &dataset, t)?;
+                let mut nodes = Vec::new();
+                flatten(tree.root_node(), &cols, n_classes, &mut nodes)
+                    .map_err(|reason| TrainError::Flatten { tree: t, reason })?;
+                let nodes = canonicalize(&nodes, dataset.records(), dataset.targets(), &cols, n_classes);
+                if nodes == reference {
+                    agreed = true;
+                    break;
+                }
+            }
+            fallbacks += usize::from(!agreed);
+            trees.push(reference);
         }
-        FlatForest::from_trees(&trees, n_features, n_classes)
-            .map_err(|reason| TrainError::Flatten { tree: 0, reason })
+        let forest = FlatForest::from_trees(&trees, n_features, n_classes)
+            .map_err(|reason| TrainError::Flatten { tree: 0, reason })?;
+        Ok((forest, fallbacks))
+    }
+}
+
+/// Fits one linfa-trees tree; an error or a panic inside linfa-trees becomes a typed error.
+fn fit_linfa(
+    params: &linfa_trees::DecisionTreeParams<f64, usize>,
+    dataset: &Dataset<f64, usize, ndarray::Ix1>,
+    t: usize,
+) -> Result<DecisionTree<f64, usize>, TrainError> {
+    match catch_unwind(AssertUnwindSafe(|| params.fit(dataset))) {
+        Ok(Ok(tree)) => Ok(tree),
+        Ok(Err(source)) => Err(TrainError::TreeFit { tree: t, source }),
+        Err(_) => Err(TrainError::TreeFit {
+            tree: t,
+            source: linfa::Error::Priors("linfa-trees panicked".into()),
+        }),
     }
 }
 
 /// Pre-order flattening of a linfa-trees node; features mapped through `cols`.
-fn flatten(
+pub(crate) fn flatten(
     node: &TreeNode<f64, usize>,
     cols: &[usize],
     n_classes: usize,
@@ -251,7 +278,7 @@ fn flatten(
 /// the bootstrap rows, then applies the most generous pruning any run could have done: a split
 /// whose two (collapsed) children share a majority class becomes a leaf. The result is the same
 /// whatever order linfa saw: a leaf takes the lowest-indexed class among its tied majority.
-fn canonicalize(
+pub(crate) fn canonicalize(
     nodes: &[FileNode],
     sub_x: &ndarray::Array2<f64>,
     sub_y: &Array1<usize>,

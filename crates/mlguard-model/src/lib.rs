@@ -4,7 +4,7 @@
 //! load it in the API". What it protects against:
 //!
 //! - **Code execution on model load** (the pickle problem): model files are plain JSON data in a
-//!   [documented, versioned format](format); loading parses, checks a SHA-256 digest and, with a
+//!   [documented, versioned format](mod@format); loading parses, checks a SHA-256 digest and, with a
 //!   [`ModelKey`], an HMAC-SHA256 signature, so a model swapped on disk by someone else is refused.
 //!   Each way a file can be bad (truncated, corrupted, tampered, wrong version, unsigned, wrongly
 //!   signed, structurally impossible) is its own [`LoadError`] variant, never a panic.
@@ -60,6 +60,7 @@
 mod classifier;
 mod data;
 mod error;
+mod exact;
 mod file;
 mod flat;
 mod forest;

@@ -48,6 +48,22 @@ fn reproducible_across_many_seeds_and_depths() {
     }
 }
 
+/// Seeds and feature counts whose forests, before the replica check, differed between runs:
+/// linfa-trees broke a near-tie between two root splits in `HashMap` order.
+#[test]
+fn reproducible_where_linfa_alone_was_not() {
+    for (k, seed) in [(3, 22), (4, 21), (4, 24)] {
+        let params = ForestParams::new().max_features(Some(k)).seed(seed);
+        let first = params.train_iris(at()).unwrap();
+        assert_eq!(first.exact_fallbacks, 0, "every tree is linfa-trees' own");
+        let a = first.model.to_bytes(None).unwrap();
+        for _ in 0..3 {
+            let b = params.train_iris(at()).unwrap().model.to_bytes(None).unwrap();
+            assert!(a == b, "k {k} seed {seed}: {}", first_difference(&a, &b));
+        }
+    }
+}
+
 #[test]
 fn different_seeds_give_different_models() {
     let a = ForestParams::new().seed(1).train_iris(at()).unwrap().model;
@@ -65,6 +81,7 @@ fn default_forest_reaches_093_held_out_accuracy() {
     assert_eq!(m.train_samples, 105);
     assert_eq!(m.accuracy, trained.accuracy);
     assert_eq!(trained.model.forest().n_trees(), 100);
+    assert_eq!(trained.exact_fallbacks, 0);
 }
 
 #[test]
