@@ -39,6 +39,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Clone, PartialEq)]
 #[must_use]
 pub struct Problem {
+    // Boxed so that `Result<T, Problem>` stays one pointer wide on the error side.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Inner {
     status: StatusCode,
     type_uri: String,
     title: String,
@@ -52,18 +58,24 @@ impl fmt::Debug for Problem {
     // Headers may carry challenges but never credentials; still, keep the output short.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Problem")
-            .field("status", &self.status.as_u16())
-            .field("type", &self.type_uri)
-            .field("title", &self.title)
-            .field("detail", &self.detail)
-            .field("extensions", &self.extensions.keys().collect::<Vec<_>>())
+            .field("status", &self.inner.status.as_u16())
+            .field("type", &self.inner.type_uri)
+            .field("title", &self.inner.title)
+            .field("detail", &self.inner.detail)
+            .field("extensions", &self.inner.extensions.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+        write!(
+            f,
+            "{} {}: {}",
+            self.inner.status.as_u16(),
+            self.inner.title,
+            self.inner.detail
+        )
     }
 }
 
@@ -78,13 +90,15 @@ impl Problem {
     /// ```
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
-            type_uri: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            detail: detail.into(),
-            instance: None,
-            extensions: Map::new(),
-            headers: HeaderMap::new(),
+            inner: Box::new(Inner {
+                status,
+                type_uri: "about:blank".to_owned(),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
+                detail: detail.into(),
+                instance: None,
+                extensions: Map::new(),
+                headers: HeaderMap::new(),
+            }),
         }
     }
 
@@ -149,19 +163,19 @@ impl Problem {
 
     /// Sets the `type` member: a URI that identifies the problem type.
     pub fn with_type(mut self, type_uri: impl Into<String>) -> Self {
-        self.type_uri = type_uri.into();
+        self.inner.type_uri = type_uri.into();
         self
     }
 
     /// Sets the `title` member: a short, human-readable summary of the problem type.
     pub fn with_title(mut self, title: impl Into<String>) -> Self {
-        self.title = title.into();
+        self.inner.title = title.into();
         self
     }
 
     /// Sets the `instance` member: a URI reference for this occurrence (e.g. a request id).
     pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
-        self.instance = Some(instance.into());
+        self.inner.instance = Some(instance.into());
         self
     }
 
@@ -175,50 +189,50 @@ impl Problem {
     pub fn with_extension(mut self, name: impl Into<String>, value: Value) -> Self {
         let name = name.into();
         if !matches!(name.as_str(), "type" | "title" | "status" | "detail" | "instance") {
-            self.extensions.insert(name, value);
+            self.inner.extensions.insert(name, value);
         }
         self
     }
 
     /// Adds a response header (for example `WWW-Authenticate`, `Retry-After` or `RateLimit`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.inner.headers.append(name, value);
         self
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.inner.status
     }
 
     /// The `title` member.
     pub fn title(&self) -> &str {
-        &self.title
+        &self.inner.title
     }
 
     /// The `detail` member.
     pub fn detail(&self) -> &str {
-        &self.detail
+        &self.inner.detail
     }
 
     /// The `type` member.
     pub fn type_uri(&self) -> &str {
-        &self.type_uri
+        &self.inner.type_uri
     }
 
     /// An extension member, if set.
     pub fn extension(&self, name: &str) -> Option<&Value> {
-        self.extensions.get(name)
+        self.inner.extensions.get(name)
     }
 
     /// The extra response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.inner.headers
     }
 
     /// Mutable access to the extra response headers.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        &mut self.inner.headers
     }
 
     /// The JSON body as a value.
@@ -229,15 +243,15 @@ impl Problem {
     /// assert_eq!(v["detail"], "no");
     /// ```
     pub fn to_json(&self) -> Value {
-        let mut map = Map::with_capacity(5 + self.extensions.len());
-        map.insert("type".into(), Value::String(self.type_uri.clone()));
-        map.insert("title".into(), Value::String(self.title.clone()));
-        map.insert("status".into(), Value::from(self.status.as_u16()));
-        map.insert("detail".into(), Value::String(self.detail.clone()));
-        if let Some(instance) = &self.instance {
+        let mut map = Map::with_capacity(5 + self.inner.extensions.len());
+        map.insert("type".into(), Value::String(self.inner.type_uri.clone()));
+        map.insert("title".into(), Value::String(self.inner.title.clone()));
+        map.insert("status".into(), Value::from(self.inner.status.as_u16()));
+        map.insert("detail".into(), Value::String(self.inner.detail.clone()));
+        if let Some(instance) = &self.inner.instance {
             map.insert("instance".into(), Value::String(instance.clone()));
         }
-        for (k, v) in &self.extensions {
+        for (k, v) in &self.inner.extensions {
             map.insert(k.clone(), v.clone());
         }
         Value::Object(map)
@@ -263,11 +277,11 @@ impl Problem {
     pub fn into_response_with<B>(self, make_body: impl FnOnce(Bytes) -> B) -> Response<B> {
         let body = self.to_body_bytes();
         let mut response = Response::new(make_body(body));
-        *response.status_mut() = self.status;
+        *response.status_mut() = self.inner.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         let mut last: Option<HeaderName> = None;
-        for (name, value) in self.headers {
+        for (name, value) in self.inner.headers {
             // `HeaderMap::into_iter` yields the name only for the first value of each name.
             if let Some(name) = name {
                 last = Some(name);
