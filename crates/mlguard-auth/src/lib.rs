@@ -107,10 +107,6 @@
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
 
-// `Problem` (mlguard-core's rejection) is large; rejections are returned by value on purpose so
-// that they need no allocation.
-#![allow(clippy::result_large_err)]
-
 mod error;
 mod json_file;
 pub mod layer;

@@ -16,10 +16,6 @@ use tower_service::Service;
 pub(crate) type AuthCheck = Pin<Box<dyn Future<Output = Result<Principal, Problem>> + Send>>;
 
 /// What an authenticator decided, synchronously or not.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "short-lived, on the stack; boxing would allocate per request"
-)]
 pub(crate) enum Outcome {
     Done(Result<Principal, Problem>),
     Pending(AuthCheck),

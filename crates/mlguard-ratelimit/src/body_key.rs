@@ -1,8 +1,5 @@
 //! Keys read from the request body: buffer up to a bound, read one field, re-attach the body.
 
-// Rejections are `Problem`s, built on the cold path.
-#![allow(clippy::result_large_err)]
-
 use crate::RateLimitKey;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};

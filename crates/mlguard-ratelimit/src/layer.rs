@@ -1,8 +1,5 @@
 //! [`RateLimitLayer`], its builder, and the [`RateLimit`] service.
 
-// Rejections are `Problem`s, built on the cold path; boxing them would only add an allocation.
-#![allow(clippy::result_large_err)]
-
 use crate::body_key;
 use crate::cost::{CostFn, default_cost};
 use crate::future::{Fields, ResponseFuture, add_fields};
