@@ -146,7 +146,35 @@ impl FlatForest {
         {
             return;
         }
-        for &root in &self.roots {
+        // Four trees at a time: their walks are independent chains of loads, which the CPU
+        // overlaps.
+        let mut groups = self.roots.chunks_exact(4);
+        for group in &mut groups {
+            let mut at = [0usize; 4];
+            for (a, &r) in at.iter_mut().zip(group) {
+                *a = r as usize;
+            }
+            loop {
+                let mut moved = false;
+                for a in &mut at {
+                    let node = self.nodes[*a];
+                    if node.feature != LEAF {
+                        let go_right = sample[node.feature as usize] >= node.threshold;
+                        *a = node.next as usize + usize::from(go_right);
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for a in at {
+                if let Some(v) = votes.get_mut(self.nodes[a].next as usize) {
+                    *v += 1;
+                }
+            }
+        }
+        for &root in groups.remainder() {
             let class = self.leaf_class(root as usize, sample);
             if let Some(v) = votes.get_mut(class as usize) {
                 *v += 1;
