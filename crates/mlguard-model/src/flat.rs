@@ -4,7 +4,8 @@
 //! children sit side by side: the left child at `next`, the right child at `next + 1`; a leaf has
 //! `feature == LEAF` and its class index in `next`. Trees are laid out breadth-first, one after the
 //! other, so the top levels of every tree are packed together. A sample goes left when
-//! `x[feature] < threshold` (the same rule as linfa-trees' own prediction).
+//! `x[feature] < threshold` (the same rule as linfa-trees' own prediction). Trees are walked four
+//! at a time, so the CPU overlaps their independent chains of loads.
 
 use serde::{Deserialize, Serialize};
 
@@ -347,6 +348,37 @@ mod tests {
             assert_eq!(v, [0, 0, 0]);
         }
         assert_eq!(f.to_trees(), vec![spine, vec![FileNode::Leaf { class: 2 }]]);
+    }
+
+    #[test]
+    fn grouped_walk_votes_like_one_tree_at_a_time() {
+        let trees: Vec<Vec<FileNode>> = (0..7u32)
+            .map(|t| {
+                vec![
+                    FileNode::Split {
+                        feature: t % 2,
+                        threshold: f64::from(t),
+                        left: 1,
+                        right: 2,
+                    },
+                    FileNode::Leaf { class: t % 3 },
+                    FileNode::Leaf { class: (t + 1) % 3 },
+                ]
+            })
+            .collect();
+        let all = FlatForest::from_trees(&trees, 2, 3).unwrap();
+        for x in [[0.5, 6.5], [3.0, 3.0], [9.0, -1.0], [2.5, 4.5]] {
+            let mut together = [0; 3];
+            all.vote(&x, &mut together);
+            let mut one_by_one = [0; 3];
+            for tree in &trees {
+                FlatForest::from_trees(std::slice::from_ref(tree), 2, 3)
+                    .unwrap()
+                    .vote(&x, &mut one_by_one);
+            }
+            assert_eq!(together, one_by_one, "{x:?}");
+            assert_eq!(together.iter().sum::<u32>(), 7);
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Each tree gets its own bootstrap sample (`n` rows drawn with replacement) and its own random
 //! feature subset (`max_features` columns drawn **without** replacement, per tree: linfa-trees
 //! 0.8.1 has no hook for per-split sampling). The tree is fitted by linfa-trees on those rows and
-//! columns, then flattened with its feature indexes mapped back to the full schema.
+//! columns, then flattened with its feature indexes mapped back to the full schema,
+//! canonicalized (see [`canonicalize`]) and checked against the class-order replica
+//! (`crate::exact`), refitting until they agree, so the same seed gives the same forest.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
