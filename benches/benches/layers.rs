@@ -1,0 +1,593 @@
+//! Per-layer overhead: one in-process request (no sockets) through an axum `Router` with one
+//! `POST /predict` route, first bare, then behind each mlguard layer alone, then behind the
+//! whole stack the example server uses (authentication -> rate limit -> RBAC -> validated JSON
+//! -> model prediction). Every case runs in the same criterion group, in one run, so the
+//! overhead of each layer is read as a difference (and a ratio) against the bare handler
+//! measured minutes apart on the same machine, not against a figure from another day.
+//!
+//! Each request is built outside the timed region (`iter_batched`) and driven with
+//! `ServiceExt::oneshot` on a clone of the router inside a tokio current-thread runtime
+//! (`block_on`), so the runtime's cost is in the baseline too. Every case is checked to answer
+//! 200 before it is measured: a misconfigured case would otherwise time a cheap rejection.
+//!
+//! The Redis case runs against a `redis-server` this bench starts on a free loopback port
+//! (skipped, with a note, when `redis-server` is not on `PATH`).
+//!
+//! After the run, the bench prints a Markdown table of the medians, the time each case adds
+//! over its baseline, and the ratio, read from criterion's estimates of this run.
+
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, measurement::WallTime};
+use http::{HeaderValue, Request, StatusCode};
+use mlguard_auth::AuthLayer;
+use mlguard_auth::apikey::{ApiKeyAuth, ApiKeyLayer, MemoryKeyStore, generate};
+use mlguard_auth::jwt::{
+    BearerAuth, BearerAuthLayer, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey,
+};
+use mlguard_core::{AuthMethod, ClientIpResolver, Principal};
+use mlguard_model::{ForestParams, Model};
+use mlguard_ratelimit::{KeyExtractor, OnRedisFailure, RateLimitLayer, RedisBackend};
+use mlguard_rbac::{Authorizer, Policy, RequirePermissionLayer};
+use mlguard_validate::ValidatedJson;
+use mlguard_validate::validators::finite;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+use tower::util::MapRequestLayer;
+use validator::Validate;
+
+/// The criterion group every case belongs to.
+const GROUP: &str = "layers";
+/// High enough that no limiter ever rejects during a run.
+const QUOTA: &str = "1000000000/second";
+/// One iris sample, as a client sends it.
+const IRIS: &str = r#"{"sepal_length":6.1,"sepal_width":2.8,"petal_length":4.7,"petal_width":1.2}"#;
+const ED25519_PRIVATE: &[u8] = include_bytes!("../data/ed25519_private.pem");
+const ED25519_PUBLIC: &[u8] = include_bytes!("../data/ed25519_public.pem");
+
+/// One iris sample, validated as the example server does.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+struct Iris {
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    sepal_length: f64,
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    sepal_width: f64,
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    petal_length: f64,
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    petal_width: f64,
+}
+
+/// The bare handler's small answer.
+#[derive(Serialize)]
+struct Answer {
+    class: &'static str,
+}
+
+/// The model route's answer (the example server's shape).
+#[derive(Serialize)]
+struct PredictAnswer {
+    prediction: usize,
+    class: String,
+    probabilities: Vec<f64>,
+}
+
+async fn bare() -> Json<Answer> {
+    Json(Answer { class: "setosa" })
+}
+
+/// axum's own `Json` extractor: serde only, no bounds, no validation (for comparison).
+async fn axum_json(Json(x): Json<Iris>) -> Json<Answer> {
+    Json(Answer {
+        class: if x.petal_length < 2.5 { "setosa" } else { "other" },
+    })
+}
+
+async fn validated(ValidatedJson(x): ValidatedJson<Iris>) -> Json<Answer> {
+    Json(Answer {
+        class: if x.petal_length < 2.5 { "setosa" } else { "other" },
+    })
+}
+
+async fn predict(
+    State(model): State<Arc<Model>>,
+    ValidatedJson(x): ValidatedJson<Iris>,
+) -> Result<Json<PredictAnswer>, StatusCode> {
+    let sample = [x.sepal_length, x.sepal_width, x.petal_length, x.petal_width];
+    let p = model
+        .predict(&sample)
+        .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+    Ok(Json(PredictAnswer {
+        prediction: p.class_index,
+        class: p.class_name,
+        probabilities: p.probabilities,
+    }))
+}
+
+fn bare_router() -> Router {
+    Router::new().route("/predict", post(bare))
+}
+
+/// Which credential a case's requests carry.
+#[derive(Clone)]
+enum Credential {
+    None,
+    ApiKey(HeaderValue),
+    Bearer(HeaderValue),
+}
+
+/// `POST /predict` with the iris body, a peer address (as `axum::serve` would add) and the
+/// credential.
+fn request(credential: &Credential) -> Request<Body> {
+    let peer: SocketAddr = SocketAddr::from(([192, 0, 2, 1], 40_000));
+    let mut req = Request::post("/predict")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(IRIS))
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    match credential {
+        Credential::None => {}
+        Credential::ApiKey(v) => {
+            req.headers_mut().insert("x-api-key", v.clone());
+        }
+        Credential::Bearer(v) => {
+            req.headers_mut().insert(http::header::AUTHORIZATION, v.clone());
+        }
+    }
+    req.extensions_mut().insert(ConnectInfo(peer));
+    req
+}
+
+/// A `redis-server` on a free loopback port, killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RedisServer {
+    /// Starts one, or says why not.
+    fn start() -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("redis-server not started ({e}); install it with apt-get install redis-server")
+            })?;
+        let server = Self { child, port };
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("redis-server did not accept connections within 5 s".to_owned())
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// Runs one case: checks it answers 200, then measures it (when the filter selects it).
+struct Bench<'a> {
+    rt: &'a Runtime,
+    ran: &'a RefCell<Vec<Case>>,
+}
+
+/// A measured case and the case it is compared with.
+#[derive(Clone, Copy)]
+struct Case {
+    id: &'static str,
+    baseline: &'static str,
+    what: &'static str,
+}
+
+impl Bench<'_> {
+    fn case(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        case: Case,
+        app: Router,
+        credential: Credential,
+    ) {
+        let check = self
+            .rt
+            .block_on(app.clone().oneshot(request(&credential)))
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(
+            check.status(),
+            StatusCode::OK,
+            "{}: the case must succeed",
+            case.id
+        );
+        group.bench_function(case.id, |b| {
+            let mut ran = self.ran.borrow_mut();
+            if !ran.iter().any(|c| c.id == case.id) {
+                ran.push(case);
+            }
+            drop(ran);
+            b.iter_batched(
+                || request(&credential),
+                |req| {
+                    let resp = self
+                        .rt
+                        .block_on(app.clone().oneshot(black_box(req)))
+                        .unwrap_or_else(|e| match e {});
+                    black_box(resp.status())
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+}
+
+fn principal() -> Principal {
+    Principal::builder("alice")
+        .role("user")
+        .method(AuthMethod::Bearer { token_id: None })
+        .build()
+}
+
+fn bearer_value(token: &str) -> HeaderValue {
+    HeaderValue::try_from(format!("Bearer {token}")).unwrap_or_else(|e| panic!("header: {e}"))
+}
+
+fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
+    let _enter = rt.enter();
+    let bench = Bench { rt, ran };
+
+    // Credentials and verifiers.
+    let secret = [7u8; 32];
+    let hs_issuer = JwtIssuer::new(
+        SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .issuer("ml-api")
+    .audience("ml-api");
+    let hs_verifier = || {
+        JwtVerifier::builder()
+            .key(
+                VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .with_kid("k1"),
+            )
+            .issuer("ml-api")
+            .audience("ml-api")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let roles = ["user".to_owned()];
+    let hs_token = hs_issuer
+        .issue("alice", &roles, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ed_issuer = JwtIssuer::new(
+        SigningKey::from_pem(JwtAlgorithm::EdDSA, "ed1", ED25519_PRIVATE).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .issuer("ml-api")
+    .audience("ml-api");
+    let ed_verifier = JwtVerifier::builder()
+        .key(
+            VerifyingKey::from_pem(JwtAlgorithm::EdDSA, ED25519_PUBLIC)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .with_kid("ed1"),
+        )
+        .issuer("ml-api")
+        .audience("ml-api")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ed_token = ed_issuer
+        .issue("alice", &roles, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys = Arc::new(MemoryKeyStore::new());
+    let (api_key, record) = generate("bench", ["user"]).unwrap_or_else(|e| panic!("{e}"));
+    keys.insert(record);
+    let api_key =
+        Credential::ApiKey(HeaderValue::from_str(api_key.expose_secret()).unwrap_or_else(|e| panic!("{e}")));
+    let hs = Credential::Bearer(bearer_value(hs_token.access_token()));
+    let ed = Credential::Bearer(bearer_value(ed_token.access_token()));
+
+    // Authorization.
+    let policy = Policy::from_toml_str("[roles.user]\npermissions = [\"model:predict\"]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let authz = Authorizer::new(policy);
+    let need_predict =
+        || RequirePermissionLayer::try_new(&authz, "model:predict").unwrap_or_else(|e| panic!("{e}"));
+    let insert_principal = {
+        let p = principal();
+        MapRequestLayer::new(move |mut req: Request<Body>| {
+            req.extensions_mut().insert(p.clone());
+            req
+        })
+    };
+
+    // Rate limits.
+    let memory_limit = RateLimitLayer::builder()
+        .quota(QUOTA)
+        .key(KeyExtractor::client_ip(ClientIpResolver::new()))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let principal_limit = RateLimitLayer::builder()
+        .quota(QUOTA)
+        .key(KeyExtractor::principal_subject())
+        .policy_name("predict")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The model the example server serves: 100 trees on iris.
+    let model = Arc::new(
+        ForestParams::new()
+            .train_iris(SystemTime::now())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .model,
+    );
+
+    let mut group = c.benchmark_group(GROUP);
+    let none = Credential::None;
+    let case = |id, baseline, what| Case { id, baseline, what };
+
+    bench.case(
+        &mut group,
+        case("bare", "bare", "bare handler (small JSON answer, body unread)"),
+        bare_router(),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case("api_key", "bare", "API key (`ApiKeyLayer`, memory store)"),
+        bare_router().route_layer(ApiKeyLayer::new(ApiKeyAuth::new(keys.clone()))),
+        api_key.clone(),
+    );
+    bench.case(
+        &mut group,
+        case("jwt_hs256", "bare", "JWT HS256 (`BearerAuthLayer`)"),
+        bare_router().route_layer(BearerAuthLayer::new(BearerAuth::new(hs_verifier()))),
+        hs.clone(),
+    );
+    bench.case(
+        &mut group,
+        case("jwt_eddsa", "bare", "JWT EdDSA (`BearerAuthLayer`)"),
+        bare_router().route_layer(BearerAuthLayer::new(BearerAuth::new(ed_verifier))),
+        ed,
+    );
+    bench.case(
+        &mut group,
+        case(
+            "principal_insert",
+            "bare",
+            "a tiny layer inserting a `Principal` (RBAC's input)",
+        ),
+        bare_router().route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "rbac",
+            "principal_insert",
+            "RBAC (`RequirePermissionLayer`, `model:predict`)",
+        ),
+        bare_router()
+            .route_layer(need_predict())
+            .route_layer(insert_principal),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "ratelimit_memory",
+            "bare",
+            "rate limit, memory, peer-IP key, GCRA, IETF fields",
+        ),
+        bare_router().route_layer(memory_limit),
+        none.clone(),
+    );
+    match RedisServer::start() {
+        Ok(server) => {
+            let redis_limit = RateLimitLayer::builder()
+                .quota(QUOTA)
+                .key(KeyExtractor::client_ip(ClientIpResolver::new()))
+                .redis(
+                    RedisBackend::new(server.url())
+                        .timeout(Duration::from_secs(1))
+                        .on_failure(OnRedisFailure::FailClosed),
+                )
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            bench.case(
+                &mut group,
+                case(
+                    "ratelimit_redis",
+                    "bare",
+                    "rate limit, Redis on loopback (one EVALSHA round trip)",
+                ),
+                bare_router().route_layer(redis_limit),
+                none.clone(),
+            );
+            drop(server);
+        }
+        Err(why) => eprintln!("note: skipping ratelimit_redis: {why}"),
+    }
+    bench.case(
+        &mut group,
+        case(
+            "axum_json",
+            "bare",
+            "axum's `Json<Iris>` (serde only, for comparison)",
+        ),
+        Router::new().route("/predict", post(axum_json)),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "validated_json",
+            "bare",
+            "`ValidatedJson<Iris>` (bounds, pre-scan, serde, validator)",
+        ),
+        Router::new().route("/predict", post(validated)),
+        none.clone(),
+    );
+    let model_route = || {
+        Router::new()
+            .route("/predict", post(predict))
+            .with_state(model.clone())
+    };
+    bench.case(
+        &mut group,
+        case(
+            "predict",
+            "bare",
+            "`ValidatedJson` + 100-tree forest prediction, no security",
+        ),
+        model_route(),
+        none,
+    );
+    let full = || {
+        Router::new()
+            .route("/predict", post(predict))
+            .route_layer(need_predict())
+            .route_layer(principal_limit.clone())
+            .route_layer(
+                AuthLayer::new()
+                    .api_key(ApiKeyAuth::new(keys.clone()))
+                    .bearer(BearerAuth::new(hs_verifier())),
+            )
+            .with_state(model.clone())
+    };
+    bench.case(
+        &mut group,
+        case(
+            "full_jwt_hs256",
+            "predict",
+            "full stack, JWT HS256: auth -> rate limit -> RBAC -> validated JSON -> predict",
+        ),
+        full(),
+        hs,
+    );
+    bench.case(
+        &mut group,
+        case(
+            "full_api_key",
+            "predict",
+            "full stack, API key: auth -> rate limit -> RBAC -> validated JSON -> predict",
+        ),
+        full(),
+        api_key,
+    );
+    group.finish();
+}
+
+/// Where criterion writes its estimates: `$CRITERION_HOME`, else `<target>/criterion` (this
+/// binary is `<target>/<profile>/deps/layers-<hash>`).
+fn criterion_home() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.ancestors().nth(3)?.join("criterion"))
+}
+
+/// The median (ns) of one case, when criterion wrote it during this run.
+fn median_ns(home: &std::path::Path, id: &str, since: SystemTime) -> Option<f64> {
+    let path = home.join(GROUP).join(id).join("new").join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns.abs() >= 1_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else if ns.abs() >= 1_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// Prints the Markdown table of this run's cases (nothing in `cargo test` mode).
+fn print_table(cases: &[Case], since: SystemTime) {
+    let Some(home) = criterion_home() else { return };
+    let medians: Vec<(Case, f64)> = cases
+        .iter()
+        .filter_map(|c| median_ns(&home, c.id, since).map(|m| (*c, m)))
+        .collect();
+    let find = |id: &str| medians.iter().find(|(c, _)| c.id == id).map(|(_, m)| *m);
+    let Some(bare) = find("bare") else { return };
+    println!("\n| case | what | median | baseline | added over baseline | x bare |");
+    println!("|---|---|---|---|---|---|");
+    for (case, median) in &medians {
+        let added = find(case.baseline).map_or_else(
+            || "-".to_owned(),
+            |base| {
+                if case.id == case.baseline {
+                    "-".to_owned()
+                } else {
+                    format!(
+                        "{}{}",
+                        if median >= &base { "+" } else { "" },
+                        format_ns(median - base)
+                    )
+                }
+            },
+        );
+        println!(
+            "| `{}` | {} | {} | `{}` | {} | {:.2} |",
+            case.id,
+            case.what,
+            format_ns(*median),
+            case.baseline,
+            added,
+            median / bare
+        );
+    }
+}
+
+fn main() {
+    let since = SystemTime::now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let ran = RefCell::new(Vec::new());
+    let mut c = Criterion::default().configure_from_args();
+    layers(&mut c, &rt, &ran);
+    c.final_summary();
+    let cases = ran.into_inner();
+    print_table(&cases, since);
+}
