@@ -159,7 +159,8 @@ pub fn json_config(config: &Config) -> Result<JsonConfig, mlguard_validate::Conf
         .build()
 }
 
-/// [`api_router`] then [`harden`]: the complete application.
+/// [`api_router`], plus `/openapi.json`, `/docs` and `/metrics` with the metrics middleware
+/// ([`crate::metrics::instrument`]), then [`harden`]: the complete application.
 ///
 /// # Errors
 /// As [`api_router`].
@@ -170,5 +171,7 @@ pub fn build(
     auth: &Auth,
     options: &HardeningOptions,
 ) -> Result<Router, RbacError> {
-    Ok(harden(api_router(state, json, quotas, auth)?, options))
+    let metrics = crate::metrics::Metrics::new(Some(quotas));
+    let routes = crate::metrics::instrument(api_router(state, json, quotas, auth)?, &metrics, auth)?;
+    Ok(harden(routes, options))
 }

@@ -3,6 +3,7 @@
 //! [`AuthLayer`]. The layer writes the [`Principal`](mlguard_core::Principal) the permission
 //! and quota layers read, and strips the credential headers before the handler runs.
 
+use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
 use crate::bootstrap::{DataDir, files};
 use crate::config::Secret;
 use crate::policy::REALM;
@@ -55,10 +56,13 @@ impl Auth {
             .audience(ISSUER)
             .ttl(access_ttl);
         // Reused refresh tokens revoke their family's access tokens: one store for both sides.
-        let revoked: Arc<dyn RevocationStore> = Arc::new(MemoryRevocationStore::new());
+        let revoked: Arc<dyn RevocationStore> =
+            Arc::new(AuditedRevocations::new(MemoryRevocationStore::new()));
         let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
         let token = TokenEndpoint::new(users, issuer)
-            .refresh_tokens(Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl)))
+            .refresh_tokens(Arc::new(AuditedRefreshTokens::new(
+                MemoryRefreshStore::new().with_ttl(refresh_ttl),
+            )))
             .revocation(revoked.clone());
         let layer = AuthLayer::new()
             .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))

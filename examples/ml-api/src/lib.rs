@@ -35,6 +35,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
@@ -44,6 +45,8 @@ pub mod datadir;
 pub mod http;
 pub mod idle;
 pub mod logging;
+pub mod metrics;
+pub mod openapi;
 pub mod policy;
 pub mod quotas;
 pub mod routes;

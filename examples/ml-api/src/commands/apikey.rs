@@ -23,6 +23,7 @@ pub fn run(config: &Config, command: ApikeyCommand) -> Result<ExitCode, CliError
             let (key, record) =
                 generate(&name, [role.as_str()]).map_err(|e| CliError::Other(e.to_string()))?;
             store.insert(record).map_err(|e| CliError::Other(e.to_string()))?;
+            crate::audit::api_key_created(key.key_id(), &name, &role);
             eprintln!(
                 "ml-api: created key {} for {name:?} (role {role}); it is shown once:",
                 key.key_id()
@@ -43,6 +44,7 @@ pub fn run(config: &Config, command: ApikeyCommand) -> Result<ExitCode, CliError
         }
         ApikeyCommand::Revoke { id } => {
             if store.revoke(&id).map_err(|e| CliError::Other(e.to_string()))? {
+                crate::audit::api_key_revoked(&id);
                 eprintln!("ml-api: revoked key {id}");
             } else {
                 return Err(CliError::Other(format!("no API key with id {id:?}")));

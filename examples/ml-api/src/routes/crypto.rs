@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 /// `POST /encrypt` body.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptRequest {
     /// Text to encrypt.
@@ -22,7 +22,7 @@ pub struct EncryptRequest {
 }
 
 /// `POST /encrypt` answer, and `POST /decrypt` body.
-#[derive(Debug, Serialize, Deserialize, Validate)]
+#[derive(Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ciphertext {
     /// A Fernet token.
@@ -30,7 +30,7 @@ pub struct Ciphertext {
 }
 
 /// `POST /decrypt` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Plaintext {
     /// The decrypted text.
     pub plaintext: String,
@@ -40,6 +40,19 @@ pub struct Plaintext {
 pub const DECRYPTION_FAILED: &str = "Decryption failed";
 
 /// `POST /encrypt`.
+#[utoipa::path(
+    post,
+    path = "/encrypt",
+    tag = "crypto",
+    operation_id = "encrypt",
+    summary = "Encrypt text with the server's Fernet key (needs crypto:encrypt)",
+    request_body = EncryptRequest,
+    responses(
+        (status = 200, description = "A Fernet token", body = Ciphertext),
+        (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
+)]
 pub async fn encrypt(
     State(state): State<AppState>,
     _principal: Principal,
@@ -54,6 +67,20 @@ pub async fn encrypt(
 ///
 /// # Errors
 /// 400 problem `Decryption failed`.
+#[utoipa::path(
+    post,
+    path = "/decrypt",
+    tag = "crypto",
+    operation_id = "decrypt",
+    summary = "Decrypt a Fernet token made with the server's key (needs crypto:decrypt)",
+    request_body = Ciphertext,
+    responses(
+        (status = 200, description = "The plaintext", body = Plaintext),
+        (status = 400, description = "Decryption failed (every cause looks the same)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
+)]
 pub async fn decrypt(
     State(state): State<AppState>,
     _principal: Principal,

@@ -17,7 +17,8 @@ use validator::Validate;
 /// One iris sample, in centimetres.
 ///
 /// Validation: finite, 0 to 100 cm (the model then applies its own plausible ranges).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, Validate)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, Validate, utoipa::ToSchema)]
+#[schema(example = json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}))]
 #[serde(deny_unknown_fields)]
 pub struct IrisFeatures {
     /// Sepal length.
@@ -47,7 +48,7 @@ impl IrisFeatures {
 }
 
 /// `POST /predict/batch` body.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The samples.
@@ -56,7 +57,7 @@ pub struct BatchRequest {
 }
 
 /// One prediction.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PredictResponse {
     /// Class index.
     pub prediction: usize,
@@ -77,7 +78,7 @@ impl From<Prediction> for PredictResponse {
 }
 
 /// `POST /predict/batch` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     /// One prediction per instance, in order.
     pub predictions: Vec<PredictResponse>,
@@ -93,6 +94,21 @@ fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifi
 ///
 /// # Errors
 /// 422 for refused input, 503 without a model.
+#[utoipa::path(
+    post,
+    path = "/predict",
+    tag = "model",
+    operation_id = "predict",
+    summary = "Classify one iris sample (needs model:predict)",
+    description = "Limited per principal by `MLGUARD_PREDICT_RATE`.",
+    request_body = IrisFeatures,
+    responses(
+        (status = 200, description = "The prediction", body = PredictResponse),
+        (status = 422, description = "Invalid or implausible measurements", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
+)]
 pub async fn predict(
     State(state): State<AppState>,
     _principal: Principal,
@@ -133,6 +149,20 @@ async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<
 /// # Errors
 /// 422 for an empty or oversized batch or a refused row (named in the detail), 429 over the
 /// quota, 503 without a model.
+#[utoipa::path(
+    post,
+    path = "/predict/batch",
+    tag = "model",
+    operation_id = "predict_batch",
+    summary = "Classify several samples (needs model:predict; each row costs one unit of quota)",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One prediction per instance, in order", body = BatchResponse),
+        (status = 422, description = "Empty or oversized batch, or an invalid row", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
+)]
 pub async fn batch(
     State(state): State<AppState>,
     principal: Principal,

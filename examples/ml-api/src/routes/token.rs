@@ -8,7 +8,8 @@ use axum::routing::MethodRouter;
 use mlguard_auth::token::TokenEndpoint;
 use std::sync::Arc;
 
-/// The `POST /token` method router.
+/// The `POST /token` method router (mlguard-auth's endpoint, with audit events: see
+/// [`crate::audit::token_route`]).
 pub fn route<S: Clone + Send + Sync + 'static>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S> {
-    mlguard_auth::token::token_route(endpoint)
+    crate::audit::token_route(endpoint)
 }

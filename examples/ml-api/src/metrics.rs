@@ -1,0 +1,338 @@
+//! Prometheus metrics: `GET /metrics` on the main listener, behind authentication and the
+//! permission `metrics:read` (role `admin` has it), in the Prometheus text format.
+//!
+//! Why the main listener and not a second one: one port to secure, one TLS setup, and the same
+//! credentials as the API (an API key with role `admin` is the scraper's credential:
+//! `ml-api apikey create prometheus --role admin`). Scrapers that cannot send a header can be
+//! given a key through their `authorization`/`http_headers` settings.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status` |
+//! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` |
+//! | `ml_api_auth_failures_total` | counter | `route`, `reason`: `missing_credentials`, `invalid_api_key`, `invalid_token` (401s), `bad_credentials` (`/token` logins refused) |
+//! | `ml_api_authz_denials_total` | counter | `route` (403s) |
+//! | `ml_api_rate_limited_total` | counter | `route` (429s) |
+//! | `ml_api_predictions_total` | counter | `class` |
+//! | `ml_api_ratelimit_backend_errors_total` | counter | `policy` (Redis calls that failed or timed out) |
+//! | `ml_api_ratelimit_fallback_decisions_total` | counter | `policy` (decided locally because Redis failed) |
+//! | `ml_api_ratelimit_decisions_total` | counter | `policy`, `decision` (`allowed`, `rejected`) |
+//!
+//! The counts are taken at the router, around each route (inside the hardening layers): answers
+//! that the outer layers give on their own (413 over the body limit, 408, 503 when shedding, 400
+//! for an ambiguous path) are in the access log, not here. The rate-limiter figures are read
+//! from mlguard-ratelimit's own counters at scrape time.
+//!
+//! Each server has its own recorder (no global state): two servers in one process, as in the
+//! tests, count separately.
+
+use crate::audit;
+use crate::auth::Auth;
+use crate::policy::{self, METRICS_READ};
+use crate::quotas::Quotas;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, StatusCode};
+use metrics::{Recorder, counter, histogram, with_local_recorder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use mlguard_core::Principal;
+use mlguard_ratelimit::RateLimiter;
+use mlguard_rbac::{RbacError, RequirePermissionLayer};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where the metrics are served.
+pub const METRICS_PATH: &str = "/metrics";
+/// The Prometheus text exposition format.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Latency histogram buckets, seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+/// Route label of requests no route matched.
+pub const UNMATCHED: &str = "unmatched";
+/// Largest prediction answer read to count classes (a batch of the maximum size is far below).
+const MAX_PREDICTION_BODY: usize = 4 * 1024 * 1024;
+
+/// The server's metrics: a Prometheus recorder and the rate limiters to read at scrape time.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    limiters: Vec<(&'static str, RateLimiter)>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("limiters", &self.inner.limiters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a request to the token route went; set as a response extension by
+/// [`crate::audit`]'s token route and read by the metrics layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOutcome {
+    /// Tokens issued.
+    Issued,
+    /// `invalid_grant`: wrong user, password or refresh token.
+    BadCredentials,
+    /// Any other refusal (malformed request, bad scope, server error).
+    Refused,
+}
+
+impl Metrics {
+    /// A fresh recorder; the limiters of `quotas` are exported at each scrape.
+    ///
+    /// ```
+    /// let metrics = ml_api::metrics::Metrics::new(None);
+    /// metrics.record_prediction("setosa");
+    /// assert!(metrics.render().contains(r#"ml_api_predictions_total{class="setosa"} 1"#));
+    /// ```
+    pub fn new(quotas: Option<&Quotas>) -> Self {
+        let builder = PrometheusBuilder::new();
+        let builder = match builder.set_buckets_for_metric(
+            Matcher::Full("ml_api_http_request_duration_seconds".into()),
+            &LATENCY_BUCKETS,
+        ) {
+            Ok(b) => b,
+            // Only an empty bucket list is refused; ours is a non-empty constant.
+            Err(_) => PrometheusBuilder::new(),
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let limiters = quotas
+            .map(|q| {
+                vec![
+                    ("token-ip", q.token_ip.limiter().clone()),
+                    ("token-user", q.token_user.limiter().clone()),
+                    ("predict", q.predict.limiter().clone()),
+                ]
+            })
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                limiters,
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        let recorder: &dyn Recorder = &self.inner.recorder;
+        with_local_recorder(recorder, f)
+    }
+
+    /// Counts one prediction of `class`.
+    pub fn record_prediction(&self, class: &str) {
+        let class = class.to_owned();
+        self.with(|| counter!("ml_api_predictions_total", "class" => class).increment(1));
+    }
+
+    /// The Prometheus text, with the rate limiters' counters read now.
+    pub fn render(&self) -> String {
+        self.with(|| {
+            for (policy, limiter) in &self.inner.limiters {
+                let s = limiter.stats().snapshot();
+                counter!("ml_api_ratelimit_backend_errors_total", "policy" => *policy)
+                    .absolute(s.backend_errors);
+                counter!("ml_api_ratelimit_fallback_decisions_total", "policy" => *policy)
+                    .absolute(s.fallback_decisions);
+                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "allowed")
+                    .absolute(s.allowed);
+                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "rejected")
+                    .absolute(s.rejected);
+            }
+        });
+        self.inner.handle.run_upkeep();
+        self.inner.handle.render()
+    }
+
+    fn record_request(&self, seen: &Seen, status: StatusCode, seconds: f64, outcome: Option<TokenOutcome>) {
+        let route = seen.route.clone();
+        let method = seen.method;
+        let code = status.as_str().to_owned();
+        self.with(|| {
+            counter!("ml_api_http_requests_total", "route" => route.clone(), "method" => method, "status" => code.clone())
+                .increment(1);
+            histogram!("ml_api_http_request_duration_seconds", "route" => route.clone(), "method" => method, "status" => code)
+                .record(seconds);
+            match status {
+                StatusCode::UNAUTHORIZED => {
+                    counter!("ml_api_auth_failures_total", "route" => route.clone(), "reason" => seen.credential.reason())
+                        .increment(1);
+                }
+                StatusCode::FORBIDDEN => {
+                    counter!("ml_api_authz_denials_total", "route" => route.clone()).increment(1);
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    counter!("ml_api_rate_limited_total", "route" => route.clone()).increment(1);
+                }
+                _ => {}
+            }
+            if outcome == Some(TokenOutcome::BadCredentials) {
+                counter!("ml_api_auth_failures_total", "route" => route, "reason" => "bad_credentials")
+                    .increment(1);
+            }
+        });
+    }
+}
+
+/// The credential a request carried (never its value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    None,
+    ApiKey,
+    Authorization,
+}
+
+impl Credential {
+    fn of(headers: &http::HeaderMap) -> Self {
+        if headers.contains_key("x-api-key") {
+            Self::ApiKey
+        } else if headers.contains_key(http::header::AUTHORIZATION) {
+            Self::Authorization
+        } else {
+            Self::None
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::None => "missing_credentials",
+            Self::ApiKey => "invalid_api_key",
+            Self::Authorization => "invalid_token",
+        }
+    }
+}
+
+struct Seen {
+    route: String,
+    method: &'static str,
+    credential: Credential,
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// The middleware: counts and times each request by matched route and status, counts
+/// 401/403/429 and login failures, and the classes of successful predictions; emits an audit
+/// event for each denial. Mount it with `Router::layer` (inside the routing, where the matched
+/// path is known).
+pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let seen = Seen {
+        route: request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned()),
+        method: method_label(request.method()),
+        credential: Credential::of(request.headers()),
+    };
+    let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
+    let response = next.run(request).await;
+    let status = response.status();
+    let outcome = response.extensions().get::<TokenOutcome>().copied();
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && seen.route != UNMATCHED {
+        audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
+    }
+    let response = if status == StatusCode::OK && seen.route.starts_with("/predict") {
+        count_predictions(&metrics, response).await
+    } else {
+        response
+    };
+    metrics.record_request(&seen, status, start.elapsed().as_secs_f64(), outcome);
+    response
+}
+
+/// Reads a successful prediction answer (a small JSON document already in memory), counts its
+/// classes, and passes it on unchanged.
+async fn count_predictions(metrics: &Metrics, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PREDICTION_BODY).await else {
+        return mlguard_core::Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server could not handle the request",
+        )
+        .into_response_with(Body::from);
+    };
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        let one = value.get("class").into_iter();
+        let many = value
+            .get("predictions")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("class"));
+        for class in one.chain(many).filter_map(|c| c.as_str()) {
+            metrics.record_prediction(class);
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `GET /metrics`: the Prometheus text. Needs `metrics:read`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    operation_id = "metrics",
+    summary = "Prometheus metrics (needs metrics:read)",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4"),
+    ),
+    security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
+)]
+pub async fn metrics(State(metrics): State<Metrics>, _principal: Principal) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_TEXT))],
+        metrics.render(),
+    )
+}
+
+/// `GET /metrics` behind authentication and `metrics:read`.
+///
+/// # Errors
+/// An invalid policy (a programming error, caught at start-up).
+pub fn router(metrics: &Metrics, auth: &Auth) -> Result<Router, RbacError> {
+    let authz = policy::authorizer()?;
+    Ok(Router::new()
+        .route(METRICS_PATH, get(self::metrics))
+        .route_layer(RequirePermissionLayer::try_new(&authz, METRICS_READ)?)
+        .route_layer(auth.layer.clone())
+        .with_state(metrics.clone()))
+}
+
+/// Adds `/openapi.json`, `/docs` and `/metrics` to `routes`, and the metrics middleware around
+/// every route.
+///
+/// # Errors
+/// As [`router`].
+pub fn instrument(routes: Router, metrics: &Metrics, auth: &Auth) -> Result<Router, RbacError> {
+    Ok(routes
+        .merge(crate::openapi::router())
+        .merge(router(metrics, auth)?)
+        .layer(axum::middleware::from_fn_with_state(metrics.clone(), track)))
+}

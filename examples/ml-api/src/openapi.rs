@@ -1,0 +1,404 @@
+//! The OpenAPI 3.1 document (`GET /openapi.json`) and the interactive docs page (`GET /docs`).
+//!
+//! The document is generated with [utoipa] from the code: the request and response types derive
+//! `ToSchema`, the handlers carry `#[utoipa::path]`, and [`ApiDoc`]'s modifiers add what every
+//! route shares (the security schemes, the problem bodies the hardening layers can answer, the
+//! trailing-slash aliases `/encrypt/` and `/decrypt/`).
+//!
+//! Security schemes: [`OAUTH2`] (password flow, `tokenUrl: /token`), [`BEARER`] (HTTP bearer,
+//! JWT) and [`API_KEY`] (`X-API-Key` header). A protected operation lists all three as
+//! alternatives; a public one lists none.
+//!
+//! `/docs` is Swagger UI, compiled into the binary (`utoipa-swagger-ui` with its `vendored`
+//! feature: no CDN at run time, no download at build time). Its responses carry their own CSP,
+//! [`DOCS_CSP`], which allows the page's own scripts, styles and images and calls to this
+//! origin only; every other response keeps the strict API CSP of
+//! [`crate::http::headers`].
+//!
+//! ```
+//! let doc = ml_api::openapi::document();
+//! assert!(doc.paths.paths.contains_key("/predict"));
+//! let json = serde_json::to_value(&doc).unwrap();
+//! assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+//! ```
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use http::{HeaderValue, Method};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
+};
+use utoipa::openapi::{Content, OpenApi as Document, PathItem, Ref, RefOr};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// Where the interactive page is served (`/docs` redirects to `/docs/`).
+pub const DOCS_PATH: &str = "/docs";
+/// Name of the OAuth2 password-flow scheme.
+pub const OAUTH2: &str = "oauth2_password";
+/// Name of the HTTP bearer (JWT) scheme.
+pub const BEARER: &str = "bearer_jwt";
+/// Name of the `X-API-Key` header scheme.
+pub const API_KEY: &str = "api_key";
+/// The media type of RFC 9457 problem bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The CSP of the docs page: its own scripts and styles (Swagger UI sets `style` attributes from
+/// script, hence `'unsafe-inline'` for styles only), its own images and `data:` icons, requests
+/// to this origin only, never framed, no plugins, no forms posted elsewhere.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// An RFC 9457 problem body (`application/problem+json`), as every error except the token
+/// endpoint's is answered. Extra members may follow (`errors` for validation failures).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDoc {
+    /// A URI naming the problem type; `about:blank` when the status says it all.
+    #[schema(example = "about:blank")]
+    pub r#type: String,
+    /// The status's reason phrase.
+    #[schema(example = "Unauthorized")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 401)]
+    pub status: u16,
+    /// What went wrong, for humans (FastAPI clients read this member).
+    #[schema(example = "Not authenticated")]
+    pub detail: String,
+    /// A URI for this occurrence.
+    #[schema(nullable = false)]
+    pub instance: Option<String>,
+}
+
+/// The RFC 6749 section 5.2 error body of `POST /token`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = OAuthError)]
+pub struct OAuthErrorDoc {
+    /// The error code.
+    #[schema(example = "invalid_grant")]
+    pub error: OAuthErrorCodeDoc,
+    /// What went wrong, for humans.
+    pub error_description: Option<String>,
+}
+
+/// RFC 6749 error codes the token endpoint answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = OAuthErrorCode)]
+pub enum OAuthErrorCodeDoc {
+    /// Malformed request.
+    InvalidRequest,
+    /// Bad credentials or refresh token (always the same body: no user enumeration).
+    InvalidGrant,
+    /// Neither `password` nor `refresh_token`.
+    UnsupportedGrantType,
+    /// A scope beyond what the user's roles allow.
+    InvalidScope,
+    /// The server failed.
+    ServerError,
+}
+
+/// The `POST /token` form (RFC 6749 sections 4.3.2 and 6); other parameters (`client_id`) are
+/// ignored, none may repeat.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TokenRequest)]
+pub struct TokenRequestDoc {
+    /// `password` (the default when absent) or `refresh_token`.
+    #[schema(example = "password")]
+    pub grant_type: Option<String>,
+    /// The user name (password grant).
+    pub username: Option<String>,
+    /// The password (password grant).
+    #[schema(format = Password)]
+    pub password: Option<String>,
+    /// A refresh token from an earlier answer (refresh grant).
+    pub refresh_token: Option<String>,
+    /// Space-separated scopes, within what the user's roles allow.
+    pub scope: Option<String>,
+}
+
+/// The `POST /token` success body (RFC 6749 section 5.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TokenResponse)]
+pub struct TokenResponseDoc {
+    /// The bearer token (an HS256 JWT).
+    pub access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    pub token_type: String,
+    /// Lifetime of `access_token`, seconds.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    /// A single-use refresh token.
+    pub refresh_token: Option<String>,
+    /// The granted scopes, when a scope was requested.
+    pub scope: Option<String>,
+}
+
+/// `GET /healthz` and `GET /readyz` success body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Status)]
+pub struct StatusDoc {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The generated document; see the [module docs](self).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ml-api",
+        description = "The mlguard example server: an iris classifier and Fernet encryption \
+            behind authentication (OAuth2 password grant, bearer JWT, X-API-Key), RBAC, rate \
+            limits and input validation. Errors are RFC 9457 problem bodies; `POST /token` \
+            answers errors in RFC 6749's JSON.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        token,
+        crate::routes::predict::predict,
+        crate::routes::predict::batch,
+        crate::routes::crypto::encrypt,
+        crate::routes::crypto::decrypt,
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+        crate::metrics::metrics,
+        openapi_json,
+    ),
+    components(schemas(
+        ProblemDoc,
+        OAuthErrorDoc,
+        OAuthErrorCodeDoc,
+        TokenRequestDoc,
+        TokenResponseDoc,
+        StatusDoc
+    )),
+    modifiers(&SecuritySchemes, &SharedResponses, &TrailingSlashAliases),
+    tags(
+        (name = "auth", description = "Tokens"),
+        (name = "model", description = "The iris classifier"),
+        (name = "crypto", description = "Fernet encryption with the server's key"),
+        (name = "ops", description = "Health, readiness, metrics, this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// `POST /token`: documented here, served by mlguard-auth's token endpoint (see
+/// [`crate::routes::token`]).
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "auth",
+    operation_id = "token",
+    summary = "Get a token (OAuth2 password or refresh_token grant)",
+    description = "Limited per client IP and per username (`MLGUARD_TOKEN_RATE`). Unknown users \
+        and wrong passwords get the same `invalid_grant` answer. Answers carry \
+        `Cache-Control: no-store`.",
+    request_body(content = TokenRequestDoc, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponseDoc),
+        (status = 400, description = "RFC 6749 error", body = OAuthErrorDoc),
+        (status = 429, description = "Too many logins", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+#[allow(dead_code)] // documentation only
+fn token() {}
+
+/// `GET /openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "ops",
+    operation_id = "openapi",
+    summary = "This OpenAPI document",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+#[allow(dead_code)] // documentation only
+fn openapi_json() {}
+
+/// Adds the three security schemes.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/token", Scopes::new()))],
+                "OAuth2 password grant at `/token`; the access token is then sent as a bearer token.",
+            )),
+        );
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /token` (HS256 JWT)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key made with `ml-api apikey create` (`mlg_...`).",
+            ))),
+        );
+    }
+}
+
+/// The security requirement of every protected operation: any one of the three schemes.
+pub fn protected() -> Vec<SecurityRequirement> {
+    [OAUTH2, BEARER, API_KEY]
+        .into_iter()
+        .map(|name| SecurityRequirement::new::<_, [&str; 0], &str>(name, []))
+        .collect()
+}
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))),
+            )
+            .build(),
+    )
+}
+
+/// The problem answers every route can give (from the hardening layers), and 401/403 on the
+/// protected ones. An operation's own description of a status wins.
+struct SharedResponses;
+
+impl Modify for SharedResponses {
+    fn modify(&self, doc: &mut Document) {
+        let every: [(&str, &str); 5] = [
+            ("400", "Malformed request or ambiguous path"),
+            ("408", "The request took too long"),
+            ("413", "The body is too large"),
+            ("500", "The server failed"),
+            ("503", "Overloaded (shed) or not ready"),
+        ];
+        let protected_only: [(&str, &str); 2] = [
+            (
+                "401",
+                "No or bad credentials (with a `WWW-Authenticate` challenge)",
+            ),
+            ("403", "Authenticated, but the role lacks the permission"),
+        ];
+        for item in doc.paths.paths.values_mut() {
+            for op in operations_mut(item) {
+                let is_protected = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let extra = protected_only.iter().filter(|_| is_protected);
+                for (status, description) in every.iter().chain(extra) {
+                    op.responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+    }
+}
+
+/// `/encrypt/` and `/decrypt/` answer like `/encrypt` and `/decrypt` (the tutorial's clients
+/// call the slash forms); documented as copies with their own operation ids.
+struct TrailingSlashAliases;
+
+impl Modify for TrailingSlashAliases {
+    fn modify(&self, doc: &mut Document) {
+        for path in crate::openapi::TRAILING_SLASH_ALIASES {
+            let Some(item) = doc.paths.paths.get(path).cloned() else {
+                continue;
+            };
+            let mut alias = item;
+            for op in operations_mut(&mut alias) {
+                if let Some(id) = &op.operation_id {
+                    op.operation_id = Some(format!("{id}_slash"));
+                }
+            }
+            doc.paths.paths.insert(format!("{path}/"), alias);
+        }
+    }
+}
+
+/// Paths that also answer with a trailing `/`.
+pub const TRAILING_SLASH_ALIASES: [&str; 2] = ["/encrypt", "/decrypt"];
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The operations of a path item with their methods.
+pub fn operations(item: &PathItem) -> BTreeMap<Method, &utoipa::openapi::path::Operation> {
+    [
+        (Method::GET, item.get.as_ref()),
+        (Method::PUT, item.put.as_ref()),
+        (Method::POST, item.post.as_ref()),
+        (Method::DELETE, item.delete.as_ref()),
+        (Method::OPTIONS, item.options.as_ref()),
+        (Method::HEAD, item.head.as_ref()),
+        (Method::PATCH, item.patch.as_ref()),
+        (Method::TRACE, item.trace.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
+    .collect()
+}
+
+/// The document, built from the code.
+pub fn document() -> Document {
+    ApiDoc::openapi()
+}
+
+/// `GET /openapi.json` and `GET /docs` (Swagger UI from the binary, with [`DOCS_CSP`]).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let json: Bytes = serde_json::to_vec(&document())
+        .map(Bytes::from)
+        .unwrap_or_else(|_| Bytes::from_static(b"{}"));
+    let spec = Router::new().route(
+        OPENAPI_PATH,
+        get(move || {
+            let json = json.clone();
+            async move {
+                (
+                    [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                    json,
+                )
+            }
+        }),
+    );
+    let ui = utoipa_swagger_ui::Config::from(OPENAPI_PATH)
+        .try_it_out_enabled(true)
+        .persist_authorization(false)
+        .display_request_duration(true);
+    let docs: Router<S> = Router::from(utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH).config(ui)).layer(
+        SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)),
+    );
+    spec.merge(docs)
+}
