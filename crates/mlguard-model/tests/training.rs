@@ -153,3 +153,53 @@ fn max_depth_limits_tree_size() {
     let deep = ForestParams::new().n_trees(20).train_iris(at()).unwrap();
     assert!(deep.model.forest().n_nodes() > shallow.model.forest().n_nodes());
 }
+
+#[test]
+fn unusable_training_data_is_a_typed_error() {
+    use mlguard_model::{Feature, FeatureSchema, LabeledData};
+    use ndarray::array;
+    let schema = FeatureSchema::new(vec![
+        Feature {
+            name: "a".into(),
+            range: None,
+        },
+        Feature {
+            name: "b".into(),
+            range: None,
+        },
+    ]);
+    let classes = vec!["x".to_string(), "y".to_string()];
+    let cases = [
+        (array![[1.0, f64::NAN], [2.0, 3.0]], vec![0, 1]),
+        (array![[1.0, 2.0], [2.0, 3.0]], vec![0, 2]),
+        (array![[1.0, 2.0], [2.0, 3.0]], vec![0]),
+    ];
+    for (x, y) in cases {
+        assert!(matches!(
+            LabeledData::new(x, y, schema.clone(), classes.clone()),
+            Err(TrainError::InvalidData(_))
+        ));
+    }
+    // A valid tiny data set trains, and a single-class bootstrap is fine.
+    let data = LabeledData::new(
+        array![
+            [1.0, 1.0],
+            [1.1, 0.9],
+            [5.0, 5.0],
+            [5.1, 4.9],
+            [0.9, 1.2],
+            [4.8, 5.2]
+        ],
+        vec![0, 0, 1, 1, 0, 1],
+        schema,
+        classes,
+    )
+    .unwrap();
+    let trained = ForestParams::new()
+        .n_trees(5)
+        .test_fraction(0.34)
+        .train(&data, at())
+        .unwrap();
+    assert_eq!(trained.model.predict(&[1.0, 1.0]).unwrap().class_name, "x");
+    assert_eq!(trained.model.predict(&[5.0, 5.0]).unwrap().class_name, "y");
+}
