@@ -51,12 +51,18 @@ pub const API_KEY: &str = "api_key";
 /// The media type of RFC 9457 problem bodies.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The CSP of the docs page: its own scripts and styles (Swagger UI sets `style` attributes from
-/// script, hence `'unsafe-inline'` for styles only), its own images and `data:` icons, requests
-/// to this origin only, never framed, no plugins, no forms posted elsewhere.
-pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// The CSP of the docs page: its own scripts and style sheets, plus the one `<style>` element
+/// the Swagger UI bundle inserts (allowed by its hash, [`SWAGGER_UI_STYLE_HASH`], not by
+/// `'unsafe-inline'`), its own images and `data:` icons, requests to this origin only, never
+/// framed, no forms posted anywhere. `tests/browser.rs` fails on any violation.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
      img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
+
+/// The SHA-256 (base64) of the `<style>` element Swagger UI 5.32.6 (`utoipa-swagger-ui-vendored`
+/// 0.2.0) inserts; a new Swagger UI may need a new hash (the browser test names the directive).
+pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=";
 
 /// An RFC 9457 problem body (`application/problem+json`), as every error except the token
 /// endpoint's is answered. Extra members may follow (`errors` for validation failures).
@@ -394,7 +400,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         }),
     );
     let ui = utoipa_swagger_ui::Config::from(OPENAPI_PATH)
-        .try_it_out_enabled(true)
         .persist_authorization(false)
         .display_request_duration(true);
     let docs: Router<S> = Router::from(utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH).config(ui)).layer(

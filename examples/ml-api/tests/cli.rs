@@ -1,0 +1,335 @@
+//! The binary as a subprocess against a temporary data directory: first-run bootstrap (0700 /
+//! 0600, admin password once), `user add` from stdin, `apikey create` then use the key,
+//! `apikey revoke` then the key fails without restart, `keygen fernet`, `train`, a weak
+//! `MLGUARD_JWT_SECRET` refused, secrets kept out of the logs, graceful SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ml-api");
+
+fn cmd(data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir")
+        .arg(data)
+        .env_remove("MLGUARD_JWT_SECRET")
+        .env_remove("MLGUARD_FERNET_KEY");
+    c
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A running `ml-api serve`; stderr lines are collected in the background.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra_env: &[(&str, &str)]) -> Self {
+        let mut c = cmd(data);
+        c.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut s = Server {
+            child,
+            lines: rx,
+            log: Vec::new(),
+            url: String::new(),
+        };
+        // The banner ends with the curl line.
+        s.wait_for("ml-api: try: curl");
+        let line = s
+            .log
+            .iter()
+            .find(|l| l.starts_with("ml-api: listening on "))
+            .cloned()
+            .unwrap();
+        s.url = line.trim_start_matches("ml-api: listening on ").to_owned();
+        s
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("server output");
+            self.log.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            self.log.push(line);
+        }
+    }
+
+    fn client(&self, data: &Path) -> reqwest::Client {
+        let pem = std::fs::read(data.join("tls-cert.pem")).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        self.drain();
+        (status, std::mem::take(&mut self.log))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A failed test must not leave a server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn first_run_bootstrap_cli_keys_and_revocation_without_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("mlguard-data");
+    let mut server = Server::start(&data, &[]);
+    assert!(server.url.starts_with("https://127.0.0.1:"));
+
+    // First run: private directory and files, admin password printed once.
+    assert_eq!(mode(&data), 0o700);
+    for f in [
+        "jwt.secret",
+        "fernet.key",
+        "model.key",
+        "iris.model.json",
+        "tls-cert.pem",
+        "tls-key.pem",
+        "users.json",
+        "apikeys.json",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    let pw_line = server
+        .log
+        .iter()
+        .find(|l| l.contains("created user `admin` with password: "))
+        .cloned()
+        .unwrap();
+    let password = pw_line.rsplit(' ').next().unwrap().to_owned();
+    assert!(password.len() >= 20);
+    assert!(server.log.iter().any(|l| l.contains("/docs")));
+    assert!(server.log.iter().any(|l| l.contains("curl --cacert")));
+    let client = server.client(&data);
+
+    // `user add` reads the password from stdin; the new user logs in at once.
+    let mut add = cmd(&data)
+        .args(["user", "add", "bob", "--role", "user"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"bob-password-1\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let out = cmd(&data).args(["user", "list"]).output().unwrap();
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(listing.contains("bob") && listing.contains("admin"));
+    assert!(!listing.contains("argon2"));
+    let r = client
+        .post(format!("{}/token", server.url))
+        .form(&[("username", "bob"), ("password", "bob-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{}/token", server.url))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // `apikey create` prints the key once on stdout; it works on the running server.
+    let out = cmd(&data)
+        .args(["apikey", "create", "ci-job", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("mlg_"));
+    let predict = |key: String| {
+        let client = client.clone();
+        let url = format!("{}/predict", server.url);
+        async move {
+            client
+                .post(url)
+                .header("x-api-key", key)
+                .header("content-type", "application/json")
+                .body(r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(predict(key.clone()).await, 200);
+
+    let out = cmd(&data).args(["apikey", "list"]).output().unwrap();
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(listing.contains("ci-job") && listing.contains("active"));
+    assert!(!listing.contains(&key), "the key itself is never listed");
+    let id = listing
+        .lines()
+        .find(|l| l.contains("ci-job"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Revoked: refused by the same running server.
+    assert!(
+        cmd(&data)
+            .args(["apikey", "revoke", &id])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(predict(key.clone()).await, 401);
+    assert!(
+        !cmd(&data)
+            .args(["apikey", "revoke", "no-such-id"])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // `user remove`.
+    assert!(
+        cmd(&data)
+            .args(["user", "remove", "bob"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = client
+        .post(format!("{}/token", server.url))
+        .form(&[("username", "bob"), ("password", "bob-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Graceful shutdown on SIGTERM; no credential in any log line.
+    let (status, log) = server.terminate();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+    let all = log.join("\n");
+    assert!(all.contains("ml_api::access"), "access log lines present");
+    for secret in [key.as_str(), "bob-password-1"] {
+        assert!(!all.contains(secret), "a secret reached the logs");
+    }
+    let jwt_secret = std::fs::read_to_string(data.join("jwt.secret")).unwrap();
+    assert!(!all.contains(jwt_secret.trim()));
+    // The admin password is printed exactly once (the banner line).
+    assert_eq!(all.matches(password.as_str()).count(), 1);
+
+    // A second run reuses everything and prints no password.
+    let mut again = Server::start(&data, &[]);
+    again.drain();
+    assert!(!again.log.iter().any(|l| l.contains("with password")));
+    assert_eq!(
+        std::fs::read_to_string(data.join("jwt.secret")).unwrap(),
+        jwt_secret
+    );
+    let _ = again.terminate();
+}
+
+#[test]
+fn weak_jwt_secret_refuses_to_start_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd(tmp.path())
+        .env("MLGUARD_JWT_SECRET", "too-short-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("MLGUARD_JWT_SECRET") && err.contains("32"), "{err}");
+    assert!(!err.contains("too-short-secret"));
+}
+
+#[test]
+fn keygen_fernet_prints_a_python_compatible_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd(tmp.path()).args(["keygen", "fernet"]).output().unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.len(), 44);
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from cryptography.fernet import Fernet; Fernet(sys.argv[1].encode())",
+            &key,
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn train_writes_the_model_and_prints_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd(tmp.path()).arg("train").output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let acc: f64 = stdout.trim().trim_start_matches("accuracy: ").parse().unwrap();
+    assert!(acc > 0.9, "{acc}");
+    assert_eq!(mode(&tmp.path().join("iris.model.json")), 0o600);
+}
+
+#[test]
+fn unknown_role_and_short_password_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd(tmp.path())
+        .args(["apikey", "create", "x", "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let mut add = cmd(tmp.path())
+        .args(["user", "add", "eve"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    assert!(!add.wait().unwrap().success());
+}
