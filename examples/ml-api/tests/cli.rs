@@ -123,7 +123,7 @@ impl Drop for Server {
 async fn first_run_bootstrap_cli_keys_and_revocation_without_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("mlguard-data");
-    let mut server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]);
     assert!(server.url.starts_with("https://127.0.0.1:"));
 
     // First run: private directory and files, admin password printed once.
