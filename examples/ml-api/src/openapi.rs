@@ -57,7 +57,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// framed, no forms posted anywhere. `tests/browser.rs` fails on any violation.
 pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
-     img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
 /// The SHA-256 (base64) of the `<style>` element Swagger UI 5.32.6 (`utoipa-swagger-ui-vendored`

@@ -274,6 +274,19 @@ async fn docs_and_document_are_served_with_their_own_csp() {
     let served: Value = r.json().await.unwrap();
     assert_eq!(served, document_json());
 
+    // The docs policy: nothing from elsewhere, no inline script, no eval; the one inline style
+    // Swagger UI inserts is allowed by its hash only.
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self';",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(DOCS_CSP.contains(directive), "{directive}");
+    }
+    assert!(DOCS_CSP.contains(ml_api::openapi::SWAGGER_UI_STYLE_HASH));
+    assert!(!DOCS_CSP.contains("unsafe-") && !DOCS_CSP.contains('*') && !DOCS_CSP.contains("http"));
+
     let r = s.client.get(s.url("/docs/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(
