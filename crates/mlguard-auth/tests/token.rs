@@ -442,3 +442,34 @@ fn login_does_not_block_the_async_runtime() {
         );
     });
 }
+
+/// A token request larger than the route's limit is 413, also when it arrives chunked (no
+/// `Content-Length`), not a 400 `invalid_request`.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn oversized_chunked_token_body_is_413() {
+    use axum::Router;
+    use tower::ServiceExt;
+
+    let users = Arc::new(MemoryUserStore::new());
+    let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &[7u8; 32]).unwrap());
+    let endpoint = Arc::new(TokenEndpoint::new(users, issuer));
+    let app: Router = Router::new().route("/token", mlguard_auth::token::token_route(endpoint));
+    let big = format!(
+        "username=a&password={}",
+        "x".repeat(mlguard_auth::token::MAX_FORM_BYTES)
+    );
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = big
+        .into_bytes()
+        .chunks(1024)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    let request = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}

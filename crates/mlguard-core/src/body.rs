@@ -179,10 +179,62 @@ where
     }
 }
 
+/// Whether a body-read error means "over the size limit": an
+/// [`http_body_util::LengthLimitError`] anywhere in the error's source chain.
+///
+/// Limits are enforced by whichever layer is outermost (a server's `RequestBodyLimitLayer`, a
+/// layer's own `Limited`), and frameworks wrap the error (axum's `axum::Error`), so checking
+/// only the outer error type answers 400 where 413 is right.
+///
+/// ```
+/// use http_body_util::{BodyExt, Full, Limited};
+/// use mlguard_core::body::is_length_limit_error;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let body = Limited::new(Full::new(bytes::Bytes::from_static(b"0123456789")), 4);
+/// let err = body.collect().await.unwrap_err();
+/// assert!(is_length_limit_error(err.as_ref()));
+/// # }
+/// ```
+pub fn is_length_limit_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        match error.source() {
+            Some(next) => error = next,
+            None => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::{BodyExt, Full};
+
+    #[derive(Debug)]
+    struct Wrapper(Box<dyn std::error::Error + Send + Sync>);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    #[tokio::test]
+    async fn length_limit_is_found_through_wrappers() {
+        let body = http_body_util::Limited::new(Full::new(Bytes::from_static(b"0123456789")), 4);
+        let err = body.collect().await.unwrap_err();
+        let wrapped = Wrapper(err);
+        assert!(is_length_limit_error(&wrapped));
+        let other = Wrapper("io".into());
+        assert!(!is_length_limit_error(&other));
+    }
 
     #[tokio::test]
     async fn problem_body_yields_the_json_once() {

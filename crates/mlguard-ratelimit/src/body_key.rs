@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Limited};
 use mlguard_core::Problem;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,7 +32,7 @@ where
     }
     let bytes = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(max)),
+        Err(e) if mlguard_core::body::is_length_limit_error(e.as_ref()) => return Err(too_large(max)),
         Err(_) => return Err(Problem::bad_request("The request body could not be read.")),
     };
     let key = field(&parts.headers, &bytes, name).map(|v| RateLimitKey::field(&v));

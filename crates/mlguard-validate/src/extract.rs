@@ -7,9 +7,8 @@ use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
-use std::error::Error as StdError;
 use validator::Validate;
 
 /// An axum extractor for a JSON body that is bounded, well-formed, of the right shape, and
@@ -94,24 +93,11 @@ pub async fn read_json_body(req: Request, config: &JsonConfig) -> Result<Bytes, 
     // Enforced again while reading: Content-Length may be absent (chunked) or a lie.
     match Limited::new(req.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if is_length_limit(e.as_ref()) => Err(Rejection::TooLarge { limit }),
+        Err(e) if mlguard_core::body::is_length_limit_error(e.as_ref()) => Err(Rejection::TooLarge { limit }),
         Err(_) => Err(Rejection::BodyRead),
     }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// Ours, or one from a `RequestBodyLimitLayer` (or any `Limited`) further out.
-fn is_length_limit(mut e: &(dyn StdError + 'static)) -> bool {
-    loop {
-        if e.is::<LengthLimitError>() {
-            return true;
-        }
-        match e.source() {
-            Some(next) => e = next,
-            None => return false,
-        }
-    }
 }

@@ -58,6 +58,13 @@ where
                 .map(str::to_owned);
             let response = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
                 Ok(body) => endpoint.handle(content_type.as_deref(), &body).await,
+                // Over this route's limit or a server-wide one: 413, whatever wrapped the error.
+                Err(e) if mlguard_core::body::is_length_limit_error(&e) => {
+                    return mlguard_core::Problem::payload_too_large(format!(
+                        "The token request body is larger than {MAX_FORM_BYTES} bytes."
+                    ))
+                    .into_response_with(Body::from);
+                }
                 Err(_) => endpoint.handle(None, b"").await,
             };
             response.into_response_with(Body::from) as Response
