@@ -32,6 +32,18 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, AuthError>>;
 }
 
+/// A shared store is a store: lets a server pick the backend at run time
+/// (`Arc<dyn RevocationStore>`) and still wrap or share it.
+impl<T: RevocationStore + ?Sized> RevocationStore for std::sync::Arc<T> {
+    fn revoke<'a>(&'a self, jti: &'a str, until: SystemTime) -> BoxFuture<'a, Result<(), AuthError>> {
+        (**self).revoke(jti, until)
+    }
+
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, AuthError>> {
+        (**self).is_revoked(jti)
+    }
+}
+
 /// An in-process denylist whose entries expire with their tokens.
 ///
 /// ```

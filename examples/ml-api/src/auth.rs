@@ -44,6 +44,22 @@ impl Auth {
         access_ttl: Duration,
         refresh_ttl: Duration,
     ) -> Result<Self, AuthError> {
+        let revoked: Arc<dyn RevocationStore> = Arc::new(MemoryRevocationStore::new());
+        Self::with_revocations(dir, jwt_secret, access_ttl, refresh_ttl, revoked)
+    }
+
+    /// Like [`Auth::new`], with the `jti` denylist in `revocations` (Redis, when
+    /// `MLGUARD_REDIS_URL` is set, so a token revoked on one instance is refused by all).
+    ///
+    /// # Errors
+    /// The key file cannot be opened, or the secret is refused.
+    pub fn with_revocations(
+        dir: &DataDir,
+        jwt_secret: &Secret,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+        revocations: Arc<dyn RevocationStore>,
+    ) -> Result<Self, AuthError> {
         let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
         let secret = jwt_secret.expose().as_bytes();
         let verifier = JwtVerifier::builder()
@@ -56,8 +72,7 @@ impl Auth {
             .audience(ISSUER)
             .ttl(access_ttl);
         // Reused refresh tokens revoke their family's access tokens: one store for both sides.
-        let revoked: Arc<dyn RevocationStore> =
-            Arc::new(AuditedRevocations::new(MemoryRevocationStore::new()));
+        let revoked: Arc<dyn RevocationStore> = Arc::new(AuditedRevocations::new(revocations));
         let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
         let token = TokenEndpoint::new(users, issuer)
             .refresh_tokens(Arc::new(AuditedRefreshTokens::new(

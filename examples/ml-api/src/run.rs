@@ -139,11 +139,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch);
     let json = crate::app::json_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
     let quotas = crate::quotas::Quotas::from_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
-    let auth = crate::auth::Auth::new(
+    let revocations: std::sync::Arc<dyn mlguard_auth::revocation::RevocationStore> = match &config.redis_url {
+        // Shared with the other instances: a token revoked on one is refused by all.
+        Some(url) => std::sync::Arc::new(
+            mlguard_auth::revocation::RedisRevocationStore::connect(url.expose())
+                .await
+                .map_err(|e| StartError::Setup(format!("revocation store: {e}")))?,
+        ),
+        None => std::sync::Arc::new(mlguard_auth::revocation::MemoryRevocationStore::new()),
+    };
+    let auth = crate::auth::Auth::with_revocations(
         &boot.data_dir,
         &boot.jwt_secret,
         config.access_token_ttl,
         config.refresh_token_ttl,
+        revocations,
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
     let app = build(
