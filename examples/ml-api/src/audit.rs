@@ -42,6 +42,18 @@ fn bounded(name: &str) -> String {
     }
 }
 
+/// A peer address for an event: the IP, or `-` when unknown.
+struct Peer(Option<IpAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// What a token request asked for, without its secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Grant {
@@ -76,19 +88,19 @@ fn log_token_request(grant: &Grant, outcome: TokenOutcome, error: Option<&str>, 
     };
     match grant {
         Grant::Password { username } if outcome == TokenOutcome::Issued => {
-            tracing::info!(target: TARGET, event = "login", outcome = result, user = %username, peer = ?peer, "login succeeded");
+            tracing::info!(target: TARGET, event = "login", outcome = result, user = %username, peer = %Peer(peer), "login succeeded");
         }
         Grant::Password { username } => {
-            tracing::warn!(target: TARGET, event = "login", outcome = result, user = %username, error, peer = ?peer, "login failed");
+            tracing::warn!(target: TARGET, event = "login", outcome = result, user = %username, error, peer = %Peer(peer), "login failed");
         }
         Grant::Refresh if outcome == TokenOutcome::Issued => {
-            tracing::info!(target: TARGET, event = "token_refresh", outcome = result, peer = ?peer, "token refreshed");
+            tracing::info!(target: TARGET, event = "token_refresh", outcome = result, peer = %Peer(peer), "token refreshed");
         }
         Grant::Refresh => {
-            tracing::warn!(target: TARGET, event = "token_refresh", outcome = result, error, peer = ?peer, "token refresh refused");
+            tracing::warn!(target: TARGET, event = "token_refresh", outcome = result, error, peer = %Peer(peer), "token refresh refused");
         }
         Grant::Malformed => {
-            tracing::warn!(target: TARGET, event = "login", outcome = result, error, peer = ?peer, "malformed token request");
+            tracing::warn!(target: TARGET, event = "login", outcome = result, error, peer = %Peer(peer), "malformed token request");
         }
     }
 }
@@ -138,7 +150,7 @@ pub fn access_denied(route: &str, status: StatusCode, reason: &str, peer: Option
     } else {
         reason
     };
-    tracing::warn!(target: TARGET, event = "access_denied", route, status = status.as_u16(), reason, peer = ?peer, "access denied");
+    tracing::warn!(target: TARGET, event = "access_denied", route, status = status.as_u16(), reason, peer = %Peer(peer), "access denied");
 }
 
 /// An API key was created (by `ml-api apikey create`).
