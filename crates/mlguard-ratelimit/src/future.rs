@@ -1,13 +1,12 @@
 //! The layer's response future: no boxing when the decision is synchronous.
 
-use http::{HeaderName, HeaderValue, Response};
+pub(crate) use crate::headers::Fields;
+use http::Response;
 use mlguard_core::{Problem, ResponseBody};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-
-pub(crate) type Fields = Vec<(HeaderName, HeaderValue)>;
 
 /// The boxed future of the asynchronous paths (Redis, throttling, body keys).
 pub(crate) type BoxedResponse<B, E> =
@@ -60,10 +59,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
 }
 
 pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Fields) {
-    let headers = response.headers_mut();
-    for (name, value) in fields {
-        headers.append(name, value);
-    }
+    fields.append_to(response.headers_mut());
 }
 
 impl<F, B, E> Future for ResponseFuture<F, B, E>

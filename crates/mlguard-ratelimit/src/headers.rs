@@ -17,7 +17,7 @@
 
 use crate::Quota;
 use crate::algorithm::Decision;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// `RateLimit-Policy`.
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -41,12 +41,57 @@ fn ceil_secs(d: std::time::Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// What the layer writes on every response of a limited route.
+/// The longest `RateLimit` value: a 64-byte name in quotes, `;r=`, `;t=` and two `u64`s.
+const MAX_RATELIMIT_LEN: usize = 64 + 2 + 3 + 20 + 3 + 20;
+
+/// What the layer writes on every response of a limited route. Everything that does not depend
+/// on the decision is built once, here; per request only the two numbers are formatted (with
+/// `itoa`, into a stack buffer), so a response costs one allocation per non-constant field.
 #[derive(Debug, Clone)]
 pub(crate) struct HeaderPlan {
-    name: String,
+    /// `"name";r=`, the start of every `RateLimit` value (`None`: IETF fields off).
+    ratelimit_prefix: Option<Box<[u8]>>,
     policy: Option<HeaderValue>,
     x_limit: Option<HeaderValue>,
+}
+
+/// The fields for one response, without a `Vec`: at most five, known by name.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    policy: Option<HeaderValue>,
+    ratelimit: Option<HeaderValue>,
+    x: Option<[HeaderValue; 3]>,
+}
+
+impl Fields {
+    /// Appends the fields to `headers` (appended, so a second limit's item joins the list).
+    pub(crate) fn append_to(self, headers: &mut HeaderMap) {
+        if let Some(policy) = self.policy {
+            headers.append(&RATELIMIT_POLICY, policy);
+        }
+        if let Some(ratelimit) = self.ratelimit {
+            headers.append(&RATELIMIT, ratelimit);
+        }
+        if let Some([limit, remaining, reset]) = self.x {
+            headers.append(&X_RATELIMIT_LIMIT, limit);
+            headers.append(&X_RATELIMIT_REMAINING, remaining);
+            headers.append(&X_RATELIMIT_RESET, reset);
+        }
+    }
+
+    /// The fields as (name, value) pairs, in the order they are written.
+    pub(crate) fn into_pairs(self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+        let x = self.x.map(|[limit, remaining, reset]| {
+            [
+                (X_RATELIMIT_LIMIT.clone(), limit),
+                (X_RATELIMIT_REMAINING.clone(), remaining),
+                (X_RATELIMIT_RESET.clone(), reset),
+            ]
+        });
+        (self.policy.map(|v| (RATELIMIT_POLICY.clone(), v)).into_iter())
+            .chain(self.ratelimit.map(|v| (RATELIMIT.clone(), v)))
+            .chain(x.into_iter().flatten())
+    }
 }
 
 impl HeaderPlan {
@@ -56,29 +101,115 @@ impl HeaderPlan {
             HeaderValue::try_from(format!("\"{name}\";q={};w={window}", quota.count()))
                 .unwrap_or_else(|_| HeaderValue::from_static("\"default\""))
         });
+        // The name is checked by the builder (1..=64 token characters), so the prefix fits the
+        // stack buffer of `fields`; anything longer is cut rather than trusted.
+        let prefix: Vec<u8> = format!("\"{name}\";r=").into_bytes();
         Self {
-            name: name.to_owned(),
+            ratelimit_prefix: ietf.then(|| prefix.into_boxed_slice()),
             policy,
             x_limit: x.then(|| HeaderValue::from(quota.count())),
         }
     }
 
     /// The fields for one decision.
-    pub(crate) fn fields(&self, d: &Decision) -> Vec<(HeaderName, HeaderValue)> {
-        let mut out = Vec::with_capacity(5);
+    pub(crate) fn fields(&self, d: &Decision) -> Fields {
         let reset = ceil_secs(d.reset);
-        if let Some(policy) = &self.policy {
-            out.push((RATELIMIT_POLICY.clone(), policy.clone()));
-            let value = format!("\"{}\";r={};t={reset}", self.name, d.remaining);
-            if let Ok(v) = HeaderValue::try_from(value) {
-                out.push((RATELIMIT.clone(), v));
-            }
+        let mut fields = Fields {
+            policy: self.policy.clone(),
+            ..Fields::default()
+        };
+        if let Some(prefix) = &self.ratelimit_prefix {
+            fields.ratelimit = ratelimit_value(prefix, d.remaining, reset);
         }
         if let Some(limit) = &self.x_limit {
-            out.push((X_RATELIMIT_LIMIT.clone(), limit.clone()));
-            out.push((X_RATELIMIT_REMAINING.clone(), HeaderValue::from(d.remaining)));
-            out.push((X_RATELIMIT_RESET.clone(), HeaderValue::from(reset)));
+            fields.x = Some([
+                limit.clone(),
+                HeaderValue::from(d.remaining),
+                HeaderValue::from(reset),
+            ]);
         }
-        out
+        fields
+    }
+}
+
+/// `"name";r=<remaining>;t=<reset>`, written into a stack buffer.
+fn ratelimit_value(prefix: &[u8], remaining: u64, reset: u64) -> Option<HeaderValue> {
+    let mut buf = [0u8; MAX_RATELIMIT_LEN];
+    let mut len = 0;
+    let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+    for part in [
+        prefix,
+        r.format(remaining).as_bytes(),
+        b";t=",
+        t.format(reset).as_bytes(),
+    ] {
+        let end = len + part.len();
+        buf.get_mut(len..end)?.copy_from_slice(part);
+        len = end;
+    }
+    HeaderValue::from_bytes(&buf[..len]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn decision(remaining: u64, reset: Duration) -> Decision {
+        Decision {
+            allowed: true,
+            remaining,
+            reset,
+            retry_after: Duration::ZERO,
+            impossible: false,
+        }
+    }
+
+    fn pairs(plan: &HeaderPlan, d: &Decision) -> Vec<(String, String)> {
+        plan.fields(d)
+            .into_pairs()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn fields_match_the_formatted_values() {
+        let quota: Quota = "10/minute".parse().unwrap();
+        let plan = HeaderPlan::new("per-ip", &quota, true, true);
+        let got = pairs(&plan, &decision(3, Duration::from_millis(41_001)));
+        let want = [
+            ("ratelimit-policy", "\"per-ip\";q=10;w=60"),
+            ("ratelimit", "\"per-ip\";r=3;t=42"),
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "3"),
+            ("x-ratelimit-reset", "42"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_longest_name_and_numbers_fit() {
+        let name = "n".repeat(64);
+        assert!(valid_policy_name(&name));
+        let quota: Quota = "10/minute".parse().unwrap();
+        let plan = HeaderPlan::new(&name, &quota, true, false);
+        let reset = Duration::from_nanos(u64::MAX);
+        let got = pairs(&plan, &decision(u64::MAX, reset));
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[1].1,
+            format!("\"{name}\";r={};t={}", u64::MAX, ceil_secs(reset))
+        );
+    }
+
+    #[test]
+    fn off_means_no_fields() {
+        let quota: Quota = "10/minute".parse().unwrap();
+        let plan = HeaderPlan::new("default", &quota, false, false);
+        assert!(pairs(&plan, &decision(1, Duration::from_secs(1))).is_empty());
     }
 }

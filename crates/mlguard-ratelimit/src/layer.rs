@@ -441,7 +441,7 @@ impl Config {
             format!("Rate limit exceeded: {}.", self.limiter.quota())
         };
         let mut problem = Problem::too_many_requests(detail, d.retry_after);
-        for (name, value) in self.headers.fields(d) {
+        for (name, value) in self.headers.fields(d).into_pairs() {
             problem = problem.with_header(name, value);
         }
         problem
@@ -542,8 +542,10 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let config = self.config.clone();
-        if config.sync {
+        if self.config.sync {
+            // The decision is taken here, on a borrowed config: the `Arc` is cloned only for
+            // the throttled (boxed) path.
+            let config = &*self.config;
             let (parts, body) = req.into_parts();
             let key = match config.key_sync(&parts) {
                 Ok(key) => key,
@@ -555,6 +557,7 @@ where
                 Step::Pass(fields) => ResponseFuture::inner(self.inner.call(req), fields),
                 Step::Reject(problem) => ResponseFuture::reject(problem),
                 step @ Step::Wait(..) => {
+                    let config = self.config.clone();
                     let clone = self.inner.clone();
                     let inner = std::mem::replace(&mut self.inner, clone);
                     ResponseFuture::boxed(Box::pin(async move {
@@ -563,6 +566,7 @@ where
                 }
             };
         }
+        let config = self.config.clone();
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::boxed(Box::pin(async move {

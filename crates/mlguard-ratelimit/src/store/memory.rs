@@ -9,11 +9,18 @@
 //! **The cap.** The store never holds more than `max_keys` keys: each of the shards holds at most
 //! `max_keys / shards`. A new key arriving at a full shard first takes the place of an expired
 //! key; failing that, [`OnFull`] decides.
+//!
+//! **One hash per check.** A key is hashed once (SipHash-1-3 under a per-store random key,
+//! std's `RandomState`, so attacker-chosen keys such as a login form's username cannot be
+//! crafted to collide): bits 24..56 of that hash pick the shard and the same hash finds the key
+//! in the shard's `hashbrown::HashTable` (which reads the low bits and the top seven). Client
+//! addresses are hashed as one integer rather than through the derived `Hash` of the key.
 
 use crate::algorithm::{Algorithm, Cell, Decision};
 use crate::{Quota, RateLimitKey};
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// What a full store does with a new key.
@@ -39,7 +46,7 @@ const MAX_SHARDS: usize = 64;
 
 #[derive(Debug)]
 struct Shard {
-    map: HashMap<RateLimitKey, Cell>,
+    map: HashTable<(RateLimitKey, Cell)>,
     next_sweep: u64,
     cap: usize,
 }
@@ -78,7 +85,7 @@ impl MemoryStore {
             shards: (0..shards)
                 .map(|i| {
                     Mutex::new(Shard {
-                        map: HashMap::new(),
+                        map: HashTable::new(),
                         next_sweep: 0,
                         cap: per_shard + usize::from(i < extra),
                     })
@@ -106,6 +113,28 @@ impl MemoryStore {
             .sum()
     }
 
+    /// The key's hash: the variant's tag byte, then its value (an address as one integer), so
+    /// equal keys hash equally and two different keys never feed the hasher the same bytes.
+    fn hash(&self, key: &RateLimitKey) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        match key {
+            RateLimitKey::Global => h.write_u8(0),
+            RateLimitKey::Ip(IpAddr::V4(ip)) => {
+                h.write_u8(1);
+                h.write_u32(ip.to_bits());
+            }
+            RateLimitKey::Ip(IpAddr::V6(ip)) => {
+                h.write_u8(2);
+                h.write_u128(ip.to_bits());
+            }
+            RateLimitKey::Subject(s) => text(&mut h, 3, s),
+            RateLimitKey::ApiKey(s) => text(&mut h, 4, s),
+            RateLimitKey::Field(s) => text(&mut h, 5, s),
+            RateLimitKey::Custom(s) => text(&mut h, 6, s),
+        }
+        h.finish()
+    }
+
     /// Checks `cost` units for `key` at `now` (nanoseconds since the epoch) and records them
     /// when allowed. The flag says whether a live key was evicted to make room.
     pub(crate) fn check(
@@ -114,9 +143,11 @@ impl MemoryStore {
         now: u64,
         cost: u32,
     ) -> Result<(Decision, bool), StoreFull> {
-        let index = (self.hasher.hash_one(key) % self.shards.len() as u64) as usize;
+        let hash = self.hash(key);
+        // Bits 24..56: independent of the bits the table itself reads at any realistic size.
+        let index = ((hash >> 24) as u32 as usize) % self.shards.len();
         let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cell) = shard.map.get_mut(key) {
+        if let Some((_, cell)) = shard.map.find_mut(hash, |(k, _)| k == key) {
             let (next, decision) = self.algorithm.check(Some(*cell), now, &self.quota, cost);
             if decision.allowed {
                 *cell = next;
@@ -136,28 +167,37 @@ impl MemoryStore {
                 .map
                 .iter()
                 .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, c)| self.algorithm.expires_at(**c, &self.quota))
+                .min_by_key(|(_, c)| self.algorithm.expires_at(*c, &self.quota))
                 .map(|(k, c)| (k.clone(), self.algorithm.expires_at(*c, &self.quota)));
             match victim {
                 Some((k, expires)) if expires <= now || self.on_full == OnFull::EvictSoonestExpiring => {
-                    shard.map.remove(&k);
+                    if let Ok(entry) = shard.map.find_entry(self.hash(&k), |(x, _)| *x == k) {
+                        entry.remove();
+                    }
                     evicted = expires > now;
                 }
                 _ => return Err(StoreFull),
             }
         }
-        shard.map.insert(key.clone(), next);
+        shard
+            .map
+            .insert_unique(hash, (key.clone(), next), |(k, _)| self.hash(k));
         Ok((decision, evicted))
     }
 
     fn sweep(&self, shard: &mut Shard, now: u64) {
         let (algorithm, quota) = (self.algorithm, &self.quota);
-        shard.map.retain(|_, c| algorithm.expires_at(*c, quota) > now);
+        shard.map.retain(|(_, c)| algorithm.expires_at(*c, quota) > now);
         if shard.map.capacity() > 4 * shard.map.len().max(16) {
-            shard.map.shrink_to_fit();
+            shard.map.shrink_to_fit(|(k, _)| self.hash(k));
         }
         shard.next_sweep = now.saturating_add(self.sweep_interval);
     }
+}
+
+fn text(h: &mut impl Hasher, tag: u8, s: &str) {
+    h.write_u8(tag);
+    h.write(s.as_bytes());
 }
 
 #[cfg(test)]
