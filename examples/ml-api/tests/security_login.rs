@@ -4,8 +4,8 @@
 //!   header but `date` and `x-request-id`).
 //! - Their latency distributions are statistically indistinguishable: Mann-Whitney U and
 //!   two-sample Kolmogorov-Smirnov, both implemented below. That test needs hundreds of argon2id
-//!   verifications and raised quotas, so it is `#[ignore]`d and run by `scripts/login-timing`
-//!   (release build). A positive control (a request that skips argon2id) shows the same
+//!   verifications and raised quotas, so it is `#[ignore]`d and run by `scripts/login-timing`.
+//!   A positive control (a request that skips argon2id) shows the same
 //!   statistics do detect a timing difference.
 //! - Guessing one user's password from rotating client addresses (through a trusted proxy, so
 //!   each guess has a fresh per-IP bucket) is still stopped by the per-username limit, even for
@@ -283,7 +283,7 @@ async fn timed(s: &TestServer, form: &[(&str, &str)]) -> (f64, u16) {
 
 /// Unknown user vs wrong password: latency distributions over `LOGIN_TIMING_SAMPLES` (default
 /// 200) attempts each, interleaved in a shuffled order in one run. Run with
-/// `scripts/login-timing` (release build: argon2id in a debug build takes seconds).
+/// `scripts/login-timing`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "timing: hundreds of argon2id verifications; run scripts/login-timing"]
 async fn login_latency_of_unknown_user_and_wrong_password_is_indistinguishable() {
