@@ -3,55 +3,14 @@
 #![cfg(feature = "redis")]
 
 use mlguard_auth::revocation::{RedisRevocationStore, RevocationStore};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> Option<(Server, u16)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => Some((Server(child), port)),
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is required in CI: {e}"
-            );
-            eprintln!("skipping: redis-server not found ({e})");
-            None
-        }
-    }
-}
 
 #[tokio::test]
 async fn revoked_jti_is_seen_and_expires_with_the_token() {
-    let Some((_server, port)) = start() else { return };
-    let url = format!("redis://127.0.0.1:{port}/");
+    let Some(server) = mlguard_testkit::RedisServer::start() else {
+        return;
+    };
+    let (port, url) = (server.port(), server.url());
     let mut store = None;
     for _ in 0..50 {
         if let Ok(s) = RedisRevocationStore::connect(&url).await {

@@ -8,78 +8,14 @@ use common::*;
 use http::StatusCode;
 use mlguard_core::ManualClock;
 use mlguard_ratelimit::{Algorithm, OnRedisFailure, RateLimitLayer, RedisBackend};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl RedisServer {
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use mlguard_testkit::{RedisServer, free_port};
 
 /// Starts `redis-server`; `None` (skip) only when it is missing and `CI` is not set.
 fn redis_server() -> Option<RedisServer> {
-    let missing = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_err();
-    if missing {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server is not installed, and CI is set: the Redis tests must run in CI"
-        );
-        eprintln!("redis-server not found: skipping (install it with apt-get install redis-server)");
-        return None;
-    }
-    for _ in 0..5 {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let server = RedisServer { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("redis-server did not start");
+    RedisServer::start()
 }
 
 fn layer(url: &str, quota: &str, algorithm: Algorithm, policy: &str) -> RateLimitLayer {

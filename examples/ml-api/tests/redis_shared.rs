@@ -6,63 +6,13 @@ mod common;
 
 use common::{SETOSA, client_for, settings, start_with};
 use ml_api::config::Config;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn redis() -> Option<(Redis, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => Redis(c),
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is required in CI: {e}"
-            );
-            eprintln!("skipping: redis-server not found ({e})");
-            return None;
-        }
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Some((child, format!("redis://127.0.0.1:{port}/")));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server did not start on port {port}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_revoked_on_one_instance_is_refused_by_the_other() {
-    let Some((_redis, url)) = redis().await else {
+    let Some(redis) = mlguard_testkit::RedisServer::start() else {
         return;
     };
+    let url = redis.url();
     let url_a = url.clone();
     let a = start_with(move |s| {
         s.no_tls = Some(true);

@@ -1,0 +1,115 @@
+//! Test support shared by the mlguard crates: real services, started on free loopback ports.
+//!
+//! The project's rule is real parts, not mocks: Redis tests talk to a real `redis-server`. This
+//! crate starts one per test (no persistence, bound to 127.0.0.1) and stops it on drop. When the
+//! binary is missing, [`RedisServer::start`] returns `None` so a developer without Redis can
+//! still run the rest of the suite, but it panics when the `CI` variable is set: in CI the Redis
+//! tests must run, never skip.
+//!
+//! ```no_run
+//! let Some(redis) = mlguard_testkit::RedisServer::start() else { return };
+//! let url = redis.url(); // redis://127.0.0.1:PORT/
+//! # drop(url);
+//! ```
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `redis-server` process on a free loopback port, killed on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` and waits until it accepts connections.
+    ///
+    /// Returns `None` (the caller skips) when `redis-server` is not installed and `CI` is not set.
+    ///
+    /// # Panics
+    /// When `redis-server` is missing and `CI` is set, or when it does not start.
+    pub fn start() -> Option<Self> {
+        let missing = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err();
+        if missing {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is not installed, and CI is set: the Redis tests must run in CI"
+            );
+            eprintln!("redis-server not found: skipping (install it with apt-get install redis-server)");
+            return None;
+        }
+        // A free port can be taken between our probe and redis binding it: retry a few times.
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start redis-server: {e}"));
+            let mut server = Self { child, port };
+            for _ in 0..100 {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(server);
+                }
+                if matches!(server.child.try_wait(), Ok(Some(_))) {
+                    break; // exited: most likely the port was taken; try another
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("bind a free port: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn starts_answers_and_stops() {
+        let Some(redis) = super::RedisServer::start() else {
+            return;
+        };
+        let port = redis.port();
+        assert!(redis.url().ends_with(&format!(":{port}/")));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        drop(redis);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+}
