@@ -110,13 +110,10 @@ async fn bodies_over_the_limit_are_413_with_content_length_chunked_or_lying() {
     s.stop().await;
 }
 
-/// `POST /token` with a chunked body over the limit answers 400 instead of 413: the
-/// per-username rate limiter (mlguard-ratelimit's `body_key`) buffers the body and recognizes
-/// the limit error with `downcast_ref::<LengthLimitError>()` on the outer error only, while
-/// axum wraps tower-http's limit error in `axum::Error`. The request is still refused and
-/// nothing is read past the limit; only the status is wrong. Ignored until that is fixed.
+/// `POST /token` with a chunked body over the limit is 413 too: the per-username rate limiter
+/// buffers the body, and finds the limit error through axum's `axum::Error` wrapper
+/// (`mlguard_core::body::is_length_limit_error`).
 #[tokio::test]
-#[ignore = "known bug: chunked oversized /token body is 400, not 413 (mlguard-ratelimit body_key)"]
 async fn chunked_oversized_token_body_is_413() {
     let s = start_with(|c| c.no_tls = Some(true)).await;
     let big = format!(
