@@ -64,13 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
         .parse()?;
     let model = Arc::new(mlguard_model::train_default()?.model);
-    let app = Router::new()
-        .route("/predict", post(predict))
-        .with_state(model);
+    let app = Router::new().route("/predict", post(predict)).with_state(model);
     // As `ml-api serve`: a multi-threaded runtime, one worker per core it may run on.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         println!("listening on {}", listener.local_addr()?);
