@@ -204,7 +204,14 @@ impl RedisServer {
 /// Runs one case: checks it answers 200, then measures it (when the filter selects it).
 struct Bench<'a> {
     rt: &'a Runtime,
-    ran: &'a RefCell<Vec<Case>>,
+    ran: &'a RefCell<Vec<Entry>>,
+}
+
+/// A case that criterion measured, kept for the interleaved rounds.
+struct Entry {
+    case: Case,
+    app: Router,
+    credential: Credential,
 }
 
 /// A measured case and the case it is compared with.
@@ -235,8 +242,12 @@ impl Bench<'_> {
         );
         group.bench_function(case.id, |b| {
             let mut ran = self.ran.borrow_mut();
-            if !ran.iter().any(|c| c.id == case.id) {
-                ran.push(case);
+            if !ran.iter().any(|e| e.case.id == case.id) {
+                ran.push(Entry {
+                    case,
+                    app: app.clone(),
+                    credential: credential.clone(),
+                });
             }
             drop(ran);
             b.iter_batched(
@@ -265,7 +276,9 @@ fn bearer_value(token: &str) -> HeaderValue {
     HeaderValue::try_from(format!("Bearer {token}")).unwrap_or_else(|e| panic!("header: {e}"))
 }
 
-fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
+/// Defines and measures every case; returns the Redis server (kept alive for the
+/// interleaved rounds) when one was started.
+fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Entry>>) -> Option<RedisServer> {
     let _enter = rt.enter();
     let bench = Bench { rt, ran };
 
@@ -400,7 +413,7 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
         ),
         bare_router()
             .route_layer(need_predict())
-            .route_layer(insert_principal),
+            .route_layer(insert_principal.clone()),
         none.clone(),
     );
     bench.case(
@@ -413,7 +426,7 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
         bare_router().route_layer(memory_limit),
         none.clone(),
     );
-    match RedisServer::start() {
+    let redis = match RedisServer::start() {
         Ok(server) => {
             let redis_limit = RateLimitLayer::builder()
                 .quota(QUOTA)
@@ -435,10 +448,13 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
                 bare_router().route_layer(redis_limit),
                 none.clone(),
             );
-            drop(server);
+            Some(server)
         }
-        Err(why) => eprintln!("note: skipping ratelimit_redis: {why}"),
-    }
+        Err(why) => {
+            eprintln!("note: skipping ratelimit_redis: {why}");
+            None
+        }
+    };
     bench.case(
         &mut group,
         case(
@@ -472,18 +488,54 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
             "`ValidatedJson` + 100-tree forest prediction, no security",
         ),
         model_route(),
-        none,
+        none.clone(),
+    );
+    let combined_auth = || {
+        AuthLayer::new()
+            .api_key(ApiKeyAuth::new(keys.clone()))
+            .bearer(BearerAuth::new(hs_verifier()))
+    };
+    bench.case(
+        &mut group,
+        case(
+            "auth_combined_jwt_hs256",
+            "bare",
+            "`AuthLayer` (API key or bearer), with an HS256 token",
+        ),
+        bare_router().route_layer(combined_auth()),
+        hs.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "auth_combined_api_key",
+            "bare",
+            "`AuthLayer` (API key or bearer), with an API key",
+        ),
+        bare_router().route_layer(combined_auth()),
+        api_key.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "stack_no_auth",
+            "predict",
+            "the full stack with a pre-inserted `Principal` instead of authentication",
+        ),
+        Router::new()
+            .route("/predict", post(predict))
+            .route_layer(need_predict())
+            .route_layer(principal_limit.clone())
+            .route_layer(insert_principal.clone())
+            .with_state(model.clone()),
+        none.clone(),
     );
     let full = || {
         Router::new()
             .route("/predict", post(predict))
             .route_layer(need_predict())
             .route_layer(principal_limit.clone())
-            .route_layer(
-                AuthLayer::new()
-                    .api_key(ApiKeyAuth::new(keys.clone()))
-                    .bearer(BearerAuth::new(hs_verifier())),
-            )
+            .route_layer(combined_auth())
             .with_state(model.clone())
     };
     bench.case(
@@ -507,6 +559,89 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Case>>) {
         api_key,
     );
     group.finish();
+    redis
+}
+
+/// Rounds of the interleaved estimate.
+const ROUNDS: usize = 40;
+/// Wall time of one case's batch in a round.
+const BATCH_TIME: Duration = Duration::from_millis(8);
+
+/// Mean time (ns) per request of `n` requests of `entry`, requests built before the clock starts.
+fn time_batch(rt: &Runtime, entry: &Entry, n: usize) -> f64 {
+    let requests: Vec<_> = (0..n).map(|_| request(&entry.credential)).collect();
+    let mut responses = Vec::with_capacity(n);
+    let start = std::time::Instant::now();
+    for req in requests {
+        let resp = rt
+            .block_on(entry.app.clone().oneshot(black_box(req)))
+            .unwrap_or_else(|e| match e {});
+        responses.push(resp);
+    }
+    let elapsed = start.elapsed();
+    assert!(responses.iter().all(|r| r.status() == StatusCode::OK));
+    elapsed.as_nanos() as f64 / n as f64
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// The paired estimate: `ROUNDS` rounds, each timing a short batch of every case in turn, so a
+/// case and its baseline are measured milliseconds apart; per case, the median over rounds of
+/// (case - baseline) and of (case / bare). On a shared machine whose load drifts during the
+/// minutes criterion takes, this is the steadier figure for small differences.
+fn interleaved(rt: &Runtime, entries: &[Entry]) {
+    let Some(bare_index) = entries.iter().position(|e| e.case.id == "bare") else {
+        return;
+    };
+    let sizes: Vec<usize> = entries
+        .iter()
+        .map(|e| {
+            let per_request = time_batch(rt, e, 50).max(1.0);
+            ((BATCH_TIME.as_nanos() as f64 / per_request) as usize).clamp(10, 100_000)
+        })
+        .collect();
+    let mut times = vec![Vec::with_capacity(ROUNDS); entries.len()];
+    for _ in 0..ROUNDS {
+        for (i, e) in entries.iter().enumerate() {
+            times[i].push(time_batch(rt, e, sizes[i]));
+        }
+    }
+    let index = |id: &str| entries.iter().position(|e| e.case.id == id);
+    println!("\nInterleaved: {ROUNDS} rounds; medians over rounds of paired differences and ratios.");
+    println!("| case | median time | added over baseline | baseline | x bare |");
+    println!("|---|---|---|---|---|");
+    for (i, e) in entries.iter().enumerate() {
+        let mut own = times[i].clone();
+        let added = match index(e.case.baseline) {
+            Some(b) if b != i => {
+                let mut diffs: Vec<f64> = times[i].iter().zip(&times[b]).map(|(x, y)| x - y).collect();
+                let d = median(&mut diffs);
+                format!("{}{}", if d >= 0.0 { "+" } else { "" }, format_ns(d))
+            }
+            _ => "-".to_owned(),
+        };
+        let mut ratios: Vec<f64> = times[i]
+            .iter()
+            .zip(&times[bare_index])
+            .map(|(x, y)| x / y)
+            .collect();
+        println!(
+            "| `{}` | {} | {} | `{}` | {:.2} |",
+            e.case.id,
+            format_ns(median(&mut own)),
+            added,
+            e.case.baseline,
+            median(&mut ratios)
+        );
+    }
 }
 
 /// Where criterion writes its estimates: `$CRITERION_HOME`, else `<target>/criterion` (this
@@ -586,8 +721,15 @@ fn main() {
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let ran = RefCell::new(Vec::new());
     let mut c = Criterion::default().configure_from_args();
-    layers(&mut c, &rt, &ran);
+    let redis = layers(&mut c, &rt, &ran);
     c.final_summary();
-    let cases = ran.into_inner();
+    let entries = ran.into_inner();
+    let cases: Vec<Case> = entries.iter().map(|e| e.case).collect();
     print_table(&cases, since);
+    // Only when benchmarking (`cargo bench` passes `--bench`), not in `cargo test`'s single pass.
+    if std::env::args().any(|a| a == "--bench") {
+        let _enter = rt.enter();
+        interleaved(&rt, &entries);
+    }
+    drop(redis);
 }
