@@ -1,4 +1,4 @@
-//! [`ClientIpLayer`]: writes the resolved [`ClientIp`] into request extensions.
+//! [`ClientIpLayer`]: writes the resolved [`ClientIp`](super::ClientIp) into request extensions.
 
 use super::ClientIpResolver;
 use http::Request;
@@ -86,7 +86,7 @@ where
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for super::ClientIp {
     type Rejection = crate::Problem;
 
-    /// The [`ClientIp`] written by [`ClientIpLayer`]; a 500 problem when the layer is missing
+    /// The [`ClientIp`](super::ClientIp) written by [`ClientIpLayer`]; a 500 problem when the layer is missing
     /// (a server misconfiguration, not a client mistake).
     async fn from_request_parts(
         parts: &mut http::request::Parts,
