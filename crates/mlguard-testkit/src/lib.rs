@@ -78,12 +78,17 @@ impl RedisServer {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// Kills the server now (to test what happens when Redis goes away); dropping does the same.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use mlguard_testkit::RedisServer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -165,62 +166,6 @@ async fn metrics_need_metrics_read_and_count_routes_failures_limits_and_classes(
     s.stop().await;
 }
 
-/// A `redis-server` on a free loopback port, killed on drop (or earlier, with `stop`).
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    /// `None` (skip) only when `redis-server` is missing and `CI` is not set.
-    fn start() -> Option<Self> {
-        let missing = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err();
-        if missing {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, and CI is set: this test must run in CI"
-            );
-            eprintln!("SKIPPED: redis-server not found (apt-get install redis-server)");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self { child, port };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn redis_backend_errors_are_exported() {
     let Some(mut redis) = RedisServer::start() else {
@@ -228,7 +173,7 @@ async fn redis_backend_errors_are_exported() {
     };
     let s = start_with(|c| {
         c.no_tls = Some(true);
-        c.redis_url = Some(format!("redis://127.0.0.1:{}/", redis.port));
+        c.redis_url = Some(redis.url());
     })
     .await;
     let admin = s.api_key("scraper", "admin");
