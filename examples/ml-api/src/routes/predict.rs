@@ -16,22 +16,27 @@ use validator::Validate;
 
 /// One iris sample, in centimetres.
 ///
-/// Validation: finite, 0 to 100 cm (the model then applies its own plausible ranges).
+/// Validation: finite, more than 0 and at most 100 cm: the iris model's own plausible ranges,
+/// also written into the OpenAPI schema so clients (and schemathesis) see the real contract.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[schema(example = json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}))]
 #[serde(deny_unknown_fields)]
 pub struct IrisFeatures {
     /// Sepal length.
-    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    #[validate(custom(function = "finite"), range(exclusive_min = 0.0, max = 100.0))]
+    #[schema(exclusive_minimum = 0.0, maximum = 100.0)]
     pub sepal_length: f64,
     /// Sepal width.
-    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    #[validate(custom(function = "finite"), range(exclusive_min = 0.0, max = 100.0))]
+    #[schema(exclusive_minimum = 0.0, maximum = 100.0)]
     pub sepal_width: f64,
     /// Petal length.
-    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    #[validate(custom(function = "finite"), range(exclusive_min = 0.0, max = 100.0))]
+    #[schema(exclusive_minimum = 0.0, maximum = 100.0)]
     pub petal_length: f64,
     /// Petal width.
-    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    #[validate(custom(function = "finite"), range(exclusive_min = 0.0, max = 100.0))]
+    #[schema(exclusive_minimum = 0.0, maximum = 100.0)]
     pub petal_width: f64,
 }
 
@@ -53,6 +58,7 @@ impl IrisFeatures {
 pub struct BatchRequest {
     /// The samples.
     #[validate(length(min = 1), nested)]
+    #[schema(min_items = 1)]
     pub instances: Vec<IrisFeatures>,
 }
 
