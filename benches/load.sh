@@ -106,6 +106,14 @@ wait_up() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# busy and total ticks of the server CPU (all processes on it, other users' included)
+core_ticks() {
+    if [ "${#SERVER_PIN[@]}" -gt 0 ]; then
+        awk -v c="cpu$SERVER_CPU" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
+    else
+        echo "0 0"
+    fi
+}
 
 # --- servers -----------------------------------------------------------------------------------
 PLAIN='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
@@ -216,14 +224,16 @@ done
 
 # run_wrk INDEX SECONDS: one bounded wrk run of case INDEX; prints "RESULT ... cpu_ticks".
 run_wrk() {
-    local idx=$1 secs=$2 name pid url header body before after out
+    local idx=$1 secs=$2 name pid url header body before after out busy0 total0 busy1 total1
     IFS='|' read -r name pid url header body <<<"${CASES[$idx]}"
     before=$(cpu_ticks "$pid")
+    read -r busy0 total0 <<<"$(core_ticks)"
     out=$(timeout $((secs + 30)) "${LOAD_PIN[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s \
         --latency -s "$WORK/case$idx.lua" "$url")
     after=$(cpu_ticks "$pid")
+    read -r busy1 total1 <<<"$(core_ticks)"
     printf '%s\n' "$out" >>"$WORK/wrk.log"
-    printf '%s %d\n' "$(grep '^RESULT' <<<"$out")" $((after - before))
+    printf '%s %d %d %d\n' "$(grep '^RESULT' <<<"$out")" $((after - before)) $((busy1 - busy0)) $((total1 - total0))
 }
 
 log "warming up ($WARMUP s per case)"
@@ -239,30 +249,12 @@ for round in $(seq "$ROUNDS"); do
     fi
     for i in "${order[@]}"; do
         name=${CASES[$i]%%|*}
-        read -r _ reqs dur p50 p99 non2xx sockerr ticks <<<"$(run_wrk "$i" "$DURATION")"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$round" "$reqs" "$dur" "$p50" "$p99" "$non2xx" "$sockerr" "$ticks" >>"$WORK/results.tsv"
-        log "round $round: $name: $reqs requests in ${DURATION}s, p50 ${p50} us, p99 ${p99} us, non-2xx $non2xx, socket errors $sockerr"
+        read -r _ reqs dur p50 p99 non2xx sockerr ticks busy total <<<"$(run_wrk "$i" "$DURATION")"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$round" "$reqs" "$dur" "$p50" "$p99" "$non2xx" "$sockerr" "$ticks" "$busy" "$total" >>"$WORK/results.tsv"
+        log "round $round: $name: $reqs requests, p50 ${p50} us, p99 ${p99} us, non-2xx $non2xx, socket errors $sockerr"
     done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# --- profile (optional) ------------------------------------------------------------------------
-if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-    for i in 0 1 4; do
-        IFS='|' read -r name pid _ <<<"${CASES[$i]}"
-        log "perf profile of $name"
-        perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$WORK/perf$i.data" -- sleep "$DURATION" 2>/dev/null &
-        perf_pid=$!
-        run_wrk "$i" "$DURATION" >/dev/null
-        wait "$perf_pid" || true
-        echo "### perf: $name (self time, top symbols)"
-        perf report -i "$WORK/perf$i.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            grep -v '^#' | grep -E '^ +[0-9]' | head -25
-        echo "### perf: $name (by library)"
-        perf report -i "$WORK/perf$i.data" --no-children --sort dso --stdio 2>/dev/null |
-            grep -v '^#' | grep -E '^ +[0-9]' | head -8
-    done
-fi
 
 # --- report ------------------------------------------------------------------------------------
 names_file="$WORK/names"
@@ -274,13 +266,15 @@ rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines() if l]
 names = open(sys.argv[2]).read().splitlines()
 tck = int(sys.argv[3])
 agg = {}
-for idx, rnd, reqs, dur, p50, p99, non2xx, sockerr, ticks in rows:
-    a = agg.setdefault(int(idx), {"rps": [], "p50": [], "p99": [], "cpu": [], "bad": 0})
+for idx, rnd, reqs, dur, p50, p99, non2xx, sockerr, ticks, busy, total in rows:
+    a = agg.setdefault(int(idx), {"rps": [], "p50": [], "p99": [], "cpu": [], "use": [], "core": [], "bad": 0})
     reqs, dur = int(reqs), int(dur)
     a["rps"].append(reqs / (dur / 1e6))
     a["p50"].append(int(p50) / 1000)
     a["p99"].append(int(p99) / 1000)
     a["cpu"].append(int(ticks) / tck / reqs * 1e6 if reqs else float("nan"))
+    a["use"].append(int(ticks) / tck / (dur / 1e6))
+    a["core"].append(int(busy) / int(total) if int(total) else float("nan"))
     a["bad"] += int(non2xx) + int(sockerr)
 med = {i: {k: statistics.median(v) for k, v in a.items() if k != "bad"} for i, a in agg.items()}
 print()
@@ -288,22 +282,42 @@ print("Machine: $NPROC CPUs ($CPU_MODEL); $PINNING.")
 print("wrk: $THREADS thread(s), $CONNECTIONS connections, ${DURATION} s per run, ${ROUNDS} round(s) (median shown);"
       " load average $LOAD_BEFORE before, $LOAD_AFTER after.")
 print()
-print("| case | requests/s | p50 | p99 | server CPU per request | errors |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| case | requests/s | p50 | p99 | server CPU per request | server process, share of a core | server core busy (all processes) | errors |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for i, name in enumerate(names):
     m = med[i]
-    print(f"| {name} | {m['rps']:,.0f} | {m['p50']:.2f} ms | {m['p99']:.2f} ms | {m['cpu']:.0f} µs | {agg[i]['bad']} |")
+    print(f"| {name} | {m['rps']:,.0f} | {m['p50']:.2f} ms | {m['p99']:.2f} ms | {m['cpu']:.0f} µs"
+          f" | {m['use']:.0%} | {m['core']:.0%} | {agg[i]['bad']} |")
 print()
 def ratio(a, b, what):
     ra, rb = med[a]["rps"] / med[b]["rps"], med[a]["cpu"] / med[b]["cpu"]
-    print(f"| {what} | {ra:.2f}x | {rb:.2f}x |")
-print("| ratio | requests/s | server CPU per request |")
-print("| --- | ---: | ---: |")
-ratio(1, 0, "ml-api JWT / bare (full stack vs no security)")
-ratio(2, 0, "ml-api API key / bare")
+    added = med[a]["cpu"] - med[b]["cpu"]
+    print(f"| {what} | {ra:.3g}x | {rb:.3g}x | {added:+.0f} µs |")
+print("| A / B | requests/s, A / B | server CPU per request, A / B | CPU per request, A - B |")
+print("| --- | ---: | ---: | ---: |")
+ratio(1, 0, "ml-api /predict JWT / bare (full stack vs no security)")
+ratio(2, 0, "ml-api /predict API key / bare")
 ratio(1, 4, "ml-api / FastAPI, /predict with JWT")
 ratio(2, 5, "ml-api / FastAPI, /predict with API key")
 ratio(3, 6, "ml-api / FastAPI, /encrypt 1 KiB")
 if len(names) > 7:
     ratio(7, 1, "ml-api TLS / plain HTTP, /predict with JWT")
 EOF
+
+# --- profile (optional, after the table) ------------------------------------------------------------------------
+if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
+    for i in 0 1 4; do
+        IFS='|' read -r name pid _ <<<"${CASES[$i]}"
+        log "perf profile of $name"
+        perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$WORK/perf$i.data" -- sleep "$DURATION" 2>/dev/null &
+        perf_pid=$!
+        run_wrk "$i" "$DURATION" >/dev/null
+        wait "$perf_pid" || true
+        echo "### perf: $name (self time, top symbols)"
+        perf report -i "$WORK/perf$i.data" --no-children -g none --sort dso,symbol --stdio >"$WORK/perf$i.txt" 2>/dev/null || true
+        grep -E '^ +[0-9]' "$WORK/perf$i.txt" | sed 's/ *$//' | cut -c1-160 | head -25 || true
+        echo "### perf: $name (by library)"
+        perf report -i "$WORK/perf$i.data" --no-children -g none --sort dso --stdio >"$WORK/perf$i.dso.txt" 2>/dev/null || true
+        grep -E '^ +[0-9]' "$WORK/perf$i.dso.txt" | sed 's/ *$//' | head -8 || true
+    done
+fi
