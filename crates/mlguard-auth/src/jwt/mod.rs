@@ -49,7 +49,10 @@
 //! # }
 //! ```
 
+mod claims;
+mod header;
 mod issue;
+mod json;
 mod key;
 pub mod verify;
 
@@ -58,6 +61,7 @@ pub mod jwks;
 #[cfg(feature = "jwks")]
 pub use jwks::RemoteJwks;
 
+pub use claims::Claims;
 pub use issue::{DEFAULT_ACCESS_TTL, IssuedToken, JwtIssuer};
 pub use key::{JwtAlgorithm, SigningKey, VerifyingKey};
 pub use verify::{
@@ -170,7 +174,7 @@ impl BearerAuth {
 
     fn after_verify(&self, verified: VerifiedToken) -> Outcome {
         let Some(store) = &self.revocation else {
-            return Outcome::Done(Ok(verified.to_principal()));
+            return Outcome::Done(Ok(verified.into_principal()));
         };
         let Some(jti) = verified.jti.clone() else {
             return Outcome::Done(Err(self.invalid(&"no jti while revocation is enabled")));
@@ -179,7 +183,7 @@ impl BearerAuth {
         let realm = self.realm.clone();
         Outcome::Pending(Box::pin(async move {
             match store.is_revoked(&jti).await {
-                Ok(false) => Ok(verified.to_principal()),
+                Ok(false) => Ok(verified.into_principal()),
                 Ok(true) => {
                     tracing::debug!(jti, "revoked token used");
                     Err(invalid_token(&realm))

@@ -19,6 +19,11 @@
 //! 6. claims: `exp` required; `nbf` and `iat` checked when present (`iat` may not be in the
 //!    future beyond the leeway); `iss` and `aud` when configured; `sub` required.
 //!
+//! Header and claims are parsed straight into the fields these checks need (no intermediate
+//! JSON map); a header or claim that is checked and appears twice makes the token malformed,
+//! since JSON parsers disagree on which duplicate counts. The full claims map
+//! ([`VerifiedToken::claims`]) is built only when the application reads it.
+//!
 //! NumericDate claims (`exp`, `nbf`, `iat`) must be JSON numbers: strings, `null`, arrays,
 //! booleans, objects and negative numbers are rejected, never ignored. Non-integer numbers
 //! are accepted, because RFC 7519 section 2 defines NumericDate as a number of seconds that
@@ -26,12 +31,15 @@
 //!
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), for clock skew between issuer and server.
 
+use super::claims::{Audience, Claims, RawClaims};
+use super::header::Header;
+use super::json::Scalar;
 use super::{JwtAlgorithm, VerifyingKey};
 use crate::AuthError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mlguard_core::{AuthMethod, Principal, SharedClock, SystemClock};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
@@ -124,11 +132,24 @@ pub struct VerifiedToken {
     pub expires_at: SystemTime,
     /// The header's `kid`, when present.
     pub kid: Option<String>,
-    /// All claims, for application-specific ones.
-    pub claims: Map<String, Value>,
+    /// All claims, for application-specific ones (a JSON map, built on first use).
+    pub claims: Claims,
 }
 
 impl VerifiedToken {
+    /// The [`Principal`] for this token, consuming it (no copies of the strings): subject,
+    /// roles, scope, `AuthMethod::Bearer { jti }` and expiry.
+    pub fn into_principal(self) -> Principal {
+        let mut b = Principal::builder(self.subject)
+            .roles(self.roles)
+            .method(AuthMethod::Bearer { token_id: self.jti })
+            .expires_at(self.expires_at);
+        if let Some(scopes) = self.scopes {
+            b = b.scopes(scopes);
+        }
+        b.build()
+    }
+
     /// The [`Principal`] for this token: subject, roles, scope, `AuthMethod::Bearer { jti }`
     /// and expiry.
     pub fn to_principal(&self) -> Principal {
@@ -304,8 +325,27 @@ impl JwtVerifierBuilder {
 struct Parts<'a> {
     message: &'a str,
     signature: &'a str,
-    header: Map<String, Value>,
+    header: &'a str,
     payload: &'a str,
+}
+
+/// Decoded headers up to this size (about 340 base64 characters) stay on the stack.
+const HEADER_STACK: usize = 256;
+/// Decoded signatures up to this size (RSA-4096) stay on the stack.
+const SIGNATURE_STACK: usize = 512;
+
+/// Decodes base64url `part` into `stack` when it fits, else into `heap`.
+fn decode_into<'b>(part: &str, stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Result<&'b [u8], TokenError> {
+    // Every 4 characters are at most 3 bytes: `stack` is large enough whenever this holds.
+    if part.len().div_ceil(4) * 3 <= stack.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(part, stack)
+            .map_err(|_| TokenError::Malformed)?;
+        Ok(&stack[..n])
+    } else {
+        *heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
+        Ok(heap)
+    }
 }
 
 impl JwtVerifier {
@@ -327,35 +367,39 @@ impl JwtVerifier {
     /// Verifies `token` as of `now`.
     pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
         let parts = split(token, self.max_len)?;
-        let (alg, kid) = check_header(&parts.header)?;
+        let (mut stack, mut heap) = ([0u8; HEADER_STACK], Vec::new());
+        let header = decode_into(parts.header, &mut stack, &mut heap)?;
+        let (alg, kid) = Header::parse(header)?.check()?;
         let key = self.find_key(kid.as_deref()).ok_or(TokenError::UnknownKey)?;
         if key.algorithm() != alg {
             return Err(TokenError::AlgorithmMismatch);
         }
         check_signature(&parts, &key, alg)?;
-        let claims = decode_object(parts.payload)?;
-        self.check_claims(claims, kid, now)
+        let payload = URL_SAFE_NO_PAD
+            .decode(parts.payload)
+            .map_err(|_| TokenError::Malformed)?;
+        self.check_claims(payload, kid.map(Cow::into_owned), now)
     }
 
-    fn find_key(&self, kid: Option<&str>) -> Option<VerifyingKey> {
+    fn find_key(&self, kid: Option<&str>) -> Option<Cow<'_, VerifyingKey>> {
         match kid {
             Some(kid) => {
                 if let Some(k) = self.keys.iter().find(|k| k.kid() == Some(kid)) {
-                    return Some(k.clone());
+                    return Some(Cow::Borrowed(k));
                 }
                 if let [only] = self.keys.as_slice()
                     && only.kid().is_none()
                 {
-                    return Some(only.clone());
+                    return Some(Cow::Borrowed(only));
                 }
                 #[cfg(feature = "jwks")]
                 if let Some(jwks) = &self.jwks {
-                    return jwks.cached(kid);
+                    return jwks.cached(kid).map(Cow::Owned);
                 }
                 None
             }
             None => match self.keys.as_slice() {
-                [only] => Some(only.clone()),
+                [only] => Some(Cow::Borrowed(only)),
                 _ => None,
             },
         }
@@ -363,16 +407,18 @@ impl JwtVerifier {
 
     fn check_claims(
         &self,
-        claims: Map<String, Value>,
+        payload: Vec<u8>,
         kid: Option<String>,
         now: SystemTime,
     ) -> Result<VerifiedToken, TokenError> {
+        let claims =
+            RawClaims::parse(&payload, self.audiences.as_ref()).map_err(|_| TokenError::Malformed)?;
         let now = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let leeway = self.leeway.as_secs_f64();
 
-        let exp = numeric_date(&claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
-        let nbf = numeric_date(&claims, "nbf")?;
-        let iat = numeric_date(&claims, "iat")?;
+        let exp = numeric_date(claims.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+        let nbf = numeric_date(claims.nbf, "nbf")?;
+        let iat = numeric_date(claims.iat, "iat")?;
         if now >= exp + leeway {
             return Err(TokenError::Expired);
         }
@@ -384,56 +430,39 @@ impl JwtVerifier {
         }
 
         if let Some(issuers) = &self.issuers {
-            match claims.get("iss") {
+            match &claims.iss {
                 None => return Err(TokenError::MissingClaim("iss")),
-                Some(Value::String(iss)) if issuers.contains(iss) => {}
-                Some(Value::String(_)) => return Err(TokenError::WrongIssuer),
+                Some(Scalar::Str(iss)) if issuers.contains(&**iss) => {}
+                Some(Scalar::Str(_)) => return Err(TokenError::WrongIssuer),
                 Some(_) => return Err(TokenError::InvalidClaimType("iss")),
             }
         }
-        if let Some(audiences) = &self.audiences {
-            let ok = match claims.get("aud") {
+        if self.audiences.is_some() {
+            match claims.aud {
                 None => return Err(TokenError::MissingClaim("aud")),
-                Some(Value::String(aud)) => audiences.contains(aud),
-                Some(Value::Array(list)) => {
-                    let mut any = false;
-                    for v in list {
-                        let Value::String(aud) = v else {
-                            return Err(TokenError::InvalidClaimType("aud"));
-                        };
-                        any |= audiences.contains(aud);
-                    }
-                    any
-                }
-                Some(_) => return Err(TokenError::InvalidClaimType("aud")),
-            };
-            if !ok {
-                return Err(TokenError::WrongAudience);
+                Some(Audience::Match) => {}
+                Some(Audience::NoMatch) => return Err(TokenError::WrongAudience),
+                Some(Audience::Invalid) => return Err(TokenError::InvalidClaimType("aud")),
             }
         }
 
-        let subject = match claims.get("sub") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::String(_)) | None => return Err(TokenError::MissingClaim("sub")),
+        let subject = match claims.sub {
+            Some(Scalar::Str(s)) if !s.is_empty() => s.into_owned(),
+            Some(Scalar::Str(_)) | None => return Err(TokenError::MissingClaim("sub")),
             Some(_) => return Err(TokenError::InvalidClaimType("sub")),
         };
-        let jti = match claims.get("jti") {
+        let jti = match claims.jti {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Scalar::Str(s)) => Some(s.into_owned()),
             Some(_) => return Err(TokenError::InvalidClaimType("jti")),
         };
-        let roles = match claims.get("roles") {
+        let roles = match claims.roles {
             None => Vec::new(),
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(TokenError::InvalidClaimType("roles"))?,
-            Some(_) => return Err(TokenError::InvalidClaimType("roles")),
+            Some(roles) => roles.map_err(|()| TokenError::InvalidClaimType("roles"))?,
         };
-        let scopes = match claims.get("scope") {
+        let scopes = match &claims.scope {
             None => None,
-            Some(Value::String(s)) => Some(
+            Some(Scalar::Str(s)) => Some(
                 s.split(' ')
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
@@ -451,7 +480,7 @@ impl JwtVerifier {
             jti,
             expires_at,
             kid,
-            claims,
+            claims: Claims::new(String::from_utf8(payload).map_err(|_| TokenError::Malformed)?),
         })
     }
 }
@@ -472,7 +501,7 @@ fn split(token: &str, max_len: usize) -> Result<Parts<'_>, TokenError> {
     Ok(Parts {
         message,
         signature,
-        header: decode_object(header)?,
+        header,
         payload,
     })
 }
@@ -488,39 +517,19 @@ fn split(token: &str, max_len: usize) -> Result<Parts<'_>, TokenError> {
 /// assert_eq!((alg, kid.as_deref()), (JwtAlgorithm::HS256, Some("k1")));
 /// ```
 pub fn parse_header(token: &str, max_len: usize) -> Result<(JwtAlgorithm, Option<String>), TokenError> {
-    check_header(&split(token, max_len)?.header)
-}
-
-fn check_header(header: &Map<String, Value>) -> Result<(JwtAlgorithm, Option<String>), TokenError> {
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => alg,
-        _ => return Err(TokenError::Malformed),
-    };
-    if alg.eq_ignore_ascii_case("none") {
-        return Err(TokenError::AlgNone);
-    }
-    let alg = JwtAlgorithm::from_name(alg).ok_or(TokenError::UnsupportedAlgorithm)?;
-    if let Some(name) = FORBIDDEN_HEADER_PARAMS.iter().find(|p| header.contains_key(**p)) {
-        return Err(TokenError::ForbiddenHeader(name));
-    }
-    if header.contains_key("crit") {
-        return Err(TokenError::CriticalHeader);
-    }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(TokenError::Malformed),
-    };
-    Ok((alg, kid))
+    let parts = split(token, max_len)?;
+    let (mut stack, mut heap) = ([0u8; HEADER_STACK], Vec::new());
+    let header = decode_into(parts.header, &mut stack, &mut heap)?;
+    let (alg, kid) = Header::parse(header)?.check()?;
+    Ok((alg, kid.map(Cow::into_owned)))
 }
 
 fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> Result<(), TokenError> {
     if parts.signature.is_empty() {
         return Err(TokenError::EmptySignature);
     }
-    let sig = URL_SAFE_NO_PAD
-        .decode(parts.signature)
-        .map_err(|_| TokenError::Malformed)?;
+    let (mut stack, mut heap) = ([0u8; SIGNATURE_STACK], Vec::new());
+    let sig = decode_into(parts.signature, &mut stack, &mut heap)?;
     if sig.is_empty() {
         return Err(TokenError::EmptySignature);
     }
@@ -544,27 +553,23 @@ fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> 
     }
 }
 
-fn decode_object(part: &str) -> Result<Map<String, Value>, TokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(TokenError::Malformed),
+/// `B64URL[b]`: whether byte `b` is in the base64url alphabet (RFC 4648 section 5).
+static B64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
     }
-}
+    table
+};
 
 fn is_b64url(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.bytes().all(|b| B64URL[usize::from(b)])
 }
 
 /// A NumericDate claim: absent, or a finite non-negative JSON number (integer or not).
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f)),
-            _ => Err(TokenError::InvalidClaimType(name)),
-        },
-        Some(_) => Err(TokenError::InvalidClaimType(name)),
-    }
+fn numeric_date(found: Option<Result<f64, ()>>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    found.transpose().map_err(|()| TokenError::InvalidClaimType(name))
 }

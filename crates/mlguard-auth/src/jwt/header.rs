@@ -1,0 +1,101 @@
+//! The JOSE header of a compact JWS, parsed without building a JSON map.
+//!
+//! Only `alg`, `kid`, `crit` and the key-naming parameters are looked at; other members are
+//! parsed and skipped. A member that matters appearing twice makes the header malformed.
+
+use super::JwtAlgorithm;
+use super::json::{Scalar, key, once};
+use super::verify::{FORBIDDEN_HEADER_PARAMS, TokenError};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What the checks need from a header.
+#[derive(Debug, Default)]
+pub(super) struct Header<'de> {
+    alg: Option<Scalar<'de>>,
+    kid: Option<Scalar<'de>>,
+    /// Which of [`FORBIDDEN_HEADER_PARAMS`] appeared.
+    forbidden: [bool; FORBIDDEN_HEADER_PARAMS.len()],
+    crit: Option<()>,
+}
+
+impl<'de> Header<'de> {
+    /// Parses a decoded header; anything but one JSON object is [`TokenError::Malformed`].
+    pub(super) fn parse(json: &'de [u8]) -> Result<Self, TokenError> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let header = HeaderSeed
+            .deserialize(&mut de)
+            .map_err(|_| TokenError::Malformed)?;
+        de.end().map_err(|_| TokenError::Malformed)?;
+        Ok(header)
+    }
+
+    /// The checks of step 3, in order: `alg` a string, not `none` in any casing, supported;
+    /// no key-naming parameter; no `crit`; `kid` a string when present.
+    pub(super) fn check(self) -> Result<(JwtAlgorithm, Option<Cow<'de, str>>), TokenError> {
+        let alg = match &self.alg {
+            Some(Scalar::Str(alg)) => alg,
+            _ => return Err(TokenError::Malformed),
+        };
+        if alg.eq_ignore_ascii_case("none") {
+            return Err(TokenError::AlgNone);
+        }
+        let alg = JwtAlgorithm::from_name(alg).ok_or(TokenError::UnsupportedAlgorithm)?;
+        if let Some((name, _)) = FORBIDDEN_HEADER_PARAMS
+            .iter()
+            .zip(self.forbidden)
+            .find(|(_, seen)| *seen)
+        {
+            return Err(TokenError::ForbiddenHeader(name));
+        }
+        if self.crit.is_some() {
+            return Err(TokenError::CriticalHeader);
+        }
+        let kid = match self.kid {
+            None => None,
+            Some(Scalar::Str(kid)) => Some(kid),
+            Some(_) => return Err(TokenError::Malformed),
+        };
+        Ok((alg, kid))
+    }
+}
+
+struct HeaderSeed;
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed {
+    type Value = Header<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut header = Header::default();
+        while let Some(name) = key(&mut map)? {
+            match &*name {
+                "alg" => once(&mut header.alg, map.next_value()?)?,
+                "kid" => once(&mut header.kid, map.next_value()?)?,
+                "crit" => {
+                    map.next_value::<IgnoredAny>()?;
+                    once(&mut header.crit, ())?;
+                }
+                other => {
+                    map.next_value::<IgnoredAny>()?;
+                    if let Some(i) = FORBIDDEN_HEADER_PARAMS.iter().position(|p| *p == other) {
+                        header.forbidden[i] = true;
+                    }
+                }
+            }
+        }
+        Ok(header)
+    }
+}
