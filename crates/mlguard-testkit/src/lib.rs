@@ -48,13 +48,7 @@ impl RedisServer {
         // A free port can be taken between our probe and redis binding it: retry a few times.
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start redis-server: {e}"));
+            let child = spawn_redis(port);
             let mut server = Self { child, port };
             for _ in 0..100 {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -84,6 +78,42 @@ impl RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts a fresh (empty) server on the same port after [`stop`](Self::stop), as a Redis
+    /// restart looks to its clients, and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When it does not come back within 5 s (the port was taken meanwhile, or the binary failed).
+    pub fn restart(&mut self) {
+        self.stop();
+        for _ in 0..50 {
+            let child = spawn_redis(self.port);
+            self.child = child;
+            for _ in 0..20 {
+                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    break; // the old socket may linger a moment: try again
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not restart on port {}", self.port);
+    }
+}
+
+fn spawn_redis(port: u16) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start redis-server: {e}"))
 }
 
 impl Drop for RedisServer {
@@ -112,6 +142,12 @@ mod tests {
         };
         let port = redis.port();
         assert!(redis.url().ends_with(&format!(":{port}/")));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let mut redis = redis;
+        redis.stop();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        redis.restart();
+        assert_eq!(redis.port(), port);
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         drop(redis);
         std::thread::sleep(std::time::Duration::from_millis(100));
