@@ -26,11 +26,12 @@ mod attack;
 mod net;
 mod tally;
 
+use mlguard_benches::live::{self, LiveServer};
+
 use attack::{Ctx, post};
 use http::header;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tally::{Sample, Tally};
@@ -62,50 +63,6 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The server process; killed on drop so no run leaves it behind.
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ml_api_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("ML_API") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let beside = exe.with_file_name("ml-api");
-    beside
-        .exists()
-        .then_some(beside)
-        .ok_or_else(|| "no ml-api beside the soak binary: set ML_API or use scripts/soak".into())
-}
-
-fn create_key(ml_api: &Path, data: &Path, name: &str, role: &str) -> Result<String, String> {
-    let out = Command::new(ml_api)
-        .args(["apikey", "create", name, "--role", role])
-        .env("MLGUARD_DATA_DIR", data)
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("run ml-api: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("ml-api apikey create {name} failed"));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The forged tokens of the attack suite, each of which must be refused.
@@ -230,95 +187,32 @@ async fn run() -> Result<bool, String> {
     let seconds: u64 = knob("SOAK_SECONDS", 60);
     let restart_at: u64 = knob("SOAK_REDIS_RESTART_AT", 30);
     let p99_limit = Duration::from_millis(knob("SOAK_P99_MS", 1000));
-    let ml_api = ml_api_binary()?;
+    let ml_api = live::ml_api_binary()?;
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
     let mut redis = mlguard_testkit::RedisServer::start()
         .ok_or("the soak needs redis-server on PATH (apt-get install redis-server)")?;
 
-    let legit_key = create_key(&ml_api, &data, "soak-legit", "admin")?;
-    let attacker_key = create_key(&ml_api, &data, "soak-attacker", "user")?;
-    let attacker_admin_key = create_key(&ml_api, &data, "soak-attacker-admin", "admin")?;
+    let legit_key = live::create_key(&ml_api, &data, "soak-legit", "admin")?;
+    let attacker_key = live::create_key(&ml_api, &data, "soak-attacker", "user")?;
+    let attacker_admin_key = live::create_key(&ml_api, &data, "soak-attacker-admin", "admin")?;
 
-    let port = mlguard_testkit::free_port();
-    let addr = SocketAddr::new(LEGIT, port);
-    let log = dir.path().join("ml-api.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-    let child = Command::new(&ml_api)
-        .arg("serve")
-        .env("MLGUARD_DATA_DIR", &data)
-        .env("MLGUARD_LISTEN", addr.to_string())
-        .env("MLGUARD_REDIS_URL", redis.url())
-        .env("MLGUARD_MAX_CONNECTIONS", "64")
-        .env("MLGUARD_PREDICT_RATE", "3000/minute")
-        .env("MLGUARD_CRYPTO_RATE", "3000/minute")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .map_err(|e| format!("start ml-api: {e}"))?;
-    let server = Server { child, log };
-    let pid = server.child.id();
-
-    // Up: the certificate is written at start, then /healthz answers.
-    let cert_path = data.join("tls-cert.pem");
-    let base = format!("https://127.0.0.1:{port}");
-    let up_by = Instant::now() + Duration::from_secs(60);
-    let cert = loop {
-        if let Ok(pem) = std::fs::read(&cert_path)
-            && let Ok(c) = reqwest::Certificate::from_pem(&pem)
-        {
-            let client = reqwest::Client::builder()
-                .add_root_certificate(c)
-                .timeout(Duration::from_secs(2))
-                .build()
-                .map_err(|e| e.to_string())?;
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break pem;
-            }
-        }
-        if Instant::now() > up_by {
-            return Err("ml-api did not come up in 60 s".into());
-        }
-        sleep(Duration::from_millis(200)).await;
-    };
-    let cert_for_clients = cert.clone();
-    let client_for = move |source: IpAddr| {
-        reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(&cert_for_clients).unwrap_or_else(|e| panic!("cert: {e}")),
-            )
-            .local_address(source)
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_else(|e| panic!("client: {e}"))
-    };
-    let log_text = std::fs::read_to_string(&server.log).map_err(|e| e.to_string())?;
-    let admin_password = log_text
-        .lines()
-        .find_map(|l| {
-            l.split_once("created user `admin` with password: ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .ok_or("no admin password in ml-api's first-run output")?;
-    let login: serde_json::Value = client_for(LEGIT)
-        .post(format!("{base}/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", &admin_password),
-        ])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let jwt = login["access_token"]
-        .as_str()
-        .ok_or("login gave no access token")?
-        .to_owned();
+    let env = [
+        ("MLGUARD_REDIS_URL", redis.url()),
+        ("MLGUARD_MAX_CONNECTIONS", "64".to_owned()),
+        ("MLGUARD_PREDICT_RATE", "3000/minute".to_owned()),
+        ("MLGUARD_CRYPTO_RATE", "3000/minute".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    let server = LiveServer::start(&ml_api, &data, &dir.path().join("ml-api.log"), &env).await?;
+    let (addr, pid, base, cert) = (
+        server.addr,
+        server.pid(),
+        server.base.clone(),
+        server.cert.clone(),
+    );
+    let jwt = server.login("admin", &server.admin_password).await?;
     let secret = std::fs::read_to_string(data.join("jwt.secret")).map_err(|e| e.to_string())?;
     let forged = Arc::new(forged_tokens(secret.trim().as_bytes()));
 
@@ -332,15 +226,17 @@ async fn run() -> Result<bool, String> {
 
     // Legitimate clients from 127.0.0.1: with the JWT and with the API key, each once on a
     // kept-alive connection and once as new visitors (a new connection for every request).
+    let server = Arc::new(server);
+    let server_ref = server.clone();
     let mut legit = Vec::new();
     for visits in [Visits::KeepAlive, Visits::NewConnection] {
         for (auth, cred) in [
             ("jwt", ("authorization", format!("Bearer {jwt}"))),
             ("api-key", ("x-api-key", legit_key.clone())),
         ] {
-            let make = client_for.clone();
+            let server = server_ref.clone();
             legit.push(tokio::spawn(legit_client(
-                move || make(LEGIT),
+                move || server.client(LEGIT),
                 visits,
                 base.clone(),
                 auth,
@@ -358,7 +254,7 @@ async fn run() -> Result<bool, String> {
         source: HOLDERS,
         deadline,
         tally: tally.clone(),
-        host: format!("127.0.0.1:{port}"),
+        host: addr.to_string(),
     };
     let mut attackers = Vec::new();
     for _ in 0..48 {
@@ -434,9 +330,9 @@ async fn run() -> Result<bool, String> {
     });
 
     sleep_until(start + Duration::from_secs(10).min(Duration::from_secs(seconds))).await;
-    let rss_10 = rss_kib(pid);
+    let rss_10 = server.rss_kib();
     sleep_until(deadline).await;
-    let rss_end = rss_kib(pid);
+    let rss_end = server.rss_kib();
     for task in legit {
         let _ = task.await;
     }
@@ -447,14 +343,9 @@ async fn run() -> Result<bool, String> {
     let (redis, redis_down, redis_up) = restart.await.map_err(|e| e.to_string())??;
 
     // Stop the server gracefully and read its log.
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let stop_by = Instant::now() + Duration::from_secs(15);
-    let mut server = server;
-    while Instant::now() < stop_by && matches!(server.child.try_wait(), Ok(None)) {
-        sleep(Duration::from_millis(100)).await;
-    }
-    let log_text = std::fs::read_to_string(&server.log).map_err(|e| e.to_string())?;
-    drop(server);
+    drop(server_ref);
+    let server = Arc::into_inner(server).ok_or("a task still holds the server")?;
+    let log_text = server.stop().await;
     drop(redis);
 
     Ok(report(
