@@ -1,0 +1,145 @@
+//! Does a login flood slow down predictions? (issue 14: argon2id verifications are bounded.)
+//!
+//! The release `ml-api` serves paced `/predict` requests (API key) from 127.0.0.1 in three
+//! phases of `FLOOD_SECONDS` (10) each: alone, with a flood of wrong-password logins from 16
+//! concurrent clients (the login quotas are lifted, as for a flood spread over many addresses
+//! and user names, so every attempt reaches argon2id), and alone again. It prints p50/p99 of
+//! `/predict` per phase and the ratio of the flood's p99 to the mean of the two quiet phases,
+//! and what the flood was answered. Run it with `scripts/login-flood`; figures go into
+//! docs/benchmarks.md. Not run by CI (it is a measurement, not a test).
+
+use mlguard_benches::live::{self, LiveServer};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const SETOSA: &str = r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), String> {
+    let seconds: u64 = std::env::var("FLOOD_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let ml_api = live::ml_api_binary()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let data = dir.path().join("data");
+    let key = live::create_key(&ml_api, &data, "flood-bench", "admin")?;
+    let env = [
+        ("MLGUARD_PREDICT_RATE", "1000000000/second".to_owned()),
+        ("MLGUARD_TOKEN_RATE", "1000000000/second".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let server = Arc::new(LiveServer::start(&ml_api, &data, &dir.path().join("ml-api.log"), &env).await?);
+
+    let mut rows = Vec::new();
+    for (phase, flood) in [("quiet", false), ("login flood", true), ("quiet again", false)] {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let flood_statuses = Arc::new(Mutex::new(BTreeMap::<u16, u64>::new()));
+        let mut flooders = Vec::new();
+        if flood {
+            for worker in 0..16u64 {
+                let (server, statuses) = (server.clone(), flood_statuses.clone());
+                flooders.push(tokio::spawn(async move {
+                    let client = server.client(LOCAL);
+                    let mut i = 0u64;
+                    while Instant::now() < deadline {
+                        i += 1;
+                        let user = if i % 2 == 0 {
+                            "admin".to_owned()
+                        } else {
+                            format!("ghost{worker}-{i}")
+                        };
+                        let status = client
+                            .post(format!("{}/token", server.base))
+                            .form(&[
+                                ("grant_type", "password"),
+                                ("username", &user),
+                                ("password", "wrong"),
+                            ])
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16())
+                            .unwrap_or(0);
+                        *statuses
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(status)
+                            .or_default() += 1;
+                        if status == 503 {
+                            sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }));
+            }
+        }
+        let mut predictors = Vec::new();
+        for _ in 0..8 {
+            let (server, key) = (server.clone(), key.clone());
+            predictors.push(tokio::spawn(async move {
+                let client = server.client(LOCAL);
+                let mut latencies = Vec::new();
+                let mut failures = 0u64;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let ok = client
+                        .post(format!("{}/predict", server.base))
+                        .header("x-api-key", &key)
+                        .header("content-type", "application/json")
+                        .body(SETOSA)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
+                    if ok {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        failures += 1;
+                    }
+                    sleep(Duration::from_millis(10)).await;
+                }
+                (latencies, failures)
+            }));
+        }
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        for p in predictors {
+            let (l, f) = p.await.map_err(|e| e.to_string())?;
+            latencies.extend(l);
+            failures += f;
+        }
+        for f in flooders {
+            let _ = f.await;
+        }
+        latencies.sort();
+        let pct = |p: f64| {
+            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
+            latencies.get(i).copied().unwrap_or_default()
+        };
+        let statuses = flood_statuses.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        rows.push((phase, latencies.len(), failures, pct(0.5), pct(0.99), statuses));
+    }
+
+    println!("| phase | /predict ok | failed | p50 ms | p99 ms | flood answers |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for (phase, n, failed, p50, p99, statuses) in &rows {
+        let answers: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}x{n}")).collect();
+        println!(
+            "| {phase} | {n} | {failed} | {:.2} | {:.2} | {} |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            answers.join(" ")
+        );
+    }
+    let quiet = (rows[0].4.as_secs_f64() + rows[2].4.as_secs_f64()) / 2.0;
+    println!(
+        "\np99 under the flood / mean quiet p99 = {:.2}x (goal <= 1.20x)",
+        rows[1].4.as_secs_f64() / quiet.max(f64::MIN_POSITIVE)
+    );
+    if let Some(server) = Arc::into_inner(server) {
+        server.stop().await;
+    }
+    Ok(())
+}
