@@ -1,0 +1,307 @@
+//! Connection slots (issue 14, hole 1): one address must not be able to hold every connection
+//! the server serves, and a connection that carries no request must not stay open, whatever
+//! bytes (HTTP/2 PINGs, polling) it moves.
+//!
+//! The attacker binds its sockets to 127.0.0.2 (Linux routes all of 127.0.0.0/8 to loopback),
+//! the legitimate client connects from 127.0.0.1, over TLS like a real deployment. The HTTP/2
+//! attacker speaks raw frames so the test controls exactly what flows: the connection preface,
+//! SETTINGS, acknowledgements of the server's SETTINGS and PINGs, and PINGs of its own; never a
+//! request.
+
+mod common;
+
+use common::*;
+use http_body_util::{BodyExt, Empty};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+fn addr(s: &TestServer) -> SocketAddr {
+    s.running.as_ref().unwrap().addr()
+}
+
+/// A TCP connection to `to` from `from` (port chosen by the kernel).
+async fn connect_from(from: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(to).await
+}
+
+/// A TLS client trusting the server's generated certificate, offering exactly `alpn`.
+fn tls_connector(s: &TestServer, alpn: &[u8]) -> TlsConnector {
+    let cert = s.running.as_ref().unwrap().self_signed_cert().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    TlsConnector::from(Arc::new(config))
+}
+
+/// TCP from `from`, then TLS with `alpn`; any failure (the server closing at once included) is
+/// an error.
+async fn tls_from(connector: &TlsConnector, from: IpAddr, to: SocketAddr) -> io::Result<TlsStream<TcpStream>> {
+    let tcp = connect_from(from, to).await?;
+    let name = ServerName::IpAddress(to.ip().into());
+    connector.connect(name, tcp).await
+}
+
+// HTTP/2 frame types and flags (RFC 9113 section 6).
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const ACK: u8 = 0x1;
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// What one idle HTTP/2 connection saw before the server closed it.
+#[derive(Debug, Default)]
+struct H2Idle {
+    /// PINGs the server sent (and this client acknowledged).
+    server_pings: usize,
+    /// PINGs this client sent.
+    client_pings: usize,
+    /// How long the connection stayed open after the preface.
+    open_for: Duration,
+}
+
+/// Speaks HTTP/2 on `stream` without ever opening a stream: preface and SETTINGS, acknowledges
+/// the server's SETTINGS and PINGs, sends a PING of its own every `ping_every`. Returns when
+/// the server closes the connection, or after `give_up`.
+async fn h2_idle<S: AsyncRead + AsyncWrite>(stream: S, ping_every: Duration, give_up: Duration) -> H2Idle {
+    let started = Instant::now();
+    let mut seen = H2Idle::default();
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
+    if wr.write_all(&hello).await.is_err() {
+        return seen;
+    }
+    let mut ticker = tokio::time::interval(ping_every);
+    ticker.tick().await;
+    let deadline = tokio::time::sleep(give_up);
+    tokio::pin!(deadline);
+    // `read_buf` is cancel-safe (a `select!` may drop it), `read_exact` is not.
+    let mut buf = bytes::BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            got = rd.read_buf(&mut buf) => match got {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let mut replies = Vec::new();
+                    while buf.len() >= 9 {
+                        let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+                        if buf.len() < 9 + len {
+                            break;
+                        }
+                        let f = buf.split_to(9 + len);
+                        match (f[3], f[4]) {
+                            (SETTINGS, 0) => replies.extend(frame(SETTINGS, ACK, &[])),
+                            (PING, 0) => {
+                                seen.server_pings += 1;
+                                replies.extend(frame(PING, ACK, &f[9..]));
+                            }
+                            _ => {} // WINDOW_UPDATE, PING ACK, GOAWAY: read on until the close
+                        }
+                    }
+                    if wr.write_all(&replies).await.is_err() { break; }
+                }
+            },
+            _ = ticker.tick() => {
+                seen.client_pings += 1;
+                if wr.write_all(&frame(PING, 0, &[7; 8])).await.is_err() { break; }
+            }
+            () = &mut deadline => break,
+        }
+    }
+    seen.open_for = started.elapsed();
+    seen
+}
+
+/// One attacker connection slot, held as long as the server allows and reopened at once when
+/// the server closes it. `held` counts the connections currently past their TLS handshake.
+async fn hold_h2_slot(connector: TlsConnector, to: SocketAddr, held: Arc<AtomicUsize>) {
+    for _ in 0..1000 {
+        if let Ok(tls) = tls_from(&connector, ATTACKER, to).await {
+            held.fetch_add(1, Ordering::SeqCst);
+            h2_idle(tls, Duration::from_millis(500), Duration::from_secs(600)).await;
+            held.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Like [`hold_h2_slot`], with HTTP/1.1 `GET /healthz` every `every` on each connection.
+async fn hold_h1_polling_slot(connector: TlsConnector, to: SocketAddr, every: Duration, held: Arc<AtomicUsize>) {
+    for _ in 0..1000 {
+        let Ok(tls) = tls_from(&connector, ATTACKER, to).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await
+        else {
+            continue;
+        };
+        let conn = tokio::spawn(conn);
+        held.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..1000 {
+            let req = http::Request::get("/healthz")
+                .header("host", "localhost")
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap();
+            let Ok(resp) = sender.send_request(req).await else {
+                break;
+            };
+            if resp.into_body().collect().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(every).await;
+        }
+        held.fetch_sub(1, Ordering::SeqCst);
+        conn.abort();
+    }
+}
+
+/// Waits until `held` has been stable for a second (the attacker holds all it may), at most 10 s.
+async fn settle(held: &AtomicUsize) -> usize {
+    let mut last = usize::MAX;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = held.load(Ordering::SeqCst);
+        if now == last && now > 0 {
+            return now;
+        }
+        last = now;
+    }
+    held.load(Ordering::SeqCst)
+}
+
+/// A legitimate client from 127.0.0.1 on a fresh connection (TLS, HTTP/2 or HTTP/1.1 as
+/// negotiated) must get `GET /healthz` answered within 1 s, three times.
+async fn legitimate_client_is_served(s: &TestServer) {
+    for round in 0..3 {
+        let client = client_for(s.running.as_ref().unwrap(), |b| b.timeout(Duration::from_secs(1)));
+        let r = client.get(s.url("/healthz")).send().await;
+        match r {
+            Ok(r) => assert_eq!(r.status(), 200, "round {round}"),
+            Err(e) => panic!("round {round}: legitimate client not served within 1 s while 127.0.0.2 holds its connections: {e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+const MAX_CONNECTIONS: usize = 8;
+/// More than the global cap, so without a per-address cap the attacker holds every slot.
+const ATTACKER_SLOTS: usize = MAX_CONNECTIONS + 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_idle_holders_from_one_address_do_not_lock_out_others() {
+    let s = start_with(|c| c.max_connections = Some(MAX_CONNECTIONS)).await;
+    let connector = tls_connector(&s, b"h2");
+    let held = Arc::new(AtomicUsize::new(0));
+    let mut attackers = JoinSet::new();
+    for _ in 0..ATTACKER_SLOTS {
+        attackers.spawn(hold_h2_slot(connector.clone(), addr(&s), held.clone()));
+    }
+    let holding = settle(&held).await;
+    println!("attacker holds {holding} h2 connections");
+    assert!(holding >= 1, "the attack did not get going");
+    legitimate_client_is_served(&s).await;
+    attackers.abort_all();
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h1_pollers_from_one_address_do_not_lock_out_others() {
+    let s = start_with(|c| c.max_connections = Some(MAX_CONNECTIONS)).await;
+    let connector = tls_connector(&s, b"http/1.1");
+    let held = Arc::new(AtomicUsize::new(0));
+    let mut attackers = JoinSet::new();
+    for _ in 0..ATTACKER_SLOTS {
+        attackers.spawn(hold_h1_polling_slot(
+            connector.clone(),
+            addr(&s),
+            Duration::from_secs(2),
+            held.clone(),
+        ));
+    }
+    let holding = settle(&held).await;
+    println!("attacker holds {holding} polling h1 connections");
+    assert!(holding >= 1, "the attack did not get going");
+    legitimate_client_is_served(&s).await;
+    attackers.abort_all();
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_connection_without_streams_is_closed_after_the_idle_timeout_despite_pings() {
+    // The idle timeout is the header-read timeout (docs/configuration.md): 2 s here.
+    let s = start_with(|c| c.header_read_timeout = Some("2s".into())).await;
+    let connector = tls_connector(&s, b"h2");
+    let tls = tls_from(&connector, ATTACKER, addr(&s)).await.unwrap();
+    let seen = h2_idle(tls, Duration::from_millis(300), Duration::from_secs(20)).await;
+    println!("{seen:?}");
+    assert!(seen.client_pings >= 3, "PINGs must flow during the test: {seen:?}");
+    assert!(
+        seen.open_for < Duration::from_secs(15),
+        "an h2 connection with no stream stayed open {:?} (idle timeout 2 s): {seen:?}",
+        seen.open_for
+    );
+    assert!(
+        seen.open_for >= Duration::from_millis(1500),
+        "closed before the idle timeout: {seen:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_h1_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    // Pins the documented rule: an HTTP/1.1 connection waiting for its next request is closed
+    // after the header-read timeout (2 s here), not after some longer idle timeout.
+    let s = start_with(|c| c.header_read_timeout = Some("2s".into())).await;
+    let connector = tls_connector(&s, b"http/1.1");
+    let tls = tls_from(&connector, IpAddr::V4(Ipv4Addr::LOCALHOST), addr(&s))
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("/healthz")
+        .header("host", "localhost")
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    let idle_since = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(30), conn).await;
+    let open_for = idle_since.elapsed();
+    assert!(closed.is_ok(), "idle keep-alive connection still open after 30 s");
+    assert!(
+        open_for >= Duration::from_millis(1500) && open_for < Duration::from_secs(10),
+        "idle keep-alive connection closed after {open_for:?}; documented: the header-read timeout (2 s)"
+    );
+    s.stop().await;
+}
