@@ -47,6 +47,29 @@ pub mod defaults {
     pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
     /// `max_connections`: open connections; more wait in the kernel's accept queue.
     pub const MAX_CONNECTIONS: usize = 1024;
+    /// `max_connections_per_ip` when unset: [`max_connections_per_ip`]`(max_connections)`.
+    pub const MAX_CONNECTIONS_PER_IP: usize = 32;
+
+    /// The resolved `max_connections_per_ip` when it is not set: a quarter of
+    /// `max_connections`, at least 1 and at most [`MAX_CONNECTIONS_PER_IP`] (32 with the
+    /// default 1024), so one address never holds more than a small share of the slots.
+    ///
+    /// ```
+    /// use ml_api::config::defaults::max_connections_per_ip;
+    /// assert_eq!(max_connections_per_ip(1024), 32);
+    /// assert_eq!(max_connections_per_ip(64), 16);
+    /// assert_eq!(max_connections_per_ip(2), 1);
+    /// ```
+    pub const fn max_connections_per_ip(max_connections: usize) -> usize {
+        let quarter = max_connections / 4;
+        if quarter < 1 {
+            1
+        } else if quarter > MAX_CONNECTIONS_PER_IP {
+            MAX_CONNECTIONS_PER_IP
+        } else {
+            quarter
+        }
+    }
     /// `concurrency_limit`: requests in flight; more are shed with 503.
     pub const CONCURRENCY_LIMIT: usize = 256;
     /// `access_token_ttl`.
@@ -126,6 +149,9 @@ pub struct Settings {
     /// Maximum open connections.
     #[arg(long, env = "MLGUARD_MAX_CONNECTIONS", global = true, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Maximum open connections per client address (IPv6: per /64); trusted proxies exempt.
+    #[arg(long, env = "MLGUARD_MAX_CONNECTIONS_PER_IP", global = true, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
     /// Maximum requests in flight; more are answered 503 at once.
     #[arg(long, env = "MLGUARD_CONCURRENCY_LIMIT", global = true, value_name = "N")]
     pub concurrency_limit: Option<usize>,
@@ -242,6 +268,7 @@ impl Settings {
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             tls_handshake_timeout: self.tls_handshake_timeout.or(lower.tls_handshake_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
             concurrency_limit: self.concurrency_limit.or(lower.concurrency_limit),
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
@@ -301,6 +328,8 @@ pub struct Config {
     pub tls_handshake_timeout: Duration,
     /// Maximum open connections.
     pub max_connections: usize,
+    /// Maximum open connections per client address (trusted proxies exempt).
+    pub max_connections_per_ip: usize,
     /// Maximum requests in flight.
     pub concurrency_limit: usize,
     /// Access token lifetime.
@@ -428,6 +457,12 @@ impl Config {
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
         };
+        let max_connections = positive("max_connections", s.max_connections, defaults::MAX_CONNECTIONS)?;
+        let max_connections_per_ip = positive(
+            "max_connections_per_ip",
+            s.max_connections_per_ip,
+            defaults::max_connections_per_ip(max_connections),
+        )?;
         Ok(Self {
             data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
             listen,
@@ -453,7 +488,8 @@ impl Config {
                 &s.tls_handshake_timeout,
                 defaults::TLS_HANDSHAKE_TIMEOUT,
             )?,
-            max_connections: positive("max_connections", s.max_connections, defaults::MAX_CONNECTIONS)?,
+            max_connections,
+            max_connections_per_ip,
             concurrency_limit: positive(
                 "concurrency_limit",
                 s.concurrency_limit,
@@ -506,6 +542,7 @@ fn unreachable_defaults() -> Config {
         header_read_timeout: defaults::HEADER_READ_TIMEOUT,
         tls_handshake_timeout: defaults::TLS_HANDSHAKE_TIMEOUT,
         max_connections: defaults::MAX_CONNECTIONS,
+        max_connections_per_ip: defaults::MAX_CONNECTIONS_PER_IP,
         concurrency_limit: defaults::CONCURRENCY_LIMIT,
         access_token_ttl: defaults::ACCESS_TOKEN_TTL,
         refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
@@ -589,6 +626,27 @@ mod tests {
                 ..Settings::default()
             }),
             ConfigError::BadFernetKey(_)
+        ));
+    }
+
+    #[test]
+    fn per_ip_connection_cap_defaults_to_a_share_of_the_global_cap() {
+        let resolve = |s: Settings| Config::resolve(s, None).unwrap();
+        assert_eq!(resolve(Settings::default()).max_connections_per_ip, 32);
+        let small = Settings {
+            max_connections: Some(8),
+            ..Settings::default()
+        };
+        assert_eq!(resolve(small).max_connections_per_ip, 2);
+        let set = Settings::from_toml_str("max_connections_per_ip = 5").unwrap();
+        assert_eq!(resolve(set).max_connections_per_ip, 5);
+        let zero = Settings {
+            max_connections_per_ip: Some(0),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            Config::resolve(zero, None).unwrap_err(),
+            ConfigError::Zero("max_connections_per_ip")
         ));
     }
 

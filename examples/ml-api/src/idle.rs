@@ -1,40 +1,210 @@
-//! [`IdleIo`]: closes connections that go quiet.
+//! [`IdleIo`] and [`CountRequests`]: close connections that carry no request.
 //!
-//! hyper's header-read timeout starts with the first byte of a request head, so a client that
-//! connects and sends nothing (or sits idle on a kept-alive connection) would hold a connection
-//! slot forever. This wrapper fails the connection's reads when no byte has moved in either
-//! direction for a while: `first` until the first byte arrives (the header-read timeout), then
-//! `idle` between requests (longer than the request timeout, so a slow handler, which is cut
-//! off by the request timeout first, is never mistaken for an idle client).
+//! A connection slot is only worth its cost while it carries requests. Counting bytes cannot
+//! tell: an HTTP/2 client that sends the preface and SETTINGS and then only answers the
+//! server's keep-alive PINGs (or sends PINGs of its own) moves bytes forever without ever
+//! asking anything, and so does any protocol chatter. So the deadlines here are driven by
+//! **requests in flight**, counted per connection by [`CountRequests`] (a request is in flight
+//! from the moment the service is called until its response body has ended or been dropped),
+//! never by bytes:
+//!
+//! - **first byte:** until the first byte arrives, the connection gets `first` (the
+//!   header-read timeout): a client that connects and never speaks is closed;
+//! - **idle:** while no request is in flight, the connection gets `idle` from the moment the
+//!   last request finished (or from the accept, if it never had one), whatever bytes move in
+//!   either direction meanwhile: PINGs, SETTINGS, WINDOW_UPDATEs, a half-sent request head;
+//! - **stuck request:** while requests are in flight there is no idle deadline (a slow
+//!   handler is cut off by the request timeout, not mistaken for an idle client), but the
+//!   oldest request in flight may last at most `request`; a client that never reads its
+//!   response (and so never lets it finish) cannot hold the connection forever.
+//!
+//! When a deadline passes, the connection's pending read or write fails with
+//! [`io::ErrorKind::TimedOut`] and hyper closes the connection.
+//!
+//! For HTTP/1.1 hyper's own header-read timeout also runs whenever the connection waits for a
+//! request head (from the start and between keep-alive requests), so an idle HTTP/1.1
+//! connection is closed by whichever of the two is shorter; the server uses the same value for
+//! both (see `server.rs`).
 
+use futures_util::ready;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep, sleep};
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+/// The three deadlines of an [`IdleIo`]; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From the accept to the first byte read.
+    pub first: Duration,
+    /// With no request in flight, from the moment the last one finished (or the accept).
+    pub idle: Duration,
+    /// The longest a request may stay in flight.
+    pub request: Duration,
+}
+
+/// Requests in flight on one connection, shared by its [`CountRequests`] service (which
+/// counts) and its [`IdleIo`] (which enforces the deadlines). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Start time of each request in flight, by a growing id: the first entry is the oldest.
+    in_flight: BTreeMap<u64, Instant>,
+    next_id: u64,
+    /// When the last request finished, or when the connection was accepted.
+    idle_since: Instant,
+    /// The connection task, woken when the last request finishes so the idle deadline is armed
+    /// even if nothing else wakes it.
+    waker: Option<Waker>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Activity {
+    /// No request in flight, idle since now.
+    pub fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                in_flight: BTreeMap::new(),
+                next_id: 0,
+                idle_since: Instant::now(),
+                waker: None,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves consistent data (plain inserts and removes).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A request starts; it is in flight until the returned guard is dropped.
+    pub fn start(&self) -> InFlight {
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.in_flight.insert(id, Instant::now());
+        InFlight {
+            activity: self.clone(),
+            id,
+        }
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight.len()
+    }
+
+    /// Remembers `waker` and returns the deadline now in force.
+    fn deadline(&self, waker: &Waker, accepted: Instant, seen_byte: bool, d: &Deadlines) -> Instant {
+        let mut state = self.lock();
+        match &mut state.waker {
+            Some(w) if w.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        if let Some((_, started)) = state.in_flight.first_key_value() {
+            *started + d.request
+        } else if seen_byte {
+            state.idle_since + d.idle
+        } else {
+            accepted + d.first.min(d.idle)
+        }
+    }
+}
+
+/// One request in flight (see [`Activity::start`]); dropping it ends the request.
+#[derive(Debug)]
+pub struct InFlight {
+    activity: Activity,
+    id: u64,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.activity.lock();
+            state.in_flight.remove(&self.id);
+            if state.in_flight.is_empty() {
+                state.idle_since = Instant::now();
+                state.waker.take()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
 
 pin_project! {
-    /// An I/O object whose reads fail with `TimedOut` after a quiet period; see the
-    /// [module docs](self).
+    /// An I/O object whose pending reads and writes fail with `TimedOut` once a deadline of
+    /// the [module docs](self) passes.
     pub struct IdleIo<T> {
         #[pin]
         inner: T,
-        deadline: Pin<Box<Sleep>>,
-        idle: Duration,
+        sleep: Pin<Box<Sleep>>,
+        activity: Activity,
+        deadlines: Deadlines,
+        accepted: Instant,
+        seen_byte: bool,
     }
 }
 
 impl<T> IdleIo<T> {
-    /// Wraps `inner`: `first` to the first byte, then `idle` between bytes.
-    pub fn new(inner: T, first: Duration, idle: Duration) -> Self {
+    /// Wraps a connection accepted now; `activity` must be the one its service counts with.
+    pub fn new(inner: T, deadlines: Deadlines, activity: Activity) -> Self {
+        let accepted = Instant::now();
         Self {
             inner,
-            deadline: Box::pin(sleep(first)),
-            idle,
+            sleep: Box::pin(tokio::time::sleep_until(
+                accepted + deadlines.first.min(deadlines.idle),
+            )),
+            activity,
+            deadlines,
+            accepted,
+            seen_byte: false,
         }
+    }
+}
+
+/// Called when the inner I/O is pending: arms the deadline now in force and fails once it
+/// has passed.
+fn poll_deadline(
+    cx: &mut Context<'_>,
+    sleep: &mut Pin<Box<Sleep>>,
+    activity: &Activity,
+    accepted: Instant,
+    seen_byte: bool,
+    deadlines: &Deadlines,
+) -> Poll<io::Error> {
+    let deadline = activity.deadline(cx.waker(), accepted, seen_byte, deadlines);
+    if sleep.deadline() != deadline {
+        sleep.as_mut().reset(deadline);
+    }
+    match sleep.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connection idle or request stuck",
+        )),
+        Poll::Pending => Poll::Pending,
     }
 }
 
@@ -45,17 +215,20 @@ impl<T: AsyncRead> AsyncRead for IdleIo<T> {
         match this.inner.poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    this.deadline.as_mut().reset(Instant::now() + *this.idle);
+                    *this.seen_byte = true;
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle")))
-                }
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => poll_deadline(
+                cx,
+                this.sleep,
+                this.activity,
+                *this.accepted,
+                *this.seen_byte,
+                this.deadlines,
+            )
+            .map(Err),
         }
     }
 }
@@ -63,17 +236,34 @@ impl<T: AsyncRead> AsyncRead for IdleIo<T> {
 impl<T: AsyncWrite> AsyncWrite for IdleIo<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.project();
-        let result = this.inner.poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = &result
-            && *n > 0
-        {
-            this.deadline.as_mut().reset(Instant::now() + *this.idle);
+        match this.inner.poll_write(cx, data) {
+            Poll::Pending => poll_deadline(
+                cx,
+                this.sleep,
+                this.activity,
+                *this.accepted,
+                *this.seen_byte,
+                this.deadlines,
+            )
+            .map(Err),
+            ready => ready,
         }
-        result
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
+        let this = self.project();
+        match this.inner.poll_flush(cx) {
+            Poll::Pending => poll_deadline(
+                cx,
+                this.sleep,
+                this.activity,
+                *this.accepted,
+                *this.seen_byte,
+                this.deadlines,
+            )
+            .map(Err),
+            ready => ready,
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -86,17 +276,117 @@ impl<T: AsyncWrite> AsyncWrite for IdleIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        let result = this.inner.poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &result
-            && *n > 0
-        {
-            this.deadline.as_mut().reset(Instant::now() + *this.idle);
+        match this.inner.poll_write_vectored(cx, bufs) {
+            Poll::Pending => poll_deadline(
+                cx,
+                this.sleep,
+                this.activity,
+                *this.accepted,
+                *this.seen_byte,
+                this.deadlines,
+            )
+            .map(Err),
+            ready => ready,
         }
-        result
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// A per-connection service wrapper counting the requests in flight into an [`Activity`]: a
+/// request counts from `call` until its response body ends, or until the response future or
+/// body is dropped (the client reset the stream, the connection closed).
+#[derive(Debug, Clone)]
+pub struct CountRequests<S> {
+    inner: S,
+    activity: Activity,
+}
+
+impl<S> CountRequests<S> {
+    /// Counts `inner`'s requests into `activity`.
+    pub fn new(inner: S, activity: Activity) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CountRequests<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<CountedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = CountedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let in_flight = self.activity.start();
+        CountedFuture {
+            inner: self.inner.call(req),
+            in_flight: Some(in_flight),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`CountRequests`]: the request stays counted in its body.
+    pub struct CountedFuture<F> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<F, B, E> Future for CountedFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<CountedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let in_flight = this.in_flight.take();
+        Poll::Ready(result.map(|response| response.map(|inner| CountedBody { inner, in_flight })))
+    }
+}
+
+pin_project! {
+    /// Response body of [`CountRequests`]: the request ends when the body does, or when it is
+    /// dropped.
+    pub struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<B: Body> Body for CountedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if frame.is_none() {
+            drop(this.in_flight.take());
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -105,28 +395,113 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    const D: Deadlines = Deadlines {
+        first: Duration::from_secs(1),
+        idle: Duration::from_secs(5),
+        request: Duration::from_secs(30),
+    };
+
     #[tokio::test(start_paused = true)]
-    async fn silent_peer_times_out_and_traffic_keeps_it_alive() {
+    async fn a_peer_that_never_speaks_is_closed_after_first() {
+        let (c, _d) = tokio::io::duplex(64);
+        let mut quiet = IdleIo::new(c, D, Activity::new());
+        let started = Instant::now();
+        let err = quiet.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), D.first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_without_requests_do_not_keep_a_connection_open() {
         let (a, mut b) = tokio::io::duplex(64);
-        let mut io = IdleIo::new(a, Duration::from_secs(1), Duration::from_secs(5));
+        let started = Instant::now();
+        let mut io = IdleIo::new(a, D, Activity::new());
+        // A "PING" every 0.9 s (the first before the first-byte deadline), answered every time:
+        // bytes flow both ways, no request.
+        let pinger = tokio::spawn(async move {
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                if b.write_all(b"p").await.is_err() {
+                    break;
+                }
+            }
+        });
         let mut buf = [0u8; 8];
-        b.write_all(b"hi").await.unwrap();
-        assert_eq!(io.read(&mut buf).await.unwrap(), 2);
-        // Idle budget is now 5 s: a byte after 4 s still arrives.
-        let writer = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            b.write_all(b"x").await.unwrap();
+        let err = loop {
+            match io.read(&mut buf).await {
+                Ok(0) => panic!("unexpected EOF"),
+                Ok(_) => {
+                    let _ = io.write_all(b"a").await;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // Idle since the accept: the bytes did not move the deadline.
+        assert_eq!(started.elapsed(), D.idle);
+        pinger.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_suspends_the_idle_deadline_and_its_end_rearms_it() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut io = IdleIo::new(a, D, activity.clone());
+        b.write_all(b"GET").await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(io.read(&mut buf).await.unwrap(), 3);
+        let request = activity.start();
+        assert_eq!(activity.in_flight(), 1);
+        // The handler runs 20 s (longer than idle): the reader waits, nothing times out.
+        let finisher = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            drop(request);
             b
         });
-        assert_eq!(io.read(&mut buf).await.unwrap(), 1);
-        let _b = writer.await.unwrap();
+        let started = Instant::now();
         let err = io.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // Closed `idle` after the request ended, not before, and not `idle` after the bytes.
+        assert_eq!(started.elapsed(), Duration::from_secs(20) + D.idle);
+        assert_eq!(activity.in_flight(), 0);
+        let _b = finisher.await.unwrap();
+    }
 
-        let (c, _d) = tokio::io::duplex(64);
-        let mut quiet = IdleIo::new(c, Duration::from_secs(1), Duration::from_secs(60));
+    #[tokio::test(start_paused = true)]
+    async fn a_request_stuck_in_flight_is_bounded() {
+        let (a, _b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut io = IdleIo::new(a, D, activity.clone());
+        let _stuck = activity.start();
         let started = Instant::now();
-        assert!(quiet.read(&mut buf).await.is_err());
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        let err = io.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), D.request);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn count_requests_counts_until_the_body_ends_or_is_dropped() {
+        use http_body_util::{BodyExt, Full};
+        let activity = Activity::new();
+        let mut svc = CountRequests::new(
+            tower::service_fn(|_req: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::from_static(b"hi"))))
+            }),
+            activity.clone(),
+        );
+        let future = svc.call(Request::new(()));
+        assert_eq!(activity.in_flight(), 1);
+        drop(future);
+        assert_eq!(activity.in_flight(), 0, "a dropped future ends the request");
+
+        let response = svc.call(Request::new(())).await.unwrap();
+        assert_eq!(activity.in_flight(), 1, "the response body is still to be sent");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"hi");
+        assert_eq!(activity.in_flight(), 0);
+
+        let response = svc.call(Request::new(())).await.unwrap();
+        drop(response);
+        assert_eq!(activity.in_flight(), 0, "a dropped body ends the request");
     }
 }

@@ -1,49 +1,86 @@
-//! The accept loop: TLS (rustls) or plain TCP, hyper with its timer installed, connection limit,
-//! graceful shutdown.
+//! The accept loop: TLS (rustls) or plain TCP, hyper with its timer installed, connection caps,
+//! idle deadlines, graceful shutdown.
 //!
-//! - **Slow-loris:** hyper's HTTP/1 header-read timeout (which needs a timer, installed here)
-//!   closes a connection that does not finish its request head in time; the TLS handshake has
-//!   its own timeout.
+//! What it protects against:
+//!
 //! - **Connection floods:** at most `max_connections` connections are served at once; further
 //!   ones wait in the kernel's accept queue until one closes.
+//! - **One address holding every slot:** at most `max_connections_per_ip` connections per
+//!   client address (IPv4 address; IPv6 per /64, what one subscriber usually gets; IPv4-mapped
+//!   IPv6 counts as IPv4). A connection over that cap is closed at once, before the TLS
+//!   handshake, and its global slot goes to the next connection in the queue. Peers inside
+//!   `trusted_proxies` are exempt: a reverse proxy carries many clients on its connections.
+//! - **Connections that carry no request:** [`IdleIo`] closes a connection whose first byte does
+//!   not come within the header-read timeout, and one with no request in flight for
+//!   `idle_timeout` (the header-read timeout as well), whatever bytes move meanwhile: an HTTP/2
+//!   client answering PINGs without ever opening a stream is closed like a silent one. Requests
+//!   in flight are counted by [`CountRequests`] around the per-connection service. A request
+//!   may stay in flight at most `request_timeout` + [`RESPONSE_DELIVERY_GRACE`], so a client
+//!   that never reads its response cannot hold the connection either.
+//! - **Slow-loris:** hyper's HTTP/1 header-read timeout (which needs a timer, installed here)
+//!   closes a connection that does not finish its request head in time. It runs whenever the
+//!   connection waits for a head, between keep-alive requests too, so an idle HTTP/1.1
+//!   keep-alive connection closes after the header-read timeout. The TLS handshake has its own
+//!   timeout.
+//! - **HTTP/2 per-connection work:** 128 concurrent streams, 32 KiB header lists, keep-alive
+//!   PINGs every `idle_timeout / 2` (at least 1 s, at most 30 s) with a 20 s answer timeout,
+//!   which detect dead peers while a stream is open.
 //! - **Protocol choice by ALPN:** after TLS, `h2` or HTTP/1.1 is chosen from ALPN, never by
 //!   sniffing bytes (which would wait, without a timeout, for bytes a client never sends).
 //!   Plain HTTP (behind a proxy) is HTTP/1.1 only.
 //! - **Client addresses:** the router is turned into a service with
 //!   `into_make_service_with_connect_info::<SocketAddr>()`, so `ConnectInfo` (and with it
 //!   mlguard-core's client-IP resolution) sees each connection's peer.
+//!
+//! With the defaults: 1024 connections, 32 per address, idle and header-read timeouts 10 s.
 
-use crate::idle::IdleIo;
+use crate::idle::{Activity, CountRequests, Deadlines, IdleIo};
 use axum::Router;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use mlguard_core::TrustedProxies;
 use rustls::ServerConfig;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
+
+/// How long a response may take to reach the client once the request timeout has passed (a
+/// large response to a slow client); a request in flight longer than the request timeout plus
+/// this closes its connection.
+pub const RESPONSE_DELIVERY_GRACE: Duration = Duration::from_secs(60);
+
+/// IPv6 clients are counted per network of this prefix length.
+pub const PER_IP_V6_PREFIX: u8 = 64;
 
 /// Connection-level limits.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Time a client has to send a request head.
+    /// Time a client has to send a request head, and to send its first byte.
     pub header_read_timeout: Duration,
     /// Time a client has to finish the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections served at once per client address (IPv6: per /64).
+    pub max_connections_per_ip: usize,
+    /// Peers exempt from `max_connections_per_ip` (the trusted reverse proxies).
+    pub per_ip_exempt: TrustedProxies,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
-    /// A connection with no traffic for this long (after its first request) is closed.
+    /// A connection with no request in flight for this long is closed, whatever bytes move.
     pub idle_timeout: Duration,
+    /// The longest a request may stay in flight before its connection is closed.
+    pub max_request_lifetime: Duration,
 }
 
 impl From<&crate::config::Config> for ServerOptions {
@@ -52,9 +89,80 @@ impl From<&crate::config::Config> for ServerOptions {
             header_read_timeout: c.header_read_timeout,
             tls_handshake_timeout: c.tls_handshake_timeout,
             max_connections: c.max_connections,
+            max_connections_per_ip: c.max_connections_per_ip,
+            per_ip_exempt: c.trusted_proxies.clone(),
             shutdown_grace: c.shutdown_grace,
-            // Longer than any request may take, so only truly idle connections are closed.
-            idle_timeout: (c.request_timeout + c.header_read_timeout).max(Duration::from_secs(60)),
+            // The same as hyper's HTTP/1 header-read timeout, which already closes an idle
+            // HTTP/1.1 connection after this long: one idle rule for both protocols.
+            idle_timeout: c.header_read_timeout,
+            max_request_lifetime: c.request_timeout + RESPONSE_DELIVERY_GRACE,
+        }
+    }
+}
+
+impl ServerOptions {
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            first: self.header_read_timeout,
+            idle: self.idle_timeout,
+            request: self.max_request_lifetime,
+        }
+    }
+
+    /// The HTTP/2 keep-alive PING interval: `idle_timeout / 2`, within 1 s..=30 s.
+    fn keep_alive_interval(&self) -> Duration {
+        (self.idle_timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+}
+
+/// Open connections per client address; see the [module docs](self).
+#[derive(Debug)]
+struct PerIpLimit {
+    limit: usize,
+    exempt: TrustedProxies,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its address's cap; dropping it frees the place. Exempt
+/// peers get an empty one.
+#[derive(Debug)]
+struct IpSlot(Option<(Arc<PerIpLimit>, IpAddr)>);
+
+impl PerIpLimit {
+    fn new(limit: usize, exempt: TrustedProxies) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            exempt,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for one more connection from `peer`, or `None` when its address is at the cap.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<IpSlot> {
+        if self.exempt.contains(peer) {
+            return Some(IpSlot(None));
+        }
+        let key = mlguard_core::client_ip::aggregate(peer, PER_IP_V6_PREFIX);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(IpSlot(Some((self.clone(), key))))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Some((limits, key)) = self.0.take() {
+            let mut open = limits.open.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = open.get_mut(&key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&key);
+                }
+            }
         }
     }
 }
@@ -122,16 +230,24 @@ impl Server {
             app.into_make_service_with_connect_info::<SocketAddr>();
         let (h1, h2) = builders(&options);
         let slots = Arc::new(Semaphore::new(options.max_connections));
+        let per_ip = PerIpLimit::new(options.max_connections_per_ip, options.per_ip_exempt.clone());
+        let deadlines = options.deadlines();
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
 
+        // A global slot taken but not used (the connection was over its address's cap) serves
+        // the next connection.
+        let mut spare: Option<OwnedSemaphorePermit> = None;
         loop {
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
+            let permit = match spare.take() {
+                Some(p) => p,
+                None => tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
                 },
-                () = &mut shutdown => break,
             };
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -139,22 +255,31 @@ impl Server {
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
+                        spare = Some(permit);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
+            let Some(ip_slot) = per_ip.admit(peer.ip()) else {
+                tracing::debug!(%peer, limit = options.max_connections_per_ip, "connection closed: per-address connection cap");
+                drop(stream);
+                spare = Some(permit);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let stream = IdleIo::new(stream, options.header_read_timeout, options.idle_timeout);
+            let activity = Activity::new();
+            let stream = IdleIo::new(stream, deadlines, activity.clone());
             let Ok(service) = make.call(peer).await;
-            let service = TowerToHyperService::new(service);
+            let service = TowerToHyperService::new(CountRequests::new(service, activity));
             let watcher = graceful.watcher();
             let tls = tls.clone();
             let (h1, h2) = (h1.clone(), h2.clone());
             let handshake_timeout = options.tls_handshake_timeout;
             tokio::spawn(async move {
                 let _permit = permit;
+                let _ip_slot = ip_slot;
                 serve_connection(stream, peer, tls, handshake_timeout, service, watcher, &h1, &h2).await;
             });
         }
@@ -182,7 +307,7 @@ fn builders(options: &ServerOptions) -> (Builder, Builder) {
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
         .max_header_list_size(32 * 1024)
-        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_interval(Some(options.keep_alive_interval()))
         .keep_alive_timeout(Duration::from_secs(20));
     (Arc::new(base.clone().http1_only()), Arc::new(base.http2_only()))
 }
@@ -198,8 +323,10 @@ async fn serve_connection<S>(
     h1: &auto::Builder<TokioExecutor>,
     h2: &auto::Builder<TokioExecutor>,
 ) where
-    S: tower::Service<http::Request<hyper::body::Incoming>, Response = axum::response::Response>
-        + Clone
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<crate::idle::CountedBody<axum::body::Body>>,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,

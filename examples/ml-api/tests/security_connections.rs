@@ -45,18 +45,23 @@ fn tls_connector(s: &TestServer, alpn: &[u8]) -> TlsConnector {
     for c in CertificateDer::pem_file_iter(cert).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     TlsConnector::from(Arc::new(config))
 }
 
 /// TCP from `from`, then TLS with `alpn`; any failure (the server closing at once included) is
 /// an error.
-async fn tls_from(connector: &TlsConnector, from: IpAddr, to: SocketAddr) -> io::Result<TlsStream<TcpStream>> {
+async fn tls_from(
+    connector: &TlsConnector,
+    from: IpAddr,
+    to: SocketAddr,
+) -> io::Result<TlsStream<TcpStream>> {
     let tcp = connect_from(from, to).await?;
     let name = ServerName::IpAddress(to.ip().into());
     connector.connect(name, tcp).await
@@ -153,13 +158,19 @@ async fn hold_h2_slot(connector: TlsConnector, to: SocketAddr, held: Arc<AtomicU
 }
 
 /// Like [`hold_h2_slot`], with HTTP/1.1 `GET /healthz` every `every` on each connection.
-async fn hold_h1_polling_slot(connector: TlsConnector, to: SocketAddr, every: Duration, held: Arc<AtomicUsize>) {
+async fn hold_h1_polling_slot(
+    connector: TlsConnector,
+    to: SocketAddr,
+    every: Duration,
+    held: Arc<AtomicUsize>,
+) {
     for _ in 0..1000 {
         let Ok(tls) = tls_from(&connector, ATTACKER, to).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await
+        let Ok((mut sender, conn)) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await
         else {
             continue;
         };
@@ -205,7 +216,9 @@ async fn legitimate_client_is_served(s: &TestServer) {
         let r = client.get(s.url("/healthz")).send().await;
         match r {
             Ok(r) => assert_eq!(r.status(), 200, "round {round}"),
-            Err(e) => panic!("round {round}: legitimate client not served within 1 s while 127.0.0.2 holds its connections: {e:?}"),
+            Err(e) => panic!(
+                "round {round}: legitimate client not served within 1 s while 127.0.0.2 holds its connections: {e:?}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -227,6 +240,11 @@ async fn h2_idle_holders_from_one_address_do_not_lock_out_others() {
     let holding = settle(&held).await;
     println!("attacker holds {holding} h2 connections");
     assert!(holding >= 1, "the attack did not get going");
+    // The resolved default: a quarter of max_connections (docs/configuration.md).
+    assert_eq!(
+        holding,
+        ml_api::config::defaults::max_connections_per_ip(MAX_CONNECTIONS)
+    );
     legitimate_client_is_served(&s).await;
     attackers.abort_all();
     s.stop().await;
@@ -249,6 +267,10 @@ async fn h1_pollers_from_one_address_do_not_lock_out_others() {
     let holding = settle(&held).await;
     println!("attacker holds {holding} polling h1 connections");
     assert!(holding >= 1, "the attack did not get going");
+    assert_eq!(
+        holding,
+        ml_api::config::defaults::max_connections_per_ip(MAX_CONNECTIONS)
+    );
     legitimate_client_is_served(&s).await;
     attackers.abort_all();
     s.stop().await;
@@ -262,7 +284,10 @@ async fn h2_connection_without_streams_is_closed_after_the_idle_timeout_despite_
     let tls = tls_from(&connector, ATTACKER, addr(&s)).await.unwrap();
     let seen = h2_idle(tls, Duration::from_millis(300), Duration::from_secs(20)).await;
     println!("{seen:?}");
-    assert!(seen.client_pings >= 3, "PINGs must flow during the test: {seen:?}");
+    assert!(
+        seen.client_pings >= 3,
+        "PINGs must flow during the test: {seen:?}"
+    );
     assert!(
         seen.open_for < Duration::from_secs(15),
         "an h2 connection with no stream stayed open {:?} (idle timeout 2 s): {seen:?}",
@@ -303,5 +328,53 @@ async fn idle_h1_keep_alive_connection_is_closed_after_the_idle_timeout() {
         open_for >= Duration::from_millis(1500) && open_for < Duration::from_secs(10),
         "idle keep-alive connection closed after {open_for:?}; documented: the header-read timeout (2 s)"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_address_cap_is_configurable_and_trusted_proxies_are_exempt() {
+    // MLGUARD_MAX_CONNECTIONS_PER_IP=3: the attacker holds exactly 3 polling connections.
+    let s = start_with(|c| {
+        c.max_connections = Some(MAX_CONNECTIONS);
+        c.max_connections_per_ip = Some(3);
+    })
+    .await;
+    let connector = tls_connector(&s, b"http/1.1");
+    let held = Arc::new(AtomicUsize::new(0));
+    let mut attackers = JoinSet::new();
+    for _ in 0..6 {
+        attackers.spawn(hold_h1_polling_slot(
+            connector.clone(),
+            addr(&s),
+            Duration::from_secs(2),
+            held.clone(),
+        ));
+    }
+    assert_eq!(settle(&held).await, 3);
+    legitimate_client_is_served(&s).await;
+    attackers.abort_all();
+    s.stop().await;
+
+    // 127.0.0.2 as a trusted proxy: its connections are not capped per address (a proxy carries
+    // many clients); the global cap still holds.
+    let s = start_with(|c| {
+        c.max_connections = Some(MAX_CONNECTIONS);
+        c.max_connections_per_ip = Some(3);
+        c.trusted_proxies = Some("127.0.0.2/32".into());
+    })
+    .await;
+    let connector = tls_connector(&s, b"http/1.1");
+    let held = Arc::new(AtomicUsize::new(0));
+    let mut proxies = JoinSet::new();
+    for _ in 0..6 {
+        proxies.spawn(hold_h1_polling_slot(
+            connector.clone(),
+            addr(&s),
+            Duration::from_secs(2),
+            held.clone(),
+        ));
+    }
+    assert_eq!(settle(&held).await, 6);
+    proxies.abort_all();
     s.stop().await;
 }
