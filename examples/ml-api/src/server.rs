@@ -359,3 +359,47 @@ async fn serve_connection<S>(
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn per_ip_limit_counts_per_address_ipv6_per_64_and_exempts_trusted_proxies() {
+        let limits = PerIpLimit::new(2, "10.0.0.1".parse().unwrap());
+        let a1 = limits.admit(ip("192.0.2.1")).unwrap();
+        let a2 = limits.admit(ip("::ffff:192.0.2.1")).unwrap();
+        assert!(
+            limits.admit(ip("192.0.2.1")).is_none(),
+            "third from one IPv4 address"
+        );
+        assert!(
+            limits.admit(ip("192.0.2.2")).is_some(),
+            "another address has its own count"
+        );
+        drop(a1);
+        let a3 = limits
+            .admit(ip("192.0.2.1"))
+            .expect("a closed connection frees its place");
+
+        // One /64 is one client: the interface part does not buy fresh places.
+        let _b1 = limits.admit(ip("2001:db8:1:2::1")).unwrap();
+        let _b2 = limits.admit(ip("2001:db8:1:2:ffff::9")).unwrap();
+        assert!(limits.admit(ip("2001:db8:1:2:abcd::1")).is_none());
+        assert!(limits.admit(ip("2001:db8:1:3::1")).is_some());
+
+        let proxies: Vec<_> = (0..10).map(|_| limits.admit(ip("10.0.0.1")).unwrap()).collect();
+        assert_eq!(proxies.len(), 10);
+        drop(proxies);
+        // Entries are removed when their count returns to 0 (the map stays bounded).
+        drop(a2);
+        drop(a3);
+        let open = limits.open.lock().unwrap();
+        assert!(!open.contains_key(&ip("192.0.2.1")));
+        assert!(!open.contains_key(&ip("10.0.0.1")));
+    }
+}
