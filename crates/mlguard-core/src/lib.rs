@@ -66,5 +66,5 @@ pub use client_ip::{
     ClientIp, ClientIpConfigError, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr, TrustedProxies,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use principal::{AuthMethod, Principal, PrincipalBuilder};
+pub use principal::{AuthMethod, Principal, PrincipalBuilder, PrincipalId};
 pub use problem::{PROBLEM_JSON, Problem};

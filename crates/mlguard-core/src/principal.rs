@@ -1,8 +1,9 @@
 //! Who the caller is: the [`Principal`] that authentication writes and everything else reads.
 //!
 //! Authentication layers (API key, JWT, or a service's own) insert a `Principal` into the
-//! request extensions. Authorization reads its roles and scope, rate limiting keys on its subject
-//! or key id, handlers read it to know who asked. Because the type lives here and not in the auth
+//! request extensions. Authorization reads its roles and scope, rate limiting keys on its typed
+//! [`PrincipalId`] (never the bare subject: an API key and a user may share a name), handlers
+//! read it to know who asked. Because the type lives here and not in the auth
 //! crate, a service can swap mlguard's authentication for its own and keep the other layers.
 
 use std::collections::BTreeSet;
@@ -45,6 +46,75 @@ impl fmt::Debug for AuthMethod {
             Self::ApiKey { key_id } => f.debug_struct("ApiKey").field("key_id", key_id).finish(),
             Self::Bearer { token_id } => f.debug_struct("Bearer").field("token_id", token_id).finish(),
             Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
+    }
+}
+
+/// A principal's identity, typed by how it authenticated: what per-principal state (quotas,
+/// in-flight caps, budgets) should be keyed on.
+///
+/// The subject alone is free text chosen by whoever names the credential: an API key *named*
+/// `admin` has the subject `admin`, like the user `admin`. Keying on the subject merges their
+/// buckets, so one can spend the other's quota. A `PrincipalId` keeps them apart:
+///
+/// | how the principal authenticated | its id |
+/// |---|---|
+/// | API key | the key id (server-generated, unique; not the key's name) |
+/// | bearer token | the token's subject (`sub`: the user) |
+/// | anything else | the method's name and the subject |
+///
+/// Its [`Display`](fmt::Display) form is unambiguous (different ids never print the same), so it
+/// can be a key in an external store: `api_key:<key id>`, `bearer:<subject>`,
+/// `other:<length of name>:<name>:<subject>`.
+///
+/// ```
+/// use mlguard_core::{AuthMethod, Principal, PrincipalId};
+///
+/// let key = Principal::builder("admin")
+///     .method(AuthMethod::ApiKey { key_id: "k1".into() })
+///     .build();
+/// let user = Principal::builder("admin")
+///     .method(AuthMethod::Bearer { token_id: None })
+///     .build();
+/// assert_eq!(key.subject(), user.subject());
+/// assert_ne!(key.id(), user.id());
+/// assert_eq!(key.id(), PrincipalId::ApiKey("k1".into()));
+/// assert_eq!(user.id().to_string(), "bearer:admin");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PrincipalId {
+    /// A caller that used an API key: the key's public id.
+    ApiKey(String),
+    /// A caller that used a bearer token: its subject.
+    Bearer(String),
+    /// A caller authenticated some other way ([`AuthMethod::Other`]).
+    Other {
+        /// The method's name.
+        method: String,
+        /// The subject.
+        subject: String,
+    },
+}
+
+impl PrincipalId {
+    /// The kind: `api_key`, `bearer` or `other`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ApiKey(_) => "api_key",
+            Self::Bearer(_) => "bearer",
+            Self::Other { .. } => "other",
+        }
+    }
+}
+
+impl fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ApiKey(id) => write!(f, "api_key:{id}"),
+            Self::Bearer(subject) => write!(f, "bearer:{subject}"),
+            // The name's length makes the split between name and subject unambiguous.
+            Self::Other { method, subject } => write!(f, "other:{}:{method}:{subject}", method.len()),
         }
     }
 }
@@ -158,6 +228,20 @@ impl Principal {
     /// When the credential expires, if it does.
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.inner.expires_at
+    }
+
+    /// The typed identity to key per-principal state on (quotas, in-flight caps); unlike the
+    /// [`subject`](Self::subject), it tells an API key from a user of the same name. See
+    /// [`PrincipalId`].
+    pub fn id(&self) -> PrincipalId {
+        match &self.inner.method {
+            AuthMethod::ApiKey { key_id } => PrincipalId::ApiKey(key_id.clone()),
+            AuthMethod::Bearer { .. } => PrincipalId::Bearer(self.inner.subject.clone()),
+            AuthMethod::Other(method) => PrincipalId::Other {
+                method: method.clone(),
+                subject: self.inner.subject.clone(),
+            },
+        }
     }
 }
 
@@ -278,6 +362,48 @@ mod tests {
         assert!(!p.is_bearer());
         assert!(p.scopes().is_none());
         assert_eq!(p.method().kind(), "api_key");
+    }
+
+    #[test]
+    fn ids_differ_by_kind_whatever_the_subject() {
+        let key = Principal::builder("admin")
+            .method(AuthMethod::ApiKey { key_id: "admin".into() })
+            .build();
+        let user = Principal::builder("admin")
+            .method(AuthMethod::Bearer {
+                token_id: Some("t".into()),
+            })
+            .build();
+        let other = Principal::builder("admin")
+            .method(AuthMethod::Other("api_key".into()))
+            .build();
+        let ids = [key.id(), user.id(), other.id()];
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                assert_ne!(a, b);
+                assert_ne!(a.to_string(), b.to_string());
+            }
+        }
+        assert_eq!(key.id().kind(), "api_key");
+        assert_eq!(other.id().to_string(), "other:7:api_key:admin");
+        // The same key under another name is the same principal.
+        let renamed = Principal::builder("renamed")
+            .method(AuthMethod::ApiKey { key_id: "admin".into() })
+            .build();
+        assert_eq!(renamed.id(), key.id());
+    }
+
+    #[test]
+    fn other_ids_split_name_and_subject_unambiguously() {
+        let a = PrincipalId::Other {
+            method: "a:b".into(),
+            subject: "c".into(),
+        };
+        let b = PrincipalId::Other {
+            method: "a".into(),
+            subject: "b:c".into(),
+        };
+        assert_ne!(a.to_string(), b.to_string());
     }
 
     #[test]

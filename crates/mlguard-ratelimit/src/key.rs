@@ -2,13 +2,15 @@
 
 use http::StatusCode;
 use http::request::Parts;
-use mlguard_core::{ClientIpResolver, Principal};
+use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Text keys longer than this many bytes are cut (at a character boundary), so a client cannot
-/// make the store hold large keys. Two keys that differ only after it share a bucket.
+/// make the store hold large keys. Two keys that differ only after it share a bucket. Principal
+/// keys ([`RateLimitKey::Principal`]) are never cut: a longer id is replaced by its SHA-256.
 pub const MAX_KEY_LEN: usize = 128;
 
 /// The default prefix length IPv6 client addresses are aggregated to (one subscriber's /64).
@@ -31,7 +33,8 @@ pub enum RateLimitKey {
     Global,
     /// A client address (IPv6 already aggregated to its prefix).
     Ip(IpAddr),
-    /// A principal's subject.
+    /// A principal's subject (free text: an API key named `admin` and the user `admin` share
+    /// it; prefer [`RateLimitKey::Principal`]).
     Subject(Box<str>),
     /// An API key id.
     ApiKey(Box<str>),
@@ -39,6 +42,10 @@ pub enum RateLimitKey {
     Field(Box<str>),
     /// A value from a custom function.
     Custom(Box<str>),
+    /// A principal's typed id ([`PrincipalId`]: kind, then key id or subject), in its
+    /// unambiguous text form, or `#` and the hex SHA-256 of that form when it is longer than
+    /// [`MAX_KEY_LEN`]. Build it with [`RateLimitKey::principal`].
+    Principal(Box<str>),
 }
 
 fn bounded(s: &str) -> Box<str> {
@@ -72,6 +79,35 @@ impl RateLimitKey {
     pub fn field(s: &str) -> Self {
         Self::Field(bounded(s))
     }
+
+    /// The key of a principal: its [`PrincipalId`], so that an API key and a user with the
+    /// same name never share a bucket. Ids longer than [`MAX_KEY_LEN`] bytes are replaced by
+    /// `#` and their hex SHA-256 (no id's text starts with `#`), never cut, so two principals
+    /// never share a bucket however long their ids.
+    ///
+    /// ```
+    /// use mlguard_core::{AuthMethod, Principal};
+    /// use mlguard_ratelimit::RateLimitKey;
+    ///
+    /// let key = Principal::builder("admin").method(AuthMethod::ApiKey { key_id: "k1".into() }).build();
+    /// let user = Principal::builder("admin").method(AuthMethod::Bearer { token_id: None }).build();
+    /// assert_eq!(RateLimitKey::principal(&key.id()).to_string(), "principal:api_key:k1");
+    /// assert_eq!(RateLimitKey::principal(&user.id()).to_string(), "principal:bearer:admin");
+    /// ```
+    pub fn principal(id: &PrincipalId) -> Self {
+        let text = id.to_string();
+        if text.len() <= MAX_KEY_LEN {
+            return Self::Principal(text.into());
+        }
+        let digest = Sha256::digest(text.as_bytes());
+        let mut hashed = String::with_capacity(1 + 2 * digest.len());
+        hashed.push('#');
+        for byte in digest {
+            use fmt::Write as _;
+            let _ = write!(hashed, "{byte:02x}");
+        }
+        Self::Principal(hashed.into())
+    }
 }
 
 impl fmt::Display for RateLimitKey {
@@ -83,6 +119,7 @@ impl fmt::Display for RateLimitKey {
             Self::ApiKey(s) => write!(f, "key:{s}"),
             Self::Field(s) => write!(f, "field:{s}"),
             Self::Custom(s) => write!(f, "custom:{s}"),
+            Self::Principal(s) => write!(f, "principal:{s}"),
         }
     }
 }
@@ -95,6 +132,7 @@ pub(crate) enum KeyKind {
         resolver: ClientIpResolver,
         v6_prefix: u8,
     },
+    Principal,
     Subject,
     ApiKeyId,
     BodyField {
@@ -114,13 +152,13 @@ pub(crate) enum KeyKind {
 /// let by_ip = KeyExtractor::client_ip(
 ///     ClientIpResolver::new().with_trusted_proxies("10.0.0.0/8".parse::<TrustedProxies>().unwrap()),
 /// );
-/// let by_user = KeyExtractor::principal_subject();
+/// let by_principal = KeyExtractor::principal();
 /// let by_username = KeyExtractor::body_field("username");
 /// let by_tenant = KeyExtractor::custom(|parts| {
 ///     parts.headers.get("x-tenant").and_then(|v| v.to_str().ok()).map(str::to_owned)
 /// });
 /// assert_eq!(by_username.describe(), "the `username` field of the body");
-/// # let _ = (by_ip, by_user, by_tenant);
+/// # let _ = (by_ip, by_principal, by_tenant);
 /// ```
 #[derive(Clone)]
 pub struct KeyExtractor {
@@ -157,7 +195,27 @@ impl KeyExtractor {
         self
     }
 
+    /// The typed id of the [`Principal`] an authentication layer wrote
+    /// ([`Principal::id`]: the key id for an API key, the subject for a bearer token, the
+    /// method and subject otherwise), as a [`RateLimitKey::Principal`]. The key for
+    /// per-principal quotas: an API key *named* `admin` and the user `admin` are two principals
+    /// with two buckets, so neither can spend the other's quota.
+    ///
+    /// Put the layer *after* authorization (inside the permission check), so that requests the
+    /// principal is not allowed to make are refused before they are charged.
+    pub fn principal() -> Self {
+        Self {
+            kind: KeyKind::Principal,
+        }
+    }
+
     /// The subject of the [`Principal`] an authentication layer wrote.
+    ///
+    /// The subject is free text chosen by whoever names the credential: an API key named
+    /// `admin` has the same subject as the user `admin`, and the two share one bucket (one can
+    /// spend the other's quota). Use [`principal`](Self::principal) for per-principal quotas;
+    /// this is for when several credentials of one subject should deliberately share a bucket
+    /// and every authenticator's subjects come from one namespace.
     pub fn principal_subject() -> Self {
         Self {
             kind: KeyKind::Subject,
@@ -214,7 +272,8 @@ impl KeyExtractor {
     pub fn describe(&self) -> String {
         match &self.kind {
             KeyKind::ClientIp { .. } => "the client address".to_owned(),
-            KeyKind::Subject => "the authenticated principal".to_owned(),
+            KeyKind::Principal => "the authenticated principal".to_owned(),
+            KeyKind::Subject => "the authenticated principal's subject".to_owned(),
             KeyKind::ApiKeyId => "the API key".to_owned(),
             KeyKind::BodyField { name, .. } => format!("the `{name}` field of the body"),
             KeyKind::Global => "nothing (global)".to_owned(),
@@ -233,6 +292,9 @@ impl KeyExtractor {
             KeyKind::ClientIp { resolver, v6_prefix } => {
                 let ip = resolve(resolver, parts)?;
                 Some(RateLimitKey::Ip(ip.aggregated(*v6_prefix)))
+            }
+            KeyKind::Principal => {
+                Principal::from_extensions(&parts.extensions).map(|p| RateLimitKey::principal(&p.id()))
             }
             KeyKind::Subject => Principal::from_extensions(&parts.extensions)
                 .map(|p| p.subject())

@@ -45,7 +45,7 @@
 //!         .build()?;
 //!     let predict_by_principal = RateLimitLayer::builder()
 //!         .quota("10/minute")
-//!         .key(KeyExtractor::principal_subject()) // written by the authentication layer
+//!         .key(KeyExtractor::principal()) // the typed id the authentication layer wrote
 //!         .on_missing_key(MissingKey::Fallback(KeyExtractor::client_ip(resolver)))
 //!         .policy_name("predict")
 //!         .build()?;
@@ -83,7 +83,9 @@
 //!
 //! # Keys, cost, missing keys
 //!
-//! [`KeyExtractor`]: client address, principal subject, API key id, a form or JSON body field
+//! [`KeyExtractor`]: client address, the principal's typed id ([`KeyExtractor::principal`]: an
+//! API key and a user of the same name are two buckets), principal subject, API key id, a form
+//! or JSON body field
 //! (buffered up to a bound, 413 beyond, re-attached for the handler), global, or a function.
 //! A request without a key gets [`MissingKey::Reject`] (a 4xx problem; 400 by default) or
 //! [`MissingKey::Fallback`]; it is logged and counted, never a 500.

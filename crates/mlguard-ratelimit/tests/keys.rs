@@ -247,3 +247,76 @@ async fn global_and_custom_keys() {
     assert_eq!(status(&svc, tenant("a")).await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn principal_keys_tell_an_api_key_from_a_user_of_the_same_name() {
+    // The reproduced hole: an API key *named* `admin` and the user `admin` have the same
+    // subject; keyed on the subject they shared a bucket.
+    let key_named_admin = Principal::builder("admin")
+        .method(AuthMethod::ApiKey { key_id: "0f3a".into() })
+        .build();
+    let user_admin = Principal::builder("admin")
+        .method(AuthMethod::Bearer {
+            token_id: Some("jti-1".into()),
+        })
+        .build();
+    let svc = service(&one_per_minute(KeyExtractor::principal()));
+    assert_eq!(
+        status(&svc, with_principal(from_ip("192.0.2.1"), key_named_admin.clone())).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&svc, with_principal(from_ip("192.0.2.1"), user_admin)).await,
+        StatusCode::OK,
+        "the user admin has a bucket of its own"
+    );
+    assert_eq!(
+        status(&svc, with_principal(from_ip("192.0.2.1"), key_named_admin)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A new token of the same user is the same principal; the same key renamed too.
+    let user_again = Principal::builder("admin")
+        .method(AuthMethod::Bearer {
+            token_id: Some("jti-2".into()),
+        })
+        .build();
+    assert_eq!(
+        status(&svc, with_principal(from_ip("192.0.2.9"), user_again)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let renamed_key = Principal::builder("renamed")
+        .method(AuthMethod::ApiKey { key_id: "0f3a".into() })
+        .build();
+    assert_eq!(
+        status(&svc, with_principal(from_ip("192.0.2.9"), renamed_key)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // No principal: a missing key (400 by default), never a shared bucket.
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn long_principal_ids_are_hashed_not_cut() {
+    use mlguard_ratelimit::{MAX_KEY_LEN, RateLimitKey};
+    let long = |last: char| {
+        let subject = format!("{}{last}", "u".repeat(2 * MAX_KEY_LEN));
+        Principal::builder(subject)
+            .method(AuthMethod::Bearer { token_id: None })
+            .build()
+            .id()
+    };
+    let a = RateLimitKey::principal(&long('a'));
+    let b = RateLimitKey::principal(&long('b'));
+    assert_ne!(a, b, "ids that differ after MAX_KEY_LEN bytes keep distinct buckets");
+    assert_ne!(a.to_string(), b.to_string());
+    assert!(a.to_string().len() <= "principal:#".len() + 64);
+    assert_eq!(a, RateLimitKey::principal(&long('a')));
+    // A subject of the same length as a digest cannot be mistaken for one.
+    let short = Principal::builder("admin")
+        .method(AuthMethod::Bearer { token_id: None })
+        .build();
+    assert_eq!(
+        RateLimitKey::principal(&short.id()).to_string(),
+        "principal:bearer:admin"
+    );
+}

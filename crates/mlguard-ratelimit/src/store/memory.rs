@@ -131,6 +131,7 @@ impl MemoryStore {
             RateLimitKey::ApiKey(s) => text(&mut h, 4, s),
             RateLimitKey::Field(s) => text(&mut h, 5, s),
             RateLimitKey::Custom(s) => text(&mut h, 6, s),
+            RateLimitKey::Principal(s) => text(&mut h, 7, s),
         }
         h.finish()
     }
