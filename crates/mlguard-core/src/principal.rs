@@ -367,7 +367,9 @@ mod tests {
     #[test]
     fn ids_differ_by_kind_whatever_the_subject() {
         let key = Principal::builder("admin")
-            .method(AuthMethod::ApiKey { key_id: "admin".into() })
+            .method(AuthMethod::ApiKey {
+                key_id: "admin".into(),
+            })
             .build();
         let user = Principal::builder("admin")
             .method(AuthMethod::Bearer {
@@ -388,7 +390,9 @@ mod tests {
         assert_eq!(other.id().to_string(), "other:7:api_key:admin");
         // The same key under another name is the same principal.
         let renamed = Principal::builder("renamed")
-            .method(AuthMethod::ApiKey { key_id: "admin".into() })
+            .method(AuthMethod::ApiKey {
+                key_id: "admin".into(),
+            })
             .build();
         assert_eq!(renamed.id(), key.id());
     }

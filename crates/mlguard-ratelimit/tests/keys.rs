@@ -253,7 +253,9 @@ async fn principal_keys_tell_an_api_key_from_a_user_of_the_same_name() {
     // The reproduced hole: an API key *named* `admin` and the user `admin` have the same
     // subject; keyed on the subject they shared a bucket.
     let key_named_admin = Principal::builder("admin")
-        .method(AuthMethod::ApiKey { key_id: "0f3a".into() })
+        .method(AuthMethod::ApiKey {
+            key_id: "0f3a".into(),
+        })
         .build();
     let user_admin = Principal::builder("admin")
         .method(AuthMethod::Bearer {
@@ -262,7 +264,11 @@ async fn principal_keys_tell_an_api_key_from_a_user_of_the_same_name() {
         .build();
     let svc = service(&one_per_minute(KeyExtractor::principal()));
     assert_eq!(
-        status(&svc, with_principal(from_ip("192.0.2.1"), key_named_admin.clone())).await,
+        status(
+            &svc,
+            with_principal(from_ip("192.0.2.1"), key_named_admin.clone())
+        )
+        .await,
         StatusCode::OK
     );
     assert_eq!(
@@ -285,7 +291,9 @@ async fn principal_keys_tell_an_api_key_from_a_user_of_the_same_name() {
         StatusCode::TOO_MANY_REQUESTS
     );
     let renamed_key = Principal::builder("renamed")
-        .method(AuthMethod::ApiKey { key_id: "0f3a".into() })
+        .method(AuthMethod::ApiKey {
+            key_id: "0f3a".into(),
+        })
         .build();
     assert_eq!(
         status(&svc, with_principal(from_ip("192.0.2.9"), renamed_key)).await,
@@ -307,7 +315,10 @@ fn long_principal_ids_are_hashed_not_cut() {
     };
     let a = RateLimitKey::principal(&long('a'));
     let b = RateLimitKey::principal(&long('b'));
-    assert_ne!(a, b, "ids that differ after MAX_KEY_LEN bytes keep distinct buckets");
+    assert_ne!(
+        a, b,
+        "ids that differ after MAX_KEY_LEN bytes keep distinct buckets"
+    );
     assert_ne!(a.to_string(), b.to_string());
     assert!(a.to_string().len() <= "principal:#".len() + 64);
     assert_eq!(a, RateLimitKey::principal(&long('a')));

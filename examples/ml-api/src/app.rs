@@ -7,11 +7,21 @@
 //! 3. access log (no headers, no query)
 //! 4. security response headers (`Cache-Control: no-store` when credentials were sent)
 //! 5. framework errors turned into problem bodies; panics into 500 problems
-//! 6. load shedding (503 above `concurrency_limit` in flight)
-//! 7. request timeout (408)
-//! 8. body limit (413)
-//! 9. path canonicalization (`//predict` -> `/predict`; ambiguous paths 400), then routing
-//! 10. per route: authentication, rate limit, permission, handler
+//! 6. per-address in-flight cap (503 above `max_in_flight_per_ip` requests of one client
+//!    address, before authentication; the address is resolved through the trusted proxies)
+//! 7. load shedding (503 above `concurrency_limit` in flight)
+//! 8. request timeout (408)
+//! 9. body limit (413)
+//! 10. body read deadline (408 when the body has not arrived within `body_read_timeout`)
+//! 11. path canonicalization (`//predict` -> `/predict`; ambiguous paths 400), then routing
+//! 12. per route: authentication, permission, per-principal in-flight cap (503 above
+//!     `max_in_flight_per_principal`), per-principal quota, handler
+//!
+//! The permission comes before the quota, so a refused request (403) spends no one's quota;
+//! the quotas and the in-flight cap are keyed on the principal's typed id (an API key and a user
+//! of the same name are two principals). The per-principal cap wraps the handler, which is
+//! where the body is read: a principal sending slow bodies holds at most its share of the
+//! shared slots, for at most `body_read_timeout`.
 //!
 //! To add routes (OpenAPI docs, metrics), merge them into [`api_router`]'s result before
 //! [`harden`]: they then get every layer above.
@@ -20,7 +30,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::http::access_log::{AccessLogLayer, sensitive_headers};
 use crate::http::headers::SecurityHeadersLayer;
-use crate::http::limits::ShedLayer;
+use crate::http::limits::{BodyReadTimeoutLayer, PerKeyInFlightLayer, ShedLayer};
 use crate::http::path::CanonicalPathLayer;
 use crate::http::problem::problemize;
 use crate::http::request_id;
@@ -32,6 +42,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use http::StatusCode;
+use mlguard_core::{ClientIp, ClientIpResolver, TrustedProxies};
 use mlguard_rbac::{RbacError, RequirePermissionLayer};
 use mlguard_validate::JsonConfig;
 use std::time::Duration;
@@ -53,6 +64,12 @@ pub struct HardeningOptions {
     pub request_timeout: Duration,
     /// Requests in flight before shedding.
     pub concurrency_limit: usize,
+    /// Requests of one client address in flight.
+    pub max_in_flight_per_ip: usize,
+    /// Time for a request body to arrive.
+    pub body_read_timeout: Duration,
+    /// Proxies whose forwarding headers name the client (for the per-address cap).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl HardeningOptions {
@@ -63,12 +80,15 @@ impl HardeningOptions {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             concurrency_limit: config.concurrency_limit,
+            max_in_flight_per_ip: config.max_in_flight_per_ip,
+            body_read_timeout: config.body_read_timeout,
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
 }
 
-/// The API routes with their per-route requirements (authentication, then quota, then
-/// permission), without the global hardening.
+/// The API routes with their per-route requirements (authentication, then permission, then the
+/// per-principal in-flight cap and quota), without the global hardening.
 ///
 /// # Errors
 /// An invalid policy or permission (a programming error, caught at start-up).
@@ -81,26 +101,37 @@ pub fn api_router(
     let authz = policy::authorizer()?;
     let need = |permission: &str| RequirePermissionLayer::try_new(&authz, permission);
     let state = state.with_predict_limiter(quotas.predict_limiter().clone());
-    // `route_layer`: the last one added runs first (authentication, quota, permission).
+    // `route_layer`: the last one added runs first. Authentication, then the permission (so a
+    // refused request never reaches a quota), then the per-principal in-flight cap (before the
+    // quota: a request refused for being one too many in flight spends no quota), then the
+    // quota, then the handler (which reads the body, inside the in-flight cap).
     let predict_one = Router::new()
         .route("/predict", post(predict::predict))
-        .route_layer(need(policy::MODEL_PREDICT)?)
         .route_layer(quotas.predict.clone())
+        .route_layer(quotas.in_flight.clone())
+        .route_layer(need(policy::MODEL_PREDICT)?)
         .route_layer(auth.layer.clone());
-    // The batch handler charges one unit per row itself (the count is in the body).
+    // The batch handler charges one unit per row itself (the count is in the body), after the
+    // permission check like the layer above, to the same per-principal bucket.
     let predict_batch = Router::new()
         .route("/predict/batch", post(predict::batch))
+        .route_layer(quotas.in_flight.clone())
         .route_layer(need(policy::MODEL_PREDICT)?)
         .route_layer(auth.layer.clone());
     let predict = predict_one.merge(predict_batch);
+    // One crypto quota for both routes (clones of one layer share its state).
     let encrypt = Router::new()
         .route("/encrypt", post(crypto::encrypt))
         .route("/encrypt/", post(crypto::encrypt))
+        .route_layer(quotas.crypto.clone())
+        .route_layer(quotas.in_flight.clone())
         .route_layer(need(policy::CRYPTO_ENCRYPT)?)
         .route_layer(auth.layer.clone());
     let decrypt = Router::new()
         .route("/decrypt", post(crypto::decrypt))
         .route("/decrypt/", post(crypto::decrypt))
+        .route_layer(quotas.crypto.clone())
+        .route_layer(quotas.in_flight.clone())
         .route_layer(need(policy::CRYPTO_DECRYPT)?)
         .route_layer(auth.layer.clone());
     let token = Router::new()
@@ -139,13 +170,35 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
             )
             .into_response_with(axum::body::Body::from)
         }))
+        .layer(per_address_in_flight(options))
         .layer(ShedLayer::new(options.concurrency_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(options.body_limit));
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(BodyReadTimeoutLayer::new(options.body_read_timeout));
     Router::new().fallback_service(canonical).layer(stack)
+}
+
+/// The per-address in-flight cap: keyed on the client address (resolved through the trusted
+/// proxies, IPv6 per /64, like the login rate limit), before authentication. The server
+/// records the peer address (`ConnectInfo`); without it (a router called directly, in tests)
+/// requests are not capped by address and the first one is logged.
+fn per_address_in_flight(options: &HardeningOptions) -> PerKeyInFlightLayer<std::net::IpAddr> {
+    let resolver = ClientIpResolver::new().with_trusted_proxies(options.trusted_proxies.clone());
+    PerKeyInFlightLayer::new(options.max_in_flight_per_ip, move |parts| {
+        let ip = match parts.extensions.get::<ClientIp>() {
+            Some(ip) => *ip,
+            None => {
+                let peer = mlguard_core::client_ip::peer_addr(&parts.extensions)?;
+                ClientIp(resolver.resolve(peer.ip(), &parts.headers))
+            }
+        };
+        Some(ip.aggregated(mlguard_ratelimit::DEFAULT_V6_PREFIX))
+    })
+    .name("client address")
+    .detail("Too many requests from your address are in flight; retry shortly")
 }
 
 /// The JSON limits for `config`: the body limit, and arrays up to `max_batch` rows.

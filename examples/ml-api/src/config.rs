@@ -35,6 +35,17 @@ pub mod defaults {
     pub const TOKEN_RATE: &str = "5/minute";
     /// `predict_rate`: predictions per principal, as in the tutorial.
     pub const PREDICT_RATE: &str = "10/minute";
+    /// `crypto_rate`: `/encrypt` and `/decrypt` requests per principal (one quota for both).
+    pub const CRYPTO_RATE: &str = "60/minute";
+    /// `max_in_flight_per_principal`, unless set: this fraction (1/8) of `concurrency_limit`,
+    /// at least 1, so one principal holds at most an eighth of the shared slots.
+    pub const IN_FLIGHT_PER_PRINCIPAL_DIVISOR: usize = 8;
+    /// `max_in_flight_per_ip`, unless set: this fraction (1/4) of `concurrency_limit`, at
+    /// least 1, so one address (whatever principals it uses) holds at most a quarter.
+    pub const IN_FLIGHT_PER_IP_DIVISOR: usize = 4;
+    /// `body_read_timeout`: time for a request body to arrive (well below `request_timeout`;
+    /// when `request_timeout` is not above it, half of `request_timeout`).
+    pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
     /// `max_batch`: rows in one `POST /predict/batch`.
     pub const MAX_BATCH: usize = 100;
     /// `body_limit`: bytes of request body.
@@ -118,6 +129,28 @@ pub struct Settings {
     /// Quota of predictions per principal, e.g. `10/minute`.
     #[arg(long, env = "MLGUARD_PREDICT_RATE", global = true, value_name = "QUOTA")]
     pub predict_rate: Option<String>,
+    /// Quota of `/encrypt` and `/decrypt` requests per principal, e.g. `60/minute`.
+    #[arg(long, env = "MLGUARD_CRYPTO_RATE", global = true, value_name = "QUOTA")]
+    pub crypto_rate: Option<String>,
+    /// Maximum requests of one principal in flight (default: concurrency_limit / 8).
+    #[arg(
+        long,
+        env = "MLGUARD_MAX_IN_FLIGHT_PER_PRINCIPAL",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_in_flight_per_principal: Option<usize>,
+    /// Maximum requests from one client address in flight (default: concurrency_limit / 4).
+    #[arg(long, env = "MLGUARD_MAX_IN_FLIGHT_PER_IP", global = true, value_name = "N")]
+    pub max_in_flight_per_ip: Option<usize>,
+    /// Time limit for a request body to arrive, below request_timeout (e.g. `5s`).
+    #[arg(
+        long,
+        env = "MLGUARD_BODY_READ_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub body_read_timeout: Option<String>,
     /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
     #[arg(long, env = "MLGUARD_TRUSTED_PROXIES", global = true, value_name = "CIDRS")]
     pub trusted_proxies: Option<String>,
@@ -190,6 +223,7 @@ impl fmt::Debug for Settings {
             .field("redis_url", &redact(&self.redis_url))
             .field("token_rate", &self.token_rate)
             .field("predict_rate", &self.predict_rate)
+            .field("crypto_rate", &self.crypto_rate)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
@@ -261,6 +295,12 @@ impl Settings {
             redis_url: self.redis_url.or(lower.redis_url),
             token_rate: self.token_rate.or(lower.token_rate),
             predict_rate: self.predict_rate.or(lower.predict_rate),
+            crypto_rate: self.crypto_rate.or(lower.crypto_rate),
+            max_in_flight_per_principal: self
+                .max_in_flight_per_principal
+                .or(lower.max_in_flight_per_principal),
+            max_in_flight_per_ip: self.max_in_flight_per_ip.or(lower.max_in_flight_per_ip),
+            body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             max_batch: self.max_batch.or(lower.max_batch),
             body_limit: self.body_limit.or(lower.body_limit),
@@ -314,6 +354,14 @@ pub struct Config {
     pub token_rate: String,
     /// Prediction quota.
     pub predict_rate: String,
+    /// `/encrypt` and `/decrypt` quota per principal.
+    pub crypto_rate: String,
+    /// Requests of one principal in flight.
+    pub max_in_flight_per_principal: usize,
+    /// Requests from one client address in flight.
+    pub max_in_flight_per_ip: usize,
+    /// Time limit for a request body to arrive.
+    pub body_read_timeout: Duration,
     /// Proxies whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
     /// Maximum batch rows.
@@ -388,6 +436,18 @@ pub enum ConfigError {
     /// A count that must be positive is 0.
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    /// `body_read_timeout` is not below `request_timeout` (the request timeout would fire first).
+    #[error(
+        "body_read_timeout ({body:?}) must be below request_timeout ({request:?}), or unset \
+         (then {default:?}, or half of request_timeout)",
+        default = defaults::BODY_READ_TIMEOUT
+    )]
+    BodyReadTimeoutNotBelowRequestTimeout {
+        /// The body read timeout.
+        body: Duration,
+        /// The request timeout.
+        request: Duration,
+    },
     /// `MLGUARD_FERNET_KEY` is not a Fernet key.
     #[error("MLGUARD_FERNET_KEY is not a valid Fernet key (32 bytes, url-safe base64): {0}")]
     BadFernetKey(mlguard_crypto::KeyError),
@@ -463,6 +523,34 @@ impl Config {
             s.max_connections_per_ip,
             defaults::max_connections_per_ip(max_connections),
         )?;
+        let request_timeout = duration("request_timeout", &s.request_timeout, defaults::REQUEST_TIMEOUT)?;
+        let body_read_timeout = match &s.body_read_timeout {
+            Some(_) => {
+                let body = duration(
+                    "body_read_timeout",
+                    &s.body_read_timeout,
+                    defaults::BODY_READ_TIMEOUT,
+                )?;
+                if body.is_zero() {
+                    return Err(ConfigError::Zero("body_read_timeout"));
+                }
+                if body >= request_timeout {
+                    return Err(ConfigError::BodyReadTimeoutNotBelowRequestTimeout {
+                        body,
+                        request: request_timeout,
+                    });
+                }
+                body
+            }
+            None if defaults::BODY_READ_TIMEOUT < request_timeout => defaults::BODY_READ_TIMEOUT,
+            None => request_timeout / 2,
+        };
+        let concurrency_limit = positive(
+            "concurrency_limit",
+            s.concurrency_limit,
+            defaults::CONCURRENCY_LIMIT,
+        )?;
+        let share = |divisor: usize| (concurrency_limit / divisor).max(1);
         Ok(Self {
             data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
             listen,
@@ -474,10 +562,22 @@ impl Config {
             predict_rate: s
                 .predict_rate
                 .unwrap_or_else(|| defaults::PREDICT_RATE.to_owned()),
+            crypto_rate: s.crypto_rate.unwrap_or_else(|| defaults::CRYPTO_RATE.to_owned()),
+            max_in_flight_per_principal: positive(
+                "max_in_flight_per_principal",
+                s.max_in_flight_per_principal,
+                share(defaults::IN_FLIGHT_PER_PRINCIPAL_DIVISOR),
+            )?,
+            max_in_flight_per_ip: positive(
+                "max_in_flight_per_ip",
+                s.max_in_flight_per_ip,
+                share(defaults::IN_FLIGHT_PER_IP_DIVISOR),
+            )?,
+            body_read_timeout,
             trusted_proxies,
             max_batch: positive("max_batch", s.max_batch, defaults::MAX_BATCH)?,
             body_limit: positive("body_limit", s.body_limit, defaults::BODY_LIMIT)?,
-            request_timeout: duration("request_timeout", &s.request_timeout, defaults::REQUEST_TIMEOUT)?,
+            request_timeout,
             header_read_timeout: duration(
                 "header_read_timeout",
                 &s.header_read_timeout,
@@ -490,11 +590,7 @@ impl Config {
             )?,
             max_connections,
             max_connections_per_ip,
-            concurrency_limit: positive(
-                "concurrency_limit",
-                s.concurrency_limit,
-                defaults::CONCURRENCY_LIMIT,
-            )?,
+            concurrency_limit,
             access_token_ttl: duration(
                 "access_token_ttl",
                 &s.access_token_ttl,
@@ -535,6 +631,10 @@ fn unreachable_defaults() -> Config {
         redis_url: None,
         token_rate: defaults::TOKEN_RATE.to_owned(),
         predict_rate: defaults::PREDICT_RATE.to_owned(),
+        crypto_rate: defaults::CRYPTO_RATE.to_owned(),
+        max_in_flight_per_principal: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_PRINCIPAL_DIVISOR,
+        max_in_flight_per_ip: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_IP_DIVISOR,
+        body_read_timeout: defaults::BODY_READ_TIMEOUT,
         trusted_proxies: TrustedProxies::none(),
         max_batch: defaults::MAX_BATCH,
         body_limit: defaults::BODY_LIMIT,
@@ -678,5 +778,62 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains(&"x".repeat(32)));
+    }
+
+    #[test]
+    fn in_flight_caps_and_body_deadline_default_to_shares_of_the_global_limits() {
+        let c = Config::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.crypto_rate, "60/minute");
+        assert_eq!(c.max_in_flight_per_principal, 32);
+        assert_eq!(c.max_in_flight_per_ip, 64);
+        assert_eq!(c.body_read_timeout, Duration::from_secs(5));
+        assert!(c.body_read_timeout < c.request_timeout);
+        let small = Settings {
+            concurrency_limit: Some(8),
+            request_timeout: Some("4s".into()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(small, None).unwrap();
+        assert_eq!((c.max_in_flight_per_principal, c.max_in_flight_per_ip), (1, 2));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(2));
+        let explicit = Settings {
+            max_in_flight_per_principal: Some(3),
+            max_in_flight_per_ip: Some(5),
+            body_read_timeout: Some("2s".into()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(explicit, None).unwrap();
+        assert_eq!((c.max_in_flight_per_principal, c.max_in_flight_per_ip), (3, 5));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_body_deadline_not_below_the_request_timeout_or_a_zero_cap_is_refused() {
+        let late = Settings {
+            body_read_timeout: Some("10s".into()),
+            ..Settings::default()
+        };
+        let e = Config::resolve(late, None).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::BodyReadTimeoutNotBelowRequestTimeout { .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("request_timeout"));
+        let zero = Settings {
+            max_in_flight_per_principal: Some(0),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            Config::resolve(zero, None),
+            Err(ConfigError::Zero("max_in_flight_per_principal"))
+        ));
+        let zero = Settings {
+            body_read_timeout: Some("0s".into()),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            Config::resolve(zero, None),
+            Err(ConfigError::Zero("body_read_timeout"))
+        ));
     }
 }

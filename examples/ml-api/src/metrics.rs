@@ -118,6 +118,7 @@ impl Metrics {
                     ("token-ip", q.token_ip.limiter().clone()),
                     ("token-user", q.token_user.limiter().clone()),
                     ("predict", q.predict.limiter().clone()),
+                    ("crypto", q.crypto.limiter().clone()),
                 ]
             })
             .unwrap_or_default();

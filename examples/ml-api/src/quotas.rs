@@ -1,21 +1,30 @@
-//! The server's rate limits, built once from the configuration.
+//! The server's rate limits and per-principal in-flight cap, built once from the configuration.
 //!
 //! | limit | key | quota |
 //! |---|---|---|
 //! | `POST /token` | client IP (trusted-proxy aware, IPv6 per /64) | `token_rate` |
 //! | `POST /token` | the `username` form field (falls back to the client IP) | `token_rate` |
-//! | `POST /predict`, `POST /predict/batch` | principal subject | `predict_rate`; each batch row costs 1 |
+//! | `POST /predict`, `POST /predict/batch` | the principal's typed id | `predict_rate`; each batch row costs 1 |
+//! | `POST /encrypt`, `POST /decrypt` (one quota for both) | the principal's typed id | `crypto_rate` |
+//! | requests in flight on the authenticated routes | the principal's typed id | `max_in_flight_per_principal` at once (503 beyond) |
+//!
+//! The principal's typed id ([`mlguard_core::PrincipalId`]) is the key id for an API key and
+//! the subject for a bearer token: an API key *named* `admin` and the user `admin` are two
+//! principals with two buckets. The quotas run after the permission check (see
+//! [`crate::app::api_router`]), so a refused request spends no quota.
 //!
 //! With `redis_url` every limit is kept in Redis, shared by all instances (failing open to a
-//! local limiter when Redis is down, logged by mlguard-ratelimit).
+//! local limiter when Redis is down, logged by mlguard-ratelimit). The in-flight cap is per
+//! instance (it counts this instance's slots).
 
 use crate::config::Config;
-use mlguard_core::ClientIpResolver;
+use crate::http::limits::PerKeyInFlightLayer;
+use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
 use mlguard_ratelimit::{
     KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RateLimiter, RedisBackend,
 };
 
-/// The three limits.
+/// The limits.
 #[derive(Debug, Clone)]
 pub struct Quotas {
     /// `POST /token` per client IP.
@@ -24,6 +33,10 @@ pub struct Quotas {
     pub token_user: RateLimitLayer,
     /// Predictions per principal.
     pub predict: RateLimitLayer,
+    /// `/encrypt` and `/decrypt` per principal (one quota for both).
+    pub crypto: RateLimitLayer,
+    /// Requests in flight per principal, on every authenticated route.
+    pub in_flight: PerKeyInFlightLayer<PrincipalId>,
 }
 
 impl Quotas {
@@ -45,6 +58,7 @@ impl Quotas {
             b.build()
         };
         let ip = KeyExtractor::client_ip(resolver);
+        let unauthenticated = || MissingKey::Reject(http::StatusCode::UNAUTHORIZED);
         Ok(Self {
             token_ip: build(
                 "token-ip",
@@ -61,9 +75,20 @@ impl Quotas {
             predict: build(
                 "predict",
                 &config.predict_rate,
-                KeyExtractor::principal_subject(),
-                MissingKey::Reject(http::StatusCode::UNAUTHORIZED),
+                KeyExtractor::principal(),
+                unauthenticated(),
             )?,
+            crypto: build(
+                "crypto",
+                &config.crypto_rate,
+                KeyExtractor::principal(),
+                unauthenticated(),
+            )?,
+            in_flight: PerKeyInFlightLayer::new(config.max_in_flight_per_principal, |parts| {
+                Principal::from_extensions(&parts.extensions).map(Principal::id)
+            })
+            .name("principal")
+            .detail("Too many of your requests are in flight; retry shortly"),
         })
     }
 

@@ -39,27 +39,6 @@ async fn connect_from(local: IpAddr, server: SocketAddr) -> std::io::Result<TcpS
     socket.connect(server).await
 }
 
-/// Reads a response head (up to 10 s); returns it as text ("" when none came).
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 /// Sends `POST /encrypt` with `key` from `local`, then the body one byte every `pace`; returns
 /// the response head. `started` is bumped once the head is written.
 async fn slow_encrypt(

@@ -71,12 +71,20 @@ async fn a_user_named_like_an_api_key_cannot_spend_that_keys_quota() {
     s.add_user("batch-job", "a-long-enough-password", "admin");
     let user = bearer_for(&s, "batch-job", "a-long-enough-password").await;
     for i in 0..5 {
-        assert_eq!(predict(&s, ("authorization", &user)).await.status(), 200, "user {i}");
+        assert_eq!(
+            predict(&s, ("authorization", &user)).await.status(),
+            200,
+            "user {i}"
+        );
     }
     assert_eq!(predict(&s, ("authorization", &user)).await.status(), 429);
     for i in 0..5 {
         let r = predict(&s, ("x-api-key", &key)).await;
-        assert_eq!(r.status(), 200, "key prediction {i} after the user's quota ran out");
+        assert_eq!(
+            r.status(),
+            200,
+            "key prediction {i} after the user's quota ran out"
+        );
     }
     assert_eq!(predict(&s, ("x-api-key", &key)).await.status(), 429);
     s.stop().await;

@@ -2,7 +2,8 @@
 //! configured key, interoperable with Python's `cryptography.fernet`.
 //!
 //! Unlike the tutorial, both need an authenticated principal with `crypto:encrypt` /
-//! `crypto:decrypt`. Every decryption failure (bad MAC, bad base64, wrong key, plaintext that is
+//! `crypto:decrypt`, and share one quota per principal (`MLGUARD_CRYPTO_RATE`, default
+//! `60/minute`, charged after the permission check; see [`crate::quotas`]). Every decryption failure (bad MAC, bad base64, wrong key, plaintext that is
 //! not UTF-8) is the same 400 problem with detail `Decryption failed`: no padding oracle, no hint.
 
 use crate::state::AppState;
@@ -46,10 +47,12 @@ pub const DECRYPTION_FAILED: &str = "Decryption failed";
     tag = "crypto",
     operation_id = "encrypt",
     summary = "Encrypt text with the server's Fernet key (needs crypto:encrypt)",
+    description = "Limited per principal by `MLGUARD_CRYPTO_RATE`, one quota with `/decrypt`.",
     request_body = EncryptRequest,
     responses(
         (status = 200, description = "A Fernet token", body = Ciphertext),
         (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Crypto quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
@@ -73,11 +76,13 @@ pub async fn encrypt(
     tag = "crypto",
     operation_id = "decrypt",
     summary = "Decrypt a Fernet token made with the server's key (needs crypto:decrypt)",
+    description = "Limited per principal by `MLGUARD_CRYPTO_RATE`, one quota with `/encrypt`.",
     request_body = Ciphertext,
     responses(
         (status = 200, description = "The plaintext", body = Plaintext),
         (status = 400, description = "Decryption failed (every cause looks the same)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Crypto quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]

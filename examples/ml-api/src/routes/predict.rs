@@ -131,7 +131,8 @@ async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<
     let Some(limiter) = state.predict_limiter() else {
         return Ok(());
     };
-    let key = mlguard_ratelimit::RateLimitKey::subject(principal.subject());
+    // The same key as the `/predict` layer (`KeyExtractor::principal`): one bucket per principal.
+    let key = mlguard_ratelimit::RateLimitKey::principal(&principal.id());
     let cost = u32::try_from(rows).unwrap_or(u32::MAX);
     match limiter.check(&key, cost).await {
         Ok(d) if d.allowed => Ok(()),
