@@ -12,6 +12,7 @@
 //!   from trusted proxies, so a client cannot pick its own rate-limit bucket.
 //! - [`WwwAuthenticate`]: RFC 6750 / RFC 9110 challenges for 401 and 403 responses.
 //! - [`Clock`]: injectable time, so expiry and quota tests are exact.
+//! - [`log`]: user-supplied values escaped for logs, so a value cannot forge a log line.
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -57,6 +58,7 @@ pub mod body;
 pub mod challenge;
 pub mod client_ip;
 pub mod clock;
+pub mod log;
 pub mod principal;
 pub mod problem;
 
