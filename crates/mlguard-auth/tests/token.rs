@@ -473,3 +473,167 @@ async fn oversized_chunked_token_body_is_413() {
     assert_eq!(response.status(), 413);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
+
+/// Every answer carries a typed outcome (the grant, a bounded log-safe user name, success or
+/// the failure reason), so audit and metrics never re-parse the form or the answer.
+#[tokio::test]
+async fn every_answer_carries_a_typed_outcome() {
+    use mlguard_auth::token::{GrantKind, TokenFailure, TokenOutcome};
+
+    let hasher = fast_hasher();
+    let (_users, endpoint) = setup(&hasher);
+    let endpoint = endpoint.refresh_tokens(Arc::new(MemoryRefreshStore::new()));
+
+    let ok = endpoint
+        .handle(FORM, b"username=alice&password=correct%20horse")
+        .await;
+    assert_eq!(ok.status(), 200);
+    let outcome = ok.outcome();
+    assert!(outcome.is_success());
+    assert_eq!(outcome.grant(), GrantKind::Password);
+    assert_eq!(outcome.username(), Some("alice"));
+    assert_eq!(outcome.failure_reason(), None);
+    let jti = outcome.jti().unwrap().to_owned();
+    let refresh = ok.json()["refresh_token"].as_str().unwrap().to_owned();
+    // The same value travels in the HTTP response's extensions.
+    let response = ok.clone().into_response();
+    assert_eq!(response.extensions().get::<TokenOutcome>(), Some(ok.outcome()));
+    assert!(!format!("{:?}", ok.outcome()).contains("correct horse"));
+
+    let cases: [(&[u8], GrantKind, Option<&str>, TokenFailure); 6] = [
+        (
+            b"username=alice&password=wrong",
+            GrantKind::Password,
+            Some("alice"),
+            TokenFailure::BadCredentials,
+        ),
+        (
+            b"username=nobody&password=wrong",
+            GrantKind::Password,
+            Some("nobody"),
+            TokenFailure::BadCredentials,
+        ),
+        (
+            b"username=alice&password=correct%20horse&scope=model:admin",
+            GrantKind::Password,
+            Some("alice"),
+            TokenFailure::InvalidScope,
+        ),
+        (
+            b"grant_type=refresh_token&refresh_token=nope",
+            GrantKind::RefreshToken,
+            None,
+            TokenFailure::InvalidRefreshToken,
+        ),
+        (
+            b"grant_type=client_credentials",
+            GrantKind::Unknown,
+            None,
+            TokenFailure::UnsupportedGrantType,
+        ),
+        (
+            b"username=a&username=b&password=x",
+            GrantKind::Unknown,
+            None,
+            TokenFailure::Malformed,
+        ),
+    ];
+    for (body, grant, user, reason) in cases {
+        let r = endpoint.handle(FORM, body).await;
+        let o = r.outcome();
+        let case = String::from_utf8_lossy(body);
+        assert!(!o.is_success(), "{case}");
+        assert_eq!(o.grant(), grant, "{case}");
+        assert_eq!(o.username(), user, "{case}");
+        assert_eq!(o.failure_reason(), Some(reason), "{case}");
+        assert_eq!(
+            reason.error_code().map(|c| c.as_str()),
+            Some(error_of(&r)),
+            "{case}"
+        );
+        assert_eq!(o.jti(), None);
+    }
+
+    // A refresh: success, then the spent token is refused (reported as a refresh failure).
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+    let r = endpoint.handle(FORM, body.as_bytes()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.outcome().grant(), GrantKind::RefreshToken);
+    assert!(r.outcome().is_success());
+    assert_ne!(r.outcome().jti(), Some(jti.as_str()));
+    let again = endpoint.handle(FORM, body.as_bytes()).await;
+    let reason = again.outcome().failure_reason().unwrap();
+    assert!(reason.is_invalid_grant(), "{reason}");
+    assert_eq!(again.outcome().grant(), GrantKind::RefreshToken);
+    assert_eq!(
+        endpoint
+            .handle(Some("application/json"), b"{}")
+            .await
+            .outcome()
+            .failure_reason(),
+        Some(TokenFailure::Malformed)
+    );
+}
+
+/// The user name in the outcome is cut to 64 characters and escaped: a name with a newline
+/// cannot forge a log line wherever the outcome is logged.
+#[tokio::test]
+async fn outcome_user_names_are_bounded_and_log_safe() {
+    use mlguard_auth::token::MAX_OUTCOME_USERNAME;
+
+    let hasher = fast_hasher();
+    let (_users, endpoint) = setup(&hasher);
+    let r = endpoint
+        .handle(
+            FORM,
+            b"username=bob%0AINFO%20audit%3A%20login%20succeeded%0D%1B%5B2K%E2%80%A8%C2%85%E2%80%AE&password=x",
+        )
+        .await;
+    assert_eq!(
+        r.outcome().username(),
+        Some("bob\\nINFO audit: login succeeded\\r\\u{1b}[2K\\u{2028}\\u{85}\\u{202e}")
+    );
+    let long = format!("username={}&password=x", "a".repeat(500));
+    let r = endpoint.handle(FORM, long.as_bytes()).await;
+    let name = r.outcome().username().unwrap();
+    assert_eq!(name, format!("{}...", "a".repeat(MAX_OUTCOME_USERNAME)));
+}
+
+/// The axum route: 413 with a problem body for a body over its limit (with a
+/// `Content-Length`, of 20 KiB and 60 KiB), with a `TooLarge` outcome; the outcome of a
+/// handled request in the extensions.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn route_sets_the_outcome_and_answers_413_over_the_limit() {
+    use axum::Router;
+    use mlguard_auth::token::{GrantKind, TokenFailure, TokenOutcome};
+    use tower::ServiceExt;
+
+    let hasher = fast_hasher();
+    let (_users, endpoint) = setup(&hasher);
+    let app: Router = Router::new().route("/token", mlguard_auth::token::token_route(Arc::new(endpoint)));
+    for kib in [20usize, 60] {
+        let body = format!("username=alice&password={}", "x".repeat(kib * 1024));
+        let request = http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-length", body.len())
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 413, "{kib} KiB");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let outcome = response.extensions().get::<TokenOutcome>().unwrap();
+        assert_eq!(outcome.failure_reason(), Some(TokenFailure::TooLarge));
+        assert_eq!(outcome.grant(), GrantKind::Unknown);
+        assert_eq!(TokenFailure::TooLarge.error_code(), None);
+    }
+    let request = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("username=alice&password=correct%20horse"))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let outcome = response.extensions().get::<TokenOutcome>().unwrap();
+    assert!(outcome.is_success());
+    assert_eq!(outcome.username(), Some("alice"));
+}

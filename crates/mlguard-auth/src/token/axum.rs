@@ -1,6 +1,6 @@
 //! The `/token` route for axum (feature `axum`).
 
-use super::TokenEndpoint;
+use super::{GrantKind, TokenEndpoint, TokenFailure, TokenOutcome};
 use axum::body::Body;
 use axum::response::Response;
 use axum::routing::{MethodRouter, post};
@@ -12,6 +12,11 @@ use std::sync::Arc;
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// A `POST` route serving `endpoint`; mount it with `Router::route("/token", token_route(..))`.
+///
+/// Bodies over [`MAX_FORM_BYTES`] (or over a server-wide limit, whatever wrapped its error)
+/// are refused with 413 and a problem body. Every response carries a [`TokenOutcome`] in its
+/// extensions (success, or why it failed; the grant; a bounded, log-safe user name): read it
+/// in a middleware for audit events and metrics instead of parsing the form or the answer.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -42,6 +47,9 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// let response = app.oneshot(request).await.unwrap();
 /// assert_eq!(response.status(), 400);
 /// assert_eq!(response.headers()["cache-control"], "no-store");
+/// let outcome = response.extensions().get::<mlguard_auth::token::TokenOutcome>().unwrap();
+/// assert_eq!(outcome.username(), Some("alice"));
+/// assert_eq!(outcome.failure_reason(), Some(mlguard_auth::token::TokenFailure::BadCredentials));
 /// # }
 /// ```
 pub fn token_route<S>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S>
@@ -57,15 +65,25 @@ where
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let response = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
-                Ok(body) => endpoint.handle(content_type.as_deref(), &body).await,
+                Ok(body) => {
+                    // The body holds the password: wiped once handled.
+                    let body = zeroize::Zeroizing::new(Vec::from(body));
+                    endpoint.handle(content_type.as_deref(), &body).await
+                }
                 // Over this route's limit or a server-wide one: 413, whatever wrapped the error.
                 Err(e) if mlguard_core::body::is_length_limit_error(&e) => {
-                    return mlguard_core::Problem::payload_too_large(format!(
+                    let mut response = mlguard_core::Problem::payload_too_large(format!(
                         "The token request body is larger than {MAX_FORM_BYTES} bytes."
                     ))
                     .into_response_with(Body::from);
+                    response.extensions_mut().insert(TokenOutcome::failure(
+                        GrantKind::Unknown,
+                        None,
+                        TokenFailure::TooLarge,
+                    ));
+                    return response;
                 }
-                Err(_) => endpoint.handle(None, b"").await,
+                Err(_) => TokenEndpoint::unreadable_body(),
             };
             response.into_response_with(Body::from) as Response
         }

@@ -61,10 +61,12 @@
 #[cfg(feature = "axum")]
 mod axum;
 mod form;
+mod outcome;
 
 #[cfg(feature = "axum")]
 pub use self::axum::{MAX_FORM_BYTES, token_route};
 pub use form::{GrantRequest, parse_form};
+pub use outcome::{GrantKind, MAX_OUTCOME_USERNAME, TokenFailure, TokenOutcome};
 
 use crate::jwt::{IssuedToken, JwtIssuer};
 use crate::password::{PasswordCheck, PasswordHasher};
@@ -126,6 +128,23 @@ impl OAuthErrorCode {
     }
 }
 
+impl TokenFailure {
+    /// The RFC 6749 error code answered for this failure; `None` for [`TokenFailure::TooLarge`]
+    /// (answered with a 413 problem body).
+    pub fn error_code(self) -> Option<OAuthErrorCode> {
+        match self {
+            Self::BadCredentials | Self::InvalidRefreshToken | Self::RefreshTokenReused => {
+                Some(OAuthErrorCode::InvalidGrant)
+            }
+            Self::InvalidScope => Some(OAuthErrorCode::InvalidScope),
+            Self::UnsupportedGrantType => Some(OAuthErrorCode::UnsupportedGrantType),
+            Self::Malformed => Some(OAuthErrorCode::InvalidRequest),
+            Self::ServerError => Some(OAuthErrorCode::ServerError),
+            Self::TooLarge => None,
+        }
+    }
+}
+
 /// An RFC 6749 error: a code and a fixed description (never anything the client sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -133,15 +152,48 @@ pub struct OAuthError {
     pub code: OAuthErrorCode,
     /// The `error_description`.
     pub description: &'static str,
+    /// Why, for audit and metrics (finer than the code: a reused refresh token and an unknown
+    /// one are both `invalid_grant`).
+    failure: TokenFailure,
 }
 
 impl OAuthError {
     pub(crate) const fn new(code: OAuthErrorCode, description: &'static str) -> Self {
-        Self { code, description }
+        let failure = match code {
+            OAuthErrorCode::InvalidRequest => TokenFailure::Malformed,
+            OAuthErrorCode::InvalidGrant => TokenFailure::BadCredentials,
+            OAuthErrorCode::UnsupportedGrantType => TokenFailure::UnsupportedGrantType,
+            OAuthErrorCode::InvalidScope => TokenFailure::InvalidScope,
+            OAuthErrorCode::ServerError => TokenFailure::ServerError,
+        };
+        Self {
+            code,
+            description,
+            failure,
+        }
+    }
+
+    /// The same error, reported as `failure` in the [`TokenOutcome`].
+    pub(crate) const fn reported_as(mut self, failure: TokenFailure) -> Self {
+        self.failure = failure;
+        self
+    }
+
+    /// Why the request was refused, for audit and metrics.
+    pub fn failure(&self) -> TokenFailure {
+        self.failure
     }
 
     const BAD_CREDENTIALS: Self = Self::new(OAuthErrorCode::InvalidGrant, "Incorrect username or password");
-    const BAD_REFRESH: Self = Self::new(OAuthErrorCode::InvalidGrant, "Invalid refresh token");
+    const BAD_REFRESH: Self = Self::new(OAuthErrorCode::InvalidGrant, "Invalid refresh token")
+        .reported_as(TokenFailure::InvalidRefreshToken);
+    /// A reused refresh token: the same answer as [`Self::BAD_REFRESH`] (the client learns
+    /// nothing more), reported as [`TokenFailure::RefreshTokenReused`].
+    #[allow(
+        dead_code,
+        reason = "to be returned by refresh_grant's Redemption::Reused arm (changed on another branch)"
+    )]
+    const REFRESH_REUSED: Self = Self::BAD_REFRESH.reported_as(TokenFailure::RefreshTokenReused);
     const BAD_SCOPE: Self = Self::new(
         OAuthErrorCode::InvalidScope,
         "The requested scope is invalid or exceeds what this user may be granted",
@@ -172,11 +224,12 @@ impl fmt::Debug for TokenGrant {
     }
 }
 
-/// The endpoint's answer, ready to become an HTTP response.
+/// The endpoint's answer, ready to become an HTTP response, with its [`TokenOutcome`].
 #[derive(Clone, PartialEq)]
 pub struct TokenResponse {
     status: StatusCode,
     body: Value,
+    outcome: TokenOutcome,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -185,12 +238,13 @@ impl fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("status", &self.status)
             .field("error", &self.body.get("error"))
+            .field("outcome", &self.outcome)
             .finish_non_exhaustive()
     }
 }
 
 impl TokenResponse {
-    fn success(grant: &TokenGrant) -> Self {
+    fn success(grant: &TokenGrant, kind: GrantKind, username: Option<&str>) -> Self {
         let mut body = json!({
             "access_token": grant.access.access_token(),
             "token_type": "bearer",
@@ -205,10 +259,11 @@ impl TokenResponse {
         Self {
             status: StatusCode::OK,
             body,
+            outcome: TokenOutcome::success(kind, username, grant.access.jti()),
         }
     }
 
-    fn error(error: &OAuthError) -> Self {
+    fn error(error: &OAuthError, kind: GrantKind, username: Option<&str>) -> Self {
         let status = match error.code {
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -216,6 +271,7 @@ impl TokenResponse {
         Self {
             status,
             body: json!({"error": error.code.as_str(), "error_description": error.description}),
+            outcome: TokenOutcome::failure(kind, username, error.failure),
         }
     }
 
@@ -229,8 +285,14 @@ impl TokenResponse {
         &self.body
     }
 
+    /// How the request went, for audit events and metrics.
+    pub fn outcome(&self) -> &TokenOutcome {
+        &self.outcome
+    }
+
     /// An HTTP response with `Content-Type: application/json`, `Cache-Control: no-store` and
-    /// `Pragma: no-cache` (RFC 6749 sections 5.1 and 5.2).
+    /// `Pragma: no-cache` (RFC 6749 sections 5.1 and 5.2), and the [`TokenOutcome`] in its
+    /// extensions.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         self.into_response_with(Full::new)
     }
@@ -240,6 +302,7 @@ impl TokenResponse {
         let bytes = Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default());
         let mut response = Response::new(make_body(bytes));
         *response.status_mut() = self.status;
+        response.extensions_mut().insert(self.outcome);
         let h = response.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -315,23 +378,42 @@ impl TokenEndpoint {
         self
     }
 
-    /// Handles a token request body; `content_type` is the request's `Content-Type`.
+    /// Handles a token request body; `content_type` is the request's `Content-Type`. The
+    /// answer carries a [`TokenOutcome`] ([`TokenResponse::outcome`]).
     pub async fn handle(&self, content_type: Option<&str>, body: &[u8]) -> TokenResponse {
-        let result = match parse_form(content_type, body) {
+        let (kind, username, result) = match parse_form(content_type, body) {
             Ok(GrantRequest::Password {
                 username,
                 password,
                 scope,
-            }) => self.password_grant(&username, password, scope.as_deref()).await,
-            Ok(GrantRequest::RefreshToken { refresh_token, scope }) => {
-                self.refresh_grant(&refresh_token, scope.as_deref()).await
+            }) => {
+                let result = self.password_grant(&username, password, scope.as_deref()).await;
+                (GrantKind::Password, Some(username), result)
             }
-            Err(e) => Err(e),
+            Ok(GrantRequest::RefreshToken { refresh_token, scope }) => {
+                let result = self.refresh_grant(&refresh_token, scope.as_deref()).await;
+                (GrantKind::RefreshToken, None, result)
+            }
+            Err(e) => (GrantKind::Unknown, None, Err(e)),
         };
         match result {
-            Ok(grant) => TokenResponse::success(&grant),
-            Err(e) => TokenResponse::error(&e),
+            Ok(grant) => TokenResponse::success(&grant, kind, username.as_deref()),
+            Err(e) => TokenResponse::error(&e, kind, username.as_deref()),
         }
+    }
+
+    /// The answer to a request whose body could not be read (the connection failed or timed
+    /// out): `invalid_request`.
+    #[cfg(feature = "axum")]
+    fn unreadable_body() -> TokenResponse {
+        TokenResponse::error(
+            &OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "The request body could not be read",
+            ),
+            GrantKind::Unknown,
+            None,
+        )
     }
 
     /// The password grant: checks the credentials (always one Argon2 run), the scope, and
