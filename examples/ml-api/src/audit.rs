@@ -5,41 +5,35 @@
 //! Every event has an `event` field (`login`, `token_refresh`, `token_revoked`,
 //! `refresh_token_reused`, `api_key_created`, `api_key_revoked`, `access_denied`) and an
 //! `outcome` where one applies. Events carry who and what (user name, key id, route, peer
-//! address, token id `jti`) and never a password, an API key, or a token: the token route reads
-//! the form only to learn the grant type and the user name, and drops the secret fields unread.
+//! address, token id `jti`) and never a password, an API key, or a token. The token events are
+//! written from the [`TokenOutcome`] that mlguard-auth's token route sets on each answer: the
+//! form and the answer are not read again here. User-supplied values (user and key names) are
+//! cut to [`MAX_USERNAME`] characters and escaped ([`mlguard_core::log`]), so a name cannot
+//! forge a log line in any format.
 //!
 //! Select them with `RUST_LOG=info` (they are INFO and WARN) and ship them apart from the rest
 //! with the target: `RUST_LOG=warn,audit=info`.
 
-use crate::metrics::TokenOutcome;
-use axum::body::Body;
 use axum::extract::Request;
+use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{MethodRouter, post};
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
 use mlguard_auth::AuthError;
 use mlguard_auth::refresh::{Redemption, RefreshTokenStore};
 use mlguard_auth::revocation::RevocationStore;
-use mlguard_auth::token::{GrantRequest, MAX_FORM_BYTES, TokenEndpoint, parse_form};
+use mlguard_auth::token::{GrantKind, MAX_OUTCOME_USERNAME, OAuthErrorCode, TokenOutcome};
+use mlguard_core::log::LogSafe;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 /// The `tracing` target of every audit event.
 pub const TARGET: &str = "audit";
 /// Longest user name written to an event (longer ones are cut, with `...`).
-pub const MAX_USERNAME: usize = 64;
+pub const MAX_USERNAME: usize = MAX_OUTCOME_USERNAME;
 
 fn bounded(name: &str) -> String {
-    if name.chars().count() <= MAX_USERNAME {
-        name.to_owned()
-    } else {
-        let mut cut: String = name.chars().take(MAX_USERNAME).collect();
-        cut.push_str("...");
-        cut
-    }
+    mlguard_core::log::bounded(name, MAX_USERNAME)
 }
 
 /// A peer address for an event: the IP, or `-` when unknown.
@@ -54,93 +48,48 @@ impl std::fmt::Display for Peer {
     }
 }
 
-/// What a token request asked for, without its secrets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Grant {
-    Password { username: String },
-    Refresh,
-    Malformed,
-}
-
-fn grant_of(content_type: Option<&str>, body: &[u8]) -> Grant {
-    match parse_form(content_type, body) {
-        Ok(GrantRequest::Password { username, .. }) => Grant::Password {
-            username: bounded(&username),
-        },
-        Ok(GrantRequest::RefreshToken { .. }) => Grant::Refresh,
-        Ok(_) | Err(_) => Grant::Malformed,
-    }
-}
-
-fn outcome_of(status: StatusCode, error: Option<&str>) -> TokenOutcome {
-    match (status, error) {
-        (StatusCode::OK, _) => TokenOutcome::Issued,
-        (_, Some("invalid_grant")) => TokenOutcome::BadCredentials,
-        _ => TokenOutcome::Refused,
-    }
-}
-
-fn log_token_request(grant: &Grant, outcome: TokenOutcome, error: Option<&str>, peer: Option<IpAddr>) {
-    let error = error.unwrap_or("-");
-    let result = match outcome {
-        TokenOutcome::Issued => "success",
-        TokenOutcome::BadCredentials | TokenOutcome::Refused => "failure",
+/// The audit event of one token request, from its typed outcome (whose user name
+/// mlguard-auth has already bounded and escaped).
+pub fn token_request(outcome: &TokenOutcome, peer: Option<IpAddr>) {
+    let peer = Peer(peer);
+    let user = outcome.username().unwrap_or("-");
+    let Some(reason) = outcome.failure_reason() else {
+        let jti = outcome.jti().unwrap_or("-");
+        match outcome.grant() {
+            GrantKind::RefreshToken => {
+                tracing::info!(target: TARGET, event = "token_refresh", outcome = "success", jti, peer = %peer, "token refreshed");
+            }
+            _ => {
+                tracing::info!(target: TARGET, event = "login", outcome = "success", user = %user, jti, peer = %peer, "login succeeded");
+            }
+        }
+        return;
     };
-    match grant {
-        Grant::Password { username } if outcome == TokenOutcome::Issued => {
-            tracing::info!(target: TARGET, event = "login", outcome = result, user = %username, peer = %Peer(peer), "login succeeded");
+    // The RFC 6749 code answered (`-` for a 413), and the finer reason.
+    let error = reason.error_code().map_or("-", OAuthErrorCode::as_str);
+    let reason = reason.as_str();
+    match outcome.grant() {
+        GrantKind::Password => {
+            tracing::warn!(target: TARGET, event = "login", outcome = "failure", user = %user, error, reason, peer = %peer, "login failed");
         }
-        Grant::Password { username } => {
-            tracing::warn!(target: TARGET, event = "login", outcome = result, user = %username, error, peer = %Peer(peer), "login failed");
+        GrantKind::RefreshToken => {
+            tracing::warn!(target: TARGET, event = "token_refresh", outcome = "failure", error, reason, peer = %peer, "token refresh refused");
         }
-        Grant::Refresh if outcome == TokenOutcome::Issued => {
-            tracing::info!(target: TARGET, event = "token_refresh", outcome = result, peer = %Peer(peer), "token refreshed");
-        }
-        Grant::Refresh => {
-            tracing::warn!(target: TARGET, event = "token_refresh", outcome = result, error, peer = %Peer(peer), "token refresh refused");
-        }
-        Grant::Malformed => {
-            tracing::warn!(target: TARGET, event = "login", outcome = result, error, peer = %Peer(peer), "malformed token request");
+        _ => {
+            tracing::warn!(target: TARGET, event = "login", outcome = "failure", error, reason, peer = %peer, "malformed token request");
         }
     }
 }
 
-/// `POST /token` served by `endpoint`, with an audit event per request and the outcome set as
-/// a [`TokenOutcome`] response extension (read by [`crate::metrics`]). Same contract as
-/// mlguard-auth's `token_route`.
-pub fn token_route<S>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    post(move |request: Request| {
-        let endpoint = endpoint.clone();
-        async move {
-            let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
-            let content_type = request
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
-                Ok(body) => Zeroizing::new(body.to_vec()),
-                Err(_) => Zeroizing::new(Vec::new()),
-            };
-            let grant = grant_of(content_type.as_deref(), &body);
-            let answer = endpoint.handle(content_type.as_deref(), &body).await;
-            drop(body);
-            let status = answer.status();
-            let error = answer
-                .json()
-                .get("error")
-                .and_then(|e| e.as_str())
-                .map(str::to_owned);
-            let outcome = outcome_of(status, error.as_deref());
-            log_token_request(&grant, outcome, error.as_deref(), peer);
-            let mut response: Response = answer.into_response_with(Body::from);
-            response.extensions_mut().insert(outcome);
-            response
-        }
-    })
+/// Middleware for the token route: writes the audit event of each request from the
+/// [`TokenOutcome`] in the answer's extensions. Mount it with `MethodRouter::layer`.
+pub async fn token_events(request: Request, next: Next) -> Response {
+    let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
+    let response = next.run(request).await;
+    if let Some(outcome) = response.extensions().get::<TokenOutcome>() {
+        token_request(outcome, peer);
+    }
+    response
 }
 
 /// A denied request: 401 (`reason` names the credential kind, never its value) or 403.
@@ -155,7 +104,7 @@ pub fn access_denied(route: &str, status: StatusCode, reason: &str, peer: Option
 
 /// An API key was created (by `ml-api apikey create`).
 pub fn api_key_created(key_id: &str, name: &str, role: &str) {
-    tracing::info!(target: TARGET, event = "api_key_created", key_id, name = %bounded(name), role, "API key created");
+    tracing::info!(target: TARGET, event = "api_key_created", key_id = %LogSafe(key_id), name = %bounded(name), role = %LogSafe(role), "API key created");
 }
 
 /// An API key was revoked (by `ml-api apikey revoke`).
@@ -186,7 +135,7 @@ impl<R: RevocationStore> RevocationStore for AuditedRevocations<R> {
         Box::pin(async move {
             let result = self.inner.revoke(jti, until).await;
             let outcome = if result.is_ok() { "success" } else { "failure" };
-            tracing::warn!(target: TARGET, event = "token_revoked", outcome, jti, "access token revoked");
+            tracing::warn!(target: TARGET, event = "token_revoked", outcome, jti = %LogSafe(jti), "access token revoked");
             result
         })
     }
@@ -245,43 +194,11 @@ impl<R: RefreshTokenStore> RefreshTokenStore for AuditedRefreshTokens<R> {
 mod tests {
     use super::*;
 
-    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
-
     #[test]
-    fn grant_keeps_the_user_name_and_nothing_else() {
-        let g = grant_of(
-            FORM,
-            b"grant_type=password&username=alice&password=hunter2-secret",
-        );
-        assert_eq!(
-            g,
-            Grant::Password {
-                username: "alice".into()
-            }
-        );
-        assert!(!format!("{g:?}").contains("hunter2"));
-        assert_eq!(
-            grant_of(FORM, b"grant_type=refresh_token&refresh_token=abc"),
-            Grant::Refresh
-        );
-        assert_eq!(grant_of(Some("application/json"), b"{}"), Grant::Malformed);
-        let long = format!("username={}&password=x", "a".repeat(500));
-        let Grant::Password { username } = grant_of(FORM, long.as_bytes()) else {
-            panic!("password grant expected");
-        };
-        assert_eq!(username.len(), MAX_USERNAME + 3);
-    }
-
-    #[test]
-    fn outcomes() {
-        assert_eq!(outcome_of(StatusCode::OK, None), TokenOutcome::Issued);
-        assert_eq!(
-            outcome_of(StatusCode::BAD_REQUEST, Some("invalid_grant")),
-            TokenOutcome::BadCredentials
-        );
-        assert_eq!(
-            outcome_of(StatusCode::BAD_REQUEST, Some("invalid_request")),
-            TokenOutcome::Refused
-        );
+    fn names_are_bounded_and_escaped() {
+        assert_eq!(bounded("alice"), "alice");
+        assert_eq!(bounded("bob\nINFO forged"), "bob\\nINFO forged");
+        let long = "a".repeat(500);
+        assert_eq!(bounded(&long).len(), MAX_USERNAME + 3);
     }
 }

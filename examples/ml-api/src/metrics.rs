@@ -40,6 +40,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, StatusCode};
 use metrics::{Recorder, counter, histogram, with_local_recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
 use mlguard_ratelimit::RateLimiter;
 use mlguard_rbac::{RbacError, RequirePermissionLayer};
@@ -78,18 +79,6 @@ impl std::fmt::Debug for Metrics {
             .field("limiters", &self.inner.limiters.len())
             .finish_non_exhaustive()
     }
-}
-
-/// How a request to the token route went; set as a response extension by
-/// [`crate::audit`]'s token route and read by the metrics layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenOutcome {
-    /// Tokens issued.
-    Issued,
-    /// `invalid_grant`: wrong user, password or refresh token.
-    BadCredentials,
-    /// Any other refusal (malformed request, bad scope, server error).
-    Refused,
 }
 
 impl Metrics {
@@ -161,7 +150,7 @@ impl Metrics {
         self.inner.handle.render()
     }
 
-    fn record_request(&self, seen: &Seen, status: StatusCode, seconds: f64, outcome: Option<TokenOutcome>) {
+    fn record_request(&self, seen: &Seen, status: StatusCode, seconds: f64, outcome: Option<TokenFailure>) {
         let route = seen.route.clone();
         let method = seen.method;
         let code = status.as_str().to_owned();
@@ -183,7 +172,8 @@ impl Metrics {
                 }
                 _ => {}
             }
-            if outcome == Some(TokenOutcome::BadCredentials) {
+            // `invalid_grant` on /token: credentials or a refresh token refused.
+            if outcome.is_some_and(TokenFailure::is_invalid_grant) {
                 counter!("ml_api_auth_failures_total", "route" => route, "reason" => "bad_credentials")
                     .increment(1);
             }
@@ -255,7 +245,11 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
     let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
     let response = next.run(request).await;
     let status = response.status();
-    let outcome = response.extensions().get::<TokenOutcome>().copied();
+    // Set by mlguard-auth's token route: the typed outcome, not a re-parse of the answer.
+    let outcome = response
+        .extensions()
+        .get::<TokenOutcome>()
+        .and_then(TokenOutcome::failure_reason);
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && seen.route != UNMATCHED {
         audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
     }

@@ -177,3 +177,36 @@ async fn refresh_tokens_rotate_and_reuse_is_refused() {
     assert_eq!(json(r).await["error"], "unsupported_grant_type");
     s.stop().await;
 }
+
+/// Token request bodies above the token route's 16 KiB limit but below the server's body limit
+/// (64 KiB) are refused with 413 and a problem body, like larger ones: never read as an empty
+/// form and answered 400 `invalid_request`.
+#[tokio::test]
+async fn token_bodies_over_the_route_limit_are_413() {
+    let s = start_with(|c| c.no_tls = Some(true)).await;
+    for kib in [20usize, 60] {
+        let body = format!(
+            "grant_type=password&username=admin&password={}",
+            "x".repeat(kib * 1024)
+        );
+        let r = s
+            .client
+            .post(s.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{kib} KiB");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{kib} KiB"
+        );
+        let v = json(r).await;
+        assert_eq!(v["status"], 413, "{kib} KiB: {v}");
+    }
+    // The route still works afterwards.
+    assert_eq!(s.login("admin", &s.admin_password).await.status(), 200);
+    s.stop().await;
+}

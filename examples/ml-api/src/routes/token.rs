@@ -5,11 +5,12 @@
 //! The rate limits (per client IP and per username) wrap this route in [`crate::app`].
 
 use axum::routing::MethodRouter;
-use mlguard_auth::token::TokenEndpoint;
+use mlguard_auth::token::{TokenEndpoint, token_route};
 use std::sync::Arc;
 
-/// The `POST /token` method router (mlguard-auth's endpoint, with audit events: see
-/// [`crate::audit::token_route`]).
+/// The `POST /token` method router: mlguard-auth's [`token_route`] (413 over its body limit,
+/// a typed outcome on each answer), with an audit event per request written from that outcome
+/// by [`crate::audit::token_events`]; [`crate::metrics`] counts from the same outcome.
 pub fn route<S: Clone + Send + Sync + 'static>(endpoint: Arc<TokenEndpoint>) -> MethodRouter<S> {
-    crate::audit::token_route(endpoint)
+    token_route(endpoint).layer(axum::middleware::from_fn(crate::audit::token_events))
 }
