@@ -217,10 +217,15 @@ async fn redis_backend_errors_are_exported() {
 const BIN: &str = env!("CARGO_BIN_EXE_ml-api");
 
 fn cli(data: &Path) -> Command {
+    cli_logging(data, "json")
+}
+
+/// The binary with logs in `format` (`json` or `text`).
+fn cli_logging(data: &Path, format: &str) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--data-dir")
         .arg(data)
-        .env("MLGUARD_LOG_FORMAT", "json")
+        .env("MLGUARD_LOG_FORMAT", format)
         .env("RUST_LOG", "info")
         .env_remove("MLGUARD_JWT_SECRET")
         .env_remove("MLGUARD_FERNET_KEY");
@@ -258,7 +263,11 @@ struct Served {
 
 impl Served {
     fn start(data: &Path) -> Self {
-        let mut child = cli(data)
+        Self::start_logging(data, "json")
+    }
+
+    fn start_logging(data: &Path, format: &str) -> Self {
+        let mut child = cli_logging(data, format)
             .args(["serve", "--listen", "127.0.0.1:0", "--no-tls"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -458,4 +467,126 @@ async fn json_logs_carry_audit_events_and_no_secret() {
             assert!(!line.contains(secret), "a secret in the log: {line}");
         }
     }
+}
+
+/// User names built to forge log lines (each within the 64 characters audit events keep): a
+/// newline and a fake event, a carriage return, an ANSI escape sequence (erase line), Unicode
+/// line and paragraph separators, a C1 control (NEL), a bidi override, a tab and a bell; and a
+/// newline followed by a complete fake text-format line.
+const FORGING_USERNAMES: [&str; 2] = [
+    "bob\nINFO audit: login succeeded\r\u{1b}[2K\u{2028}x\u{2029}\u{85}\u{202e}\t\u{7}",
+    "bob\n2026-01-01T00:00:00.000000Z  INFO audit: login succeeded",
+];
+
+/// A character that must never reach a log line raw: it could end the line, start a new one
+/// on a terminal or in a log viewer, or hide text.
+fn is_forging_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Starts the binary with logs in `format`, logs in as each of [`FORGING_USERNAMES`] (a
+/// failure: no such user) and as `admin` with a wrong password, and returns the log lines (without the
+/// `ml-api: ` banner lines, which are not events).
+async fn log_of_forging_login(format: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Served::start_logging(&data, format);
+    let url = server
+        .wait_for("ml-api: listening on ")
+        .trim_start_matches("ml-api: listening on ")
+        .to_owned();
+    let client = reqwest::Client::new();
+    for username in FORGING_USERNAMES.into_iter().chain(["admin"]) {
+        let r = client
+            .post(format!("{url}/token"))
+            .form(&[("username", username), ("password", "wrong-password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    for _ in 0..3 {
+        server.wait_for("login failed");
+    }
+    server.drain();
+    server
+        .log
+        .iter()
+        .filter(|l| !l.starts_with("ml-api: "))
+        .cloned()
+        .collect()
+}
+
+/// A line of the text format: `<RFC 3339 timestamp>  <LEVEL> <target>: ...`.
+fn is_text_event(line: &str) -> bool {
+    let Some((timestamp, rest)) = line.split_once(' ') else {
+        return false;
+    };
+    let level = rest.trim_start().split(' ').next().unwrap_or_default();
+    timestamp.len() >= 20
+        && timestamp.ends_with('Z')
+        && timestamp.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level)
+}
+
+/// Log forging, default text format: a user name with a newline and a fake event must not
+/// write a second line, and no control character reaches the log raw.
+#[tokio::test]
+async fn text_log_escapes_user_names_no_forged_lines() {
+    let log = log_of_forging_login("text").await;
+    assert!(log.len() > 2, "{log:#?}");
+    for line in &log {
+        assert!(
+            is_text_event(line),
+            "a line that is not one event: {line:?}\n{log:#?}"
+        );
+        // `<timestamp>  <LEVEL> <target>: <message> <fields>`: no message is a forged one.
+        let message = line.split_once(": ").map_or("", |(_, m)| m);
+        assert!(
+            !message.starts_with("login succeeded"),
+            "a forged event: {line:?}\n{log:#?}"
+        );
+        assert!(
+            !line.chars().any(is_forging_char),
+            "a raw control character: {line:?}"
+        );
+    }
+    let failed: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("audit") && l.contains("login failed"))
+        .collect();
+    assert_eq!(failed.len(), 3, "{log:#?}");
+    assert!(
+        failed.iter().any(|l| l.contains("bob\\nINFO audit")),
+        "the escaped name is kept: {failed:#?}"
+    );
+}
+
+/// Log forging, JSON format: every line is one JSON event, no forged event, and the user name
+/// holds no raw control character once decoded.
+#[tokio::test]
+async fn json_log_escapes_user_names_no_forged_events() {
+    let log = log_of_forging_login("json").await;
+    assert!(log.len() > 2, "{log:#?}");
+    let mut users = Vec::new();
+    for line in &log {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON event ({e}): {line:?}"));
+        assert_ne!(event["fields"]["message"], "login succeeded", "{line}");
+        assert!(
+            !line.chars().any(is_forging_char),
+            "a raw control character: {line:?}"
+        );
+        if event["fields"]["event"] == "login" {
+            users.push(event["fields"]["user"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(users.len(), 3, "{log:#?}");
+    for user in &users {
+        assert!(!user.chars().any(is_forging_char), "{user:?}");
+    }
+    assert!(
+        users.iter().any(|u| u.starts_with("bob\\nINFO audit")),
+        "{users:?}"
+    );
 }
