@@ -12,11 +12,11 @@
 use mlguard_core::log::{is_unsafe_char, write_escaped};
 use std::fmt::{self, Write as _};
 use std::io::{self, IsTerminal, Write};
-use tracing::field::Field;
+use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::{Writer, debug_fn};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 
 /// Installs the global subscriber (a second call does nothing).
 pub fn init() {
@@ -32,19 +32,58 @@ pub fn init() {
     } else {
         builder
             .with_writer(std::io::stderr)
-            .fmt_fields(debug_fn(escaped_field).delimited(" "))
+            .fmt_fields(EscapedFields)
             .try_init()
     };
 }
 
-/// One field of the text format, as the default formatter writes it (`message` bare, others
-/// `name=value`), with its value escaped.
-fn escaped_field(writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug) -> fmt::Result {
-    let name = field.name();
-    if name != "message" {
-        write!(writer, "{}=", name.trim_start_matches("r#"))?;
+/// The fields of the text format, written as tracing-subscriber's default formatter writes
+/// them (`message` bare, then `name=value` separated by spaces, `log.*` fields of `log`
+/// records left out), with every message and value escaped.
+#[derive(Debug, Clone, Copy, Default)]
+struct EscapedFields;
+
+impl<'w> FormatFields<'w> for EscapedFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = EscapingVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
     }
-    write!(Escaping(writer), "{value:?}")
+}
+
+struct EscapingVisitor<'w> {
+    writer: Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl Visit for EscapingVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}")
+        } else {
+            write!(self.writer, "{separator}{}=", name.trim_start_matches("r#"))
+        }
+        .and_then(|()| write!(Escaping(&mut self.writer), "{value:?}"));
+    }
 }
 
 /// A `fmt::Write` that escapes every unsafe character written through it (backslashes are
@@ -147,16 +186,26 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || writer.clone())
-            .fmt_fields(debug_fn(escaped_field).delimited(" "))
+            .fmt_fields(EscapedFields)
             .finish();
         let name = "bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}";
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(user = %name, quoted = name, "failed for {name}");
+            let span = tracing::info_span!("request", id = %name);
+            span.in_scope(|| tracing::info!(n = 1, ok = true, plain = "x", "inner"));
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.lines().count(), 1, "{text}");
-        let line = text.lines().next().unwrap_or_default();
-        assert!(!line.chars().any(is_unsafe_char), "{line}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.lines().flat_map(str::chars).any(is_unsafe_char), "{text}");
+        let mut lines = text.lines();
+        let line = lines.next().unwrap_or_default();
+        let inner = lines.next().unwrap_or_default();
+        assert!(
+            inner.ends_with(
+                r#"request{id=bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}}: ml_api::logging::tests: inner n=1 ok=true plain="x""#
+            ),
+            "{inner}"
+        );
         assert!(
             line.ends_with(
                 r#"failed for bob\nINFO audit: login succeeded\u{1b}[2K\u{2028} user=bob\nINFO audit: login succeeded\u{1b}[2K\u{2028} quoted="bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}""#
