@@ -49,6 +49,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`: 30 seconds.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest leeway [`JwtVerifierBuilder::leeway`] accepts (5 minutes). The revocation stores
+/// keep a revoked `jti` this long past its token's `exp`, so no allowed leeway lets it back in.
+pub use crate::revocation::MAX_LEEWAY;
 
 /// Header parameters that name or embed keys; a token carrying one is refused.
 pub const FORBIDDEN_HEADER_PARAMS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
@@ -254,7 +257,7 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// Clock-skew allowance (default [`DEFAULT_LEEWAY`], at most 5 minutes).
+    /// Clock-skew allowance (default [`DEFAULT_LEEWAY`], at most [`MAX_LEEWAY`], 5 minutes).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = Some(leeway);
         self
@@ -301,7 +304,7 @@ impl JwtVerifierBuilder {
             }
         }
         let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
-        if leeway > Duration::from_secs(300) {
+        if leeway > MAX_LEEWAY {
             return Err(AuthError::Config("leeway above 5 minutes".into()));
         }
         let max_len = self.max_len.unwrap_or(DEFAULT_MAX_TOKEN_LEN);
@@ -354,7 +357,13 @@ impl JwtVerifier {
         JwtVerifierBuilder::default()
     }
 
-    /// The maximum token length in bytes.
+    /// The clock-skew leeway: a token is accepted until `exp` plus this (never above
+    /// [`MAX_LEEWAY`], which the revocation stores cover).
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// The largest token accepted, in bytes.
     pub fn max_token_len(&self) -> usize {
         self.max_len
     }
