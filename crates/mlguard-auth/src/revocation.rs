@@ -37,7 +37,7 @@ pub fn deny_until(expires_at: SystemTime) -> SystemTime {
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "redis")]
-pub use redis_store::RedisRevocationStore;
+pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisRevocationStore};
 
 /// A boxed, `Send` future (the stores are used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
