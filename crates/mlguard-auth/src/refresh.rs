@@ -6,6 +6,17 @@
 //! was copied (by an attacker or a confused client), so the whole family is revoked: the
 //! legitimate holder's current token stops working too, and the access tokens issued in the
 //! family are reported so they can be put on the `jti` denylist.
+//!
+//! Two races are closed by the store's contract:
+//! - **reuse during a rotation.** A rotation redeems the token, then signs and records the new
+//!   access token. [`RefreshTokenStore::record_access_token`] checks the family atomically with
+//!   the revocation that a reuse performs: recorded before the reuse, the access token is in the
+//!   list the reuse reports (and is denied); arriving after it, the recording is refused
+//!   ([`Recorded::FamilyRevoked`]) and the token endpoint hands nothing out. Either way no
+//!   access token of a revoked family stays valid.
+//! - **refused requests spending tokens.** [`RefreshTokenStore::peek`] shows what a token
+//!   grants without using it, so a request the endpoint refuses (an invalid `scope`) leaves the
+//!   token unspent, and the client's corrected retry is not taken for a reuse.
 
 use crate::AuthError;
 use crate::apikey::sha256_bytes;
@@ -48,6 +59,17 @@ pub enum Redemption {
     Invalid,
 }
 
+/// The result of [`RefreshTokenStore::record_access_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Recorded {
+    /// The access token is now listed in its family: a later reuse reports it.
+    Recorded,
+    /// The family was revoked (a reuse got there first): nothing recorded; the access token
+    /// must not be handed out.
+    FamilyRevoked,
+}
+
 /// Storage of refresh tokens and their families.
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
     /// Creates a refresh token for a grant; `family: None` starts a new family.
@@ -58,11 +80,23 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
         family: Option<&str>,
     ) -> Result<(Zeroizing<String>, String), AuthError>;
 
+    /// What `token` grants if it can be redeemed now (known, unused, unexpired, family not
+    /// revoked), **without** using it; `None` otherwise. Lets the caller validate a request
+    /// before spending the token; [`redeem`](Self::redeem) stays the one decision.
+    fn peek(&self, token: &str) -> Result<Option<RefreshGrant>, AuthError>;
+
     /// Redeems a token: at most once.
     fn redeem(&self, token: &str) -> Result<Redemption, AuthError>;
 
-    /// Remembers that an access token was issued in `family` (for revocation on reuse).
-    fn record_access_token(&self, family: &str, jti: &str, expires_at: SystemTime) -> Result<(), AuthError>;
+    /// Remembers that an access token was issued in `family` (for revocation on reuse),
+    /// atomically with the family's state: when a reuse has revoked the family, nothing is
+    /// recorded and [`Recorded::FamilyRevoked`] is returned, so the caller withholds the token.
+    fn record_access_token(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: SystemTime,
+    ) -> Result<Recorded, AuthError>;
 }
 
 struct Entry {
@@ -169,6 +203,21 @@ impl RefreshTokenStore for MemoryRefreshStore {
         Ok((token, family))
     }
 
+    fn peek(&self, token: &str) -> Result<Option<RefreshGrant>, AuthError> {
+        let now = self.clock.now();
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let grant = state
+            .tokens
+            .get(&sha256_bytes(token.as_bytes()))
+            .filter(|e| !e.used && e.expires_at > now && !state.revoked_families.contains(&e.family))
+            .map(|e| RefreshGrant {
+                username: e.username.clone(),
+                scope: e.scope.clone(),
+                family: e.family.clone(),
+            });
+        Ok(grant)
+    }
+
     fn redeem(&self, token: &str) -> Result<Redemption, AuthError> {
         let now = self.clock.now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -198,13 +247,22 @@ impl RefreshTokenStore for MemoryRefreshStore {
         }))
     }
 
-    fn record_access_token(&self, family: &str, jti: &str, expires_at: SystemTime) -> Result<(), AuthError> {
+    fn record_access_token(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: SystemTime,
+    ) -> Result<Recorded, AuthError> {
+        // One lock with `redeem`'s revocation: a reuse either sees this token or refuses it.
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.revoked_families.contains(family) {
+            return Ok(Recorded::FamilyRevoked);
+        }
         state
             .family_access
             .entry(family.to_owned())
             .or_default()
             .push((jti.to_owned(), expires_at));
-        Ok(())
+        Ok(Recorded::Recorded)
     }
 }

@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::StatusCode;
 use mlguard_auth::AuthError;
-use mlguard_auth::refresh::{Redemption, RefreshTokenStore};
+use mlguard_auth::refresh::{Recorded, Redemption, RefreshGrant, RefreshTokenStore};
 use mlguard_auth::revocation::RevocationStore;
 use mlguard_auth::token::{GrantKind, MAX_OUTCOME_USERNAME, OAuthErrorCode, TokenOutcome};
 use mlguard_core::log::LogSafe;
@@ -172,6 +172,10 @@ impl<R: RefreshTokenStore> RefreshTokenStore for AuditedRefreshTokens<R> {
         self.inner.issue(username, scope, family)
     }
 
+    fn peek(&self, token: &str) -> Result<Option<RefreshGrant>, AuthError> {
+        self.inner.peek(token)
+    }
+
     fn redeem(&self, token: &str) -> Result<Redemption, AuthError> {
         let redemption = self.inner.redeem(token)?;
         if let Redemption::Reused { access_tokens } = &redemption {
@@ -185,7 +189,12 @@ impl<R: RefreshTokenStore> RefreshTokenStore for AuditedRefreshTokens<R> {
         Ok(redemption)
     }
 
-    fn record_access_token(&self, family: &str, jti: &str, expires_at: SystemTime) -> Result<(), AuthError> {
+    fn record_access_token(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: SystemTime,
+    ) -> Result<Recorded, AuthError> {
         self.inner.record_access_token(family, jti, expires_at)
     }
 }

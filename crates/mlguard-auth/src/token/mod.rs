@@ -70,7 +70,7 @@ pub use outcome::{GrantKind, MAX_OUTCOME_USERNAME, TokenFailure, TokenOutcome};
 
 use crate::jwt::{IssuedToken, JwtIssuer};
 use crate::password::{PasswordCheck, PasswordHasher};
-use crate::refresh::{Redemption, RefreshTokenStore};
+use crate::refresh::{Recorded, Redemption, RefreshTokenStore};
 use crate::revocation::RevocationStore;
 use crate::users::UserStore;
 use bytes::Bytes;
@@ -447,11 +447,14 @@ impl TokenEndpoint {
             }
         };
         let scope = self.granted_scope(&user.roles, scope, None)?;
-        self.grant(&user.username, &user.roles, scope, None)
+        self.grant(&user.username, &user.roles, scope, None).await
     }
 
     /// The refresh grant with rotation: the presented token is used up and a new one issued in
     /// the same family; a reused token revokes the family.
+    ///
+    /// The whole request is validated before the token is spent: a request refused for its
+    /// `scope` leaves the token usable, so the client's corrected retry is not a reuse.
     pub async fn refresh_grant(
         &self,
         refresh_token: &str,
@@ -463,6 +466,21 @@ impl TokenEndpoint {
                 "Refresh tokens are not enabled",
             ));
         };
+        // Validate first, spend after: a malformed scope, then (for a redeemable token) the
+        // scope against the grant and the user's current roles. Nothing is used up here.
+        if scope.is_some_and(|s| form::parse_scope(s).is_none()) {
+            return Err(OAuthError::BAD_SCOPE);
+        }
+        if let Some(peeked) = store.peek(refresh_token).map_err(|_| OAuthError::SERVER)? {
+            if let Some(user) = self
+                .users
+                .get(&peeked.username)
+                .map_err(|_| OAuthError::SERVER)?
+                .filter(|u| !u.disabled)
+            {
+                self.granted_scope(&user.roles, scope, peeked.scope.as_deref())?;
+            }
+        }
         let grant = match store.redeem(refresh_token).map_err(|_| OAuthError::SERVER)? {
             Redemption::Valid(grant) => grant,
             Redemption::Invalid => return Err(OAuthError::BAD_REFRESH),
@@ -485,6 +503,7 @@ impl TokenEndpoint {
         let scope = self.granted_scope(&user.roles, scope, grant.scope.as_deref())?;
         let scope = scope.or(grant.scope);
         self.grant(&user.username, &user.roles, scope, Some(&grant.family))
+            .await
     }
 
     fn granted_scope(
@@ -512,7 +531,7 @@ impl TokenEndpoint {
         Ok(Some(requested))
     }
 
-    fn grant(
+    async fn grant(
         &self,
         username: &str,
         roles: &[String],
@@ -526,14 +545,40 @@ impl TokenEndpoint {
                 tracing::error!(%error, "token signing failed");
                 OAuthError::SERVER
             })?;
-        let refresh_token = match &self.refresh {
-            None => None,
-            Some(store) => {
+        let refresh_token = match (&self.refresh, family) {
+            (None, _) => None,
+            // A login: a new family, which nothing can have revoked yet.
+            (Some(store), None) => {
                 let (token, family) = store
-                    .issue(username, scope.as_deref(), family)
+                    .issue(username, scope.as_deref(), None)
                     .map_err(|_| OAuthError::SERVER)?;
-                store
-                    .record_access_token(&family, access.jti(), access.expires_at())
+                match store.record_access_token(&family, access.jti(), access.expires_at()) {
+                    Ok(Recorded::Recorded) => Some(token),
+                    Ok(Recorded::FamilyRevoked) | Err(_) => return Err(OAuthError::SERVER),
+                }
+            }
+            // A rotation: the access token is recorded before anything is handed out, atomically
+            // with the family's revocation. A reuse that came first refuses the recording (the
+            // token is withheld, and denied for good measure); one that comes later finds it
+            // in the family and denies it.
+            (Some(store), Some(family)) => {
+                match store
+                    .record_access_token(family, access.jti(), access.expires_at())
+                    .map_err(|_| OAuthError::SERVER)?
+                {
+                    Recorded::Recorded => {}
+                    Recorded::FamilyRevoked => {
+                        if let Some(denylist) = &self.revocation {
+                            if let Err(error) = denylist.revoke(access.jti(), access.expires_at()).await {
+                                tracing::error!(%error, "could not revoke a withheld access token");
+                            }
+                        }
+                        tracing::info!(user = username, "refresh family revoked during its rotation");
+                        return Err(OAuthError::BAD_REFRESH);
+                    }
+                }
+                let (token, _) = store
+                    .issue(username, scope.as_deref(), Some(family))
                     .map_err(|_| OAuthError::SERVER)?;
                 Some(token)
             }
