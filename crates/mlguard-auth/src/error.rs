@@ -39,6 +39,10 @@ pub enum AuthError {
     /// Password hashing failed (bad parameters or a corrupt hash).
     #[error("password hashing failed")]
     PasswordHash,
+    /// Too many password hashes or verifications are running and waiting: retry shortly
+    /// (the token endpoint answers 503 with `Retry-After`).
+    #[error("too many password verifications in progress")]
+    Busy,
     /// A token could not be signed.
     #[error("token signing failed")]
     Signing,

@@ -25,8 +25,10 @@
 use crate::AuthError;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use zeroize::Zeroizing;
 
 /// OWASP's Argon2id memory cost: 19456 KiB (19 MiB).
@@ -35,6 +37,11 @@ pub const OWASP_M_COST: u32 = 19_456;
 pub const OWASP_T_COST: u32 = 2;
 /// OWASP's Argon2id parallelism: 1 lane.
 pub const OWASP_P_COST: u32 = 1;
+
+/// Default queue of Argon2 computations waiting for a slot, per core: 4 (with OWASP's
+/// parameters a wait of a few hundred milliseconds at most; beyond it the token endpoint
+/// answers 503 at once rather than letting a login flood pile up).
+pub const DEFAULT_QUEUE_PER_CORE: usize = 4;
 
 /// The result of a password check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +59,12 @@ struct Inner {
     params: Params,
     dummy: OnceLock<String>,
     verifications: AtomicU64,
+    max_concurrent: usize,
+    max_queued: usize,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 /// Argon2id hasher and verifier; cheap to clone.
@@ -109,13 +122,95 @@ impl PasswordHasher {
     }
 
     fn from_params(params: Params) -> Self {
+        let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        Self::from_parts(params, cores, cores.get() * DEFAULT_QUEUE_PER_CORE)
+    }
+
+    fn from_parts(params: Params, concurrent: NonZeroUsize, queued: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 params,
                 dummy: OnceLock::new(),
                 verifications: AtomicU64::new(0),
+                max_concurrent: concurrent.get(),
+                max_queued: queued,
+                slots: Arc::new(Semaphore::new(concurrent.get())),
+                waiting: AtomicUsize::new(0),
+                running: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Bounds the async hashes and verifications ([`verify`](Self::verify),
+    /// [`hash_async`](Self::hash_async)): at most `concurrent` run at once, at most `queued`
+    /// more wait for a slot, and the rest fail at once with [`AuthError::Busy`] (the token
+    /// endpoint answers 503 with `Retry-After`). The default is one per core
+    /// (`std::thread::available_parallelism`) and a queue of [`DEFAULT_QUEUE_PER_CORE`] per
+    /// core. Call it before sharing the hasher (clones made before keep the old bound).
+    pub fn limits(self, concurrent: NonZeroUsize, queued: usize) -> Self {
+        Self::from_parts(self.inner.params.clone(), concurrent, queued)
+    }
+
+    /// How many verifications may run at once.
+    pub fn max_concurrent_verifications(&self) -> usize {
+        self.inner.max_concurrent
+    }
+
+    /// How many verifications may wait for a slot.
+    pub fn max_queued_verifications(&self) -> usize {
+        self.inner.max_queued
+    }
+
+    /// The most hashes and verifications that ever ran at once on this hasher (a metric for
+    /// sizing; tests use it to show the bound holds).
+    pub fn peak_concurrent_verifications(&self) -> usize {
+        self.inner.peak.load(Ordering::Relaxed)
+    }
+
+    /// A slot: at once when one is free, after waiting when the queue has room, else `Busy`.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
+        if let Ok(permit) = self.inner.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let queued = self.inner.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.inner.waiting);
+        if queued >= self.inner.max_queued {
+            return Err(AuthError::Busy);
+        }
+        self.inner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::Busy)
+    }
+
+    /// Runs `work` on the blocking pool within the limits. The slot moves into the blocking
+    /// task: a caller that gives up (a client that disconnects) does not free it while the
+    /// hash still runs.
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let permit = self.slot().await?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let running = this.inner.running.fetch_add(1, Ordering::SeqCst) + 1;
+            this.inner.peak.fetch_max(running, Ordering::SeqCst);
+            let out = work(&this);
+            this.inner.running.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| AuthError::PasswordHash)
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -131,12 +226,10 @@ impl PasswordHasher {
             .map_err(|_| AuthError::PasswordHash)
     }
 
-    /// Hashes `password` on the blocking pool.
+    /// Hashes `password` on the blocking pool, within the [`limits`](Self::limits).
     pub async fn hash_async(&self, password: Zeroizing<String>) -> Result<String, AuthError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.hash_blocking(&password))
-            .await
-            .map_err(|_| AuthError::PasswordHash)?
+        self.run_blocking(move |this| this.hash_blocking(&password))
+            .await?
     }
 
     /// Checks `password` against `phc` on the current thread. With no hash (unknown user) or an
@@ -170,16 +263,16 @@ impl PasswordHasher {
         }
     }
 
-    /// [`verify_blocking`](Self::verify_blocking) on the blocking pool.
+    /// [`verify_blocking`](Self::verify_blocking) on the blocking pool, within the
+    /// [`limits`](Self::limits): [`AuthError::Busy`] when they are reached. Unknown users
+    /// (`phc: None`) take a slot like everyone else.
     pub async fn verify(
         &self,
         password: Zeroizing<String>,
         phc: Option<String>,
     ) -> Result<PasswordCheck, AuthError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.verify_blocking(&password, phc.as_deref()))
+        self.run_blocking(move |this| this.verify_blocking(&password, phc.as_deref()))
             .await
-            .map_err(|_| AuthError::PasswordHash)
     }
 
     /// Whether `phc` was made with another algorithm, version or parameters than this hasher's.

@@ -74,7 +74,7 @@ use crate::refresh::{Recorded, Redemption, RefreshTokenStore};
 use crate::revocation::RevocationStore;
 use crate::users::UserStore;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Value, json};
@@ -113,6 +113,9 @@ pub enum OAuthErrorCode {
     InvalidScope,
     /// Our own failure (a store or signing error); answered with 500.
     ServerError,
+    /// Too many logins are being checked (RFC 6749 section 4.1.2.1's code); answered with 503
+    /// and `Retry-After`.
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -124,6 +127,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
@@ -199,7 +203,14 @@ impl OAuthError {
         "The requested scope is invalid or exceeds what this user may be granted",
     );
     const SERVER: Self = Self::new(OAuthErrorCode::ServerError, "The token could not be issued");
+    const BUSY: Self = Self::new(
+        OAuthErrorCode::TemporarilyUnavailable,
+        "Too many logins are being checked; retry shortly",
+    );
 }
+
+/// `Retry-After` of a 503 `temporarily_unavailable` answer, in seconds.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
 /// A successful grant.
 pub struct TokenGrant {
@@ -266,6 +277,7 @@ impl TokenResponse {
     fn error(error: &OAuthError, kind: GrantKind, username: Option<&str>) -> Self {
         let status = match error.code {
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         Self {
@@ -275,7 +287,7 @@ impl TokenResponse {
         }
     }
 
-    /// The status: 200, 400 or 500.
+    /// The status: 200, 400, 500, or 503 (with `Retry-After`) when logins are over their bound.
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -307,6 +319,9 @@ impl TokenResponse {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS));
+        }
         response
     }
 }
@@ -429,11 +444,18 @@ impl TokenEndpoint {
             OAuthError::SERVER
         })?;
         let phc = user.as_ref().map(|u| u.password_hash.clone());
+        // Bounded (PasswordHasher::limits): over the bound, 503 for known and unknown users alike.
         let check = self
             .hasher
             .verify(password.clone(), phc)
             .await
-            .map_err(|_| OAuthError::SERVER)?;
+            .map_err(|error| match error {
+                crate::AuthError::Busy => {
+                    tracing::warn!("login refused: too many password verifications in progress");
+                    OAuthError::BUSY
+                }
+                _ => OAuthError::SERVER,
+            })?;
         let user = match (user, check) {
             (Some(user), PasswordCheck::Valid { needs_rehash }) if !user.disabled => {
                 if needs_rehash {
@@ -592,14 +614,17 @@ impl TokenEndpoint {
     }
 
     async fn upgrade_hash(&self, username: &str, password: Zeroizing<String>) {
+        // Within the hasher's bound; when it is busy the upgrade waits for a later login.
+        let phc = match self.hasher.hash_async(password).await {
+            Ok(phc) => phc,
+            Err(error) => {
+                tracing::warn!(%error, "password hash upgrade skipped");
+                return;
+            }
+        };
         let users = self.users.clone();
-        let hasher = self.hasher.clone();
         let username = username.to_owned();
-        let result = tokio::task::spawn_blocking(move || {
-            let phc = hasher.hash_blocking(&password)?;
-            users.set_password_hash(&username, &phc)
-        })
-        .await;
+        let result = tokio::task::spawn_blocking(move || users.set_password_hash(&username, &phc)).await;
         match result {
             Ok(Ok(())) => tracing::info!("password hash upgraded to current parameters"),
             Ok(Err(error)) => tracing::warn!(%error, "password hash upgrade failed"),
