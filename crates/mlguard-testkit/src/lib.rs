@@ -73,6 +73,24 @@ impl RedisServer {
         self.port
     }
 
+    /// Closes every normal client connection (`CLIENT KILL TYPE normal`), as an operator or a
+    /// failover would: clients must reconnect by themselves. Returns how many were closed.
+    ///
+    /// # Panics
+    /// When the server does not answer.
+    pub fn kill_clients(&self) -> u64 {
+        use std::io::{BufRead, BufReader, Write};
+        let mut conn = TcpStream::connect(("127.0.0.1", self.port))
+            .unwrap_or_else(|e| panic!("connect to redis-server: {e}"));
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        conn.write_all(b"*4\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$4\r\nTYPE\r\n$6\r\nnormal\r\n")
+            .unwrap_or_else(|e| panic!("send CLIENT KILL: {e}"));
+        let mut line = String::new();
+        // SKIPME defaults to yes: this connection is spared and gets the count (":N").
+        let _ = BufReader::new(conn).read_line(&mut line);
+        line.trim().trim_start_matches(':').parse().unwrap_or(0)
+    }
+
     /// Kills the server now (to test what happens when Redis goes away); dropping does the same.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
@@ -143,6 +161,10 @@ mod tests {
         let port = redis.port();
         assert!(redis.url().ends_with(&format!(":{port}/")));
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let held = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(redis.kill_clients(), 1, "the held connection is closed");
+        drop(held);
         let mut redis = redis;
         redis.stop();
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
