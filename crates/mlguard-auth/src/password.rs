@@ -5,7 +5,9 @@
 //! strings), user enumeration by timing (unknown users and empty passwords are verified against
 //! a dummy hash made with the same parameters, so every login costs one Argon2 run), and
 //! logins stalling other requests (each hash or verification runs on tokio's blocking pool via
-//! `spawn_blocking`). Hashes made with older parameters are reported by
+//! `spawn_blocking`), and login floods (at most one Argon2 computation per core runs at once,
+//! a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
+//! [`PasswordHasher::limits`]). Hashes made with older parameters are reported by
 //! [`PasswordCheck::Valid::needs_rehash`] so the caller can upgrade them on the next
 //! successful login (the token endpoint does).
 //!

@@ -29,9 +29,7 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 /// the last instant any verifier could still accept it. Every [`RevocationStore`] keeps its
 /// entries at least this long.
 pub fn deny_until(expires_at: SystemTime) -> SystemTime {
-    expires_at
-        .checked_add(MAX_LEEWAY)
-        .unwrap_or(expires_at)
+    expires_at.checked_add(MAX_LEEWAY).unwrap_or(expires_at)
 }
 
 #[cfg(feature = "redis")]

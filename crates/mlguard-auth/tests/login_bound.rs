@@ -56,12 +56,23 @@ async fn logins_beyond_the_bound_get_503_with_retry_after_and_never_hash_in_para
     let ok = answers.iter().filter(|r| r.status() == 200).count();
     let busy: Vec<_> = answers.iter().filter(|r| r.status() != 200).collect();
     assert!(ok >= 1, "one login gets through");
-    assert!(!busy.is_empty(), "logins beyond the bound are refused, not queued without end");
+    assert!(
+        !busy.is_empty(),
+        "logins beyond the bound are refused, not queued without end"
+    );
     for r in busy {
         assert_busy(r);
     }
-    assert_eq!(hasher.peak_concurrent_verifications(), 1, "no hash ran beyond the bound");
-    assert_eq!(hasher.verification_count(), ok as u64, "a refused login runs no hash");
+    assert_eq!(
+        hasher.peak_concurrent_verifications(),
+        1,
+        "no hash ran beyond the bound"
+    );
+    assert_eq!(
+        hasher.verification_count(),
+        ok as u64,
+        "a refused login runs no hash"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,7 +153,11 @@ async fn redis_store_fails_closed_while_down_and_recovers_after_a_restart() {
     let secret = [5u8; 32];
     let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k", &secret).unwrap());
     let verifier = JwtVerifier::builder()
-        .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k"))
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
+                .unwrap()
+                .with_kid("k"),
+        )
         .build()
         .unwrap();
     let bearer = BearerAuth::new(verifier).revocation(store.clone());
@@ -191,11 +195,11 @@ async fn redis_store_fails_closed_while_down_and_recovers_after_a_restart() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(last, 200, "bearer auth did not recover within 2 s of Redis being back");
+    assert_eq!(
+        last, 200,
+        "bearer auth did not recover within 2 s of Redis being back"
+    );
     // And revocations work again on the new server.
-    store
-        .revoke(token.jti(), token.expires_at())
-        .await
-        .unwrap();
+    store.revoke(token.jti(), token.expires_at()).await.unwrap();
     assert_eq!(status(bearer, headers).await, 401);
 }

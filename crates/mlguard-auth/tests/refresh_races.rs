@@ -59,11 +59,7 @@ impl RefreshTokenStore for SlowRecording {
         if self.armed.swap(false, Ordering::SeqCst) {
             let _ = self.recording.lock().unwrap().send(());
             // Bounded: a broken test never hangs.
-            let _ = self
-                .resume
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(10));
+            let _ = self.resume.lock().unwrap().recv_timeout(Duration::from_secs(10));
         }
         self.inner.record_access_token(family, jti, expires_at)
     }
@@ -221,7 +217,12 @@ async fn a_refresh_refused_for_its_scope_does_not_spend_the_token() {
     let ok = endpoint
         .handle(FORM, &refresh_body(&r1, Some("model:predict")))
         .await;
-    assert_eq!(ok.status(), 200, "the retry was taken for a reuse: {:?}", ok.json()["error"]);
+    assert_eq!(
+        ok.status(),
+        200,
+        "the retry was taken for a reuse: {:?}",
+        ok.json()["error"]
+    );
     assert!(accepted(&bearer, &a1).await, "the family was revoked");
     assert!(accepted(&bearer, &field(&ok, "access_token")).await);
     let r2 = field(&ok, "refresh_token");

@@ -5,7 +5,9 @@
 //! the token is revoked the way a server revokes it: by the token endpoint, when a refresh
 //! token is reused.
 
-use mlguard_auth::jwt::{BearerAuth, JwtAlgorithm, JwtIssuer, JwtVerifier, MAX_LEEWAY, SigningKey, VerifyingKey};
+use mlguard_auth::jwt::{
+    BearerAuth, JwtAlgorithm, JwtIssuer, JwtVerifier, MAX_LEEWAY, SigningKey, VerifyingKey,
+};
 use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::refresh::MemoryRefreshStore;
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
@@ -120,7 +122,11 @@ async fn revoked_stays_refused_until_exp_plus_leeway(leeway: Duration) {
     s.clock.set(exp + leeway);
     assert_eq!(status(&bearer, &access).await, 401);
     s.clock.set(exp + MAX_LEEWAY);
-    assert_eq!(s.denylist.len(), 0, "entries do not outlive every verifier's horizon");
+    assert_eq!(
+        s.denylist.len(),
+        0,
+        "entries do not outlive every verifier's horizon"
+    );
 }
 
 #[tokio::test]

@@ -112,6 +112,8 @@ pub enum OAuthErrorCodeDoc {
     InvalidScope,
     /// The server failed.
     ServerError,
+    /// Too many logins are being checked at once (503, with `Retry-After`).
+    TemporarilyUnavailable,
 }
 
 /// The `POST /token` form (RFC 6749 sections 4.3.2 and 6); other parameters (`client_id`) are
@@ -216,6 +218,7 @@ pub struct ApiDoc;
         (status = 200, description = "Tokens issued", body = TokenResponseDoc),
         (status = 400, description = "RFC 6749 error", body = OAuthErrorDoc),
         (status = 429, description = "Too many logins", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password checks in progress (`temporarily_unavailable`, with `Retry-After`)", body = OAuthErrorDoc),
     )
 )]
 #[allow(dead_code)] // documentation only

@@ -16,10 +16,7 @@ use common::{SETOSA, start_with};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Sleeps until the system clock reads at least `unix` seconds (bounded by the caller's TTL).
@@ -162,7 +159,10 @@ async fn bearer_requests_recover_within_2s_of_a_redis_restart() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(last, 200, "bearer requests did not recover within 2 s of Redis being back");
+    assert_eq!(
+        last, 200,
+        "bearer requests did not recover within 2 s of Redis being back"
+    );
 
     // A clean CLIENT KILL of every connection: recovered as well.
     assert!(redis.kill_clients() >= 1);
@@ -175,6 +175,9 @@ async fn bearer_requests_recover_within_2s_of_a_redis_restart() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(last, 200, "bearer requests did not recover within 2 s of CLIENT KILL");
+    assert_eq!(
+        last, 200,
+        "bearer requests did not recover within 2 s of CLIENT KILL"
+    );
     server.stop().await;
 }

@@ -65,8 +65,8 @@ pub use claims::Claims;
 pub use issue::{DEFAULT_ACCESS_TTL, IssuedToken, JwtIssuer};
 pub use key::{JwtAlgorithm, SigningKey, VerifyingKey};
 pub use verify::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, MAX_LEEWAY, JwtVerifierBuilder, TokenError, VerifiedToken,
-    parse_header,
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder, MAX_LEEWAY, TokenError,
+    VerifiedToken, parse_header,
 };
 
 use crate::credentials::{CredentialError, bearer_from_headers};

@@ -21,7 +21,9 @@
 //! Errors (400, section 5.2): `{"error", "error_description"}` with `invalid_request`,
 //! `invalid_grant`, `unsupported_grant_type` or `invalid_scope`. (401 with `WWW-Authenticate`
 //! is reserved for `invalid_client`, which this endpoint, serving public clients, never
-//! returns.)
+//! returns.) When more logins are being checked than the hasher's bound allows
+//! ([`PasswordHasher::limits`]), the answer is 503 with `Retry-After` and
+//! `temporarily_unavailable`, for known and unknown users alike.
 //!
 //! # Example (framework-free)
 //!
@@ -493,15 +495,14 @@ impl TokenEndpoint {
         if scope.is_some_and(|s| form::parse_scope(s).is_none()) {
             return Err(OAuthError::BAD_SCOPE);
         }
-        if let Some(peeked) = store.peek(refresh_token).map_err(|_| OAuthError::SERVER)? {
-            if let Some(user) = self
+        if let Some(peeked) = store.peek(refresh_token).map_err(|_| OAuthError::SERVER)?
+            && let Some(user) = self
                 .users
                 .get(&peeked.username)
                 .map_err(|_| OAuthError::SERVER)?
                 .filter(|u| !u.disabled)
-            {
-                self.granted_scope(&user.roles, scope, peeked.scope.as_deref())?;
-            }
+        {
+            self.granted_scope(&user.roles, scope, peeked.scope.as_deref())?;
         }
         let grant = match store.redeem(refresh_token).map_err(|_| OAuthError::SERVER)? {
             Redemption::Valid(grant) => grant,
@@ -590,10 +591,10 @@ impl TokenEndpoint {
                 {
                     Recorded::Recorded => {}
                     Recorded::FamilyRevoked => {
-                        if let Some(denylist) = &self.revocation {
-                            if let Err(error) = denylist.revoke(access.jti(), access.expires_at()).await {
-                                tracing::error!(%error, "could not revoke a withheld access token");
-                            }
+                        if let Some(denylist) = &self.revocation
+                            && let Err(error) = denylist.revoke(access.jti(), access.expires_at()).await
+                        {
+                            tracing::error!(%error, "could not revoke a withheld access token");
                         }
                         tracing::info!(user = username, "refresh family revoked during its rotation");
                         return Err(OAuthError::BAD_REFRESH);
