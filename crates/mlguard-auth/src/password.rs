@@ -150,6 +150,7 @@ impl PasswordHasher {
     /// endpoint answers 503 with `Retry-After`). The default is one per core
     /// (`std::thread::available_parallelism`) and a queue of [`DEFAULT_QUEUE_PER_CORE`] per
     /// core. Call it before sharing the hasher (clones made before keep the old bound).
+    #[must_use]
     pub fn limits(self, concurrent: NonZeroUsize, queued: usize) -> Self {
         Self::from_parts(self.inner.params.clone(), concurrent, queued)
     }
