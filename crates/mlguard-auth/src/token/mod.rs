@@ -146,6 +146,7 @@ impl TokenFailure {
             Self::UnsupportedGrantType => Some(OAuthErrorCode::UnsupportedGrantType),
             Self::Malformed => Some(OAuthErrorCode::InvalidRequest),
             Self::ServerError => Some(OAuthErrorCode::ServerError),
+            Self::Busy => Some(OAuthErrorCode::TemporarilyUnavailable),
             Self::TooLarge => None,
         }
     }
@@ -171,6 +172,7 @@ impl OAuthError {
             OAuthErrorCode::UnsupportedGrantType => TokenFailure::UnsupportedGrantType,
             OAuthErrorCode::InvalidScope => TokenFailure::InvalidScope,
             OAuthErrorCode::ServerError => TokenFailure::ServerError,
+            OAuthErrorCode::TemporarilyUnavailable => TokenFailure::Busy,
         };
         Self {
             code,
@@ -195,10 +197,6 @@ impl OAuthError {
         .reported_as(TokenFailure::InvalidRefreshToken);
     /// A reused refresh token: the same answer as [`Self::BAD_REFRESH`] (the client learns
     /// nothing more), reported as [`TokenFailure::RefreshTokenReused`].
-    #[allow(
-        dead_code,
-        reason = "to be returned by refresh_grant's Redemption::Reused arm (changed on another branch)"
-    )]
     const REFRESH_REUSED: Self = Self::BAD_REFRESH.reported_as(TokenFailure::RefreshTokenReused);
     const BAD_SCOPE: Self = Self::new(
         OAuthErrorCode::InvalidScope,
@@ -515,7 +513,7 @@ impl TokenEndpoint {
                         }
                     }
                 }
-                return Err(OAuthError::BAD_REFRESH);
+                return Err(OAuthError::REFRESH_REUSED);
             }
         };
         // Roles are re-read: a disabled or demoted user gets nothing or less.
@@ -596,7 +594,7 @@ impl TokenEndpoint {
                         {
                             tracing::error!(%error, "could not revoke a withheld access token");
                         }
-                        tracing::info!(user = username, "refresh family revoked during its rotation");
+                        tracing::info!(user = %mlguard_core::log::LogSafe(username), "refresh family revoked during its rotation");
                         return Err(OAuthError::BAD_REFRESH);
                     }
                 }
@@ -606,7 +604,7 @@ impl TokenEndpoint {
                 Some(token)
             }
         };
-        tracing::info!(user = username, jti = access.jti(), "token issued");
+        tracing::info!(user = %mlguard_core::log::LogSafe(username), jti = access.jti(), "token issued");
         Ok(TokenGrant {
             access,
             refresh_token,

@@ -52,6 +52,9 @@ pub enum TokenFailure {
     TooLarge,
     /// Our own failure: a store or signing error (500).
     ServerError,
+    /// Too many password checks in progress: refused before hashing (503 with `Retry-After`,
+    /// `temporarily_unavailable`).
+    Busy,
 }
 
 impl TokenFailure {
@@ -66,6 +69,7 @@ impl TokenFailure {
             Self::Malformed => "malformed",
             Self::TooLarge => "too_large",
             Self::ServerError => "server_error",
+            Self::Busy => "busy",
         }
     }
 
