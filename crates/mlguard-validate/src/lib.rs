@@ -30,13 +30,20 @@
 //! | malformed or truncated JSON, trailing data, number out of range, body unreadable | 400 | problem, `line`, `column` |
 //! | nesting deeper than [`JsonConfig::max_depth`] (32) | 400 | problem, `limit` |
 //! | an array longer than [`JsonConfig::max_array_len`] (1 024) | 422 | `errors`, code `max_items` |
-//! | wrong type, missing field, unknown field (first one) | 422 | `errors` with one entry |
+//! | wrong types, missing, unknown or duplicate fields (every one), an array where the type is a struct | 422 | `errors`, with the validation errors of the fields that did decode |
 //! | validation failure (every field) | 422 | `errors`, see [`FieldError`] |
 //!
-//! Two serde behaviours to know: a derived struct also accepts a JSON array of its fields in
-//! declaration order (`[5.1, 3.5, 1.4, 0.2]`; the values are still validated), and validator
-//! reports Rust field names, so a field renamed with `#[serde(rename)]` appears under its Rust
-//! name in `errors` (decoding errors use the JSON name).
+//! Like FastAPI, one 422 lists every problem at once (up to
+//! [`JsonConfig::max_reported_errors`]): `{"sepal_length": 500}` names the value out of range
+//! and the three missing fields. A struct is read only from a JSON object, at any depth, although
+//! serde's derive alone also accepts the array of its fields (`[5.1, 3.5, 1.4, 0.2]`): the
+//! schema is an object, and a client must not depend on field order. Limits of the listing:
+//! inside `#[serde(untagged)]`, internally tagged enums and `#[serde(flatten)]`, serde buffers
+//! the input and the first error ends the listing there (the array check too does not apply
+//! inside the buffered part); validator reports Rust field names, so a field renamed with
+//! `#[serde(rename)]` appears under its Rust name in validation errors (decoding errors use the
+//! JSON name), and a validation error on such a field is not dropped when the field also
+//! failed to decode.
 //!
 //! # Example: an iris prediction endpoint
 //!
@@ -101,6 +108,7 @@
 
 pub mod config;
 pub mod content_type;
+mod decode;
 mod extract;
 mod field_error;
 mod parse;

@@ -57,9 +57,16 @@ pub enum Rejection {
         /// The configured bound.
         limit: usize,
     },
-    /// Well-formed JSON of the wrong shape: a missing or unknown field, a wrong type.
+    /// Well-formed JSON of the wrong shape: missing, unknown or duplicate fields, wrong types
+    /// (an array where the type is a struct, too), listed with the validation errors of the
+    /// fields that did decode.
     #[error("the body does not match the expected shape")]
-    Decode(FieldError),
+    Decode {
+        /// The listed errors, sorted by pointer, at most `max_reported_errors` of them.
+        errors: Vec<FieldError>,
+        /// How many errors there were in all.
+        total: usize,
+    },
     /// The value failed validation: every failing field, at most `max_reported_errors` of them.
     #[error("{total} validation error(s)")]
     Invalid {
@@ -97,16 +104,17 @@ impl Rejection {
                 .with_extension("column", json!(column)),
             Self::TooDeep { limit } => Problem::bad_request(detail).with_extension("limit", json!(limit)),
             Self::TooManyItems { error, .. } => errors_problem(detail, std::slice::from_ref(error), 1),
-            Self::Decode(error) => errors_problem(detail, std::slice::from_ref(error), 1),
-            Self::Invalid { errors, total } => errors_problem(detail, errors, *total),
+            Self::Decode { errors, total } | Self::Invalid { errors, total } => {
+                errors_problem(detail, errors, *total)
+            }
         }
     }
 
     /// The per-field errors, empty for 400/413/415 rejections.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
-            Self::TooManyItems { error, .. } | Self::Decode(error) => std::slice::from_ref(error),
-            Self::Invalid { errors, .. } => errors,
+            Self::TooManyItems { error, .. } => std::slice::from_ref(error),
+            Self::Decode { errors, .. } | Self::Invalid { errors, .. } => errors,
             _ => &[],
         }
     }

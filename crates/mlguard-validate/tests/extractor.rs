@@ -300,3 +300,106 @@ async fn config_from_extensions_overrides_the_defaults() {
     let (status, ..) = send(&app_with(config), json_req("/predict", IRIS)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn an_array_is_refused_where_the_type_is_an_object() {
+    // serde's derived `Deserialize` accepts `[5.1, 3.5, 1.4, 0.2]` for a struct of four
+    // fields; the schema is an object, so the extractor refuses it.
+    let (status, _, body, _) = send(&app(), json_req("/predict", "[5.1, 3.5, 1.4, 0.2]")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"],
+        json!([{"pointer": "", "code": "type", "detail": "invalid type: expected an object"}])
+    );
+    // Nested: rows of a batch given as arrays, each one named.
+    let req = format!(r#"{{"instances": [[5.1, 3.5, 1.4, 0.2], {IRIS}, [1, 2, 3, 4]]}}"#);
+    let (status, _, body, _) = send(&app(), json_req("/batch", req)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/instances/0", "/instances/2"], "{body}");
+    // Arrays stay arrays where the type is a sequence.
+    let v: Vec<f64> = JsonConfig::default().parse(b"[5.1, 3.5]").unwrap();
+    assert_eq!(v, [5.1, 3.5]);
+    let t: (u8, String) = JsonConfig::default().parse(br#"[1, "a"]"#).unwrap();
+    assert_eq!(t, (1, "a".to_owned()));
+}
+
+#[tokio::test]
+async fn every_missing_and_invalid_field_is_listed_at_once() {
+    // Two fields missing, one out of range: all three in one answer, sorted by pointer.
+    let req = r#"{"sepal_length": 50, "sepal_width": 3.5}"#;
+    let (status, _, body, _) = send(&app(), json_req("/predict", req)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"],
+        json!([
+            {"pointer": "/petal_length", "code": "missing", "detail": "field required"},
+            {"pointer": "/petal_width", "code": "missing", "detail": "field required"},
+            {"pointer": "/sepal_length", "code": "range", "detail": "must be between 0.0 and 10.0", "params": {"min": 0.0, "max": 10.0}},
+        ]),
+        "{body}"
+    );
+    assert_eq!(body["detail"], "the body does not match the expected shape");
+
+    // Wrong types, unknown fields, duplicates and nested rows, in one body.
+    let req = r#"{"instances": [
+        {"sepal_length": "x", "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "a": 1, "b": 2},
+        {"sepal_length": 5.1, "sepal_width": 99, "petal_length": 1.4},
+        {"sepal_length": 5.1, "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": true}
+    ], "extra": null}"#;
+    let (status, _, body, _) = send(&app(), json_req("/batch", req)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let got: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("/extra", "unknown_field"),
+        ("/instances/0/a", "unknown_field"),
+        ("/instances/0/b", "unknown_field"),
+        ("/instances/0/sepal_length", "type"),
+        ("/instances/1/petal_width", "missing"),
+        ("/instances/1/sepal_width", "range"),
+        ("/instances/2/petal_width", "type"),
+        ("/instances/2/sepal_length", "duplicate_field"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(got, want, "{body}");
+    assert!(!body.to_string().contains("\"x\""), "no input echoed: {body}");
+}
+
+#[tokio::test]
+async fn the_cap_applies_to_decoding_and_validation_errors_together() {
+    let config = JsonConfig::builder().max_reported_errors(2).build().unwrap();
+    let req = r#"{"sepal_length": 50, "sepal_width": 3.5}"#;
+    let (status, _, body, _) = send(&app_with(config), json_req("/predict", req)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["errors_omitted"], 1, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/petal_length");
+}
+
+#[test]
+fn parse_alone_lists_every_decoding_error() {
+    let err = JsonConfig::default()
+        .parse::<Vec<f64>>(br#"[1, "a", 2, null, "b"]"#)
+        .unwrap_err();
+    assert_eq!(err.status(), 422);
+    let pointers: Vec<&str> = err.field_errors().iter().map(|e| e.pointer.as_str()).collect();
+    assert_eq!(pointers, ["/1", "/3", "/4"]);
+}

@@ -71,9 +71,10 @@ fn cases() -> Vec<Case> {
         case("duplicate field", "/predict", br#"{"sepal_length":5.1,"sepal_length":1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         Case { never: vec!["A".repeat(100)], ..case("500 kB string where a number goes", "/predict", iris_with(&format!("\"{long_string}\"")), StatusCode::UNPROCESSABLE_ENTITY) },
         Case { never: vec!["K".repeat(100)], ..case("10 000-char unknown key", "/predict", format!(r#"{{"{long_key}":1}}"#).into_bytes(), StatusCode::UNPROCESSABLE_ENTITY) },
-        // serde's derive accepts a struct as the array of its fields in order (documented in
-        // the crate docs); the values are still validated.
-        case("struct as an array of its fields", "/predict", b"[5.1,3.5,1.4,0.2]".to_vec(), StatusCode::OK),
+        // serde's derive accepts a struct as the array of its fields in order; the schema is
+        // an object, so the extractor refuses it whatever the values.
+        case("struct as an array of its fields", "/predict", b"[5.1,3.5,1.4,0.2]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        case("batch rows as arrays", "/batch", br#"{"instances":[[5.1,3.5,1.4,0.2]]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         case("struct as an array, out of range", "/predict", b"[51,3.5,1.4,0.2]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         case("struct as a too-short array", "/predict", b"[5.1,3.5]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         case("null body", "/predict", b"null".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
