@@ -5,6 +5,9 @@
 //! and re-parses it only when its modification time or length changed; a failed re-parse keeps
 //! serving the last good copy and logs the error (an editor's half-written file must not lock
 //! everyone out or let everyone in).
+//!
+//! A write goes to a temporary file (mode `0600`), synced, renamed over the document, then the
+//! directory is synced, so an acknowledged change (a revoked key) survives a power failure.
 
 use crate::AuthError;
 use serde::Serialize;
@@ -106,6 +109,12 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<(Stamp, T), AuthError> {
     Ok((before, value))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Directory syncs done by this thread, for the tests.
+    static DIR_SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), AuthError> {
     let json = serde_json::to_vec_pretty(value).map_err(|e| AuthError::Format(e.to_string()))?;
     let dir = path
@@ -117,7 +126,7 @@ fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), AuthError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    {
+    let write = || -> std::io::Result<()> {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -126,7 +135,68 @@ fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), AuthError> {
         f.write_all(&json)?;
         f.write_all(b"\n")?;
         f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
+        fs::rename(&tmp, path)
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    // The rename is durable only once the directory is synced: without it a revocation
+    // written by the CLI can be lost on power failure although the command succeeded.
+    sync_dir(dir)?;
     Ok(())
+}
+
+/// Syncs directory `dir`, making the names renamed into it durable. A no-op where a directory
+/// cannot be opened as a file (Windows).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    #[cfg(test)]
+    DIR_SYNCS.with(|n| n.set(n.get() + 1));
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn writes_are_private_synced_and_leave_no_temporary_file() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("keys.json");
+        let before = DIR_SYNCS.with(std::cell::Cell::get);
+        let file = JsonFile::open_or_create(&path, &vec![1u32]).unwrap();
+        file.update(|v: &mut Vec<u32>| v.push(2)).unwrap();
+        assert_eq!(*file.current(), [1, 2]);
+        // One directory sync per write: the rename survives a power failure.
+        assert_eq!(DIR_SYNCS.with(std::cell::Cell::get), before + 2);
+        assert_eq!(names(root.path()), ["keys.json"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_failed_rename_removes_the_temporary_file() {
+        let root = tempfile::tempdir().unwrap();
+        // The target is a non-empty directory: the rename fails.
+        let busy = root.path().join("busy");
+        fs::create_dir(&busy).unwrap();
+        fs::write(busy.join("x"), b"").unwrap();
+        assert!(write_atomic(&busy, &1u32).is_err());
+        assert_eq!(names(root.path()), ["busy"]);
+    }
 }

@@ -271,3 +271,32 @@ fn checked_in_v1_file_still_loads() {
         "virginica"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn saved_file_is_owner_only_and_a_failed_save_leaves_no_temporary_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let model = small_model();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iris.model");
+    model.save(&path, None).unwrap();
+    // The model is the asset extraction attacks go after: not readable by other users.
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    // Saving over an existing file keeps working.
+    model.save(&path, None).unwrap();
+    // A rename onto a non-empty directory fails; the temporary file is removed.
+    let busy = dir.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("x"), b"").unwrap();
+    assert!(matches!(
+        model.save(&busy, None),
+        Err(mlguard_model::SaveError::Io { .. })
+    ));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["busy", "iris.model"]);
+}

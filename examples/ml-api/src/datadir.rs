@@ -3,7 +3,9 @@
 //! The directory is created `0700` and every file `0600` (the umask cannot widen them: the mode
 //! is given at `open`). A file is written to a temporary name, synced, then hard-linked to its
 //! final name, which fails if the name exists: two processes racing through a first run never
-//! overwrite each other's secrets, and a crash never leaves a half-written key behind.
+//! overwrite each other's secrets, and a crash never leaves a half-written key behind. After
+//! the link (or the rename of a replacement) the directory is synced, so the new name survives
+//! a power failure too.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -58,7 +60,10 @@ pub fn create_new_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            sync_parent(path)?;
+            Ok(true)
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
@@ -72,7 +77,37 @@ pub fn replace_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = write_temp(path, bytes)?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-    })
+    })?;
+    sync_parent(path)
+}
+
+/// Syncs the directory holding `path`: a file's own `sync_all` does not make its name
+/// durable, so without this a rename or link (a revocation written by the CLI) can be lost on
+/// power failure although the write was acknowledged. A no-op where a directory cannot be
+/// opened as a file (Windows).
+fn sync_parent(path: &Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    #[cfg(test)]
+    DIR_SYNCS.with(|n| n.set(n.get() + 1));
+    Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Directory syncs done by this thread, for the tests.
+    static DIR_SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+fn dir_syncs() -> usize {
+    DIR_SYNCS.with(std::cell::Cell::get)
 }
 
 fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
@@ -122,6 +157,40 @@ mod tests {
         assert_eq!(mode(&f), 0o600);
         // No temporary files left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_file_is_private_and_removed_when_the_rename_fails() {
+        let root = tempfile::tempdir().unwrap();
+        let tmp = write_temp(&root.path().join("f"), b"secret").unwrap();
+        assert_eq!(mode(&tmp), 0o600);
+        assert_eq!(fs::read(&tmp).unwrap(), b"secret");
+        fs::remove_file(&tmp).unwrap();
+        // A rename onto a non-empty directory fails: no temporary file stays behind.
+        let busy = root.path().join("busy");
+        fs::create_dir(&busy).unwrap();
+        fs::write(busy.join("x"), b"").unwrap();
+        assert!(replace_atomic(&busy, b"y").is_err());
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["busy"]);
+    }
+
+    #[test]
+    fn the_directory_is_synced_after_each_rename_and_link() {
+        // Without it a power failure can lose the new name (a revocation written by the CLI).
+        let root = tempfile::tempdir().unwrap();
+        let f = root.path().join("revoked.json");
+        let before = dir_syncs();
+        assert!(create_new_atomic(&f, b"one").unwrap());
+        assert_eq!(dir_syncs(), before + 1);
+        replace_atomic(&f, b"two").unwrap();
+        assert_eq!(dir_syncs(), before + 2);
+        // Nothing written, nothing synced.
+        assert!(!create_new_atomic(&f, b"three").unwrap());
+        assert_eq!(dir_syncs(), before + 2);
     }
 
     #[test]
