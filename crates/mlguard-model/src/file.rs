@@ -12,11 +12,17 @@ use crate::flat::{FileNode, FlatForest};
 use crate::key::ModelKey;
 use crate::model::{Model, TrainingMetadata};
 use crate::schema::FeatureSchema;
+use crate::stats::TrainingStats;
 
 /// The `format` field of every model file header.
 pub const FORMAT_NAME: &str = "mlguard-model";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (it also reads [`MIN_FORMAT_VERSION`] and up).
+///
+/// Version 2 adds the training statistics (`training_stats`) to the body; version 1 files
+/// still load, with no statistics.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 /// Largest model file [`Model::load`] reads.
 pub const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
 /// Largest header line.
@@ -40,6 +46,17 @@ struct VersionProbe {
     version: u32,
 }
 
+/// The body of a version-1 file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyV1 {
+    features: FeatureSchema,
+    classes: Vec<String>,
+    metadata: TrainingMetadata,
+    forest: ForestBody,
+}
+
+/// The body of a version-2 file: version 1 plus `training_stats` (required, may be `null`).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
@@ -47,6 +64,29 @@ struct Body {
     classes: Vec<String>,
     metadata: TrainingMetadata,
     forest: ForestBody,
+    #[serde(deserialize_with = "required_option")]
+    training_stats: Option<TrainingStats>,
+}
+
+/// `Option` that must be present in the JSON (as a value or `null`), not just defaulted.
+fn required_option<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
+impl From<BodyV1> for Body {
+    fn from(b: BodyV1) -> Self {
+        Self {
+            features: b.features,
+            classes: b.classes,
+            metadata: b.metadata,
+            forest: b.forest,
+            training_stats: None,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,6 +108,7 @@ impl Model {
             forest: ForestBody {
                 trees: self.forest.to_trees(),
             },
+            training_stats: self.stats.clone(),
         })?;
         let header = Header {
             format: FORMAT_NAME.into(),
@@ -83,6 +124,9 @@ impl Model {
     }
 
     /// Parses and checks a model file. With `key`, the file must carry a valid signature.
+    ///
+    /// Reads format versions [`MIN_FORMAT_VERSION`] to [`FORMAT_VERSION`]; a version-1 file
+    /// gives a model without [training statistics](Model::training_stats).
     ///
     /// Checks, in order: magic and header ([`LoadError::Corrupted`] /
     /// [`LoadError::Truncated`]), version ([`LoadError::UnsupportedVersion`]), body length
@@ -119,7 +163,7 @@ impl Model {
         let (header, body) = (&bytes[..newline], &bytes[newline + 1..]);
         let probe: VersionProbe =
             serde_json::from_slice(header).map_err(|e| LoadError::Corrupted(format!("header: {e}")))?;
-        if probe.version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&probe.version) {
             return Err(LoadError::UnsupportedVersion {
                 found: probe.version,
                 supported: FORMAT_VERSION,
@@ -158,8 +202,12 @@ impl Model {
                 return Err(LoadError::BadSignature);
             }
         }
-        let body: Body =
-            serde_json::from_slice(body).map_err(|e| LoadError::Corrupted(format!("body: {e}")))?;
+        let corrupted = |e: serde_json::Error| LoadError::Corrupted(format!("body: {e}"));
+        let body: Body = if header.version == 1 {
+            serde_json::from_slice::<BodyV1>(body).map_err(corrupted)?.into()
+        } else {
+            serde_json::from_slice(body).map_err(corrupted)?
+        };
         Self::from_body(body).map_err(LoadError::InvalidModel)
     }
 
@@ -189,11 +237,15 @@ impl Model {
                 forest.n_trees()
             ));
         }
+        if let Some(stats) = &body.training_stats {
+            stats.validate(body.features.len())?;
+        }
         Ok(Self {
             schema: body.features,
             classes: body.classes,
             metadata: body.metadata,
             forest,
+            stats: body.training_stats,
         })
     }
 

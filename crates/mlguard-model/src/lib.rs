@@ -10,6 +10,11 @@
 //!   signed, structurally impossible) is its own [`LoadError`] variant, never a panic.
 //! - **Nonsense inputs**: the model checks every sample (exact feature count, finite values,
 //!   optional plausible ranges kept in the model file) and returns an [`InputError`].
+//! - **Out-of-distribution inputs and probing** (as input to `mlguard-modelsec`): the model file
+//!   (format version 2) carries [statistics of the training data](TrainingStats): per-feature
+//!   bounds, mean, regularized inverse covariance and a calibrated Mahalanobis threshold, so a
+//!   server can tell inputs that look like the training data from those that do not. Version 1
+//!   files still load, without them.
 //! - **Irreproducible models**: the same [`ForestParams`] (seed included) on the same data give
 //!   the same model, bit for bit.
 //!
@@ -81,6 +86,7 @@ mod forest;
 mod key;
 mod model;
 mod schema;
+pub mod stats;
 
 #[doc = include_str!("../docs/FORMAT.md")]
 pub mod format {}
@@ -88,9 +94,10 @@ pub mod format {}
 pub use classifier::{Classifier, Prediction};
 pub use data::{IRIS_CLASSES, LabeledData, iris};
 pub use error::{Error, InputError, KeyError, LoadError, SaveError, TrainError};
-pub use file::{FORMAT_NAME, FORMAT_VERSION, MAX_FILE_LEN};
+pub use file::{FORMAT_NAME, FORMAT_VERSION, MAX_FILE_LEN, MIN_FORMAT_VERSION};
 pub use flat::FlatForest;
 pub use forest::{DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_TREES, ForestParams, MAX_TREES};
 pub use key::ModelKey;
 pub use model::{Model, Trained, TrainingMetadata, train_default};
 pub use schema::{Feature, FeatureSchema, ValueRange};
+pub use stats::TrainingStats;

@@ -10,6 +10,7 @@ use crate::error::{InputError, TrainError};
 use crate::flat::FlatForest;
 use crate::forest::ForestParams;
 use crate::schema::FeatureSchema;
+use crate::stats::TrainingStats;
 
 /// How the model was trained; written into the model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,7 @@ pub struct Model {
     pub(crate) classes: Vec<String>,
     pub(crate) metadata: TrainingMetadata,
     pub(crate) forest: FlatForest,
+    pub(crate) stats: Option<TrainingStats>,
 }
 
 /// A freshly trained model and its held-out accuracy.
@@ -85,6 +87,7 @@ impl ForestParams {
         self.validate(data.schema().len())?;
         let (train, test) = data.stratified_split(self.get_test_fraction(), self.get_seed())?;
         let (forest, exact_fallbacks) = self.fit_counting(&train)?;
+        let stats = TrainingStats::from_rows(train.features()).map_err(TrainError::InvalidData)?;
         let mut model = Model {
             schema: data.schema().clone(),
             classes: data.classes().to_vec(),
@@ -102,6 +105,7 @@ impl ForestParams {
                 trainer: concat!("mlguard-model ", env!("CARGO_PKG_VERSION")).into(),
             },
             forest,
+            stats: Some(stats),
         };
         let accuracy = model.accuracy_on(&test);
         model.metadata.accuracy = accuracy;
@@ -144,6 +148,38 @@ impl Model {
     #[must_use]
     pub fn forest(&self) -> &FlatForest {
         &self.forest
+    }
+
+    /// Statistics of the training split (per-feature bounds, mean, inverse covariance and a
+    /// calibrated Mahalanobis threshold), for out-of-distribution checks. Every model trained by
+    /// this crate has them; a model loaded from a format-1 file has none.
+    ///
+    /// ```
+    /// let model = mlguard_model::train_default().unwrap().model;
+    /// let stats = model.training_stats().unwrap();
+    /// assert_eq!(stats.samples, model.metadata().train_samples);
+    /// assert!(stats.mahalanobis(&[5.1, 3.5, 1.4, 0.2]) < stats.threshold);
+    /// ```
+    #[must_use]
+    pub fn training_stats(&self) -> Option<&TrainingStats> {
+        self.stats.as_ref()
+    }
+
+    /// Replaces (or removes, with `None`) the training statistics.
+    ///
+    /// # Errors
+    /// [`InputError::WrongFeatureCount`] when `stats` does not describe the model's features.
+    pub fn set_training_stats(&mut self, stats: Option<TrainingStats>) -> Result<(), InputError> {
+        if let Some(s) = &stats
+            && s.len() != self.schema.len()
+        {
+            return Err(InputError::WrongFeatureCount {
+                expected: self.schema.len(),
+                found: s.len(),
+            });
+        }
+        self.stats = stats;
+        Ok(())
     }
 
     /// Replaces the schema's plausible ranges (or clears them with `None`), one per feature.

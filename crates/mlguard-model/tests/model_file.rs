@@ -42,7 +42,7 @@ fn default_model_round_trips_through_bytes() {
 #[test]
 fn file_carries_the_documented_header() {
     let file = small_model().to_bytes(Some(&key_a())).unwrap();
-    assert!(file.starts_with(b"{\"format\":\"mlguard-model\",\"version\":1,"));
+    assert!(file.starts_with(b"{\"format\":\"mlguard-model\",\"version\":2,"));
     let (header, body) = split(&file);
     assert_eq!(header["version"], FORMAT_VERSION);
     assert_eq!(header["body_len"], body.len());
@@ -145,11 +145,11 @@ fn tampered_body_is_a_digest_mismatch() {
 fn wrong_version_is_unsupported() {
     let file = small_model().to_bytes(None).unwrap();
     let (mut header, body) = split(&file);
-    header["version"] = 2.into();
+    header["version"] = 3.into();
     match Model::from_bytes(&join(&header, &body), None) {
         Err(LoadError::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -265,6 +265,8 @@ fn checked_in_v1_file_still_loads() {
     let bytes = include_bytes!("data/iris-v1-3trees-signed.model");
     let model = Model::from_bytes(bytes, Some(&key_a())).unwrap();
     assert_eq!(model.metadata().n_trees, 3);
+    // Format 1 has no training statistics: no envelope.
+    assert!(model.training_stats().is_none());
     assert_eq!(model.predict(&[5.1, 3.5, 1.4, 0.2]).unwrap().class_name, "setosa");
     assert_eq!(
         model.predict(&[6.9, 3.1, 5.4, 2.1]).unwrap().class_name,
@@ -299,4 +301,129 @@ fn saved_file_is_owner_only_and_a_failed_save_leaves_no_temporary_file() {
         .collect();
     names.sort();
     assert_eq!(names, ["busy", "iris.model"]);
+}
+
+#[test]
+fn v2_file_carries_the_training_statistics_and_round_trips_them() {
+    let model = small_model();
+    let stats = model.training_stats().expect("trained models have statistics");
+    assert_eq!(stats.samples, model.metadata().train_samples);
+    let file = model.to_bytes(Some(&key_a())).unwrap();
+    let (_, body) = split(&file);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for field in [
+        "samples",
+        "min",
+        "max",
+        "mean",
+        "inv_covariance",
+        "ridge",
+        "threshold",
+        "max_training_distance",
+    ] {
+        assert!(!value["training_stats"][field].is_null(), "{field}");
+    }
+    let loaded = Model::from_bytes(&file, Some(&key_a())).unwrap();
+    assert_eq!(loaded.training_stats(), Some(stats));
+}
+
+#[test]
+fn v1_fixture_resaved_is_v2_with_null_statistics() {
+    let v1 = Model::from_bytes(include_bytes!("data/iris-v1-3trees-signed.model"), Some(&key_a())).unwrap();
+    let file = v1.to_bytes(None).unwrap();
+    let (header, body) = split(&file);
+    assert_eq!(header["version"], 2);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(value.as_object().unwrap().contains_key("training_stats"));
+    assert!(value["training_stats"].is_null());
+    assert_eq!(Model::from_bytes(&file, None).unwrap(), v1);
+}
+
+#[test]
+fn v1_file_written_the_v1_way_loads_without_statistics() {
+    // A version-1 file built by hand from a v2 body: drop `training_stats`, say version 1.
+    let file = small_model().to_bytes(None).unwrap();
+    let (mut header, body) = split(&file);
+    let mut value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    value.as_object_mut().unwrap().remove("training_stats");
+    header["version"] = 1.into();
+    let v1 = join_fixing_digest(header.clone(), &serde_json::to_vec(&value).unwrap());
+    let model = Model::from_bytes(&v1, None).unwrap();
+    assert!(model.training_stats().is_none());
+    assert_eq!(model.forest(), small_model().forest());
+
+    // A version-1 file may not carry statistics (they are a version-2 field)...
+    let v1_with_stats = join_fixing_digest(header.clone(), &body);
+    assert!(matches!(
+        Model::from_bytes(&v1_with_stats, None),
+        Err(LoadError::Corrupted(_))
+    ));
+    // ...and a version-2 body must name them (null when absent).
+    header["version"] = 2.into();
+    let v2_without = join_fixing_digest(header, &serde_json::to_vec(&value).unwrap());
+    assert!(matches!(
+        Model::from_bytes(&v2_without, None),
+        Err(LoadError::Corrupted(_))
+    ));
+}
+
+#[test]
+fn the_signature_covers_the_training_statistics() {
+    let file = small_model().to_bytes(Some(&key_a())).unwrap();
+    let (header, body) = split(&file);
+    let mut value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    // An attacker widens the envelope so their probes pass as in-distribution.
+    value["training_stats"]["threshold"] = 1.0e6.into();
+    let evil = join_fixing_digest(header, &serde_json::to_vec(&value).unwrap());
+    assert!(matches!(
+        Model::from_bytes(&evil, Some(&key_a())),
+        Err(LoadError::BadSignature)
+    ));
+    // The same edit is structurally valid: without a key it loads (documented).
+    let loaded = Model::from_bytes(&evil, None).unwrap();
+    assert_eq!(loaded.training_stats().unwrap().threshold, 1.0e6);
+}
+
+#[test]
+fn impossible_training_statistics_are_invalid() {
+    let file = small_model().to_bytes(None).unwrap();
+    let (header, body) = split(&file);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "short mean",
+            Box::new(|v| v["training_stats"]["mean"] = serde_json::json!([1.0])),
+        ),
+        (
+            "min above max",
+            Box::new(|v| v["training_stats"]["min"][0] = 1000.0.into()),
+        ),
+        (
+            "zero threshold",
+            Box::new(|v| v["training_stats"]["threshold"] = 0.0.into()),
+        ),
+        (
+            "ragged inverse",
+            Box::new(|v| v["training_stats"]["inv_covariance"][1] = serde_json::json!([1.0])),
+        ),
+        (
+            "asymmetric inverse",
+            Box::new(|v| v["training_stats"]["inv_covariance"][0][1] = 123.0.into()),
+        ),
+        (
+            "negative diagonal",
+            Box::new(|v| v["training_stats"]["inv_covariance"][2][2] = (-1.0).into()),
+        ),
+    ];
+    for (name, edit) in cases {
+        let mut v = value.clone();
+        edit(&mut v);
+        let bytes = join_fixing_digest(header.clone(), &serde_json::to_vec(&v).unwrap());
+        assert!(
+            matches!(Model::from_bytes(&bytes, None), Err(LoadError::InvalidModel(_))),
+            "{name}: {:?}",
+            Model::from_bytes(&bytes, None)
+        );
+    }
 }
