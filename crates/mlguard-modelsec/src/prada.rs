@@ -1,0 +1,768 @@
+//! Extraction detection with PRADA (MITRE ATLAS **M0015**, "Adversarial input detection";
+//! OWASP ML Top 10 **ML05** model theft).
+//!
+//! PRADA (Juuti, Szyller, Marchal, Asokan: "PRADA: Protecting Against DNN Model Stealing
+//! Attacks", IEEE EuroS&P 2019, arXiv:1805.02628, Algorithm 1) watches the *distribution of
+//! distances* between a client's successive queries. Benign queries come from a natural
+//! distribution and their minimum distances to earlier queries look roughly normal; the
+//! synthetic queries of an extraction attack (random points, points perturbed around earlier
+//! ones, line searches) do not.
+//!
+//! Per principal, and per **predicted class** `c`, PRADA keeps a *growing set* `G_c` of earlier
+//! queries, the distances `D_Gc` that admitted them, and a threshold `T_c` (initially 0). For a
+//! query `x` predicted as `c`:
+//!
+//! 1. if `G_c` is empty, `x` joins it; otherwise
+//! 2. `d_min` = the smallest L2 distance between `x` and the members of `G_c`, and `d_min` is
+//!    added to the principal's distance set `D`;
+//! 3. if `d_min > T_c`, `x` joins `G_c`, `d_min` joins `D_Gc`, and
+//!    `T_c = max(T_c, mean(D_Gc) - std(D_Gc))`;
+//! 4. once `D` holds enough distances, the values within 3 standard deviations of its mean go
+//!    through the Shapiro-Wilk test ([`crate::shapiro`]); `W < δ` raises an alarm (the paper
+//!    uses δ = 0.9 as one of its operating points; it is [`PradaConfig::delta`]).
+//!
+//! What differs from the paper, for bounded memory: `D` is a sliding window of the last
+//! [`PradaConfig::max_distances`] distances, and each `G_c` keeps its last
+//! [`PradaConfig::max_growing_set`] members (oldest dropped first). Features can be scaled
+//! before distances are taken ([`PradaConfig::feature_scale`]); tabular features on different
+//! scales otherwise let one feature dominate.
+//!
+//! What PRADA does not stop (measure it, do not assume it): queries that really are natural
+//! (replayed or lightly jittered real samples), an attacker who spreads queries over many
+//! principals, or one who shapes the distances to look normal. It is one signal among the
+//! budget and the envelope.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::HeaderValue;
+use http::header::RETRY_AFTER;
+use mlguard_core::{Principal, Problem, SharedClock, SystemClock};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Envelope;
+use crate::events::{self, EXTRACTION_ALARMS, ModelSecStats, PROBLEM_EXTRACTION_SUSPECTED};
+use crate::shapiro::{self, shapiro_wilk_w};
+use crate::store::{DetectorStore, MemoryStore};
+
+/// PRADA's parameters.
+///
+/// ```
+/// use mlguard_modelsec::PradaConfig;
+/// let c = PradaConfig::default();
+/// assert_eq!(c.delta, 0.9);
+/// assert!(c.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PradaConfig {
+    /// Alarm when the Shapiro-Wilk W of the distances is below this (0.9, as in the paper).
+    pub delta: f64,
+    /// Distances needed before the test runs (default 100: below that, W of natural traffic
+    /// swings too much; measured in this crate's tests).
+    pub min_distances: usize,
+    /// The sliding window of distances tested (default 500; at most 5000, AS R94's limit).
+    pub max_distances: usize,
+    /// Members kept per class growing set (default 200).
+    pub max_growing_set: usize,
+    /// Classes followed per principal (default 64); queries of further classes are ignored.
+    pub max_classes: usize,
+    /// Outliers beyond this many standard deviations from the mean of `D` are left out of the
+    /// test (3, as in the paper).
+    pub outlier_sigmas: f64,
+    /// Each feature is divided by this before distances are taken (e.g. the training ranges,
+    /// `max - min`); `None`: raw values.
+    pub feature_scale: Option<Vec<f64>>,
+    /// The out-of-distribution rate detector (used when the detector has an envelope).
+    pub ood_rate: OodRateConfig,
+}
+
+/// The second detector: the share of a principal's recent queries that fall outside the input
+/// envelope. Natural traffic stays inside it; queries spread over the feature box (Tramèr et
+/// al.'s random and line-search queries, a surrogate's synthetic training set) mostly do not.
+/// PRADA's normality test cannot see those in low dimensions: the nearest-neighbour distances
+/// of uniform random points in a 4-dimensional box are themselves close to normal
+/// (Shapiro-Wilk W about 0.97 to 0.99 on iris's box, measured in this crate's tests).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OodRateConfig {
+    /// The last queries considered (default 50).
+    pub window: usize,
+    /// Queries needed before the rate is judged (default 20).
+    pub min_queries: usize,
+    /// Alarm when more than this share of the window is out of distribution (default 0.25).
+    pub max_fraction: f64,
+}
+
+impl Default for OodRateConfig {
+    fn default() -> Self {
+        Self {
+            window: 50,
+            min_queries: 20,
+            max_fraction: 0.25,
+        }
+    }
+}
+
+impl Default for PradaConfig {
+    fn default() -> Self {
+        Self {
+            delta: 0.9,
+            min_distances: 100,
+            max_distances: 500,
+            max_growing_set: 200,
+            max_classes: 64,
+            outlier_sigmas: 3.0,
+            feature_scale: None,
+            ood_rate: OodRateConfig::default(),
+        }
+    }
+}
+
+/// A [`PradaConfig`] or detector setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid extraction detector setting: {0}")]
+pub struct ConfigError(&'static str);
+
+impl PradaConfig {
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(ConfigError("delta must be strictly between 0 and 1"));
+        }
+        if self.min_distances < shapiro::MIN_N || self.min_distances > self.max_distances {
+            return Err(ConfigError("min_distances must be at least 3 and at most max_distances"));
+        }
+        if self.max_distances > shapiro::MAX_N {
+            return Err(ConfigError("max_distances must be at most 5000"));
+        }
+        if self.max_growing_set == 0 || self.max_classes == 0 {
+            return Err(ConfigError("max_growing_set and max_classes must be at least 1"));
+        }
+        if !(self.outlier_sigmas.is_finite() && self.outlier_sigmas > 0.0) {
+            return Err(ConfigError("outlier_sigmas must be finite and positive"));
+        }
+        if let Some(s) = &self.feature_scale
+            && s.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        {
+            return Err(ConfigError("every feature scale must be finite and positive"));
+        }
+        let r = &self.ood_rate;
+        if r.window == 0 || r.min_queries == 0 || r.min_queries > r.window || r.window > 100_000 {
+            return Err(ConfigError("ood_rate needs 1 <= min_queries <= window <= 100000"));
+        }
+        if !(r.max_fraction >= 0.0 && r.max_fraction < 1.0) {
+            return Err(ConfigError("ood_rate.max_fraction must be in [0, 1)"));
+        }
+        Ok(())
+    }
+}
+
+/// One class's growing set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassState {
+    /// The class index.
+    pub class: u32,
+    /// `G_c`: members (scaled feature vectors), oldest first.
+    pub members: VecDeque<Vec<f64>>,
+    /// `D_Gc`: the distance that admitted each member after the first.
+    pub admitted: VecDeque<f64>,
+    /// `T_c`.
+    pub threshold: f64,
+}
+
+/// Everything the detector remembers about one principal. Serializable, so a shared store can
+/// keep it (in Redis, say).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrincipalState {
+    /// One growing set per class seen.
+    pub classes: Vec<ClassState>,
+    /// `D`: the last minimum distances, oldest first.
+    pub distances: VecDeque<f64>,
+    /// Queries observed.
+    pub queries: u64,
+    /// End of the cool-down after the last alarm (Unix seconds); 0: none.
+    pub alarm_until: u64,
+    /// The last W computed.
+    pub last_w: Option<f64>,
+    /// Alarms raised for this principal.
+    pub alarms: u64,
+    /// Whether each of the last queries was outside the envelope (oldest first).
+    #[serde(default)]
+    pub outside: VecDeque<bool>,
+}
+
+impl PrincipalState {
+    /// Adds one query `x` (already scaled) predicted as `class`; returns W when the test ran.
+    pub fn observe(&mut self, config: &PradaConfig, x: &[f64], class: u32) -> Option<f64> {
+        self.queries += 1;
+        let idx = match self.classes.iter().position(|c| c.class == class) {
+            Some(i) => i,
+            None if self.classes.len() < config.max_classes => {
+                self.classes.push(ClassState {
+                    class,
+                    ..ClassState::default()
+                });
+                self.classes.len() - 1
+            }
+            None => return None,
+        };
+        let cs = &mut self.classes[idx];
+        let nearest = cs
+            .members
+            .iter()
+            .map(|y| l2(x, y))
+            .filter(|d| d.is_finite())
+            .min_by(f64::total_cmp);
+        match nearest {
+            None => {
+                // `G_c` is empty (or holds only vectors of another length): start it.
+                cs.members.push_back(x.to_vec());
+                trim(&mut cs.members, config.max_growing_set);
+                return None;
+            }
+            Some(d_min) => {
+                self.distances.push_back(d_min);
+                trim(&mut self.distances, config.max_distances);
+                if d_min > cs.threshold {
+                    cs.members.push_back(x.to_vec());
+                    cs.admitted.push_back(d_min);
+                    trim(&mut cs.members, config.max_growing_set);
+                    trim(&mut cs.admitted, config.max_growing_set);
+                    let (mean, std) = mean_std(cs.admitted.iter().copied());
+                    cs.threshold = cs.threshold.max(mean - std);
+                }
+            }
+        }
+        if self.distances.len() < config.min_distances {
+            return None;
+        }
+        let (mean, std) = mean_std(self.distances.iter().copied());
+        let kept: Vec<f64> = self
+            .distances
+            .iter()
+            .copied()
+            .filter(|d| (d - mean).abs() <= config.outlier_sigmas * std)
+            .collect();
+        let w = shapiro_wilk_w(&kept);
+        self.last_w = w;
+        w
+    }
+}
+
+impl PrincipalState {
+    /// Records whether one query was outside the envelope; returns the share of the window
+    /// outside it once [`OodRateConfig::min_queries`] queries were recorded.
+    pub fn observe_envelope(&mut self, config: &OodRateConfig, outside: bool) -> Option<f64> {
+        self.outside.push_back(outside);
+        trim(&mut self.outside, config.window);
+        if self.outside.len() < config.min_queries {
+            return None;
+        }
+        let n = self.outside.iter().filter(|o| **o).count();
+        #[allow(clippy::cast_precision_loss)]
+        let share = n as f64 / self.outside.len() as f64;
+        Some(share)
+    }
+}
+
+fn trim<T>(q: &mut VecDeque<T>, max: usize) {
+    while q.len() > max {
+        q.pop_front();
+    }
+}
+
+fn l2(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() {
+        return f64::NAN;
+    }
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+}
+
+/// Mean and population standard deviation.
+fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let (n, sum) = values.clone().fold((0u32, 0.0), |(n, s), v| (n + 1, s + v));
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = sum / f64::from(n);
+    let var = values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / f64::from(n);
+    (mean, var.sqrt())
+}
+
+/// What happens after an alarm.
+///
+/// ```
+/// use mlguard_modelsec::ExtractionAction;
+/// assert_eq!("degrade".parse::<ExtractionAction>().unwrap(), ExtractionAction::Degrade);
+/// assert_eq!(ExtractionAction::default(), ExtractionAction::Degrade);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ExtractionAction {
+    /// Count and audit only.
+    Log,
+    /// Answer with the label only (no probabilities) for the cool-down.
+    #[default]
+    Degrade,
+    /// Refuse with 403 (`type` ending in `extraction-suspected`) for the cool-down.
+    Block,
+}
+
+impl ExtractionAction {
+    /// `log`, `degrade` or `block`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Degrade => "degrade",
+            Self::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for ExtractionAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that is not `log`, `degrade` or `block`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown action {0:?} (expected log, degrade or block)")]
+pub struct ParseExtractionActionError(String);
+
+impl FromStr for ExtractionAction {
+    type Err = ParseExtractionActionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "log" => Ok(Self::Log),
+            "degrade" => Ok(Self::Degrade),
+            "block" => Ok(Self::Block),
+            _ => Err(ParseExtractionActionError(s.chars().take(32).collect())),
+        }
+    }
+}
+
+/// How a principal stands with the detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Standing {
+    /// No restriction.
+    Normal,
+    /// In a cool-down with [`ExtractionAction::Degrade`]: answer with the label only.
+    Degraded,
+}
+
+/// What [`ExtractionDetector::observe`] saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// How the principal stands now (after this request).
+    pub standing: Standing,
+    /// Whether this request raised an alarm.
+    pub alarm: bool,
+    /// The last Shapiro-Wilk W, once the test has run.
+    pub statistic: Option<f64>,
+}
+
+/// Default cool-down after an alarm.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(3600);
+
+/// PRADA per principal, with its action, cool-down, metrics and audit events.
+///
+/// Call [`Self::check`] before predicting (refuses a blocked principal before the model runs)
+/// and [`Self::observe`] with the inputs and predicted classes before answering.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use mlguard_core::{ManualClock, Principal};
+/// use mlguard_modelsec::{ExtractionAction, ExtractionDetector, Standing};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let clock = ManualClock::at_unix(1_000_000);
+/// let detector = ExtractionDetector::builder()
+///     .action(ExtractionAction::Degrade)
+///     .cooldown(Duration::from_secs(3600))
+///     .clock(Arc::new(clock.clone()))
+///     .build()?;
+/// let eve = Principal::builder("eve").build();
+/// assert_eq!(detector.check(&eve).await.map_err(|p| p.to_string())?, Standing::Normal);
+/// let seen = detector.observe(&eve, &[vec![5.1, 3.5, 1.4, 0.2]], &[0]).await.map_err(|p| p.to_string())?;
+/// assert!(!seen.alarm);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExtractionDetector {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: PradaConfig,
+    action: ExtractionAction,
+    cooldown: Duration,
+    clock: SharedClock,
+    store: Arc<dyn DetectorStore>,
+    stats: Arc<ModelSecStats>,
+    envelope: Option<Arc<Envelope>>,
+}
+
+/// Builds an [`ExtractionDetector`]; see [`ExtractionDetector::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct ExtractionDetectorBuilder {
+    config: PradaConfig,
+    action: ExtractionAction,
+    cooldown: Duration,
+    clock: Option<SharedClock>,
+    store: Option<Arc<dyn DetectorStore>>,
+    envelope: Option<Arc<Envelope>>,
+}
+
+impl ExtractionDetectorBuilder {
+    /// The input envelope, which turns on the out-of-distribution rate detector
+    /// ([`OodRateConfig`]). Without one, only PRADA runs.
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = Some(Arc::new(envelope));
+        self
+    }
+
+    /// PRADA's parameters (default [`PradaConfig::default`]).
+    pub fn config(mut self, config: PradaConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The action after an alarm (default [`ExtractionAction::Degrade`]).
+    pub fn action(mut self, action: ExtractionAction) -> Self {
+        self.action = action;
+        self
+    }
+
+    /// How long `degrade` or `block` lasts after an alarm (default one hour).
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The clock for cool-downs (default the system clock).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Where states are kept (default a [`MemoryStore`] of
+    /// [`crate::store::DEFAULT_MAX_PRINCIPALS`] principals).
+    pub fn store(mut self, store: Arc<dyn DetectorStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Checks the settings and builds the detector.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for bad PRADA parameters or a zero cool-down with `degrade`/`block`.
+    pub fn build(self) -> Result<ExtractionDetector, ConfigError> {
+        self.config.validate()?;
+        if self.cooldown.is_zero() && self.action != ExtractionAction::Log {
+            return Err(ConfigError("the cool-down must be above zero for degrade and block"));
+        }
+        if self.cooldown > Duration::from_secs(366 * 86_400) {
+            return Err(ConfigError("the cool-down must be at most 366 days"));
+        }
+        Ok(ExtractionDetector {
+            inner: Arc::new(Inner {
+                config: self.config,
+                action: self.action,
+                cooldown: self.cooldown,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::default())),
+                stats: Arc::default(),
+                envelope: self.envelope,
+            }),
+        })
+    }
+}
+
+impl ExtractionDetector {
+    /// A builder with the defaults: PRADA as in [`PradaConfig::default`], `degrade` for one
+    /// hour, system clock, memory store.
+    pub fn builder() -> ExtractionDetectorBuilder {
+        ExtractionDetectorBuilder {
+            config: PradaConfig::default(),
+            action: ExtractionAction::default(),
+            cooldown: DEFAULT_COOLDOWN,
+            clock: None,
+            store: None,
+            envelope: None,
+        }
+    }
+
+    /// The action after an alarm.
+    #[must_use]
+    pub fn action(&self) -> ExtractionAction {
+        self.inner.action
+    }
+
+    /// This detector's counters.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<ModelSecStats> {
+        &self.inner.stats
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn DetectorStore> {
+        &self.inner.store
+    }
+
+    fn now(&self) -> u64 {
+        self.inner
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    fn standing(&self, alarm_until: u64, now: u64) -> Result<Standing, Problem> {
+        if alarm_until <= now {
+            return Ok(Standing::Normal);
+        }
+        match self.inner.action {
+            ExtractionAction::Log => Ok(Standing::Normal),
+            ExtractionAction::Degrade => Ok(Standing::Degraded),
+            ExtractionAction::Block => Err(blocked_problem(alarm_until - now)),
+        }
+    }
+
+    /// How `principal` stands now, before its request runs.
+    ///
+    /// # Errors
+    /// 403 (`type` [`PROBLEM_EXTRACTION_SUSPECTED`], `Retry-After` the rest of the cool-down)
+    /// for a principal in a `block` cool-down.
+    pub async fn check(&self, principal: &Principal) -> Result<Standing, Problem> {
+        let key = events::bounded(principal.subject());
+        let mut until = 0;
+        let read = self
+            .inner
+            .store
+            .read(key, &mut |s| until = s.map_or(0, |s| s.alarm_until))
+            .await;
+        if let Err(e) = read {
+            tracing::warn!(target: "mlguard_modelsec", error = %e, "extraction detector store unavailable; not checked");
+            return Ok(Standing::Normal);
+        }
+        self.standing(until, self.now())
+    }
+
+    /// Feeds one request's inputs and their predicted classes (same length; extra items of
+    /// the longer one are ignored) to the detector. An alarm is counted
+    /// (`mlguard_extraction_alarms_total`), audited (principal, detector `prada`, statistic
+    /// `shapiro_wilk_w`, its value; never the inputs) and starts the cool-down; while a
+    /// cool-down runs, no new alarm is raised.
+    ///
+    /// A store failure is logged and the request passes (the detector fails open: it is a
+    /// signal, the budget is the hard limit).
+    ///
+    /// # Errors
+    /// 403 as in [`Self::check`] when this request raised an alarm with `block`.
+    pub async fn observe(
+        &self,
+        principal: &Principal,
+        inputs: &[Vec<f64>],
+        classes: &[usize],
+    ) -> Result<Observation, Problem> {
+        let key = events::bounded(principal.subject());
+        let now = self.now();
+        let config = &self.inner.config;
+        let cooldown = self.inner.cooldown.as_secs().max(1);
+        let scaled: Vec<Vec<f64>> = inputs
+            .iter()
+            .map(|x| match &config.feature_scale {
+                Some(s) if s.len() == x.len() => x.iter().zip(s).map(|(v, s)| v / s).collect(),
+                _ => x.clone(),
+            })
+            .collect();
+        let outside: Vec<bool> = match &self.inner.envelope {
+            Some(env) => inputs.iter().map(|x| !env.check(x).is_inside()).collect(),
+            None => Vec::new(),
+        };
+        let mut result = Outcome::default();
+        let mut update = |state: &mut PrincipalState| {
+            let mut out = Outcome {
+                statistic: state.last_w,
+                ..Outcome::default()
+            };
+            for (i, (x, &class)) in scaled.iter().zip(classes).enumerate() {
+                if x.iter().any(|v| !v.is_finite()) {
+                    continue;
+                }
+                let mut fired: Option<(&'static str, &'static str, f64)> = None;
+                let class = u32::try_from(class).unwrap_or(u32::MAX);
+                if let Some(w) = state.observe(config, x, class) {
+                    out.statistic = Some(w);
+                    if w < config.delta {
+                        fired = Some(("prada", "shapiro_wilk_w", w));
+                    }
+                }
+                if let Some(&o) = outside.get(i)
+                    && let Some(share) = state.observe_envelope(&config.ood_rate, o)
+                    && share > config.ood_rate.max_fraction
+                    && fired.is_none()
+                {
+                    fired = Some(("ood_rate", "ood_fraction", share));
+                }
+                if let Some(f) = fired
+                    && state.alarm_until <= now
+                    && out.alarm.is_none()
+                {
+                    out.alarm = Some(f);
+                    state.alarms += 1;
+                    state.alarm_until = now.saturating_add(cooldown);
+                }
+            }
+            out.until = state.alarm_until;
+            result = out;
+        };
+        if let Err(e) = self.inner.store.update(key, &mut update).await {
+            tracing::warn!(target: "mlguard_modelsec", error = %e, "extraction detector store unavailable; not observed");
+            return Ok(Observation {
+                standing: Standing::Normal,
+                alarm: false,
+                statistic: None,
+            });
+        }
+        let Outcome {
+            alarm: fired,
+            statistic,
+            until,
+        } = result;
+        let alarm = fired.is_some();
+        if let Some((detector, name, value)) = fired {
+            ModelSecStats::bump(&self.inner.stats.extraction_alarms);
+            metrics::counter!(EXTRACTION_ALARMS, "detector" => detector, "action" => self.inner.action.as_str())
+                .increment(1);
+            tracing::warn!(
+                target: events::AUDIT_TARGET,
+                event = "extraction_alarm",
+                principal = %key,
+                detector,
+                statistic = name,
+                value,
+                action = self.inner.action.as_str(),
+                cooldown_secs = cooldown,
+            );
+        }
+        let standing = self.standing(until, now)?;
+        Ok(Observation {
+            standing,
+            alarm,
+            statistic,
+        })
+    }
+}
+
+/// What one update found: the alarm (detector, statistic name, value), the last W, and the end
+/// of the cool-down.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outcome {
+    alarm: Option<(&'static str, &'static str, f64)>,
+    statistic: Option<f64>,
+    until: u64,
+}
+
+fn blocked_problem(remaining_secs: u64) -> Problem {
+    Problem::forbidden("Access to the model is suspended: the queries of this principal look like a model extraction attack.")
+        .with_type(PROBLEM_EXTRACTION_SUSPECTED)
+        .with_title("Model extraction suspected")
+        .with_extension("code", "extraction_suspected".into())
+        .with_header(RETRY_AFTER, HeaderValue::from(remaining_secs.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growing_set_follows_the_algorithm() {
+        let config = PradaConfig {
+            min_distances: 3,
+            ..PradaConfig::default()
+        };
+        let mut s = PrincipalState::default();
+        // First query of class 0 starts G_0, no distance.
+        assert_eq!(s.observe(&config, &[0.0, 0.0], 0), None);
+        assert!(s.distances.is_empty());
+        // Distance 5 > T_0 = 0: admitted; T_0 = mean - std of {5} = 5.
+        s.observe(&config, &[3.0, 4.0], 0);
+        assert_eq!(s.distances, [5.0]);
+        assert_eq!(s.classes[0].members.len(), 2);
+        assert_eq!(s.classes[0].threshold, 5.0);
+        // Distance 1 (to (0,0)) <= 5: counted in D, not admitted.
+        s.observe(&config, &[1.0, 0.0], 0);
+        assert_eq!(s.distances, [5.0, 1.0]);
+        assert_eq!(s.classes[0].members.len(), 2);
+        // Another class has its own set.
+        s.observe(&config, &[100.0, 100.0], 1);
+        assert_eq!(s.classes.len(), 2);
+        assert_eq!(s.distances.len(), 2);
+        // Distance 10 to (3,4)... the nearest member is (3,4): |(13,4)-(3,4)| = 10 > 5.
+        let w = s.observe(&config, &[13.0, 4.0], 0);
+        assert_eq!(s.distances, [5.0, 1.0, 10.0]);
+        assert!(w.is_some());
+        // T_0 = max(5, mean{5,10} - std{5,10}) = max(5, 7.5 - 2.5) = 5.
+        assert_eq!(s.classes[0].threshold, 5.0);
+        assert_eq!(s.queries, 5);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let config = PradaConfig {
+            max_distances: 10,
+            min_distances: 5,
+            max_growing_set: 4,
+            max_classes: 2,
+            ..PradaConfig::default()
+        };
+        let mut s = PrincipalState::default();
+        for i in 0..1000u32 {
+            let v = f64::from(i);
+            s.observe(&config, &[v * v, -v], i % 5);
+        }
+        assert!(s.distances.len() <= 10);
+        assert_eq!(s.classes.len(), 2);
+        assert!(s.classes.iter().all(|c| c.members.len() <= 4 && c.admitted.len() <= 4));
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let bad = |f: fn(&mut PradaConfig)| {
+            let mut c = PradaConfig::default();
+            f(&mut c);
+            c.validate().is_err()
+        };
+        assert!(bad(|c| c.delta = 1.0));
+        assert!(bad(|c| c.min_distances = 2));
+        assert!(bad(|c| c.max_distances = 6000));
+        assert!(bad(|c| c.min_distances = c.max_distances + 1));
+        assert!(bad(|c| c.max_growing_set = 0));
+        assert!(bad(|c| c.feature_scale = Some(vec![1.0, 0.0])));
+        assert!(ExtractionDetector::builder().cooldown(Duration::ZERO).build().is_err());
+        assert!(
+            ExtractionDetector::builder()
+                .action(ExtractionAction::Log)
+                .cooldown(Duration::ZERO)
+                .build()
+                .is_ok()
+        );
+    }
+}
