@@ -216,6 +216,7 @@ fn chi_square_999(k: usize) -> f64 {
 }
 
 /// Gauss–Jordan inversion with partial pivoting; `None` when a pivot vanishes.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with indexes
 fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let d = m.len();
     let mut a: Vec<Vec<f64>> = m.to_vec();
@@ -263,6 +264,7 @@ mod tests {
     use ndarray::array;
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn inverse_times_matrix_is_identity() {
         let m = vec![vec![4.0, 1.0, 0.5], vec![1.0, 3.0, 0.2], vec![0.5, 0.2, 2.0]];
         let inv = invert(&m).unwrap();

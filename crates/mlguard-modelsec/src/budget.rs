@@ -128,9 +128,11 @@ impl QueryBudget {
                 } else {
                     (format!("Query budget exhausted: {quota}."), d.retry_after)
                 };
-                Err(Problem::too_many_requests(detail, wait.max(Duration::from_secs(1)))
-                    .with_type(PROBLEM_QUERY_BUDGET)
-                    .with_title("Query budget exhausted"))
+                Err(
+                    Problem::too_many_requests(detail, wait.max(Duration::from_secs(1)))
+                        .with_type(PROBLEM_QUERY_BUDGET)
+                        .with_title("Query budget exhausted"),
+                )
             }
             Err(CheckError::StoreFull) => Err(Problem::service_unavailable(
                 "The query budget store is at capacity; try again shortly.",

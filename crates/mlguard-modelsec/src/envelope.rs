@@ -190,12 +190,22 @@ impl Envelope {
         if d == 0 {
             return Err(EnvelopeError::Empty);
         }
-        if min.len() != d || max.len() != d || inv_covariance.len() != d || inv_covariance.iter().any(|r| r.len() != d)
+        if min.len() != d
+            || max.len() != d
+            || inv_covariance.len() != d
+            || inv_covariance.iter().any(|r| r.len() != d)
         {
             return Err(EnvelopeError::Shape(d));
         }
         let flat: Vec<f64> = inv_covariance.into_iter().flatten().collect();
-        if min.iter().chain(&max).chain(&mean).chain(&flat).any(|v| !v.is_finite()) || !threshold.is_finite() {
+        if min
+            .iter()
+            .chain(&max)
+            .chain(&mean)
+            .chain(&flat)
+            .any(|v| !v.is_finite())
+            || !threshold.is_finite()
+        {
             return Err(EnvelopeError::NotFinite);
         }
         if min.iter().zip(&max).any(|(a, b)| a > b) {
@@ -224,7 +234,9 @@ impl Envelope {
     /// [`EnvelopeError::Invalid`] for a negative or non-finite fraction.
     pub fn with_bounds_margin(mut self, fraction: f64) -> Result<Self, EnvelopeError> {
         if !(fraction.is_finite() && fraction >= 0.0) {
-            return Err(EnvelopeError::Invalid("the bounds margin must be finite and not negative"));
+            return Err(EnvelopeError::Invalid(
+                "the bounds margin must be finite and not negative",
+            ));
         }
         self.set_margin(fraction);
         Ok(self)
@@ -236,7 +248,9 @@ impl Envelope {
     /// [`EnvelopeError::Invalid`] unless `factor` is finite and positive.
     pub fn with_threshold_factor(mut self, factor: f64) -> Result<Self, EnvelopeError> {
         if !(factor.is_finite() && factor > 0.0) {
-            return Err(EnvelopeError::Invalid("the threshold factor must be finite and positive"));
+            return Err(EnvelopeError::Invalid(
+                "the threshold factor must be finite and positive",
+            ));
         }
         self.threshold *= factor;
         Ok(self)
@@ -284,7 +298,11 @@ impl Envelope {
         let mut sum = 0.0;
         for (i, row) in self.inv_covariance.chunks_exact(d).enumerate() {
             let di = x[i] - self.mean[i];
-            let dot: f64 = row.iter().zip(x.iter().zip(&self.mean)).map(|(s, (v, m))| s * (v - m)).sum();
+            let dot: f64 = row
+                .iter()
+                .zip(x.iter().zip(&self.mean))
+                .map(|(s, (v, m))| s * (v - m))
+                .sum();
             sum += di * dot;
         }
         sum.max(0.0).sqrt()
@@ -455,8 +473,14 @@ mod tests {
 
     #[test]
     fn distance_is_mahalanobis() {
-        let env = Envelope::new(vec![-10.0; 2], vec![10.0; 2], vec![1.0, 1.0], vec![vec![0.25, 0.0], vec![0.0, 1.0]], 9.0)
-            .unwrap();
+        let env = Envelope::new(
+            vec![-10.0; 2],
+            vec![10.0; 2],
+            vec![1.0, 1.0],
+            vec![vec![0.25, 0.0], vec![0.0, 1.0]],
+            9.0,
+        )
+        .unwrap();
         // (x - mean) = (2, 1): 0.25 * 4 + 1 * 1 = 2.
         assert!((env.distance(&[3.0, 2.0]) - 2.0f64.sqrt()).abs() < 1e-12);
         assert!(env.distance(&[1.0]).is_nan());
@@ -467,34 +491,69 @@ mod tests {
     fn margin_widens_the_bounds() {
         let env = unit2();
         assert_eq!(env.bounds(0), Some((-2.4, 2.4)));
-        assert!(matches!(env.check(&[2.3, 0.0]).reason, None));
-        assert!(matches!(env.check(&[-2.5, 0.0]).reason, Some(OodReason::Bounds { feature: 0 })));
+        assert!(env.check(&[2.3, 0.0]).reason.is_none());
+        assert!(matches!(
+            env.check(&[-2.5, 0.0]).reason,
+            Some(OodReason::Bounds { feature: 0 })
+        ));
         let tight = unit2().with_bounds_margin(0.0).unwrap();
-        assert!(matches!(tight.check(&[0.0, 2.1]).reason, Some(OodReason::Bounds { feature: 1 })));
+        assert!(matches!(
+            tight.check(&[0.0, 2.1]).reason,
+            Some(OodReason::Bounds { feature: 1 })
+        ));
         assert!(unit2().with_bounds_margin(-0.1).is_err());
         assert!(matches!(env.check(&[1.9, 1.9]).reason, Some(OodReason::Distance)));
-        assert!(env.clone().with_threshold_factor(2.0).unwrap().check(&[1.9, 1.9]).is_inside());
+        assert!(
+            env.clone()
+                .with_threshold_factor(2.0)
+                .unwrap()
+                .check(&[1.9, 1.9])
+                .is_inside()
+        );
     }
 
     #[test]
     fn bad_statistics_are_refused() {
         let id = || vec![vec![1.0, 0.0], vec![0.0, 1.0]];
-        assert_eq!(Envelope::new(vec![], vec![], vec![], vec![], 1.0), Err(EnvelopeError::Empty));
-        assert!(matches!(Envelope::new(vec![0.0], vec![1.0, 1.0], vec![0.0, 0.0], id(), 1.0), Err(EnvelopeError::Shape(2))));
+        assert_eq!(
+            Envelope::new(vec![], vec![], vec![], vec![], 1.0),
+            Err(EnvelopeError::Empty)
+        );
         assert!(matches!(
-            Envelope::new(vec![0.0; 2], vec![1.0; 2], vec![0.0; 2], vec![vec![1.0], vec![1.0]], 1.0),
+            Envelope::new(vec![0.0], vec![1.0, 1.0], vec![0.0, 0.0], id(), 1.0),
             Err(EnvelopeError::Shape(2))
         ));
-        assert_eq!(Envelope::new(vec![0.0; 2], vec![1.0; 2], vec![f64::NAN; 2], id(), 1.0), Err(EnvelopeError::NotFinite));
-        assert!(matches!(Envelope::new(vec![2.0; 2], vec![1.0; 2], vec![0.0; 2], id(), 1.0), Err(EnvelopeError::Invalid(_))));
-        assert!(matches!(Envelope::new(vec![0.0; 2], vec![1.0; 2], vec![0.0; 2], id(), 0.0), Err(EnvelopeError::Invalid(_))));
+        assert!(matches!(
+            Envelope::new(
+                vec![0.0; 2],
+                vec![1.0; 2],
+                vec![0.0; 2],
+                vec![vec![1.0], vec![1.0]],
+                1.0
+            ),
+            Err(EnvelopeError::Shape(2))
+        ));
+        assert_eq!(
+            Envelope::new(vec![0.0; 2], vec![1.0; 2], vec![f64::NAN; 2], id(), 1.0),
+            Err(EnvelopeError::NotFinite)
+        );
+        assert!(matches!(
+            Envelope::new(vec![2.0; 2], vec![1.0; 2], vec![0.0; 2], id(), 1.0),
+            Err(EnvelopeError::Invalid(_))
+        ));
+        assert!(matches!(
+            Envelope::new(vec![0.0; 2], vec![1.0; 2], vec![0.0; 2], id(), 0.0),
+            Err(EnvelopeError::Invalid(_))
+        ));
     }
 
     #[test]
     fn log_action_passes_and_reports() {
         let guard = OodGuard::new(unit2(), OodAction::Log);
         let p = Principal::builder("a").build();
-        let report = guard.inspect(&p, &[vec![0.0, 0.0], vec![9.0, 0.0], vec![1.9, 1.9]]).unwrap();
+        let report = guard
+            .inspect(&p, &[vec![0.0, 0.0], vec![9.0, 0.0], vec![1.9, 1.9]])
+            .unwrap();
         assert_eq!(report.flagged_rows, vec![1, 2]);
         assert_eq!(ModelSecStats::get(&guard.stats().ood_inputs), 2);
     }
@@ -503,7 +562,9 @@ mod tests {
     fn reject_names_the_row_and_reason_not_the_values() {
         let guard = OodGuard::new(unit2(), OodAction::Reject);
         let p = Principal::builder("a").build();
-        let problem = guard.inspect(&p, &[vec![0.0, 0.0], vec![0.0, 1234.5]]).unwrap_err();
+        let problem = guard
+            .inspect(&p, &[vec![0.0, 0.0], vec![0.0, 1234.5]])
+            .unwrap_err();
         let body = problem.to_json();
         assert_eq!(body["status"], 422);
         assert_eq!(body["type"], PROBLEM_OUT_OF_DISTRIBUTION);

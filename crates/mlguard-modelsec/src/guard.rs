@@ -118,7 +118,6 @@ impl ModelGuard {
     }
 
     /// The output policy resolver.
-    #[must_use]
     pub fn output(&self) -> &OutputPolicyResolver {
         &self.output
     }

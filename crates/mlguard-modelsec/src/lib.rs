@@ -12,7 +12,7 @@
 //! | [`output`]: [`OutputPolicy`], [`OutputPolicyResolver`], [`OutputPolicyLayer`] | ML05 model theft, ML03 model inversion, ML04 membership inference | M0002 passive ML output obfuscation | Tramèr et al. 2016, §7 (rounding, label only) |
 //! | [`budget`]: [`QueryBudget`] | ML05 model theft | M0004 restrict number of ML model queries | Tramèr et al. 2016 (query counts) |
 //! | [`envelope`]: [`Envelope`], [`OodGuard`] | ML01 input manipulation, ML05 synthetic probes | M0015 adversarial input detection | Mahalanobis 1936 |
-//! | [`prada`]: [`ExtractionDetector`] | ML05 model theft | M0015 adversarial input detection | Juuti et al., PRADA, IEEE EuroS&P 2019 |
+//! | [`prada`]: [`ExtractionDetector`] (PRADA, plus the out-of-distribution rate of a principal's recent queries) | ML05 model theft | M0015 adversarial input detection | Juuti et al., PRADA, IEEE EuroS&P 2019 |
 //!
 //! Every alarm and every out-of-distribution input is a metric (`metrics` facade:
 //! `mlguard_extraction_alarms_total`, `mlguard_ood_inputs_total`) and an audit event

@@ -319,7 +319,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let policy = self.resolver.resolve(Principal::from_extensions(req.extensions()));
+        let policy = self
+            .resolver
+            .resolve(Principal::from_extensions(req.extensions()));
         req.extensions_mut().insert(policy);
         self.inner.call(req)
     }

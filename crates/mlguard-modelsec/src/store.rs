@@ -145,10 +145,13 @@ impl MemoryStore {
                 shard.entries.remove(&k);
             }
         }
-        let entry = shard.entries.entry(principal.to_owned()).or_insert_with(|| Entry {
-            state: PrincipalState::default(),
-            last_used: tick,
-        });
+        let entry = shard
+            .entries
+            .entry(principal.to_owned())
+            .or_insert_with(|| Entry {
+                state: PrincipalState::default(),
+                last_used: tick,
+            });
         entry.last_used = tick;
         update(&mut entry.state);
     }
@@ -198,10 +201,16 @@ mod tests {
         assert!(store.len() <= 16);
         // The last one is still there, with its count.
         let mut seen = None;
-        store.read("p999", &mut |s| seen = s.map(|s| s.queries)).await.unwrap();
+        store
+            .read("p999", &mut |s| seen = s.map(|s| s.queries))
+            .await
+            .unwrap();
         assert_eq!(seen, Some(1));
         let mut gone = Some(0);
-        store.read("p0", &mut |s| gone = s.map(|s| s.queries)).await.unwrap();
+        store
+            .read("p0", &mut |s| gone = s.map(|s| s.queries))
+            .await
+            .unwrap();
         assert_eq!(gone, None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use mlguard_core::{ManualClock, Principal};
-use mlguard_modelsec::events::{PROBLEM_EXTRACTION_SUSPECTED, ModelSecStats};
+use mlguard_modelsec::events::{ModelSecStats, PROBLEM_EXTRACTION_SUSPECTED};
 use mlguard_modelsec::{ExtractionAction, ExtractionDetector, PradaConfig, PrincipalState, Standing};
 
 fn config() -> PradaConfig {
@@ -127,7 +127,10 @@ async fn block_refuses_the_alarming_query_and_the_cool_down() {
     let again = d.check(&eve).await.unwrap_err();
     assert_eq!(again.headers()["retry-after"], "3000");
     // Another principal is not affected.
-    assert_eq!(d.check(&Principal::builder("bob").build()).await.unwrap(), Standing::Normal);
+    assert_eq!(
+        d.check(&Principal::builder("bob").build()).await.unwrap(),
+        Standing::Normal
+    );
     clock.advance(Duration::from_secs(3000));
     assert_eq!(d.check(&eve).await.unwrap(), Standing::Normal);
 }

@@ -23,7 +23,14 @@ pub fn model() -> &'static Model {
 /// The envelope of the model's training statistics, as a server builds it.
 pub fn envelope() -> Envelope {
     let s = model().training_stats().unwrap();
-    Envelope::new(s.min.clone(), s.max.clone(), s.mean.clone(), s.inv_covariance.clone(), s.threshold).unwrap()
+    Envelope::new(
+        s.min.clone(),
+        s.max.clone(),
+        s.mean.clone(),
+        s.inv_covariance.clone(),
+        s.threshold,
+    )
+    .unwrap()
 }
 
 /// Per-feature training ranges, for PRADA's feature scaling.
