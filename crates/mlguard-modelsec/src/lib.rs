@@ -90,15 +90,16 @@
 //! # Shared state
 //!
 //! Query budgets use mlguard-ratelimit's backends: with the `redis` feature,
-//! [`QueryBudgetBuilder::redis`] shares them across instances. The extraction detector keeps
-//! per-principal state behind the [`store::DetectorStore`] trait; this crate ships the bounded
-//! [`store::MemoryStore`] (per instance: a client spreading its queries over `N` instances is
-//! seen by `N` detectors). The trait is asynchronous and the state serializable so that a Redis
-//! store can be added without changing the detector.
+//! `QueryBudgetBuilder::redis` shares them across instances. The extraction detector keeps
+//! per-principal state behind the [`store::DetectorStore`] trait: the bounded
+//! [`store::MemoryStore`] by default (per instance: a client spreading its queries over `N`
+//! instances is seen by `N` detectors), or, with the `redis` feature, `store::RedisStore`
+//! (one state per principal for the whole fleet; optimistic concurrency, TTLs, timeouts, fails
+//! open).
 //!
 //! # Features
 //!
-//! - `redis`: query budgets in Redis (mlguard-ratelimit's backend).
+//! - `redis`: query budgets and extraction detector state in Redis.
 
 pub mod budget;
 pub mod envelope;
@@ -106,6 +107,8 @@ pub mod events;
 pub mod guard;
 pub mod output;
 pub mod prada;
+#[cfg(feature = "redis")]
+mod redis_store;
 pub mod shapiro;
 pub mod store;
 

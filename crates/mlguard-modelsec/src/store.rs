@@ -3,9 +3,10 @@
 //!
 //! The trait is asynchronous and works on whole [`PrincipalState`] values (serde-serializable),
 //! so a shared implementation can keep them in Redis: `GET` the state, run the update, `SET` it
-//! back with a TTL under `WATCH` (retrying the update on a conflict: the update is `FnMut` for
-//! that reason), so that a client spreading its queries over several instances still feeds one
-//! detector. This crate ships the memory store only; see the crate docs.
+//! back with a TTL after checking that nobody wrote it meanwhile (retrying the update on a
+//! conflict: the update is `FnMut` for that reason), so that a client spreading its queries
+//! over several instances still feeds one detector. With the `redis` feature this crate ships
+//! that store: `RedisStore`.
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -16,6 +17,9 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use crate::prada::PrincipalState;
+
+#[cfg(feature = "redis")]
+pub use crate::redis_store::RedisStore;
 
 /// Default most principals the memory store tracks.
 pub const DEFAULT_MAX_PRINCIPALS: usize = 4096;
