@@ -14,7 +14,8 @@ use crate::prada::{ExtractionDetector, Standing};
 /// Order in `admit`: a principal blocked by the detector is refused first (403, the model does
 /// not run, nothing is charged); then the budget is charged one unit per row (429), so that
 /// queries the envelope refuses still cost (probing the envelope is not free); then the
-/// envelope (422 with `reject`, or logged).
+/// envelope (422 with `reject`, or logged). Rows the envelope refuses are also fed to the
+/// detector's out-of-distribution rate ([`ExtractionDetector::observe_refused`]).
 ///
 /// ```
 /// use mlguard_core::Principal;
@@ -154,7 +155,17 @@ impl ModelGuard {
             b.charge(principal, rows.len()).await?;
         }
         let ood = match &self.envelope {
-            Some(e) => Some(e.inspect(principal, rows)?),
+            Some(e) => match e.inspect(principal, rows) {
+                Ok(report) => Some(report),
+                Err(refused) => {
+                    // Probing the envelope counts towards the detector's out-of-distribution
+                    // rate; an alarm with `block` answers 403 rather than 422.
+                    if let Some(d) = &self.extraction {
+                        d.observe_refused(principal, rows).await?;
+                    }
+                    return Err(refused);
+                }
+            },
             None => None,
         };
         Ok(Admission { standing, ood })

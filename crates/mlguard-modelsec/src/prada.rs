@@ -616,6 +616,38 @@ impl ExtractionDetector {
         inputs: &[Vec<f64>],
         classes: &[usize],
     ) -> Result<Observation, Problem> {
+        let n = inputs.len().min(classes.len());
+        self.observe_inner(principal, &inputs[..n], Some(&classes[..n]))
+            .await
+    }
+
+    /// Feeds the inputs of a request the server refused without predicting (for example,
+    /// rejected by the envelope) to the out-of-distribution rate detector only: probing the
+    /// envelope is probing too. Without an envelope this does nothing.
+    ///
+    /// # Errors
+    /// 403 as in [`Self::check`] when this request raised an alarm with `block`.
+    pub async fn observe_refused(
+        &self,
+        principal: &Principal,
+        inputs: &[Vec<f64>],
+    ) -> Result<Observation, Problem> {
+        if self.inner.envelope.is_none() {
+            return Ok(Observation {
+                standing: Standing::Normal,
+                alarm: false,
+                statistic: None,
+            });
+        }
+        self.observe_inner(principal, inputs, None).await
+    }
+
+    async fn observe_inner(
+        &self,
+        principal: &Principal,
+        inputs: &[Vec<f64>],
+        classes: Option<&[usize]>,
+    ) -> Result<Observation, Problem> {
         let key = events::bounded(principal.subject());
         let now = self.now();
         let config = &self.inner.config;
@@ -637,13 +669,15 @@ impl ExtractionDetector {
                 statistic: state.last_w,
                 ..Outcome::default()
             };
-            for (i, (x, &class)) in scaled.iter().zip(classes).enumerate() {
-                if x.iter().any(|v| !v.is_finite()) {
-                    continue;
-                }
+            for (i, x) in scaled.iter().enumerate() {
                 let mut fired: Option<(&'static str, &'static str, f64)> = None;
-                let class = u32::try_from(class).unwrap_or(u32::MAX);
-                if let Some(w) = state.observe(config, x, class) {
+                let class = classes
+                    .and_then(|c| c.get(i))
+                    .map(|&c| u32::try_from(c).unwrap_or(u32::MAX));
+                if let Some(class) = class
+                    && x.iter().all(|v| v.is_finite())
+                    && let Some(w) = state.observe(config, x, class)
+                {
                     out.statistic = Some(w);
                     if w < config.delta {
                         fired = Some(("prada", "shapiro_wilk_w", w));

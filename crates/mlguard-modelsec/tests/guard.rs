@@ -227,3 +227,24 @@ async fn a_blocked_principal_is_refused_before_the_budget_is_charged() {
     let rows = jittered(3, 40);
     serve(&g, &eve, &rows).await.unwrap();
 }
+
+#[tokio::test]
+async fn envelope_rejections_feed_the_detector() {
+    // With `reject`, uniform probes are refused one by one with 422; they still count towards
+    // the out-of-distribution rate, and with `block` the prober is then refused with 403.
+    let clock = ManualClock::at_unix(1_800_000_000);
+    let g = guard(&clock, "5000/day", OodAction::Reject, ExtractionAction::Block);
+    let eve = Principal::builder("eve").build();
+    let mut statuses = Vec::new();
+    for q in uniform(13, 80) {
+        statuses.push(
+            serve(&g, &eve, &[q])
+                .await
+                .map_or_else(|p| p.status().as_u16(), |_| 200),
+        );
+    }
+    let first_403 = statuses.iter().position(|s| *s == 403).expect("blocked");
+    assert!(first_403 < 40, "{statuses:?}");
+    assert!(statuses[..first_403].contains(&422));
+    assert!(statuses[first_403..].iter().all(|s| *s == 403));
+}
