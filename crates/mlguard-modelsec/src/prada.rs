@@ -18,8 +18,13 @@
 //! 3. if `d_min > T_c`, `x` joins `G_c`, `d_min` joins `D_Gc`, and
 //!    `T_c = max(T_c, mean(D_Gc) - std(D_Gc))`;
 //! 4. once `D` holds enough distances, the values within 3 standard deviations of its mean go
-//!    through the Shapiro-Wilk test ([`crate::shapiro`]); `W < δ` raises an alarm (the paper
-//!    uses δ = 0.9 as one of its operating points; it is [`PradaConfig::delta`]).
+//!    through the Shapiro-Wilk test ([`crate::shapiro`]); `W < δ` raises an alarm (δ = 0.9,
+//!    [`PradaConfig::delta`]).
+//!
+//! The outlier filter of step 4 follows our reading of the paper's Algorithm 1 (the paper's
+//! text could not be re-checked while this was written; [`PradaConfig::outlier_sigmas`]
+//! changes it), and "enough distances" ([`PradaConfig::min_distances`], 100) is our choice,
+//! measured on iris traffic in this crate's tests, not the paper's.
 //!
 //! What differs from the paper, for bounded memory: `D` is a sliding window of the last
 //! [`PradaConfig::max_distances`] distances, and each `G_c` keeps its last
@@ -87,7 +92,7 @@ pub struct PradaConfig {
     /// Classes followed per principal (default 64); queries of further classes are ignored.
     pub max_classes: usize,
     /// Outliers beyond this many standard deviations from the mean of `D` are left out of the
-    /// test (3, as in the paper).
+    /// test (default 3).
     pub outlier_sigmas: f64,
     /// Each feature is divided by this before distances are taken (e.g. the training ranges,
     /// `max - min`); `None`: raw values.
