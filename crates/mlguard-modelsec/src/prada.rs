@@ -87,7 +87,7 @@ pub struct PradaConfig {
     pub min_distances: usize,
     /// The sliding window of distances tested (default 500; at most 5000, AS R94's limit).
     pub max_distances: usize,
-    /// Members kept per class growing set (default 200).
+    /// Members kept per class growing set (default 100).
     pub max_growing_set: usize,
     /// Classes followed per principal (default 64); queries of further classes are ignored.
     pub max_classes: usize,
@@ -134,7 +134,7 @@ impl Default for PradaConfig {
             delta: 0.9,
             min_distances: 100,
             max_distances: 500,
-            max_growing_set: 200,
+            max_growing_set: 100,
             max_classes: 64,
             outlier_sigmas: 3.0,
             feature_scale: None,

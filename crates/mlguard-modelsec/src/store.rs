@@ -22,7 +22,7 @@ use crate::prada::PrincipalState;
 pub use crate::redis_store::RedisStore;
 
 /// Default most principals the memory store tracks.
-pub const DEFAULT_MAX_PRINCIPALS: usize = 4096;
+pub const DEFAULT_MAX_PRINCIPALS: usize = 2048;
 const SHARDS: usize = 16;
 
 /// A store failed (for a shared store: the backend is unreachable or answered garbage).
@@ -75,11 +75,11 @@ struct Shard {
 /// shard evicts that shard's least recently used one (a scan of the shard, only then). 16
 /// shards, each behind its own mutex.
 ///
-/// Memory: a principal costs about `8 × (classes × max_growing_set × (features + 1) +
-/// max_distances)` bytes at worst (with the defaults and iris, 3 × 200 × 5 + 500 floats: about
-/// 28 KB), so the default 4096 principals cost at most about 115 MB, and far less in practice
-/// (the growing sets stay small for benign clients).
-///
+/// Memory: a principal costs at most about `classes × max_growing_set × (8 × features + 80)`
+/// bytes for its growing sets (each member is its own small vector) plus `8 × (max_distances +
+/// ood_rate.window)` bytes; with the defaults and iris (3 classes, 100 members, 4 features) about
+/// 34 KB, so the default 2048 principals cost at most about 70 MB, and far less in practice: a
+/// benign client's growing sets stay small, because the threshold `T_c` rises.
 /// ```
 /// use mlguard_modelsec::store::{DetectorStore, MemoryStore};
 /// let store = MemoryStore::new(100);
