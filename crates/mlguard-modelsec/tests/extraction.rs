@@ -208,3 +208,73 @@ fn an_alarm_is_a_metric_and_an_audit_event_without_the_inputs() {
         assert!(!logs.contains(&format!("{v}")), "input value {v} logged");
     }
 }
+
+#[test]
+fn prada_false_alarms_on_replays_of_few_rows_and_the_ood_rate_does_not() {
+    // Measured, not assumed (see the `prada` module docs): benign clients replaying iris's 45
+    // held-out rows with ±0.1 cm of noise. If PRADA stops tripping here, update the docs.
+    use rand::{Rng, SeedableRng};
+    let (_, held_out) = mlguard_model::iris().stratified_split(0.3, 0).unwrap();
+    let rows: Vec<Vec<f64>> = held_out
+        .features()
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(rows.len(), 45);
+    let env = envelope();
+    let config = config();
+    let scale = ranges();
+    let (mut prada, mut ood) = (0, 0);
+    for client in 0..50u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(client);
+        let mut state = PrincipalState::default();
+        let (mut p, mut o) = (false, false);
+        for _ in 0..200 {
+            let r = &rows[rng.gen_range(0..rows.len())];
+            let x: Vec<f64> = r.iter().map(|v| v + rng.gen_range(-0.1..=0.1)).collect();
+            let class = u32::try_from(classes(std::slice::from_ref(&x))[0]).unwrap();
+            let xs: Vec<f64> = x.iter().zip(&scale).map(|(a, b)| a / b).collect();
+            p |= state
+                .observe(&config, &xs, class)
+                .is_some_and(|w| w < config.delta);
+            o |= state
+                .observe_envelope(&config.ood_rate, !env.check(&x).is_inside())
+                .is_some_and(|share| share > config.ood_rate.max_fraction);
+        }
+        prada += usize::from(p);
+        ood += usize::from(o);
+    }
+    assert!(prada >= 5, "PRADA tripped for {prada} of 50 benign clients");
+    assert_eq!(
+        ood, 0,
+        "the out-of-distribution rate tripped for {ood} of 50 benign clients"
+    );
+
+    // With PRADA's alarms off, the same detector does not alarm on such a client.
+    let mut quiet = config.clone();
+    quiet.alarms = false;
+    let clock = ManualClock::at_unix(1_800_000_000);
+    let d = ExtractionDetector::builder()
+        .config(quiet)
+        .envelope(envelope())
+        .clock(Arc::new(clock))
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        for client in 0..50u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(client);
+            let who = Principal::builder(format!("benign-{client}")).build();
+            let queries: Vec<Vec<f64>> = (0..200)
+                .map(|_| {
+                    rows[rng.gen_range(0..rows.len())]
+                        .iter()
+                        .map(|v| v + rng.gen_range(-0.1..=0.1))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(first_alarm(&d, &who, &queries).await, None, "client {client}");
+        }
+    });
+}
