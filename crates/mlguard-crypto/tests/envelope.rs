@@ -92,8 +92,98 @@ fn wrong_key_wrong_ad_and_tampering_are_one_error() {
     }
 }
 
+/// Seal `plaintext` outside the crate, with the RustCrypto ciphers directly,
+/// authenticating `aad_header` but writing `token_header` into the token. The
+/// token is otherwise well formed: right nonce length, right key, right tag.
+fn forge(
+    algorithm: Algorithm,
+    key: &[u8; 32],
+    token_header: &str,
+    aad_header: &str,
+    associated_data: &[u8],
+) -> String {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let nonce = vec![7u8; algorithm.nonce_len()];
+    let aad = [aad_header.as_bytes(), associated_data].concat();
+    let payload = Payload {
+        msg: b"forged",
+        aad: &aad,
+    };
+    let sealed = match algorithm {
+        Algorithm::Aes256Gcm => aes_gcm::Aes256Gcm::new_from_slice(key)
+            .unwrap()
+            .encrypt(nonce.as_slice().try_into().unwrap(), payload)
+            .unwrap(),
+        _ => chacha20poly1305::XChaCha20Poly1305::new_from_slice(key)
+            .unwrap()
+            .encrypt(nonce.as_slice().try_into().unwrap(), payload)
+            .unwrap(),
+    };
+    format!(
+        "{token_header}{}.{}",
+        URL_SAFE_NO_PAD.encode(nonce),
+        URL_SAFE_NO_PAD.encode(sealed)
+    )
+}
+
 #[test]
-fn algorithm_in_the_header_is_authenticated() {
+fn key_id_in_the_header_is_authenticated() {
+    // One keyring, the same key bytes and algorithm under two ids: a token
+    // relabelled from one id to the other passes every check before the AEAD
+    // (parse, key lookup, algorithm match) and opens with the very same key,
+    // so only the header in the associated data can refuse it.
+    let bytes = [9u8; 32];
+    for algorithm in ALGORITHMS {
+        let keyring = Keyring::new(AeadKey::from_bytes("a", algorithm, &bytes).unwrap())
+            .with_key(AeadKey::from_bytes("b", algorithm, &bytes).unwrap())
+            .unwrap();
+        let token = keyring.encrypt(b"m", b"ad").unwrap();
+        assert_eq!(keyring.decrypt(&token, b"ad").unwrap(), b"m", "control");
+        let relabelled = token.replacen(".a.", ".b.", 1);
+        assert_ne!(relabelled, token);
+        assert!(
+            keyring.decrypt(&relabelled, b"ad").is_err(),
+            "{algorithm:?}: a token relabelled to another key id holding the same key opened"
+        );
+    }
+}
+
+#[test]
+fn version_and_algorithm_in_the_header_are_authenticated() {
+    // Tokens forged with the ciphers directly. The control proves the exact
+    // associated data is `v1.<algorithm>.<key id>.` followed by the caller's
+    // data; then each forgery authenticates a header that differs from the
+    // one written in the token only in its version or algorithm field, with
+    // the right key, nonce length and tag, and must be refused.
+    let bytes = [9u8; 32];
+    for algorithm in ALGORITHMS {
+        let keyring = Keyring::new(AeadKey::from_bytes("k", algorithm, &bytes).unwrap());
+        let header = format!("v1.{}.k.", algorithm.token_name());
+        let genuine = forge(algorithm, &bytes, &header, &header, b"ad");
+        assert_eq!(
+            keyring.decrypt(&genuine, b"ad").unwrap(),
+            b"forged",
+            "{algorithm:?}: control: the header is the associated data's prefix"
+        );
+        let other = ALGORITHMS.into_iter().find(|a| *a != algorithm).unwrap();
+        for aad_header in [
+            format!("v2.{}.k.", algorithm.token_name()),
+            format!("v0.{}.k.", algorithm.token_name()),
+            format!("v1.{}.k.", other.token_name()),
+            "k.".to_owned(),
+            String::new(),
+        ] {
+            let forged = forge(algorithm, &bytes, &header, &aad_header, b"ad");
+            assert!(
+                keyring.decrypt(&forged, b"ad").is_err(),
+                "{algorithm:?}: a token sealed under header {aad_header:?} opened as {header:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn algorithm_mismatch_is_refused() {
     // A keyring holding the same bytes under both algorithms cannot be
     // tricked into reading one algorithm's token as the other's.
     let bytes = [9u8; 32];
