@@ -192,10 +192,34 @@ fn file_store_keeps_last_good_copy_when_file_is_corrupt() {
     let store = FileKeyStore::open_or_create(&path).unwrap();
     let (key, record) = generate("a", ["user"]).unwrap();
     store.insert(record).unwrap();
+
+    // Right after `insert`, the file holds the record (so the copy kept below
+    // really came from disk) with a hash of the key, never the key itself.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(key.key_id()),
+        "insert did not write the record: {text}"
+    );
+    assert!(
+        !text.contains(key.expose_secret()),
+        "the key file holds the secret"
+    );
+    let doc: KeyFile = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc.keys.len(), 1);
+    assert!(doc.keys[0].verify(key.expose_secret()));
+
+    // An editor's half-written file (a different length, so the store does
+    // re-read it) must not lock the key out: the last good copy still serves
+    // a record that verifies the key.
     std::fs::write(&path, b"{ half written").unwrap();
-    assert!(store.get(key.key_id()).unwrap().is_some());
-    let text = std::fs::read_to_string(dir.path().join("keys.json")).unwrap();
-    assert!(!text.contains(key.expose_secret()));
+    for _ in 0..2 {
+        let kept = store.get(key.key_id()).unwrap().expect("last good copy kept");
+        assert!(kept.verify(key.expose_secret()));
+        assert!(!kept.revoked);
+    }
+    // Control: once the file is valid again, its content wins (here: none).
+    std::fs::write(&path, br#"{"keys": []}"#).unwrap();
+    assert!(store.get(key.key_id()).unwrap().is_none());
 }
 
 #[tokio::test]
