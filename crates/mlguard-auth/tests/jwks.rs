@@ -16,25 +16,13 @@ use std::time::Duration;
 const JWKS: &str = include_str!("data/jwks.json");
 
 async fn serve(hits: Arc<AtomicUsize>) -> String {
-    let app = Router::new()
-        .route(
-            "/jwks.json",
-            get(move || {
-                hits.fetch_add(1, Ordering::SeqCst);
-                async { ([("content-type", "application/json")], JWKS) }
-            }),
-        )
-        .route(
-            "/big.json",
-            get(|| async { format!("{{\"keys\":[],\"pad\":\"{}\"}}", "a".repeat(100_000)) }),
-        )
-        .route(
-            "/slow.json",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                JWKS
-            }),
-        );
+    let app = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { ([("content-type", "application/json")], JWKS) }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -129,22 +117,89 @@ async fn unknown_kid_fetches_once_per_interval_and_keys_verify() {
     );
 }
 
+/// A JWKS endpoint whose answer the test switches: a good set, then each kind of failure.
+#[derive(Clone, Copy)]
+enum Mode {
+    Good = 0,
+    ServerError = 1,
+    Oversized = 2,
+    Slow = 3,
+    Malformed = 4,
+}
+
+async fn serve_switchable(mode: Arc<AtomicUsize>) -> String {
+    let app = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let mode = mode.load(Ordering::SeqCst);
+            async move {
+                use axum::response::IntoResponse;
+                match mode {
+                    0 => ([("content-type", "application/json")], JWKS).into_response(),
+                    1 => (http::StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
+                    2 => format!("{{\"keys\":[],\"pad\":\"{}\"}}", "a".repeat(100_000)).into_response(),
+                    3 => {
+                        // A valid set, but only after the client's bound.
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        ([("content-type", "application/json")], JWKS).into_response()
+                    }
+                    _ => "{\"keys\": [".into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/jwks.json")
+}
+
 #[tokio::test]
 async fn fetch_is_bounded_in_size_and_time_and_keeps_old_keys() {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let base = serve(hits).await;
-    let big = RemoteJwks::builder(format!("{base}/big.json"))
-        .max_body_bytes(10_000)
-        .build()
+    let mode = Arc::new(AtomicUsize::new(Mode::Good as usize));
+    let url = serve_switchable(mode.clone()).await;
+    let jwks = Arc::new(
+        RemoteJwks::builder(url)
+            .max_body_bytes(10_000)
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap(),
+    );
+    let auth = BearerAuth::new(JwtVerifier::builder().jwks(jwks.clone()).build().unwrap());
+    let token = JwtIssuer::new(SigningKey::from_pem(JwtAlgorithm::ES256, "ec-remote", EC_PRIVATE).unwrap())
+        .issue("svc", &["user".into()], None)
         .unwrap();
-    assert!(big.refresh().await.is_err());
-    let slow = RemoteJwks::builder(format!("{base}/slow.json"))
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    // The server would answer with a valid set after 5 s: an error means the bound cut it off.
-    assert!(slow.refresh().await.is_err());
-    let ok = RemoteJwks::builder(format!("{base}/jwks.json")).build().unwrap();
-    assert_eq!(ok.refresh().await.unwrap(), 3);
+
+    // The keys the failures below must not take away.
+    assert_eq!(jwks.refresh().await.unwrap(), 3);
+    assert!(jwks.cached("ec-remote").is_some());
+    assert!(
+        auth.authenticate_headers(&headers(token.access_token()))
+            .await
+            .is_ok()
+    );
+
+    for (failure, what) in [
+        (Mode::ServerError, "a 500"),
+        // 100 kB against a 10 kB bound.
+        (Mode::Oversized, "an oversized body"),
+        // The server would answer with a valid set after 5 s: an error means the bound cut it off.
+        (Mode::Slow, "a slow answer"),
+        (Mode::Malformed, "a malformed body"),
+    ] {
+        mode.store(failure as usize, Ordering::SeqCst);
+        assert!(jwks.refresh().await.is_err(), "{what} was accepted");
+        assert_eq!(jwks.len(), 3, "{what} dropped the cached keys");
+        assert!(jwks.cached("ec-remote").is_some(), "{what}");
+        assert!(
+            auth.authenticate_headers(&headers(token.access_token()))
+                .await
+                .is_ok(),
+            "after {what} a token signed by a cached key no longer verifies"
+        );
+    }
+    // Control: the endpoint healthy again is read again.
+    mode.store(Mode::Good as usize, Ordering::SeqCst);
+    assert_eq!(jwks.refresh().await.unwrap(), 3);
     assert!(RemoteJwks::builder("file:///etc/passwd").build().is_err());
 }
