@@ -1,6 +1,7 @@
 use super::*;
 use http::HeaderValue;
 use proptest::prelude::*;
+use std::net::Ipv4Addr;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -177,37 +178,194 @@ fn resolve_request_prefers_an_existing_client_ip() {
     );
 }
 
+/// A hop for the generated chains: its address, and whether the test's
+/// resolver (`TRUSTED`) trusts it.
+fn hop() -> impl Strategy<Value = (IpAddr, bool)> {
+    prop_oneof![
+        // Trusted proxies, v4 and v6.
+        any::<[u8; 3]>().prop_map(|o| (IpAddr::from([10, o[0], o[1], o[2]]), true)),
+        any::<u16>().prop_map(|x| (IpAddr::from(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, x)), true)),
+        // Public addresses (never in TRUSTED), v4, v6 and v4-mapped v6.
+        any::<[u8; 3]>().prop_map(|o| (IpAddr::from([203, o[0], o[1], o[2]]), false)),
+        any::<u16>().prop_map(|x| (
+            IpAddr::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, x)),
+            false
+        )),
+        any::<[u8; 2]>().prop_map(|o| (
+            IpAddr::from(Ipv4Addr::new(198, 51, o[0], o[1]).to_ipv6_mapped()),
+            false
+        )),
+    ]
+}
+
+const TRUSTED: &str = "10.0.0.0/8, fd00::/8";
+
+/// One hop as a proxy writes it: optionally with a port, in either header's syntax.
+fn render(ip: IpAddr, port: Option<u16>, forwarded: bool) -> String {
+    let node = match (ip, port) {
+        (IpAddr::V4(v4), Some(p)) => format!("{v4}:{p}"),
+        (IpAddr::V6(v6), Some(p)) => format!("[{v6}]:{p}"),
+        (ip, None) => ip.to_string(),
+    };
+    if !forwarded {
+        node
+    } else if node.contains(':') {
+        format!("for=\"{node}\";proto=https")
+    } else {
+        format!("for={node}")
+    }
+}
+
+/// The resolved address, spelled out from the chain instead of parsed: walking
+/// from the peer leftwards, the first hop the resolver does not trust; the
+/// leftmost hop if all are trusted; the peer if there is none.
+fn rightmost_untrusted(peer: IpAddr, chain: &[(IpAddr, bool)]) -> IpAddr {
+    let canonical = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    chain
+        .iter()
+        .rev()
+        .find(|(_, trusted)| !trusted)
+        .or(chain.first())
+        .map_or(peer, |(ip, _)| canonical(*ip))
+}
+
+/// Text for header values: printable ASCII (so every value is a valid
+/// `HeaderValue`). A list of elements, most of them nodes as either header
+/// writes them (so the resolver often walks into the header), the rest
+/// fragments weighted towards the characters both parsers act on.
+fn header_text() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        3 => Just(",".to_owned()),
+        2 => Just(";".to_owned()),
+        2 => Just("for=".to_owned()),
+        2 => Just("\"".to_owned()),
+        1 => Just("\\".to_owned()),
+        1 => Just(" ".to_owned()),
+        1 => Just("[".to_owned()),
+        1 => Just("]".to_owned()),
+        1 => Just(":".to_owned()),
+        4 => any::<[u8; 4]>().prop_map(|o| IpAddr::from(o).to_string()),
+        2 => any::<[u16; 8]>().prop_map(|s| IpAddr::from(s).to_string()),
+        2 => "[ -~]{1,4}",
+    ];
+    let node = (hop(), proptest::option::of(any::<u16>()), any::<bool>())
+        .prop_map(|((ip, _), port, forwarded)| render(ip, port, forwarded));
+    let element = prop_oneof![
+        3 => node,
+        2 => proptest::collection::vec(fragment, 1..6).prop_map(|p| p.concat()),
+    ];
+    let separator = prop_oneof![Just(","), Just(", "), Just(" , "), Just(";")];
+    proptest::collection::vec((element, separator), 0..8).prop_map(|parts| {
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (e, sep))| if i == 0 { e } else { format!("{sep}{e}") })
+            .collect()
+    })
+}
+
+/// Every address a header value could name, read leniently: the text split at
+/// the separators both parsers use, with and without quoting backslashes.
+fn addresses_in(text: &str) -> Vec<IpAddr> {
+    let unescaped = text.replace('\\', "");
+    let mut found = Vec::new();
+    for t in [text, unescaped.as_str()] {
+        for token in t.split([',', ';', '=', '"', ' ', '\t', '\\']) {
+            let token = token.trim();
+            let inner = token.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+            if let Some(ip) = token
+                .parse::<IpAddr>()
+                .ok()
+                .or_else(|| token.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+                .or_else(|| inner.and_then(|i| i.parse::<IpAddr>().ok()))
+            {
+                found.push(ip);
+                if let IpAddr::V6(v6) = ip
+                    && let Some(v4) = v6.to_ipv4_mapped()
+                {
+                    found.push(IpAddr::V4(v4));
+                }
+            }
+        }
+    }
+    found
+}
+
+// How often the assertions bite (measured once with counters over the default
+// 256 cases per property; figures vary a little with the seed):
+// - untrusted_peer_always_wins: every case builds valid header values and
+//   asserts (100%), half of them on well-formed chains of trusted and public hops.
+// - parsers_stay_in_the_chain: every case asserts for both headers (100%);
+//   about 20% of the resolutions (100 of 512) return an address read from the
+//   header rather than the peer.
+// - resolved_address_is_exactly_the_rightmost_untrusted_hop: every case
+//   asserts (100%); about 69% (177 of 256) of the chains contain a trusted hop,
+//   53% (136) two or more untrusted hops, where the leftmost, spoofable entry is
+//   the wrong answer, and 87% (223) resolve to a header hop, not the peer.
 proptest! {
     #[test]
-    fn untrusted_peer_always_wins(value in "\\PC{0,200}", peer in any::<[u8; 4]>()) {
-        let peer = IpAddr::from([11, peer[1], peer[2], peer[3]]);
-        let r = resolver("10.0.0.0/8");
-        if let Ok(v) = HeaderValue::from_str(&value) {
+    fn untrusted_peer_always_wins(
+        value in prop_oneof![header_text(), "[ -~]{0,200}"],
+        chain in proptest::collection::vec(hop(), 0..6),
+        ports in proptest::collection::vec(proptest::option::of(any::<u16>()), 6),
+        peer in any::<[u8; 3]>(),
+    ) {
+        // A peer outside every trusted network, whatever the headers say:
+        // random text, or a well-formed chain naming trusted and public hops.
+        let peer = IpAddr::from([11, peer[0], peer[1], peer[2]]);
+        let r = resolver(TRUSTED);
+        let xff: Vec<String> = chain.iter().zip(&ports).map(|((ip, _), p)| render(*ip, *p, false)).collect();
+        let fwd: Vec<String> = chain.iter().zip(&ports).map(|((ip, _), p)| render(*ip, *p, true)).collect();
+        for (x, f) in [(value.clone(), value), (xff.join(", "), fwd.join(", "))] {
             let mut h = HeaderMap::new();
-            h.insert("x-forwarded-for", v.clone());
-            h.insert("forwarded", v);
+            h.insert("x-forwarded-for", HeaderValue::from_str(&x).unwrap());
+            h.insert("forwarded", HeaderValue::from_str(&f).unwrap());
             prop_assert_eq!(r.resolve(peer, &h), peer);
             prop_assert_eq!(r.clone().with_header(ForwardedHeader::Forwarded).resolve(peer, &h), peer);
         }
     }
 
     #[test]
-    fn parsers_never_panic_and_stay_in_the_chain(value in proptest::collection::vec(any::<u8>(), 0..300)) {
+    fn parsers_stay_in_the_chain(value in header_text()) {
+        // Trusting everything, the resolver walks as far left as it can read:
+        // whatever it returns is the peer or an address written in the header.
+        let peer = ip("10.0.0.1");
         let r = resolver("0.0.0.0/0, ::/0");
-        if let Ok(v) = HeaderValue::from_bytes(&value) {
+        let v = HeaderValue::from_str(&value).unwrap();
+        let named = addresses_in(&value);
+        for header in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
             let mut h = HeaderMap::new();
             h.insert("x-forwarded-for", v.clone());
-            h.insert("forwarded", v);
-            let _ = r.resolve(ip("10.0.0.1"), &h);
-            let _ = r.clone().with_header(ForwardedHeader::Forwarded).resolve(ip("10.0.0.1"), &h);
+            h.insert("forwarded", v.clone());
+            let got = r.clone().with_header(header).resolve(peer, &h);
+            prop_assert!(got == peer || named.contains(&got), "{:?} resolved {} from {:?}", header, got, value);
         }
     }
 
     #[test]
-    fn resolved_address_is_the_peer_or_in_the_header(hops in proptest::collection::vec(any::<[u8; 4]>(), 0..6)) {
-        let list: Vec<String> = hops.iter().map(|o| IpAddr::from(*o).to_string()).collect();
-        let h = headers("x-forwarded-for", &[&list.join(", ")]);
-        let got = resolver("10.0.0.0/8").resolve(ip("10.0.0.1"), &h);
-        prop_assert!(got == ip("10.0.0.1") || list.contains(&got.to_string()));
+    fn resolved_address_is_exactly_the_rightmost_untrusted_hop(
+        chain in proptest::collection::vec(hop(), 0..7),
+        ports in proptest::collection::vec(proptest::option::of(any::<u16>()), 7),
+        lines in 1usize..4,
+        peer in any::<[u8; 3]>(),
+    ) {
+        // The peer is a trusted proxy; the chain, written by proxies, mixes
+        // trusted and public hops and may be split over several header lines.
+        let peer = IpAddr::from([10, peer[0], peer[1], peer[2]]);
+        let expected = rightmost_untrusted(peer, &chain);
+        for header in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+            let forwarded = header == ForwardedHeader::Forwarded;
+            let rendered: Vec<String> = chain.iter().zip(&ports).map(|((ip, _), p)| render(*ip, *p, forwarded)).collect();
+            let mut h = HeaderMap::new();
+            let per_line = rendered.len().div_ceil(lines).max(1);
+            for line in rendered.chunks(per_line) {
+                h.append(header.name(), HeaderValue::from_str(&line.join(", ")).unwrap());
+            }
+            let got = resolver(TRUSTED).with_header(header).resolve(peer, &h);
+            prop_assert_eq!(got, expected, "{:?} {:?}", header, rendered);
+        }
     }
 }
