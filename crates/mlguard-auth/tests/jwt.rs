@@ -79,13 +79,13 @@ fn every_supported_algorithm_round_trips_with_its_own_key_only() {
     let cases: Vec<(JwtAlgorithm, SigningKey, VerifyingKey)> = vec![
         (
             JwtAlgorithm::HS256,
-            SigningKey::hmac(JwtAlgorithm::HS256, "k", &[1; 32]).unwrap(),
-            VerifyingKey::hmac(JwtAlgorithm::HS256, &[1; 32]).unwrap(),
+            SigningKey::hmac(JwtAlgorithm::HS256, "k", &[1; 64]).unwrap(),
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &[1; 64]).unwrap(),
         ),
         (
             JwtAlgorithm::HS384,
-            SigningKey::hmac(JwtAlgorithm::HS384, "k", &[1; 48]).unwrap(),
-            VerifyingKey::hmac(JwtAlgorithm::HS384, &[1; 48]).unwrap(),
+            SigningKey::hmac(JwtAlgorithm::HS384, "k", &[1; 64]).unwrap(),
+            VerifyingKey::hmac(JwtAlgorithm::HS384, &[1; 64]).unwrap(),
         ),
         (
             JwtAlgorithm::HS512,
@@ -113,23 +113,59 @@ fn every_supported_algorithm_round_trips_with_its_own_key_only() {
             VerifyingKey::from_pem(JwtAlgorithm::EdDSA, ED_PUBLIC).unwrap(),
         ),
     ];
-    for (alg, sk, vk) in cases {
-        let issuer = JwtIssuer::new(sk).clock(Arc::new(c.clone()));
-        let token = issuer.issue("bob", &[], None).unwrap();
-        let verifier = JwtVerifier::builder()
+    // The same key material pinned to a sibling algorithm: one 64-byte secret
+    // for the three HMAC algorithms, one RSA key pair for RS256 and PS256.
+    // Without the algorithm check these would verify the token's signature.
+    let same_material = |from: JwtAlgorithm, to: JwtAlgorithm| -> Option<VerifyingKey> {
+        let hmac = [JwtAlgorithm::HS256, JwtAlgorithm::HS384, JwtAlgorithm::HS512];
+        let rsa = [JwtAlgorithm::RS256, JwtAlgorithm::PS256];
+        if hmac.contains(&from) && hmac.contains(&to) {
+            Some(VerifyingKey::hmac(to, &[1; 64]).unwrap())
+        } else if rsa.contains(&from) && rsa.contains(&to) {
+            Some(VerifyingKey::from_pem(to, RSA_PUBLIC).unwrap())
+        } else {
+            None
+        }
+    };
+    let verifier_for = |vk: VerifyingKey| {
+        JwtVerifier::builder()
             .key(vk.with_kid("k"))
             .clock(Arc::new(c.clone()))
             .build()
-            .unwrap();
-        assert_eq!(
-            verifier.verify(token.access_token()).unwrap().subject,
-            "bob",
-            "{alg}"
-        );
-        // The same key pinned to a sibling algorithm refuses the token.
-        let header = mlguard_auth::jwt::parse_header(token.access_token(), 8192).unwrap();
-        assert_eq!(header.0, alg);
+            .unwrap()
+    };
+    let tokens: Vec<(JwtAlgorithm, String)> = cases
+        .iter()
+        .map(|(alg, sk, _)| {
+            let issuer = JwtIssuer::new(sk.clone()).clock(Arc::new(c.clone()));
+            let token = issuer.issue("bob", &[], None).unwrap();
+            let header = mlguard_auth::jwt::parse_header(token.access_token(), 8192).unwrap();
+            assert_eq!(header.0, *alg);
+            (*alg, token.access_token().to_owned())
+        })
+        .collect();
+    let mut same_material_pairs = 0;
+    for (alg, token) in &tokens {
+        for (other, _, vk) in &cases {
+            let verified = verifier_for(vk.clone()).verify(token);
+            if other == alg {
+                assert_eq!(verified.unwrap().subject, "bob", "{alg}");
+                continue;
+            }
+            // Every sibling's own key refuses the token...
+            assert!(verified.is_err(), "{alg} token verified by the {other} key");
+            // ...and so does this token's key pinned to the sibling algorithm.
+            if let Some(pinned) = same_material(*alg, *other) {
+                same_material_pairs += 1;
+                assert_eq!(
+                    verifier_for(pinned).verify(token).unwrap_err(),
+                    TokenError::AlgorithmMismatch,
+                    "{alg} token, its own key pinned to {other}"
+                );
+            }
+        }
     }
+    assert_eq!(same_material_pairs, 3 * 2 + 2, "HS* x HS*, RS256 x PS256");
     // PS256 key does not verify an RS256 token made with the same RSA key pair.
     let rs = JwtIssuer::new(SigningKey::from_pem(JwtAlgorithm::RS256, "k", RSA_PRIVATE).unwrap())
         .clock(Arc::new(c.clone()));
