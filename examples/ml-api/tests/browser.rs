@@ -294,14 +294,55 @@ async fn drive(client: &Client, s: &TestServer) -> Result<Vec<String>, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    let violations = client
-        .execute("return window.__csp || [];", vec![])
+    let violations = csp_violations(client).await?;
+
+    // Control: the watcher sees a violation when there is one. An inline
+    // script is refused by the page's `script-src 'self'`; without this, an
+    // empty list could also mean the watcher never ran.
+    let ran = client
+        .execute(
+            "const s = document.createElement('script'); \
+             s.textContent = 'window.__inline_ran = true;'; \
+             document.body.appendChild(s); \
+             return window.__inline_ran === true;",
+            vec![],
+        )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(violations
-        .as_array()
-        .into_iter()
-        .flatten()
+    if ran != serde_json::Value::Bool(false) {
+        return Err(format!("an inline script ran under the docs CSP: {ran}"));
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let seen = csp_violations(client).await?;
+        if seen.len() > violations.len() {
+            let control = &seen[violations.len()..];
+            if !control.iter().any(|v| v.starts_with("script-src")) {
+                return Err(format!("the control violation was not script-src: {control:?}"));
+            }
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the CSP watcher saw no violation for an inline script".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(violations)
+}
+
+/// The violations recorded by `WATCH_CSP`; an error if it is not installed.
+async fn csp_violations(client: &Client) -> Result<Vec<String>, String> {
+    let recorded = client
+        .execute("return window.__csp;", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(list) = recorded.as_array() else {
+        return Err(format!(
+            "the CSP watcher is not installed on the page (window.__csp = {recorded})"
+        ));
+    };
+    Ok(list
+        .iter()
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .collect())
 }
