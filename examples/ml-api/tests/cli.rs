@@ -316,20 +316,58 @@ fn train_writes_the_model_and_prints_accuracy() {
     assert_eq!(mode(&tmp.path().join("iris.model.json")), 0o600);
 }
 
-#[test]
-fn unknown_role_and_short_password_are_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = cmd(tmp.path())
-        .args(["apikey", "create", "x", "--role", "root"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let mut add = cmd(tmp.path())
-        .args(["user", "add", "eve"])
+/// Runs `ml-api --data-dir <data> <args>` with `stdin`; returns (success, stdout, stderr).
+fn run_with_stdin(data: &Path, args: &[&str], stdin: &[u8]) -> (bool, String, String) {
+    let mut child = cmd(data)
+        .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(b"short\n").unwrap();
-    assert!(!add.wait().unwrap().success());
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_role_and_short_password_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let file = |name: &str| std::fs::read_to_string(data.join(name)).unwrap_or_default();
+
+    // Refused for the stated reason, and nothing is written.
+    let (ok, stdout, stderr) = run_with_stdin(data, &["apikey", "create", "x", "--role", "root"], b"");
+    assert!(!ok, "an unknown role was accepted: {stdout}");
+    assert!(
+        stderr.contains(r#"unknown role "root"; known roles: admin, user"#),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("mlg_"), "a key was printed: {stdout}");
+    assert!(
+        !file("apikeys.json").contains("\"x\""),
+        "{}",
+        file("apikeys.json")
+    );
+    // Control: the same command with a known role succeeds and prints the key.
+    let (ok, stdout, stderr) = run_with_stdin(data, &["apikey", "create", "x", "--role", "user"], b"");
+    assert!(ok, "{stderr}");
+    assert!(stdout.trim().starts_with("mlg_"), "{stdout}");
+
+    let (ok, _, stderr) = run_with_stdin(data, &["user", "add", "eve"], b"short\n");
+    assert!(!ok, "a 5-character password was accepted");
+    assert!(
+        stderr.contains("the password must have at least 8 characters"),
+        "{stderr}"
+    );
+    assert!(!file("users.json").contains("\"eve\""), "{}", file("users.json"));
+    // Control: eight characters are enough.
+    let (ok, _, stderr) = run_with_stdin(data, &["user", "add", "eve"], b"eight ch\n");
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains(r#"user "eve" saved"#), "{stderr}");
+    assert!(file("users.json").contains("\"eve\""), "{}", file("users.json"));
 }
