@@ -543,46 +543,99 @@ async fn tls_1_2_and_1_3_handshakes_succeed() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn tls_1_1_and_plain_http_on_the_tls_port_are_refused() {
-    let s = start().await;
-    let addr = s.running.as_ref().unwrap().addr();
-    // A TLS 1.1 ClientHello (record version 0x0301, client_version 0x0302), no extensions.
-    let mut hello = vec![0x03, 0x02];
-    hello.extend_from_slice(&[0u8; 32]); // random
+/// A TLS ClientHello record offering `client_version` (no `supported_versions`
+/// extension, so this is the version offered), with TLS 1.2 ECDHE-GCM/ChaCha
+/// suites and the extensions those need: a hello the server completes at 1.2.
+fn client_hello(client_version: [u8; 2]) -> Vec<u8> {
+    let mut hello = client_version.to_vec();
+    hello.extend_from_slice(&[0x42u8; 32]); // random
     hello.push(0); // session id
-    hello.extend_from_slice(&[0x00, 0x04, 0xc0, 0x13, 0x00, 0x2f]); // two TLS 1.0-era suites
+    let suites = [0xc02bu16, 0xc02c, 0xc02f, 0xc030, 0xcca8, 0xcca9];
+    hello.extend_from_slice(&u16::try_from(suites.len() * 2).unwrap().to_be_bytes());
+    for suite in suites {
+        hello.extend_from_slice(&suite.to_be_bytes());
+    }
     hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    let mut extensions = Vec::new();
+    // supported_groups: x25519, secp256r1
+    extensions.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // ec_point_formats: uncompressed
+    extensions.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256, ed25519
+    extensions.extend_from_slice(&[
+        0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x08, 0x07,
+    ]);
+    // extended_master_secret, renegotiation_info (empty)
+    extensions.extend_from_slice(&[0x00, 0x17, 0x00, 0x00, 0xff, 0x01, 0x00, 0x01, 0x00]);
+    hello.extend_from_slice(&u16::try_from(extensions.len()).unwrap().to_be_bytes());
+    hello.extend_from_slice(&extensions);
     let mut handshake = vec![0x01, 0x00];
     handshake.extend_from_slice(&u16::try_from(hello.len()).unwrap().to_be_bytes());
     handshake.extend_from_slice(&hello);
     let mut record = vec![0x16, 0x03, 0x01];
     record.extend_from_slice(&u16::try_from(handshake.len()).unwrap().to_be_bytes());
     record.extend_from_slice(&handshake);
+    record
+}
 
+/// Sends `bytes` on a fresh connection; returns what comes back until EOF, 7
+/// bytes or 5 s, whichever is first.
+async fn first_reply(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&record).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    // Either an alert record (0x15) or a closed connection; never a ServerHello (0x16).
-    assert!(
-        buf.is_empty() || buf[0] == 0x15,
-        "server answered a TLS 1.1 hello with {:x?}",
-        &buf[..buf.len().min(8)]
+    let read = async {
+        let mut chunk = [0u8; 64];
+        while buf.len() < 7 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    buf
+}
+
+#[tokio::test]
+async fn tls_1_1_and_plain_http_on_the_tls_port_are_refused() {
+    let s = start().await;
+    let addr = s.running.as_ref().unwrap().addr();
+
+    // Control: the very hello, offering TLS 1.2, gets a ServerHello
+    // (handshake record 0x16, message type 2) from the same port.
+    let reply = first_reply(addr, &client_hello([0x03, 0x03])).await;
+    assert_eq!(
+        (reply.first(), reply.get(5)),
+        (Some(&0x16), Some(&0x02)),
+        "a TLS 1.2 hello was not answered with a ServerHello: {reply:x?}"
+    );
+    // Offering only TLS 1.1 (client_version 0x0302), everything else equal:
+    // a fatal alert (record 0x15, length 2, level 2) naming protocol_version
+    // (70). An empty reply is not accepted: a port that drops every
+    // connection would give one.
+    let reply = first_reply(addr, &client_hello([0x03, 0x02])).await;
+    assert_eq!(
+        reply.get(..7),
+        Some(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 70][..]),
+        "server answered a TLS 1.1 hello with {reply:x?}"
     );
 
-    // Plain HTTP to the TLS port gets no HTTP answer.
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    assert!(!buf.starts_with(b"HTTP/"));
+    // Plain HTTP to the TLS port gets no HTTP answer but a fatal
+    // decode_error (50) alert.
+    let reply = first_reply(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(
+        reply.get(..7),
+        Some(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 50][..]),
+        "plain HTTP on the TLS port got {reply:x?}"
+    );
+
+    // And a real TLS 1.2 client completes its request on the same server.
+    let running = s.running.as_ref().unwrap();
+    let tls12 = client_for(running, |b| {
+        b.min_tls_version(reqwest::tls::Version::TLS_1_2)
+            .max_tls_version(reqwest::tls::Version::TLS_1_2)
+    });
+    assert_eq!(tls12.get(s.url("/healthz")).send().await.unwrap().status(), 200);
     s.stop().await;
 }
