@@ -3,9 +3,9 @@
 mod common;
 
 use common::{Comment, PredictRequest};
-use mlguard_validate::JsonConfig;
 use mlguard_validate::content_type::is_json_media_type;
 use mlguard_validate::scan::{ScanError, scan};
+use mlguard_validate::{JsonConfig, Rejection};
 use proptest::prelude::*;
 
 /// Bytes drawn mostly from JSON's structural alphabet, so deep and odd shapes are common.
@@ -37,21 +37,45 @@ proptest! {
         let _ = config.parse::<serde_json::Value>(&bytes);
     }
 
-    /// Whatever passes the scan with a generous bound is parsed exactly as serde_json would,
-    /// and whatever serde_json parses and is shallow and short passes the scan.
+    /// Valid documents, generated (nested arrays and objects up to depth 7,
+    /// arrays up to 5 long, strings full of brackets, quotes and escapes) and
+    /// written compact or pretty, against random bounds: the scan and the
+    /// parser accept exactly the documents within both bounds, and then parse
+    /// them exactly as serde_json does; a document over a bound is refused for
+    /// that bound. (Before, the input was random bytes and every assertion sat
+    /// under a successful serde parse, which almost only happens for inputs
+    /// of 3 bytes or fewer.) Measured once with counters over 2000 cases:
+    /// every case reaches an assertion; about 68% are within both bounds,
+    /// 8% too deep only, 18% too long only, 6% both.
     #[test]
-    fn scan_agrees_with_serde_json_on_valid_documents(bytes in jsonish()) {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            let (depth, widest) = shape(&v);
-            let scanned = scan(&bytes, 64, 10_000);
-            prop_assert_eq!(scanned, Ok(()));
-            if depth > 0 {
-                let too_deep = scan(&bytes, depth - 1, 10_000);
-                prop_assert!(matches!(too_deep, Err(ScanError::TooDeep { .. })), "depth {} not caught", depth);
+    fn scan_agrees_with_serde_json_on_valid_documents(
+        v in json_value(),
+        pretty in any::<bool>(),
+        max_depth in 1usize..5,
+        max_len in 1usize..6,
+    ) {
+        let bytes = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+        let (depth, widest) = shape(&v);
+        let scanned = scan(&bytes, max_depth, max_len);
+        let config = JsonConfig::builder().max_depth(max_depth).max_array_len(max_len).build().unwrap();
+        let parsed = config.parse::<serde_json::Value>(&bytes);
+        match (depth <= max_depth, widest <= max_len) {
+            (true, true) => {
+                prop_assert_eq!(scanned, Ok(()));
+                prop_assert_eq!(parsed.unwrap(), serde_json::from_slice::<serde_json::Value>(&bytes).unwrap());
             }
-            if widest > 1 {
-                let too_long = scan(&bytes, 64, widest - 1);
-                prop_assert!(matches!(too_long, Err(ScanError::TooManyItems { .. })), "len {} not caught", widest);
+            (false, true) => {
+                prop_assert_eq!(scanned, Err(ScanError::TooDeep { limit: max_depth }));
+                prop_assert!(matches!(parsed, Err(Rejection::TooDeep { limit }) if limit == max_depth), "{:?}", parsed);
+            }
+            (true, false) => {
+                prop_assert!(matches!(scanned, Err(ScanError::TooManyItems { limit, .. }) if limit == max_len), "{:?}", scanned);
+                prop_assert!(matches!(parsed, Err(Rejection::TooManyItems { limit, .. }) if limit == max_len), "{:?}", parsed);
+            }
+            (false, false) => {
+                // The first bound crossed in input order.
+                prop_assert!(scanned.is_err(), "{:?}", scanned);
+                prop_assert!(matches!(parsed, Err(Rejection::TooDeep { .. } | Rejection::TooManyItems { .. })), "{:?}", parsed);
             }
         }
     }
@@ -85,7 +109,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i32>().prop_map(Value::from),
         "[\\[\\]{}\",:\\\\a-z]{0,8}".prop_map(Value::String),
     ];
-    leaf.prop_recursive(6, 64, 6, |inner| {
+    leaf.prop_recursive(7, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map("[a-z\\[\\]\"/~]{0,4}", inner, 0..4)
