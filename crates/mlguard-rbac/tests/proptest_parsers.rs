@@ -16,8 +16,23 @@ fn valid_permission() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    /// Any text, valid permissions, and valid permissions with one character
+    /// inserted: about 48% (122-126 of 256, two runs) of the cases parse and
+    /// reach the assertions (measured once with a counter; with any text
+    /// alone, as before, almost none).
     #[test]
-    fn permission_parse_never_panics(s in "\\PC{0,200}") {
+    fn permission_parse_never_panics(
+        s in prop_oneof![
+            1 => "\\PC{0,200}",
+            2 => valid_permission(),
+            2 => (valid_permission(), any::<prop::sample::Index>(), prop::sample::select(vec!['*', ':', 'A', ' ', 'é', '-', 'a']))
+                .prop_map(|(p, at, c)| {
+                    let mut p: Vec<char> = p.chars().collect();
+                    p.insert(at.index(p.len() + 1), c);
+                    p.into_iter().collect()
+                }),
+        ],
+    ) {
         if let Ok(p) = Permission::parse(&s) {
             prop_assert_eq!(p.as_str(), s.as_str());
             prop_assert!(p.implies(&p));
@@ -47,23 +62,36 @@ proptest! {
     }
 
     /// Random policies: building never panics; when it succeeds, inheritance is transitive and
-    /// checks never panic.
+    /// checks never panic. Biased to policies that build (mostly valid permissions, parents
+    /// mostly among the roles defined after the role): measured once with counters over 256
+    /// cases, 48% (122) build, 13% (33) contain a chain a -> b -> c of three distinct roles
+    /// (where transitivity is really tested), and 32% (82) build and
+    /// ask a valid permission.
     #[test]
     fn random_policies_build_or_fail_cleanly(
         roles in prop::collection::vec(
-            ("[a-d]", prop::collection::vec(prop_oneof![valid_permission(), "[a-z*:A]{0,8}"], 0..3), prop::collection::vec("[a-e]", 0..2)),
-            0..6,
+            (
+                prop::collection::vec(prop_oneof![8 => valid_permission(), 1 => "[a-z*:A]{0,8}"], 0..3),
+                // Parents: a subset of the roles named after this one (so mostly no cycle),
+                // and sometimes any name at all (a cycle, itself, or an undefined role).
+                any::<u8>(),
+                prop_oneof![6 => Just(None), 1 => "[a-z]".prop_map(Some)],
+            ),
+            1..6,
         ),
-        asked in "[a-z*:]{0,8}",
+        asked in prop_oneof![2 => valid_permission(), 1 => "[a-z*:]{0,8}"],
     ) {
+        let names = ["a", "b", "c", "d", "e"];
         let mut toml = String::new();
-        let mut seen = std::collections::HashSet::new();
-        for (name, perms, parents) in &roles {
-            if !seen.insert(name.clone()) {
-                continue;
-            }
+        for (i, (perms, later, any_name)) in roles.iter().enumerate() {
+            let mut parents: Vec<String> = (i + 1..roles.len())
+                .filter(|j| later & (1 << j) != 0)
+                .map(|j| names[j].to_owned())
+                .collect();
+            parents.extend(any_name.clone());
             toml.push_str(&format!(
-                "[roles.{name}]\npermissions = {perms:?}\ninherits = {parents:?}\n"
+                "[roles.{}]\npermissions = {perms:?}\ninherits = {parents:?}\n",
+                names[i]
             ));
         }
         if let Ok(policy) = Policy::from_toml_str(&toml) {
