@@ -68,18 +68,32 @@ proptest! {
         prop_assert!(keyring.decrypt(&token, b"").is_err());
     }
 
+    /// Structured tokens, biased so that most pass every check before the
+    /// AEAD (version, algorithm, key id naming a key of that algorithm, nonce
+    /// length, room for a tag) and are refused only by authentication. Measured
+    /// once with a counter over 512 cases: 41% (212) reach decryption; the
+    /// previous generator (random key id and nonce length) almost never did.
     #[test]
     fn aead_decrypt_never_panics_on_structured_tokens(
-        version in prop::sample::select(vec!["v1", "v0", "v2", ""]),
-        algorithm in prop::sample::select(vec!["xchacha20poly1305", "aes256gcm", "x"]),
-        key_id in "[a-z.]{0,4}",
-        nonce in proptest::collection::vec(any::<u8>(), 0..30),
-        sealed in proptest::collection::vec(any::<u8>(), 0..64),
+        version in prop_oneof![4 => Just("v1"), 1 => prop::sample::select(vec!["v0", "v2", ""])],
+        (algorithm, key_id) in prop_oneof![
+            4 => prop::sample::select(vec![("aes256gcm", "k"), ("xchacha20poly1305", "kk")]),
+            1 => (prop::sample::select(vec!["xchacha20poly1305", "aes256gcm", "x"]), prop::sample::select(vec!["k", "kk", "", "k.k", "z"])),
+        ],
+        nonce_len in prop_oneof![4 => Just(None), 1 => (0usize..30).prop_map(Some)],
+        nonce_bytes in any::<[u8; 30]>(),
+        sealed in prop_oneof![
+            4 => proptest::collection::vec(any::<u8>(), 16..64),
+            1 => proptest::collection::vec(any::<u8>(), 0..16),
+        ],
     ) {
+        // The right nonce length for the algorithm named, unless drawn otherwise.
+        let nonce_len = nonce_len.unwrap_or(if algorithm == "aes256gcm" { 12 } else { 24 });
+        let nonce = &nonce_bytes[..nonce_len];
         let token = format!(
             "{version}.{algorithm}.{key_id}.{}.{}",
             URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(sealed)
+            URL_SAFE_NO_PAD.encode(&sealed)
         );
         let keyring = Keyring::new(AeadKey::from_bytes("k", Algorithm::Aes256Gcm, &[1; 32]).unwrap())
             .with_key(AeadKey::from_bytes("kk", Algorithm::XChaCha20Poly1305, &[2; 32]).unwrap())
