@@ -300,5 +300,43 @@ fn bad_configuration_is_a_typed_error_at_build_time() {
             .max_keys(0, Default::default())),
         RateLimitError::Zero("max_keys")
     );
-    let _ = KeyExtractor::global();
+    // Control: the same builders with the bad setting fixed do build, so each
+    // error above is about that setting and not about building at all.
+    for (what, builder) in [
+        ("a known unit", RateLimitLayer::builder().quota("5/day")),
+        (
+            "a burst with GCRA",
+            RateLimitLayer::builder()
+                .quota("5/minute; burst=10")
+                .algorithm(Algorithm::Gcra),
+        ),
+        (
+            "a plain policy name",
+            RateLimitLayer::builder()
+                .quota("5/minute")
+                .policy_name("predict-v1"),
+        ),
+        (
+            "a 4xx for a missing key",
+            RateLimitLayer::builder()
+                .quota("5/minute")
+                .on_missing_key(mlguard_ratelimit::MissingKey::Reject(StatusCode::BAD_REQUEST)),
+        ),
+        (
+            "max_keys 1",
+            RateLimitLayer::builder()
+                .quota("5/minute")
+                .max_keys(1, Default::default()),
+        ),
+        (
+            "the global key",
+            RateLimitLayer::builder()
+                .quota("5/minute")
+                .key(KeyExtractor::global()),
+        ),
+    ] {
+        if let Err(e) = builder.build() {
+            panic!("{what}: {e}");
+        }
+    }
 }
