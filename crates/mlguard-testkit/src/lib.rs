@@ -1,10 +1,15 @@
-//! Test support shared by the mlguard crates: real services, started on free loopback ports.
+//! Test support shared by the mlguard crates: real services, started on free loopback ports,
+//! and the one rule for skipping a test whose real dependency is missing.
 //!
 //! The project's rule is real parts, not mocks: Redis tests talk to a real `redis-server`. This
-//! crate starts one per test (no persistence, bound to 127.0.0.1) and stops it on drop. When the
-//! binary is missing, [`RedisServer::start`] returns `None` so a developer without Redis can
-//! still run the rest of the suite, but it panics when the `CI` variable is set: in CI the Redis
-//! tests must run, never skip.
+//! crate starts one per test (no persistence, bound to 127.0.0.1) and stops it on drop.
+//!
+//! **The skip rule**, for every test that needs something outside Cargo (redis-server,
+//! Python's `cryptography`, Chromium and chromedriver, schemathesis): when it is missing,
+//! [`missing_dependency`] fails the test in CI and, elsewhere, prints `SKIPPED <test>: <why>`
+//! to stderr and lets the test return. "In CI" ([`in_ci`]) means the `CI` variable is set to
+//! anything but the empty string, `0` or `false` (any case): what CI services set (`CI=true`),
+//! while `CI=` or `CI=false` in a developer's shell do not count. In CI a test never skips.
 //!
 //! ```no_run
 //! let Some(redis) = mlguard_testkit::RedisServer::start() else { return };
@@ -26,10 +31,11 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` and waits until it accepts connections.
     ///
-    /// Returns `None` (the caller skips) when `redis-server` is not installed and `CI` is not set.
+    /// Returns `None` (the caller skips) when `redis-server` is not installed, outside CI (the
+    /// [skip rule](crate#the-skip-rule)).
     ///
     /// # Panics
-    /// When `redis-server` is missing and `CI` is set, or when it does not start.
+    /// When `redis-server` is missing in CI, or when it does not start.
     pub fn start() -> Option<Self> {
         let missing = Command::new("redis-server")
             .arg("--version")
@@ -38,11 +44,10 @@ impl RedisServer {
             .status()
             .is_err();
         if missing {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, and CI is set: the Redis tests must run in CI"
+            missing_dependency(
+                "Redis test",
+                "redis-server is not installed (apt-get install redis-server)",
             );
-            eprintln!("redis-server not found: skipping (install it with apt-get install redis-server)");
             return None;
         }
         // A free port can be taken between our probe and redis binding it: retry a few times.
@@ -140,6 +145,38 @@ impl Drop for RedisServer {
     }
 }
 
+/// Whether this run is CI: the `CI` variable is set to anything but the empty string, `0` or
+/// `false` (any case).
+pub fn in_ci() -> bool {
+    ci_value_means_ci(std::env::var_os("CI").as_deref())
+}
+
+fn ci_value_means_ci(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| {
+        let v = v.to_string_lossy();
+        let v = v.trim();
+        !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// The skip rule: `test` cannot run because `why` (name the fix, e.g. the package to install).
+/// In CI ([`in_ci`]) this fails the test; elsewhere it prints `SKIPPED <test>: <why>` to stderr
+/// and returns, and the caller returns early.
+///
+/// ```no_run
+/// if std::process::Command::new("python3").arg("--version").status().is_err() {
+///     mlguard_testkit::missing_dependency("python interop", "python3 is not installed");
+///     return;
+/// }
+/// ```
+///
+/// # Panics
+/// In CI, always.
+pub fn missing_dependency(test: &str, why: &str) {
+    assert!(!in_ci(), "{test}: {why}; CI must run it, never skip it");
+    eprintln!("SKIPPED {test}: {why}");
+}
+
 /// A loopback port that was free a moment ago.
 ///
 /// # Panics
@@ -153,6 +190,19 @@ pub fn free_port() -> u16 {
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsStr;
+
+    #[test]
+    fn what_counts_as_ci() {
+        for ci in ["true", "1", "yes", "TRUE", "github-actions"] {
+            assert!(super::ci_value_means_ci(Some(OsStr::new(ci))), "{ci:?}");
+        }
+        assert!(!super::ci_value_means_ci(None));
+        for not_ci in ["", " ", "0", "false", "False", "FALSE"] {
+            assert!(!super::ci_value_means_ci(Some(OsStr::new(not_ci))), "{not_ci:?}");
+        }
+    }
+
     #[test]
     fn starts_answers_and_stops() {
         let Some(redis) = super::RedisServer::start() else {

@@ -5,7 +5,8 @@
 //! `target/test-artifacts/docs-page.png`.
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them). Without
-//! them the test fails when `CI` is set and is skipped with a message otherwise.
+//! them the test fails in CI and is skipped with a message otherwise (`mlguard_testkit`'s skip
+//! rule).
 
 mod common;
 
@@ -156,9 +157,10 @@ async fn docs_page_authorizes_with_the_password_flow_and_predicts() {
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
     let chromedriver = find_program(&["chromedriver"]);
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-        let msg = "chromium and chromedriver are needed (apt-get install chromium chromium-driver)";
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED docs_page_authorizes_with_the_password_flow_and_predicts: {msg}");
+        mlguard_testkit::missing_dependency(
+            "docs_page_authorizes_with_the_password_flow_and_predicts",
+            "chromium and chromedriver are needed (apt-get install chromium chromium-driver)",
+        );
         return;
     };
 
