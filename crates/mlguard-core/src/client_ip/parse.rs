@@ -182,6 +182,15 @@ mod tests {
     }
 
     #[test]
+    fn unquoted_values_with_a_quote_or_a_backslash_are_refused() {
+        // Either character alone makes an unquoted value malformed (RFC 7230 token).
+        assert_eq!(unquote("1.2.3.4"), Some("1.2.3.4".to_owned()));
+        assert_eq!(unquote(r"1.2\.3.4"), None);
+        assert_eq!(unquote(r#"1.2"3.4"#), None);
+        assert_eq!(unquote(r#""1.2\.3.4""#), Some("1.2.3.4".to_owned()));
+    }
+
+    #[test]
     fn forwarded_quoting_and_separators_inside_quotes() {
         assert_eq!(
             forwarded(br#"by="a,b;c";for="198.51.100.1:80", for=198.51.100.2"#),

@@ -178,6 +178,50 @@ fn resolve_request_prefers_an_existing_client_ip() {
     );
 }
 
+/// An inner service that is never ready.
+#[derive(Clone)]
+struct NeverReady;
+
+impl tower_service::Service<http::Request<()>> for NeverReady {
+    type Response = ();
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<(), std::convert::Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Pending
+    }
+
+    fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        std::future::ready(Ok(()))
+    }
+}
+
+#[test]
+fn the_service_is_ready_only_when_its_inner_service_is() {
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+    let mut svc = ClientIpLayer::new(resolver("10.0.0.0/8")).layer(NeverReady);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_pending());
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn the_axum_extractor_returns_the_layers_address_or_a_500() {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.extensions.insert(ClientIp(ip("192.0.2.55")));
+    assert_eq!(
+        ClientIp::from_request_parts(&mut parts, &()).await.unwrap(),
+        ClientIp(ip("192.0.2.55"))
+    );
+    // Without the layer: a loud server error naming the cause, not a made-up address.
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    let problem = ClientIp::from_request_parts(&mut parts, &()).await.unwrap_err();
+    let response = axum::response::IntoResponse::into_response(problem);
+    assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+}
+
 /// A hop for the generated chains: its address, and whether the test's
 /// resolver (`TRUSTED`) trusts it.
 fn hop() -> impl Strategy<Value = (IpAddr, bool)> {
