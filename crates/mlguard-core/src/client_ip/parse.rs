@@ -182,6 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn backslash_escapes_only_inside_quotes() {
+        // Inside quotes, `\"` does not end the string: the comma after it is not a separator.
+        assert_eq!(
+            forwarded(br#"by="x\",y";for=198.51.100.1"#),
+            vec![ip("198.51.100.1")]
+        );
+        // Outside quotes a backslash escapes nothing: the comma still separates two hops.
+        assert_eq!(
+            forwarded(br"for=1.2.3.4\, for=5.6.7.8"),
+            vec![Hop::Unusable, ip("5.6.7.8")]
+        );
+    }
+
+    #[test]
     fn unquoted_values_with_a_quote_or_a_backslash_are_refused() {
         // Either character alone makes an unquoted value malformed (RFC 7230 token).
         assert_eq!(unquote("1.2.3.4"), Some("1.2.3.4".to_owned()));

@@ -154,6 +154,9 @@ fn ipv6_prefix_aggregation() {
 fn trusted_proxy_list_parsing() {
     let t: TrustedProxies = " 10.0.0.0/8 , ::1,192.168.1.7/24 ".parse().unwrap();
     assert_eq!(t.networks().len(), 3);
+    assert!(!t.is_empty());
+    // Debug lists the networks, truncated to their prefix, in the order given.
+    assert_eq!(format!("{t:?}"), r#"["10.0.0.0/8", "::1/128", "192.168.1.0/24"]"#);
     assert!(t.contains(ip("192.168.1.200")));
     assert!(t.contains(ip("::1")));
     assert!("".parse::<TrustedProxies>().unwrap().is_empty());
@@ -176,6 +179,28 @@ fn resolve_request_prefers_an_existing_client_ip() {
         ClientIpResolver::new().resolve_request(&http::Request::new(())),
         None
     );
+}
+
+#[test]
+fn resolve_request_reads_the_peer_from_the_extensions() {
+    let r = resolver("10.0.0.0/8");
+    assert!(r.trusted_proxies().contains(ip("10.1.2.3")));
+    let mut req = http::Request::builder()
+        .header("x-forwarded-for", "203.0.113.5")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(PeerAddr("10.0.0.2:1".parse().unwrap()));
+    assert_eq!(r.resolve_request(&req), Some(ClientIp(ip("203.0.113.5"))));
+    assert_eq!(peer_addr(req.extensions()), Some("10.0.0.2:1".parse().unwrap()));
+    #[cfg(feature = "axum")]
+    {
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(axum::extract::ConnectInfo(
+            "192.0.2.7:9".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        assert_eq!(r.resolve_request(&req), Some(ClientIp(ip("192.0.2.7"))));
+    }
 }
 
 /// An inner service that is never ready.
