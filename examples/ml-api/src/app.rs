@@ -1,4 +1,4 @@
-//! The router: the routes of [`crate::routes`] behind every hardening layer of [`crate::http`].
+//! The router: the routes of [`crate::routes`] behind every edge protection of [`mlguard_http`].
 //!
 //! Outer to inner, for every request:
 //!
@@ -28,12 +28,6 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
-use crate::http::access_log::{AccessLogLayer, sensitive_headers};
-use crate::http::headers::SecurityHeadersLayer;
-use crate::http::limits::{BodyReadTimeoutLayer, PerKeyInFlightLayer, ShedLayer};
-use crate::http::path::CanonicalPathLayer;
-use crate::http::problem::problemize;
-use crate::http::request_id;
 use crate::policy;
 use crate::quotas::Quotas;
 use crate::routes::{crypto, health, predict, token};
@@ -42,14 +36,19 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use http::StatusCode;
-use mlguard_core::{ClientIp, ClientIpResolver, TrustedProxies};
+use mlguard_core::{ClientIpResolver, TrustedProxies};
+use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
+use mlguard_http::headers::SecurityHeadersLayer;
+use mlguard_http::limits::{BodyReadTimeoutLayer, PerKeyInFlightLayer, ShedLayer};
+use mlguard_http::path::CanonicalPathLayer;
+use mlguard_http::problem::{PanicProblem, ProblemBodiesLayer};
+use mlguard_http::request_id::RequestIdLayer;
 use mlguard_rbac::{RbacError, RequirePermissionLayer};
 use mlguard_validate::JsonConfig;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_layer::Layer;
 
@@ -156,20 +155,12 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
     let routes = routes.layer(DefaultBodyLimit::max(options.body_limit));
     let canonical = CanonicalPathLayer::new().layer(routes);
     let stack = ServiceBuilder::new()
-        .layer(SetSensitiveHeadersLayer::new(sensitive_headers()))
-        .map_request(request_id::drop_malformed::<axum::body::Body>)
-        .layer(request_id::set_layer())
-        .layer(request_id::propagate_layer())
+        .layer(sensitive_headers_layer())
+        .layer(RequestIdLayer::new())
         .layer(AccessLogLayer::new())
         .layer(SecurityHeadersLayer::new().hsts(options.hsts))
-        .layer(axum::middleware::map_response(problemize))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            mlguard_core::Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The server could not handle the request",
-            )
-            .into_response_with(axum::body::Body::from)
-        }))
+        .layer(ProblemBodiesLayer::new())
+        .layer(CatchPanicLayer::custom(PanicProblem))
         .layer(per_address_in_flight(options))
         .layer(ShedLayer::new(options.concurrency_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -182,23 +173,14 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
 }
 
 /// The per-address in-flight cap: keyed on the client address (resolved through the trusted
-/// proxies, IPv6 per /64, like the login rate limit), before authentication. The server
-/// records the peer address (`ConnectInfo`); without it (a router called directly, in tests)
-/// requests are not capped by address and the first one is logged.
+/// proxies, IPv6 per /64, like the login rate limit), before authentication.
 fn per_address_in_flight(options: &HardeningOptions) -> PerKeyInFlightLayer<std::net::IpAddr> {
     let resolver = ClientIpResolver::new().with_trusted_proxies(options.trusted_proxies.clone());
-    PerKeyInFlightLayer::new(options.max_in_flight_per_ip, move |parts| {
-        let ip = match parts.extensions.get::<ClientIp>() {
-            Some(ip) => *ip,
-            None => {
-                let peer = mlguard_core::client_ip::peer_addr(&parts.extensions)?;
-                ClientIp(resolver.resolve(peer.ip(), &parts.headers))
-            }
-        };
-        Some(ip.aggregated(mlguard_ratelimit::DEFAULT_V6_PREFIX))
-    })
-    .name("client address")
-    .detail("Too many requests from your address are in flight; retry shortly")
+    PerKeyInFlightLayer::per_client_address(
+        options.max_in_flight_per_ip,
+        resolver,
+        mlguard_ratelimit::DEFAULT_V6_PREFIX,
+    )
 }
 
 /// The JSON limits for `config`: the body limit, and arrays up to `max_batch` rows.

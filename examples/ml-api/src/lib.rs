@@ -28,8 +28,8 @@
 //! ```
 //!
 //! Modules: [`config`] (settings and defaults), [`cli`] and [`commands`] (the verbs),
-//! [`bootstrap`] and [`datadir`] (first run), [`tls`] and [`server`] (connections),
-//! [`http`] (hardening layers), [`routes`] and [`app`] (the API), [`run`] (start/stop).
+//! [`bootstrap`] and [`datadir`] (first run), [`routes`] and [`app`] (the API, composed with
+//! the edge protections of [`mlguard_http`]), [`run`] (start/stop, on [`mlguard_http::server`]).
 
 // `Problem` (mlguard-core) is about 224 bytes; handlers return it at most once per request.
 #![allow(clippy::result_large_err)]
@@ -42,8 +42,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod datadir;
-pub mod http;
-pub mod idle;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
@@ -51,7 +49,5 @@ pub mod policy;
 pub mod quotas;
 pub mod routes;
 pub mod run;
-pub mod server;
 pub mod state;
-pub mod tls;
 pub mod users;

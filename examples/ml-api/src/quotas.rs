@@ -18,8 +18,8 @@
 //! instance (it counts this instance's slots).
 
 use crate::config::Config;
-use crate::http::limits::PerKeyInFlightLayer;
 use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
+use mlguard_http::limits::PerKeyInFlightLayer;
 use mlguard_ratelimit::{
     KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RateLimiter, RedisBackend,
 };

@@ -4,9 +4,9 @@
 use crate::app::{HardeningOptions, build};
 use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
 use crate::config::{Config, Secret, TlsSource};
-use crate::server::{Server, ServerOptions};
 use crate::state::AppState;
-use crate::tls::{TlsError, server_config};
+use mlguard_http::server::{OptionsError, Server, ServerOptions};
+use mlguard_http::tls::{TlsError, server_config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
@@ -164,7 +164,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         &HardeningOptions::from_config(&config, is_tls),
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
-    let server = Server::bind(config.listen, app, tls, ServerOptions::from(&config))
+    let options = server_options(&config).map_err(|e| StartError::Setup(e.to_string()))?;
+    let server = Server::bind(config.listen, app, tls, options)
         .await
         .map_err(|source| StartError::Bind {
             addr: config.listen,
@@ -190,6 +191,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown: Some(tx),
         task,
     })
+}
+
+/// The connection limits of `config` for [`mlguard_http::server`]. The idle timeout is the
+/// header-read timeout (hyper's HTTP/1 header-read timeout already closes an idle HTTP/1.1
+/// connection after this long: one idle rule for both protocols).
+///
+/// # Errors
+/// A zero limit or timeout.
+pub fn server_options(config: &Config) -> Result<ServerOptions, OptionsError> {
+    ServerOptions::builder()
+        .header_read_timeout(config.header_read_timeout)
+        .tls_handshake_timeout(config.tls_handshake_timeout)
+        .max_connections(config.max_connections)
+        .max_connections_per_ip(config.max_connections_per_ip)
+        .per_ip_exempt(config.trusted_proxies.clone())
+        .shutdown_grace(config.shutdown_grace)
+        .idle_timeout(config.header_read_timeout)
+        .request_timeout(config.request_timeout)
+        .build()
 }
 
 /// Completes on SIGTERM or Ctrl-C.

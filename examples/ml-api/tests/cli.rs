@@ -254,7 +254,7 @@ async fn first_run_bootstrap_cli_keys_and_revocation_without_restart() {
     let (status, log) = server.terminate();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
     let all = log.join("\n");
-    assert!(all.contains("ml_api::access"), "access log lines present");
+    assert!(all.contains("mlguard_http::access"), "access log lines present");
     for secret in [key.as_str(), "bob-password-1"] {
         assert!(!all.contains(secret), "a secret reached the logs");
     }

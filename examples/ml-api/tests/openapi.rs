@@ -269,7 +269,7 @@ async fn docs_and_document_are_served_with_their_own_csp() {
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(
         r.headers()["content-security-policy"],
-        ml_api::http::headers::API_CSP
+        mlguard_http::headers::API_CSP
     );
     let served: Value = r.json().await.unwrap();
     assert_eq!(served, document_json());
@@ -327,7 +327,7 @@ async fn docs_and_document_are_served_with_their_own_csp() {
     let r = s.client.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(
         r.headers()["content-security-policy"],
-        ml_api::http::headers::API_CSP
+        mlguard_http::headers::API_CSP
     );
     // `/docs` itself redirects to the page.
     let r = reqwest::Client::builder()

@@ -10,7 +10,7 @@
 //!
 //! The server's configuration only takes an HS256 secret, so the public-key-as-HMAC-secret
 //! attacks (RS256/EdDSA -> HS256 confusion) run against a variant of the same server started
-//! in-process through the ml-api library ([`ml_api::app::build`] + [`ml_api::server::Server`]):
+//! in-process through the ml-api library ([`ml_api::app::build`] + [`mlguard_http::server::Server`]):
 //! every layer is the real one, only [`ml_api::auth::Auth::layer`] is swapped for a bearer
 //! verifier holding an RSA and an Ed25519 public key.
 
@@ -521,10 +521,11 @@ mod asymmetric {
     use ml_api::bootstrap::bootstrap;
     use ml_api::config::{Config, Settings};
     use ml_api::quotas::Quotas;
-    use ml_api::server::{Server, ServerOptions};
+    use ml_api::run::server_options;
     use ml_api::state::AppState;
     use mlguard_auth::AuthLayer;
     use mlguard_auth::jwt::{BearerAuth, JwtAlgorithm, JwtVerifier, VerifyingKey};
+    use mlguard_http::server::Server;
     use tokio::sync::oneshot;
 
     pub(crate) struct AsymServer {
@@ -591,7 +592,7 @@ mod asymmetric {
             &HardeningOptions::from_config(&config, false),
         )
         .unwrap();
-        let server = Server::bind(config.listen, app, None, ServerOptions::from(&config))
+        let server = Server::bind(config.listen, app, None, server_options(&config).unwrap())
             .await
             .unwrap();
         let base = format!("http://{}", server.local_addr().unwrap());

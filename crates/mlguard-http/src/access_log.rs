@@ -1,6 +1,6 @@
 //! Access logs that cannot leak credentials.
 //!
-//! One `tracing` event per request (target `ml_api::access`, level INFO) with method, path
+//! One `tracing` event per request (target [`ACCESS_LOG_TARGET`], `mlguard_http::access`, level INFO) with method, path
 //! (never the query string, where a careless client may put a key), status, latency, request
 //! id and client address. No header is logged at all; in addition the credential headers
 //! (`Authorization`, `X-API-Key`, `Cookie`, `Set-Cookie`) are marked sensitive with tower-http,
@@ -13,8 +13,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_layer::Layer;
 use tower_service::Service;
+
+/// The `tracing` target of the access log events (filter on it to route them).
+pub const ACCESS_LOG_TARGET: &str = "mlguard_http::access";
 
 /// The headers whose values are marked sensitive.
 pub fn sensitive_headers() -> [HeaderName; 4] {
@@ -26,7 +30,25 @@ pub fn sensitive_headers() -> [HeaderName; 4] {
     ]
 }
 
+/// tower-http's [`SetSensitiveHeadersLayer`] for [`sensitive_headers`]: any layer that prints
+/// headers with `Debug` shows `Sensitive` for the credentials.
+pub fn sensitive_headers_layer() -> SetSensitiveHeadersLayer {
+    SetSensitiveHeadersLayer::new(sensitive_headers())
+}
+
 /// Logs one event per request; see the [module docs](self).
+///
+/// Put it inside [`sensitive_headers_layer`] and the request-id layers (so the id it logs is the
+/// one the response carries):
+///
+/// ```
+/// use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
+/// use tower::ServiceBuilder;
+/// let stack = ServiceBuilder::new()
+///     .layer(sensitive_headers_layer())
+///     .layer(AccessLogLayer::new());
+/// # let _ = stack;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 #[must_use]
 pub struct AccessLogLayer;
@@ -113,7 +135,7 @@ where
             let latency_ms = this.start.elapsed().as_secs_f64() * 1000.0;
             let status = result.as_ref().map_or(500, |r| r.status().as_u16());
             tracing::info!(
-                target: "ml_api::access",
+                target: "mlguard_http::access",
                 method = %info.method,
                 path = ?info.path,
                 status,

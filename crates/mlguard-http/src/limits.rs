@@ -15,25 +15,26 @@
 //!   whole-request timeout), else `408` with a problem body; so a slow body holds its slot for
 //!   the deadline at most, not for the whole request timeout.
 //!
-//! Where they go (see [`crate::app`]): a per-address cap before authentication (it needs only
+//! Where they go (see the crate docs): a per-address cap before authentication (it needs only
 //! the peer address), then the shedding, the whole-request timeout, the body limit and the body
 //! read deadline; a per-principal cap after authentication, around the handler that reads the
 //! body (the principal is known only once authentication ran).
 //!
 //! Body size and whole-request time limits are tower-http's `RequestBodyLimitLayer` and
-//! `TimeoutLayer`, wired in [`crate::app`]. These layers are generic tower layers (any body,
-//! any key type), meant to move into a crate of their own.
+//! `TimeoutLayer`: use them next to these (the crate docs show the order). These layers are
+//! generic tower layers (any body, any key type).
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
-use mlguard_core::{Problem, ResponseBody};
+use mlguard_core::{ClientIp, ClientIpResolver, Problem, ResponseBody};
 use pin_project_lite::pin_project;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,7 +47,7 @@ use tower_service::Service;
 /// Sheds load above `max` requests in flight; see the [module docs](self).
 ///
 /// ```
-/// let layer = ml_api::http::limits::ShedLayer::new(256);
+/// let layer = mlguard_http::limits::ShedLayer::new(256);
 /// assert_eq!(layer.available(), 256);
 /// ```
 #[derive(Debug, Clone)]
@@ -252,7 +253,7 @@ impl<K> Drop for InFlightGuard<K> {
 /// that does not record the peer address).
 ///
 /// ```
-/// use ml_api::http::limits::PerKeyInFlightLayer;
+/// use mlguard_http::limits::PerKeyInFlightLayer;
 /// use mlguard_core::{Principal, PrincipalId};
 ///
 /// // Per principal: put it after the authentication layer.
@@ -355,6 +356,41 @@ impl<S, K> Layer<S> for PerKeyInFlightLayer<K> {
             inner,
             state: self.state.clone(),
         }
+    }
+}
+
+/// The detail of a request refused by [`PerKeyInFlightLayer::per_client_address`].
+pub const PER_ADDRESS_DETAIL: &str = "Too many requests from your address are in flight; retry shortly";
+
+impl PerKeyInFlightLayer<IpAddr> {
+    /// At most `max` requests in flight per client address, before authentication.
+    ///
+    /// The address is the [`ClientIp`] an earlier layer resolved, or else the peer address
+    /// (`ConnectInfo` / [`mlguard_core::client_ip::PeerAddr`], which [`crate::server`] records)
+    /// resolved through `resolver` (so forwarding headers count only from trusted proxies).
+    /// IPv6 addresses are counted per `/v6_prefix` network (64: what one subscriber usually
+    /// gets). Without a peer address (a router called directly) requests are not capped by
+    /// address and the first one is logged.
+    ///
+    /// ```
+    /// use mlguard_core::ClientIpResolver;
+    /// use mlguard_http::limits::PerKeyInFlightLayer;
+    /// let layer = PerKeyInFlightLayer::per_client_address(32, ClientIpResolver::new(), 64);
+    /// assert_eq!(layer.max(), 32);
+    /// ```
+    pub fn per_client_address(max: usize, resolver: ClientIpResolver, v6_prefix: u8) -> Self {
+        Self::new(max, move |parts: &Parts| {
+            let ip = match parts.extensions.get::<ClientIp>() {
+                Some(ip) => *ip,
+                None => {
+                    let peer = mlguard_core::client_ip::peer_addr(&parts.extensions)?;
+                    ClientIp(resolver.resolve(peer.ip(), &parts.headers))
+                }
+            };
+            Some(ip.aggregated(v6_prefix))
+        })
+        .name("client address")
+        .detail(PER_ADDRESS_DETAIL)
     }
 }
 
@@ -469,7 +505,7 @@ pub const BODY_READ_TIMEOUT_DETAIL: &str = "The request body did not arrive in t
 /// shorter than the whole-request timeout (which still bounds the handler's own work).
 ///
 /// ```
-/// use ml_api::http::limits::BodyReadTimeoutLayer;
+/// use mlguard_http::limits::BodyReadTimeoutLayer;
 /// use std::time::Duration;
 /// let layer = BodyReadTimeoutLayer::new(Duration::from_secs(5));
 /// assert_eq!(layer.timeout(), Duration::from_secs(5));

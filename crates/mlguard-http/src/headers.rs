@@ -7,7 +7,10 @@
 //! proxy owns that decision). On responses to requests that carried credentials
 //! (`Authorization`, `X-API-Key`, `Cookie`): `Cache-Control: no-store`.
 //!
-//! A header the handler already set is kept (a docs page may need a wider CSP).
+//! A header the handler already set is kept (a docs page may need a wider CSP). The set is
+//! configurable: [`SecurityHeadersLayer::header`] replaces or adds one, [`SecurityHeadersLayer::without`]
+//! removes one. For a single static header with no other rule, tower-http's
+//! `SetResponseHeaderLayer::if_not_present` does the same job.
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response};
@@ -27,8 +30,12 @@ pub const HSTS: &str = "max-age=31536000";
 /// Adds the security headers; see the [module docs](self).
 ///
 /// ```
-/// use ml_api::http::headers::SecurityHeadersLayer;
-/// let layer = SecurityHeadersLayer::new().hsts(true);
+/// use http::{HeaderValue, header};
+/// use mlguard_http::headers::SecurityHeadersLayer;
+/// let serving_tls = true;
+/// let layer = SecurityHeadersLayer::new()
+///     .hsts(serving_tls)
+///     .header(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
 /// # let _ = layer;
 /// ```
 #[derive(Debug, Clone)]
@@ -64,16 +71,30 @@ impl SecurityHeadersLayer {
         }
     }
 
+    /// Sets `name` to `value` on every response (replacing a default of the same name), unless
+    /// the handler set it.
+    pub fn header(self, name: HeaderName, value: HeaderValue) -> Self {
+        let mut headers: Vec<_> = self.headers.iter().filter(|(n, _)| *n != name).cloned().collect();
+        headers.push((name, value));
+        Self {
+            headers: Arc::new(headers),
+        }
+    }
+
+    /// Stops sending `name`.
+    pub fn without(self, name: &HeaderName) -> Self {
+        let headers: Vec<_> = self.headers.iter().filter(|(n, _)| n != name).cloned().collect();
+        Self {
+            headers: Arc::new(headers),
+        }
+    }
+
     /// Adds `Strict-Transport-Security` when `on` (serve it only over TLS).
     pub fn hsts(self, on: bool) -> Self {
         if !on {
             return self;
         }
-        let mut headers = (*self.headers).clone();
-        headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS)));
-        Self {
-            headers: Arc::new(headers),
-        }
+        self.header(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS))
     }
 }
 
@@ -190,5 +211,17 @@ mod tests {
         let r = run(SecurityHeadersLayer::new().hsts(true), req).await;
         assert_eq!(r.headers()["strict-transport-security"], HSTS);
         assert_eq!(r.headers()["cache-control"], "no-store");
+    }
+
+    #[tokio::test]
+    async fn headers_can_be_replaced_and_removed() {
+        let layer = SecurityHeadersLayer::new()
+            .header(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"))
+            .without(&header::REFERRER_POLICY);
+        let r = run(layer, Request::new(())).await;
+        assert_eq!(r.headers()["x-frame-options"], "SAMEORIGIN");
+        assert_eq!(r.headers().get_all("x-frame-options").iter().count(), 1);
+        assert!(!r.headers().contains_key("referrer-policy"));
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     }
 }

@@ -34,14 +34,15 @@
 //!
 //! With the defaults: 1024 connections, 32 per address, idle and header-read timeouts 10 s.
 
-use crate::idle::{Activity, CountRequests, Deadlines, IdleIo};
-use axum::Router;
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use crate::idle::{Activity, CountRequests, CountedBody, Deadlines, IdleIo};
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use mlguard_core::TrustedProxies;
+use mlguard_core::{PeerAddr, TrustedProxies};
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::future::Future;
@@ -52,7 +53,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tower::Service;
+use tower_http::add_extension::AddExtension;
+use tower_service::Service;
 
 /// How long a response may take to reach the client once the request timeout has passed (a
 /// large response to a slow client); a request in flight longer than the request timeout plus
@@ -62,45 +64,103 @@ pub const RESPONSE_DELIVERY_GRACE: Duration = Duration::from_secs(60);
 /// IPv6 clients are counted per network of this prefix length.
 pub const PER_IP_V6_PREFIX: u8 = 64;
 
-/// Connection-level limits.
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// Time a client has to send a request head, and to send its first byte.
-    pub header_read_timeout: Duration,
-    /// Time a client has to finish the TLS handshake.
-    pub tls_handshake_timeout: Duration,
-    /// Connections served at once.
-    pub max_connections: usize,
-    /// Connections served at once per client address (IPv6: per /64).
-    pub max_connections_per_ip: usize,
-    /// Peers exempt from `max_connections_per_ip` (the trusted reverse proxies).
-    pub per_ip_exempt: TrustedProxies,
-    /// Time in-flight requests get to finish on shutdown.
-    pub shutdown_grace: Duration,
-    /// A connection with no request in flight for this long is closed, whatever bytes move.
-    pub idle_timeout: Duration,
-    /// The longest a request may stay in flight before its connection is closed.
-    pub max_request_lifetime: Duration,
+/// A [`ServerOptions`] value that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A limit is 0 (no connection could ever be served).
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+    /// A timeout is 0 (every connection would be closed at once).
+    #[error("{0} must be longer than 0")]
+    ZeroTimeout(&'static str),
 }
 
-impl From<&crate::config::Config> for ServerOptions {
-    fn from(c: &crate::config::Config) -> Self {
+/// Connection-level limits, validated by [`ServerOptionsBuilder::build`].
+///
+/// ```
+/// use mlguard_http::server::ServerOptions;
+/// use std::time::Duration;
+/// let options = ServerOptions::builder()
+///     .header_read_timeout(Duration::from_secs(10))
+///     .max_connections(1024)
+///     .max_connections_per_ip(32)
+///     .request_timeout(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(options.max_connections(), 1024);
+/// assert!(ServerOptions::builder().max_connections(0).build().is_err());
+/// # Ok::<(), mlguard_http::server::OptionsError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    header_read_timeout: Duration,
+    tls_handshake_timeout: Duration,
+    max_connections: usize,
+    max_connections_per_ip: usize,
+    per_ip_exempt: TrustedProxies,
+    shutdown_grace: Duration,
+    idle_timeout: Duration,
+    max_request_lifetime: Duration,
+}
+
+impl Default for ServerOptions {
+    /// The defaults of [`ServerOptionsBuilder`].
+    fn default() -> Self {
         Self {
-            header_read_timeout: c.header_read_timeout,
-            tls_handshake_timeout: c.tls_handshake_timeout,
-            max_connections: c.max_connections,
-            max_connections_per_ip: c.max_connections_per_ip,
-            per_ip_exempt: c.trusted_proxies.clone(),
-            shutdown_grace: c.shutdown_grace,
-            // The same as hyper's HTTP/1 header-read timeout, which already closes an idle
-            // HTTP/1.1 connection after this long: one idle rule for both protocols.
-            idle_timeout: c.header_read_timeout,
-            max_request_lifetime: c.request_timeout + RESPONSE_DELIVERY_GRACE,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            per_ip_exempt: TrustedProxies::default(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            idle_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_request_lifetime: DEFAULT_REQUEST_TIMEOUT + RESPONSE_DELIVERY_GRACE,
         }
     }
 }
 
+/// Default header-read (and idle) timeout: 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default TLS handshake timeout: 10 s.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap of connections served at once: 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap of connections per client address: 32.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 32;
+/// Default time in-flight requests get on shutdown: 10 s.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default whole-request timeout assumed for the longest request lifetime: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl ServerOptions {
+    /// A builder starting from the defaults (1024 connections, 32 per address, 10 s timeouts).
+    pub fn builder() -> ServerOptionsBuilder {
+        ServerOptionsBuilder {
+            options: Self::default(),
+            idle_timeout: None,
+        }
+    }
+
+    /// Connections served at once.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Connections served at once per client address.
+    pub fn max_connections_per_ip(&self) -> usize {
+        self.max_connections_per_ip
+    }
+
+    /// Time a client has to send a request head, and its first byte.
+    pub fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
+    }
+
+    /// With no request in flight for this long a connection is closed.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
     fn deadlines(&self) -> Deadlines {
         Deadlines {
             first: self.header_read_timeout,
@@ -112,6 +172,94 @@ impl ServerOptions {
     /// The HTTP/2 keep-alive PING interval: `idle_timeout / 2`, within 1 s..=30 s.
     fn keep_alive_interval(&self) -> Duration {
         (self.idle_timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+}
+
+/// Builds [`ServerOptions`]; see there.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerOptionsBuilder {
+    options: ServerOptions,
+    idle_timeout: Option<Duration>,
+}
+
+impl ServerOptionsBuilder {
+    /// Time a client has to send a request head, and to send its first byte (default 10 s).
+    /// Also the idle timeout unless [`idle_timeout`](Self::idle_timeout) is set: hyper's HTTP/1
+    /// header-read timeout already closes an idle HTTP/1.1 connection after this long, so one
+    /// value gives both protocols one idle rule.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.options.header_read_timeout = timeout;
+        self
+    }
+
+    /// Time a client has to finish the TLS handshake (default 10 s).
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.options.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// Connections served at once (default 1024); more wait in the kernel's accept queue.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.options.max_connections = max;
+        self
+    }
+
+    /// Connections served at once per client address, IPv6 per /64 (default 32).
+    pub fn max_connections_per_ip(mut self, max: usize) -> Self {
+        self.options.max_connections_per_ip = max;
+        self
+    }
+
+    /// Peers exempt from the per-address cap: the trusted reverse proxies (default none).
+    pub fn per_ip_exempt(mut self, proxies: TrustedProxies) -> Self {
+        self.options.per_ip_exempt = proxies;
+        self
+    }
+
+    /// Time in-flight requests get to finish on shutdown (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.options.shutdown_grace = grace;
+        self
+    }
+
+    /// A connection with no request in flight for this long is closed, whatever bytes move
+    /// (default: the header-read timeout).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The whole-request timeout of the service (default 30 s): a request in flight longer
+    /// than this plus [`RESPONSE_DELIVERY_GRACE`] closes its connection.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.options.max_request_lifetime = timeout.saturating_add(RESPONSE_DELIVERY_GRACE);
+        self
+    }
+
+    /// The options.
+    ///
+    /// # Errors
+    /// [`OptionsError`] for a zero limit or timeout.
+    pub fn build(self) -> Result<ServerOptions, OptionsError> {
+        let mut o = self.options;
+        o.idle_timeout = self.idle_timeout.unwrap_or(o.header_read_timeout);
+        if o.max_connections == 0 {
+            return Err(OptionsError::ZeroLimit("max_connections"));
+        }
+        if o.max_connections_per_ip == 0 {
+            return Err(OptionsError::ZeroLimit("max_connections_per_ip"));
+        }
+        for (name, d) in [
+            ("header_read_timeout", o.header_read_timeout),
+            ("tls_handshake_timeout", o.tls_handshake_timeout),
+            ("idle_timeout", o.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(OptionsError::ZeroTimeout(name));
+            }
+        }
+        Ok(o)
     }
 }
 
@@ -167,15 +315,19 @@ impl Drop for IpSlot {
     }
 }
 
-/// A bound listener with its router, ready to [`run`](Server::run).
-pub struct Server {
+/// A bound listener with its service, ready to [`run`](Server::run); see the [module docs](self).
+///
+/// `S` is any cloneable tower service of `http::Request<hyper::body::Incoming>` (an axum
+/// `Router` is one); each connection gets a clone, with the peer address in the request
+/// extensions as [`PeerAddr`] (which mlguard-core's client-IP resolution reads).
+pub struct Server<S> {
     listener: TcpListener,
-    app: Router,
+    service: S,
     tls: Option<TlsAcceptor>,
     options: ServerOptions,
 }
 
-impl std::fmt::Debug for Server {
+impl<S> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("addr", &self.listener.local_addr().ok())
@@ -184,24 +336,44 @@ impl std::fmt::Debug for Server {
     }
 }
 
-impl Server {
-    /// Binds `addr` (port 0: any free port).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, B> Server<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// Binds `addr` (port 0: any free port); `tls` from [`crate::tls`], or `None` for plain
+    /// HTTP/1.1 (behind a TLS-terminating proxy).
     ///
     /// # Errors
     /// The address cannot be bound.
     pub async fn bind(
         addr: SocketAddr,
-        app: Router,
+        service: S,
         tls: Option<Arc<ServerConfig>>,
         options: ServerOptions,
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
+        Ok(Self::from_listener(listener, service, tls, options))
+    }
+
+    /// Serves on an already bound listener.
+    pub fn from_listener(
+        listener: TcpListener,
+        service: S,
+        tls: Option<Arc<ServerConfig>>,
+        options: ServerOptions,
+    ) -> Self {
+        Self {
             listener,
-            app,
+            service,
             tls: tls.map(TlsAcceptor::from),
             options,
-        })
+        }
     }
 
     /// The bound address.
@@ -218,16 +390,14 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives open connections
-    /// `shutdown_grace` to finish their requests.
+    /// the shutdown grace to finish their requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let Self {
             listener,
-            app,
+            service,
             tls,
             options,
         } = self;
-        let mut make: IntoMakeServiceWithConnectInfo<Router, SocketAddr> =
-            app.into_make_service_with_connect_info::<SocketAddr>();
         let (h1, h2) = builders(&options);
         let slots = Arc::new(Semaphore::new(options.max_connections));
         let per_ip = PerIpLimit::new(options.max_connections_per_ip, options.per_ip_exempt.clone());
@@ -271,7 +441,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let activity = Activity::new();
             let stream = IdleIo::new(stream, deadlines, activity.clone());
-            let Ok(service) = make.call(peer).await;
+            let service = AddExtension::new(service.clone(), PeerAddr(peer));
             let service = TowerToHyperService::new(CountRequests::new(service, activity));
             let watcher = graceful.watcher();
             let tls = tls.clone();
@@ -313,7 +483,7 @@ fn builders(options: &ServerOptions) -> (Builder, Builder) {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn serve_connection<S>(
+async fn serve_connection<S, B>(
     stream: IdleIo<TcpStream>,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
@@ -323,14 +493,11 @@ async fn serve_connection<S>(
     h1: &auto::Builder<TokioExecutor>,
     h2: &auto::Builder<TokioExecutor>,
 ) where
-    S: tower::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<crate::idle::CountedBody<axum::body::Body>>,
-        > + Clone
-        + Send
-        + 'static,
+    S: Service<Request<Incoming>, Response = Response<CountedBody<B>>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     let result = match tls {
         None => {

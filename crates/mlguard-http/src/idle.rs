@@ -24,9 +24,8 @@
 //! For HTTP/1.1 hyper's own header-read timeout also runs whenever the connection waits for a
 //! request head (from the start and between keep-alive requests), so an idle HTTP/1.1
 //! connection is closed by whichever of the two is shorter; the server uses the same value for
-//! both (see `server.rs`).
+//! both (see [`crate::server`]).
 
-use futures_util::ready;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -35,11 +34,11 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use tower::Service;
+use tower_service::Service;
 
 /// The three deadlines of an [`IdleIo`]; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

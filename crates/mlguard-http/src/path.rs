@@ -94,7 +94,7 @@ fn canonical_segment(seg: &str) -> Result<String, PathError> {
 /// The canonical form of a request path (see the [module docs](self)); borrowed when unchanged.
 ///
 /// ```
-/// use ml_api::http::path::canonical_path;
+/// use mlguard_http::path::canonical_path;
 /// assert_eq!(canonical_path("//predict").unwrap(), "/predict");
 /// assert_eq!(canonical_path("/%70redict").unwrap(), "/predict");
 /// assert_eq!(canonical_path("/encrypt/").unwrap(), "/encrypt/");

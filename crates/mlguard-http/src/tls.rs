@@ -1,0 +1,172 @@
+//! rustls server configuration: TLS 1.2 and 1.3 only, ring provider, ALPN `h2` and `http/1.1`;
+//! from PEM files, PEM bytes, or a generated self-signed pair.
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The certificate or key cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate file is missing, unreadable or holds no certificate.
+    #[error("TLS certificate {path}: {message}")]
+    Cert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The key file is missing, unreadable or holds no private key.
+    #[error("TLS key {path}: {message}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never key material).
+        message: String,
+    },
+    /// The self-signed pair could not be generated.
+    #[error("self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the pair (e.g. the key does not match the certificate).
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// A server configuration from PEM files: TLS 1.3 and 1.2 (nothing older), the ring provider,
+/// ALPN `h2` then `http/1.1`.
+///
+/// # Errors
+/// [`TlsError`] naming the file at fault.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::Cert {
+            path: cert.to_owned(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Cert {
+            path: cert.to_owned(),
+            message: "no CERTIFICATE block".into(),
+        });
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.to_owned(),
+        message: match e {
+            rustls::pki_types::pem::Error::NoItemsFound => "no PRIVATE KEY block".into(),
+            other => other.to_string(),
+        },
+    })?;
+    config_from(certs, key_der)
+}
+
+/// As [`server_config`], from PEM bytes in memory (a secret store, [`SelfSigned`]).
+///
+/// ```
+/// let pair = mlguard_http::tls::self_signed(&["localhost".into()])?;
+/// let config = mlguard_http::tls::server_config_from_pem(pair.cert_pem.as_bytes(), pair.key_pem.as_bytes())?;
+/// assert_eq!(config.alpn_protocols[0], b"h2");
+/// # Ok::<(), mlguard_http::tls::TlsError>(())
+/// ```
+///
+/// # Errors
+/// [`TlsError`] (the path in it is `<memory>`).
+pub fn server_config_from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig>, TlsError> {
+    let memory = || PathBuf::from("<memory>");
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Cert {
+            path: memory(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Cert {
+            path: memory(),
+            message: "no CERTIFICATE block".into(),
+        });
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Key {
+        path: memory(),
+        message: match e {
+            rustls::pki_types::pem::Error::NoItemsFound => "no PRIVATE KEY block".into(),
+            other => other.to_string(),
+        },
+    })?;
+    config_from(certs, key_der)
+}
+
+fn config_from(
+    certs: Vec<CertificateDer<'static>>,
+    key_der: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A generated certificate and its private key, PEM-encoded; the key is zeroized on drop and
+/// never printed by `Debug`.
+pub struct SelfSigned {
+    /// The certificate (`-----BEGIN CERTIFICATE-----`).
+    pub cert_pem: String,
+    /// The PKCS#8 private key (`-----BEGIN PRIVATE KEY-----`).
+    pub key_pem: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfSigned")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A self-signed certificate (ECDSA P-256, rcgen) for `names` (DNS names or IP addresses),
+/// valid from yesterday for two years: for development and first runs, never for clients
+/// that cannot pin it. Turn it into a configuration with [`server_config_from_pem`].
+///
+/// # Errors
+/// [`TlsError::Generate`] when rcgen refuses a name.
+pub fn self_signed(names: &[String]) -> Result<SelfSigned, TlsError> {
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mlguard (self-signed)");
+    let now = std::time::SystemTime::now();
+    params.not_before = (now - std::time::Duration::from_secs(86_400)).into();
+    params.not_after = (now + std::time::Duration::from_secs(2 * 365 * 86_400)).into();
+    let cert = params.self_signed(&key)?;
+    Ok(SelfSigned {
+        cert_pem: cert.pem(),
+        key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_pair_makes_a_tls12_and_13_config_and_bad_pem_is_named() {
+        let pair = self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap();
+        assert!(!format!("{pair:?}").contains("PRIVATE KEY"));
+        let config = server_config_from_pem(pair.cert_pem.as_bytes(), pair.key_pem.as_bytes()).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        let err = server_config_from_pem(b"nothing", pair.key_pem.as_bytes()).unwrap_err();
+        assert!(matches!(err, TlsError::Cert { .. }), "{err}");
+        let err = server_config_from_pem(pair.cert_pem.as_bytes(), b"nothing").unwrap_err();
+        assert!(matches!(err, TlsError::Key { .. }), "{err}");
+        let other = self_signed(&["localhost".into()]).unwrap();
+        let err = server_config_from_pem(pair.cert_pem.as_bytes(), other.key_pem.as_bytes()).unwrap_err();
+        assert!(matches!(err, TlsError::Rustls(_)), "{err}");
+    }
+}
