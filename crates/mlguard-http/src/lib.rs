@@ -105,6 +105,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Metrics
+//!
+//! Through the [`metrics`] facade (install any recorder; without one they cost next to
+//! nothing). Every refusal a layer makes itself is counted where it is made:
+//!
+//! | name | labels | when |
+//! |---|---|---|
+//! | `mlguard_http_shed_total` | | [`limits::ShedLayer`] answered 503 |
+//! | `mlguard_http_in_flight_refused_total` | `cap` (the layer's [`name`](limits::PerKeyInFlightLayer::name)) | [`limits::PerKeyInFlightLayer`] answered 503 |
+//! | `mlguard_http_body_read_timeouts_total` | | [`limits::BodyReadTimeoutLayer`] answered 408 |
+//! | `mlguard_http_path_refused_total` | | [`path::CanonicalPathLayer`] answered 400 |
+//! | `mlguard_http_connections_refused_total` | | [`server`] closed a connection over its address's cap |
+//!
 //! # Logs
 //!
 //! | target | level | when |
@@ -118,6 +131,7 @@ pub mod access_log;
 pub mod headers;
 pub mod idle;
 pub mod limits;
+pub mod metric_names;
 pub mod path;
 pub mod problem;
 pub mod request_id;

@@ -110,6 +110,7 @@ where
             },
             Err(_) => {
                 tracing::warn!("request shed: concurrency limit reached");
+                metrics::counter!(crate::metric_names::SHED).increment(1);
                 let problem = Problem::service_unavailable(
                     "The server is at its concurrency limit; retry shortly",
                     Some(Duration::from_secs(1)),
@@ -460,6 +461,8 @@ where
             },
             None => {
                 tracing::warn!(cap = %self.state.name, max = self.state.max, "request refused: in-flight cap of its key reached");
+                metrics::counter!(crate::metric_names::IN_FLIGHT_REFUSED, "cap" => self.state.name.clone())
+                    .increment(1);
                 let problem =
                     Problem::service_unavailable(self.state.detail.clone(), Some(Duration::from_secs(1)));
                 PerKeyFuture {
@@ -596,6 +599,7 @@ where
         let response = ready!(this.fut.poll(cx))?;
         if this.expired.load(Ordering::Acquire) {
             tracing::info!("request refused: its body did not arrive in time");
+            metrics::counter!(crate::metric_names::BODY_READ_TIMEOUTS).increment(1);
             let problem = Problem::new(StatusCode::REQUEST_TIMEOUT, BODY_READ_TIMEOUT_DETAIL);
             return Poll::Ready(Ok(ResponseBody::problem(problem)));
         }
@@ -693,7 +697,17 @@ mod tests {
         while layer.available() > 0 {
             tokio::task::yield_now().await;
         }
-        let shed = svc.clone().oneshot(Request::new(())).await.unwrap();
+        let recorder = crate::metric_names::tests::CountingRecorder::default();
+        let mut ready = svc.clone();
+        let ready = ready.ready().await.unwrap();
+        // `call` decides (and counts) at once; run it inside the local recorder.
+        let shed = metrics::with_local_recorder(&recorder, || ready.call(Request::new(())));
+        let shed = shed.await.unwrap();
+        assert_eq!(
+            recorder.get(crate::metric_names::SHED),
+            1,
+            "the shed request is counted"
+        );
         assert_eq!(shed.status(), 503);
         assert_eq!(shed.headers()["retry-after"], "1");
         release_tx.send(true).unwrap();

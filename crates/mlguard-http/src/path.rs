@@ -181,7 +181,10 @@ where
         let canonical = match canonical_path(req.uri().path()) {
             Ok(Cow::Borrowed(_)) => None,
             Ok(Cow::Owned(p)) => Some(p),
-            Err(e) => return mlguard_core::ResponseFuture::reject(Problem::bad_request(e.to_string())),
+            Err(e) => {
+                metrics::counter!(crate::metric_names::PATH_REFUSED).increment(1);
+                return mlguard_core::ResponseFuture::reject(Problem::bad_request(e.to_string()));
+            }
         };
         if let Some(path) = canonical {
             match rewrite(req.uri(), &path) {

@@ -434,6 +434,7 @@ where
             };
             let Some(ip_slot) = per_ip.admit(peer.ip()) else {
                 tracing::debug!(%peer, limit = options.max_connections_per_ip, "connection closed: per-address connection cap");
+                metrics::counter!(crate::metric_names::CONNECTIONS_REFUSED_PER_ADDRESS).increment(1);
                 drop(stream);
                 spare = Some(permit);
                 continue;
