@@ -79,6 +79,9 @@ pub struct Bootstrapped {
     pub fernet: Fernet,
     /// The model.
     pub model: Arc<dyn Classifier>,
+    /// The model's training statistics (format v2 files); `None` for a v1 model file, which
+    /// then has no input envelope. Taken before the model is shared as a [`Classifier`].
+    pub training_stats: Option<mlguard_model::TrainingStats>,
     /// The model's held-out accuracy, when this run trained it.
     pub trained_accuracy: Option<f64>,
     /// `admin`'s password, when this run created the user (print it once, then drop it).
@@ -194,7 +197,7 @@ pub fn bootstrap(config: &Config) -> Result<Bootstrapped, BootstrapError> {
         what: "not a Fernet key",
     })?;
 
-    let (model, trained_accuracy) = load_or_train_model(&dir, &mut created)?;
+    let (model, training_stats, trained_accuracy) = load_or_train_model(&dir, &mut created)?;
 
     let self_signed = match config.tls {
         crate::config::TlsSource::SelfSigned => Some(self_signed_cert(&dir, &mut created)?),
@@ -211,6 +214,7 @@ pub fn bootstrap(config: &Config) -> Result<Bootstrapped, BootstrapError> {
         jwt_secret,
         fernet,
         model,
+        training_stats,
         trained_accuracy,
         admin_password,
         self_signed,
@@ -253,7 +257,7 @@ pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
 fn load_or_train_model(
     dir: &DataDir,
     created: &mut Vec<&'static str>,
-) -> Result<(Arc<dyn Classifier>, Option<f64>), BootstrapError> {
+) -> Result<(Arc<dyn Classifier>, Option<mlguard_model::TrainingStats>, Option<f64>), BootstrapError> {
     let key = model_key(dir, created)?;
     let path = dir.file(files::MODEL);
     let mut accuracy = None;
@@ -272,7 +276,16 @@ fn load_or_train_model(
         }
     }
     let model = Model::load(&path, Some(&key)).map_err(mlguard_model::Error::from)?;
-    Ok((Arc::new(model), accuracy))
+    let stats = model.training_stats().cloned();
+    if stats.is_none() {
+        tracing::warn!(
+            file = %path.display(),
+            "the model file has no training statistics (format v1): no input envelope, \
+             out-of-distribution checks are off and extraction detection runs without its \
+             out-of-distribution rate; `ml-api train` rewrites the model with statistics"
+        );
+    }
+    Ok((Arc::new(model), stats, accuracy))
 }
 
 fn self_signed_cert(

@@ -59,7 +59,7 @@ pub enum UserCommand {
     Add {
         /// User name.
         name: String,
-        /// Role (`admin` or `user`).
+        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
         #[arg(long, default_value = "user")]
         role: String,
     },
@@ -79,7 +79,7 @@ pub enum ApikeyCommand {
     Create {
         /// A name for the key (who or what uses it).
         name: String,
-        /// Role (`admin` or `user`).
+        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
         #[arg(long, default_value = "user")]
         role: String,
     },

@@ -48,6 +48,17 @@ pub mod defaults {
     pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
     /// `max_batch`: rows in one `POST /predict/batch`.
     pub const MAX_BATCH: usize = 100;
+    /// `probability_decimals`: decimals of the probabilities shown to principals with
+    /// `model:probabilities`.
+    pub const PROBABILITY_DECIMALS: u32 = 2;
+    /// `predict_budget`: prediction rows per principal over a long window (batch rows count).
+    pub const PREDICT_BUDGET: &str = "5000/day";
+    /// `ood_action`: what to do with an input outside the training envelope.
+    pub const OOD_ACTION: &str = "log";
+    /// `extraction_action`: what to do when a principal's queries look like model extraction.
+    pub const EXTRACTION_ACTION: &str = "degrade";
+    /// `extraction_cooldown`: how long `degrade` and `block` last after an alarm.
+    pub const EXTRACTION_COOLDOWN: Duration = Duration::from_secs(3600);
     /// `body_limit`: bytes of request body.
     pub const BODY_LIMIT: usize = 64 * 1024;
     /// `request_timeout`: the whole request, handler included.
@@ -157,6 +168,26 @@ pub struct Settings {
     /// Maximum rows in one batch prediction.
     #[arg(long, env = "MLGUARD_MAX_BATCH", global = true, value_name = "ROWS")]
     pub max_batch: Option<usize>,
+    /// Decimals of the probabilities shown to principals with `model:probabilities` (0-15).
+    #[arg(long, env = "MLGUARD_PROBABILITY_DECIMALS", global = true, value_name = "N")]
+    pub probability_decimals: Option<u32>,
+    /// Prediction rows per principal over a long window, e.g. `5000/day` (batch rows count).
+    #[arg(long, env = "MLGUARD_PREDICT_BUDGET", global = true, value_name = "QUOTA")]
+    pub predict_budget: Option<String>,
+    /// Input outside the training envelope: `log` or `reject` (422).
+    #[arg(long, env = "MLGUARD_OOD_ACTION", global = true, value_name = "ACTION")]
+    pub ood_action: Option<String>,
+    /// Suspected model extraction: `log`, `degrade` (label only) or `block` (403).
+    #[arg(long, env = "MLGUARD_EXTRACTION_ACTION", global = true, value_name = "ACTION")]
+    pub extraction_action: Option<String>,
+    /// How long `degrade` / `block` last after an extraction alarm (e.g. `1h`).
+    #[arg(
+        long,
+        env = "MLGUARD_EXTRACTION_COOLDOWN",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub extraction_cooldown: Option<String>,
     /// Maximum request body, in bytes.
     #[arg(long, env = "MLGUARD_BODY_LIMIT", global = true, value_name = "BYTES")]
     pub body_limit: Option<usize>,
@@ -303,6 +334,11 @@ impl Settings {
             body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             max_batch: self.max_batch.or(lower.max_batch),
+            probability_decimals: self.probability_decimals.or(lower.probability_decimals),
+            predict_budget: self.predict_budget.or(lower.predict_budget),
+            ood_action: self.ood_action.or(lower.ood_action),
+            extraction_action: self.extraction_action.or(lower.extraction_action),
+            extraction_cooldown: self.extraction_cooldown.or(lower.extraction_cooldown),
             body_limit: self.body_limit.or(lower.body_limit),
             request_timeout: self.request_timeout.or(lower.request_timeout),
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
@@ -366,6 +402,16 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Maximum batch rows.
     pub max_batch: usize,
+    /// Decimals of the probabilities shown to principals with `model:probabilities`.
+    pub probability_decimals: u32,
+    /// Prediction rows per principal over a long window (a quota string).
+    pub predict_budget: String,
+    /// Input outside the training envelope.
+    pub ood_action: mlguard_modelsec::OodAction,
+    /// Suspected model extraction.
+    pub extraction_action: mlguard_modelsec::ExtractionAction,
+    /// How long `degrade` / `block` last after an alarm.
+    pub extraction_cooldown: Duration,
     /// Maximum body bytes.
     pub body_limit: usize,
     /// Whole-request time limit.
@@ -447,6 +493,14 @@ pub enum ConfigError {
         body: Duration,
         /// The request timeout.
         request: Duration,
+    },
+    /// A setting with a fixed set of values, or a number out of its range, is wrong.
+    #[error("{setting}: {message}")]
+    BadValue {
+        /// The setting.
+        setting: &'static str,
+        /// What is accepted.
+        message: String,
     },
     /// `MLGUARD_FERNET_KEY` is not a Fernet key.
     #[error("MLGUARD_FERNET_KEY is not a valid Fernet key (32 bytes, url-safe base64): {0}")]
@@ -545,6 +599,38 @@ impl Config {
             None if defaults::BODY_READ_TIMEOUT < request_timeout => defaults::BODY_READ_TIMEOUT,
             None => request_timeout / 2,
         };
+        let probability_decimals = s
+            .probability_decimals
+            .unwrap_or(defaults::PROBABILITY_DECIMALS);
+        if probability_decimals > mlguard_modelsec::output::MAX_DECIMALS {
+            return Err(ConfigError::BadValue {
+                setting: "probability_decimals",
+                message: format!("must be 0 to {}", mlguard_modelsec::output::MAX_DECIMALS),
+            });
+        }
+        let ood_action = s
+            .ood_action
+            .as_deref()
+            .unwrap_or(defaults::OOD_ACTION)
+            .parse::<mlguard_modelsec::OodAction>()
+            .map_err(|_| ConfigError::BadValue {
+                setting: "ood_action",
+                message: "must be `log` or `reject`".to_owned(),
+            })?;
+        let extraction_action = s
+            .extraction_action
+            .as_deref()
+            .unwrap_or(defaults::EXTRACTION_ACTION)
+            .parse::<mlguard_modelsec::ExtractionAction>()
+            .map_err(|_| ConfigError::BadValue {
+                setting: "extraction_action",
+                message: "must be `log`, `degrade` or `block`".to_owned(),
+            })?;
+        let extraction_cooldown = duration(
+            "extraction_cooldown",
+            &s.extraction_cooldown,
+            defaults::EXTRACTION_COOLDOWN,
+        )?;
         let concurrency_limit = positive(
             "concurrency_limit",
             s.concurrency_limit,
@@ -576,6 +662,13 @@ impl Config {
             body_read_timeout,
             trusted_proxies,
             max_batch: positive("max_batch", s.max_batch, defaults::MAX_BATCH)?,
+            probability_decimals,
+            predict_budget: s
+                .predict_budget
+                .unwrap_or_else(|| defaults::PREDICT_BUDGET.to_owned()),
+            ood_action,
+            extraction_action,
+            extraction_cooldown,
             body_limit: positive("body_limit", s.body_limit, defaults::BODY_LIMIT)?,
             request_timeout,
             header_read_timeout: duration(
@@ -637,6 +730,11 @@ fn unreachable_defaults() -> Config {
         body_read_timeout: defaults::BODY_READ_TIMEOUT,
         trusted_proxies: TrustedProxies::none(),
         max_batch: defaults::MAX_BATCH,
+        probability_decimals: defaults::PROBABILITY_DECIMALS,
+        predict_budget: defaults::PREDICT_BUDGET.to_owned(),
+        ood_action: mlguard_modelsec::OodAction::Log,
+        extraction_action: mlguard_modelsec::ExtractionAction::Degrade,
+        extraction_cooldown: defaults::EXTRACTION_COOLDOWN,
         body_limit: defaults::BODY_LIMIT,
         request_timeout: defaults::REQUEST_TIMEOUT,
         header_read_timeout: defaults::HEADER_READ_TIMEOUT,

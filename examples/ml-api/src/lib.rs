@@ -44,6 +44,7 @@ pub mod config;
 pub mod datadir;
 pub mod logging;
 pub mod metrics;
+pub mod model_guard;
 pub mod openapi;
 pub mod policy;
 pub mod quotas;

@@ -17,11 +17,15 @@
 //! | `ml_api_ratelimit_backend_errors_total` | counter | `policy` (Redis calls that failed or timed out) |
 //! | `ml_api_ratelimit_fallback_decisions_total` | counter | `policy` (decided locally because Redis failed) |
 //! | `ml_api_ratelimit_decisions_total` | counter | `policy`, `decision` (`allowed`, `rejected`) |
+//! | `mlguard_extraction_alarms_total` | counter | `action` (`log`, `degrade`, `block`): extraction alarms (mlguard-modelsec) |
+//! | `mlguard_ood_inputs_total` | counter | `action` (`log`, `reject`; `off` without training statistics): prediction rows outside the training envelope |
+//! | `mlguard_query_budget_exhausted_total` | counter | none: predictions refused for a spent `predict_budget` |
 //!
 //! The counts are taken at the router, around each route (inside the hardening layers): answers
 //! that the outer layers give on their own (413 over the body limit, 408, 503 when shedding, 400
 //! for an ambiguous path) are in the access log, not here. The rate-limiter figures are read
-//! from mlguard-ratelimit's own counters at scrape time.
+//! from mlguard-ratelimit's own counters at scrape time, the `mlguard_*` figures from
+//! mlguard-modelsec's counters ([`mlguard_modelsec::ModelSecStats`]).
 //!
 //! Each server has its own recorder (no global state): two servers in one process, as in the
 //! tests, count separately.
@@ -71,6 +75,7 @@ struct Inner {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     limiters: Vec<(&'static str, RateLimiter)>,
+    model_guard: Option<mlguard_modelsec::ModelGuard>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -116,8 +121,19 @@ impl Metrics {
                 recorder,
                 handle,
                 limiters,
+                model_guard: None,
             }),
         }
+    }
+
+    /// Exports `guard`'s counters (extraction alarms, out-of-distribution rows, spent budgets)
+    /// at each scrape. Call before the metrics are shared (it is a no-op on a clone).
+    #[must_use]
+    pub fn with_model_guard(mut self, guard: &mlguard_modelsec::ModelGuard) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.model_guard = Some(guard.clone());
+        }
+        self
     }
 
     fn with<T>(&self, f: impl FnOnce() -> T) -> T {
@@ -144,6 +160,9 @@ impl Metrics {
                     .absolute(s.allowed);
                 counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "rejected")
                     .absolute(s.rejected);
+            }
+            if let Some(guard) = &self.inner.model_guard {
+                export_model_guard(guard);
             }
         });
         self.inner.handle.run_upkeep();
@@ -179,6 +198,24 @@ impl Metrics {
             }
         });
     }
+}
+
+/// mlguard-modelsec's counters, into the current (local) recorder.
+fn export_model_guard(guard: &mlguard_modelsec::ModelGuard) {
+    use mlguard_modelsec::ModelSecStats;
+    use mlguard_modelsec::events::{BUDGET_EXHAUSTED, EXTRACTION_ALARMS, OOD_INPUTS};
+    let (action, alarms) = guard.extraction().map_or(("off", 0), |d| {
+        (d.action().as_str(), ModelSecStats::get(&d.stats().extraction_alarms))
+    });
+    counter!(EXTRACTION_ALARMS, "action" => action).absolute(alarms);
+    let (action, ood) = guard.envelope().map_or(("off", 0), |e| {
+        (e.action().as_str(), ModelSecStats::get(&e.stats().ood_inputs))
+    });
+    counter!(OOD_INPUTS, "action" => action).absolute(ood);
+    let spent = guard
+        .budget()
+        .map_or(0, |b| ModelSecStats::get(&b.stats().budget_exhausted));
+    counter!(BUDGET_EXHAUSTED).absolute(spent);
 }
 
 /// The credential a request carried (never its value).

@@ -4,12 +4,18 @@
 //! |---|---|
 //! | `admin` | `model:*`, `crypto:*`, `metrics:read` |
 //! | `user` | `crypto:encrypt`, `crypto:decrypt` (not `model:predict`, as in the tutorial) |
+//! | `client` | `model:predict` only: predictions with the label, without probabilities |
+//!
+//! `model:probabilities` (in `admin`'s `model:*`) decides whether `/predict` and
+//! `/predict/batch` answers carry `probabilities` (see [`crate::model_guard`]).
 
 use mlguard_core::WwwAuthenticate;
 use mlguard_rbac::{Authorizer, Policy, RbacError};
 
 /// Permission of `POST /predict` and `POST /predict/batch`.
 pub const MODEL_PREDICT: &str = "model:predict";
+/// Whether prediction answers include `probabilities` (rounded to `probability_decimals`).
+pub const MODEL_PROBABILITIES: &str = "model:probabilities";
 /// Permission of `POST /encrypt`.
 pub const CRYPTO_ENCRYPT: &str = "crypto:encrypt";
 /// Permission of `POST /decrypt`.
@@ -17,7 +23,7 @@ pub const CRYPTO_DECRYPT: &str = "crypto:decrypt";
 /// Permission of `GET /metrics` (issue 9).
 pub const METRICS_READ: &str = "metrics:read";
 /// The roles users and API keys may have.
-pub const ROLES: [&str; 2] = ["admin", "user"];
+pub const ROLES: [&str; 3] = ["admin", "user", "client"];
 /// The realm in `WWW-Authenticate` challenges.
 pub const REALM: &str = "ml-api";
 
@@ -34,6 +40,7 @@ pub fn policy() -> Result<Policy, RbacError> {
     Policy::builder()
         .role("admin", ["model:*", "crypto:*", METRICS_READ])
         .role("user", [CRYPTO_ENCRYPT, CRYPTO_DECRYPT])
+        .role("client", [MODEL_PREDICT])
         .build()
 }
 
@@ -81,5 +88,11 @@ mod tests {
             assert!(p.is_allowed(&user, &perm(c)).is_allowed());
         }
         assert!(check_role("root").is_err());
+        assert!(check_role("client").is_ok());
+        let client = Principal::builder("c").role("client").build();
+        assert!(p.is_allowed(&client, &perm(MODEL_PREDICT)).is_allowed());
+        assert!(!p.is_allowed(&client, &perm(MODEL_PROBABILITIES)).is_allowed());
+        assert!(p.is_allowed(&admin, &perm(MODEL_PROBABILITIES)).is_allowed());
+        assert!(!p.is_allowed(&client, &perm(CRYPTO_ENCRYPT)).is_allowed());
     }
 }

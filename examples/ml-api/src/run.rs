@@ -136,7 +136,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (TlsSource::SelfSigned, None) => None,
     };
     let is_tls = tls.is_some();
-    let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch);
+    let protection = crate::model_guard::ModelProtection::from_config(&config, boot.training_stats.as_ref())
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let state = AppState::new(Some(boot.model.clone()), boot.fernet.clone(), config.max_batch)
+        .with_model_protection(protection);
     let json = crate::app::json_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
     let quotas = crate::quotas::Quotas::from_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
     let revocations: std::sync::Arc<dyn mlguard_auth::revocation::RevocationStore> = match &config.redis_url {

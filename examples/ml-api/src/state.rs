@@ -3,6 +3,7 @@
 use mlguard_crypto::Fernet;
 use mlguard_model::Classifier;
 use mlguard_ratelimit::RateLimiter;
+use crate::model_guard::ModelProtection;
 use std::sync::Arc;
 
 /// Shared handler state; cheap to clone (one `Arc`).
@@ -16,6 +17,7 @@ struct Inner {
     fernet: Fernet,
     max_batch: usize,
     predict_limiter: Option<RateLimiter>,
+    protection: ModelProtection,
 }
 
 impl std::fmt::Debug for AppState {
@@ -29,7 +31,9 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State with a model (or `None`: `/readyz` answers 503 and predictions 503), the Fernet
-    /// cipher and the batch cap.
+    /// cipher and the batch cap. The model protection is the output policy alone (probabilities
+    /// rounded to the default decimals for `model:probabilities`) until
+    /// [`with_model_protection`](Self::with_model_protection).
     pub fn new(model: Option<Arc<dyn Classifier>>, fernet: Fernet, max_batch: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -37,25 +41,45 @@ impl AppState {
                 fernet,
                 max_batch,
                 predict_limiter: None,
+                protection: ModelProtection::output_only(crate::config::defaults::PROBABILITY_DECIMALS),
             }),
         }
+    }
+
+    fn into_inner(self) -> Inner {
+        Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
+            model: arc.model.clone(),
+            fernet: arc.fernet.clone(),
+            max_batch: arc.max_batch,
+            predict_limiter: arc.predict_limiter.clone(),
+            protection: arc.protection.clone(),
+        })
     }
 
     /// Charges batch predictions against `limiter` (one unit per row).
     #[must_use]
     pub fn with_predict_limiter(self, limiter: RateLimiter) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
-            model: arc.model.clone(),
-            fernet: arc.fernet.clone(),
-            max_batch: arc.max_batch,
-            predict_limiter: None,
-        });
+        let inner = self.into_inner();
         Self {
             inner: Arc::new(Inner {
                 predict_limiter: Some(limiter),
                 ..inner
             }),
         }
+    }
+
+    /// Protects the model with `protection` (output policy, budget, envelope, detector).
+    #[must_use]
+    pub fn with_model_protection(self, protection: ModelProtection) -> Self {
+        let inner = self.into_inner();
+        Self {
+            inner: Arc::new(Inner { protection, ..inner }),
+        }
+    }
+
+    /// The model protection.
+    pub fn model_protection(&self) -> &ModelProtection {
+        &self.inner.protection
     }
 
     /// The prediction limiter, when set.

@@ -1,8 +1,12 @@
 //! `POST /predict` and `POST /predict/batch`: the iris classifier.
 //!
 //! Request `{"sepal_length","sepal_width","petal_length","petal_width"}` (numbers, cm; unknown
-//! fields refused); answer `{"prediction": <class index>, "class": "<name>", "probabilities": [..]}`.
-//! The model itself refuses non-finite and implausible values (422 problem).
+//! fields refused); answer `{"prediction": <class index>, "class": "<name>", "probabilities": [..]}`,
+//! with `probabilities` (rounded to `probability_decimals`) only for principals holding
+//! `model:probabilities`. The model itself refuses non-finite and implausible values (422
+//! problem). Both routes run the model protection ([`crate::model_guard`]): extraction
+//! standing (403), query budget (429, one unit per row), input envelope (422
+//! `out_of_distribution` with `ood_action = reject`), then the output policy.
 
 use crate::state::AppState;
 use axum::Json;
@@ -72,8 +76,22 @@ pub struct PredictResponse {
     pub prediction: usize,
     /// Class name.
     pub class: String,
-    /// Per-class probabilities, indexed like the class indices.
-    pub probabilities: Vec<f64>,
+    /// Per-class probabilities, indexed like the class indices; only for principals with
+    /// `model:probabilities`, rounded to `probability_decimals`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<f64>>,
+}
+
+impl mlguard_modelsec::ModelOutput for PredictResponse {
+    fn round_probabilities(&mut self, decimals: u32) {
+        if let Some(p) = &mut self.probabilities {
+            mlguard_modelsec::output::round_all(p, decimals);
+        }
+    }
+
+    fn strip_probabilities(&mut self) {
+        self.probabilities = None;
+    }
 }
 
 impl From<Prediction> for PredictResponse {
@@ -81,7 +99,7 @@ impl From<Prediction> for PredictResponse {
         Self {
             prediction: p.class_index,
             class: p.class_name,
-            probabilities: p.probabilities,
+            probabilities: Some(p.probabilities),
         }
     }
 }
@@ -99,34 +117,67 @@ fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifi
         .ok_or_else(|| Problem::service_unavailable("The model is not loaded", None))
 }
 
+/// Runs the model protection around the model for `rows`.
+/// `single`: one row from `/predict` (the model's own error messages for one sample).
+async fn guarded(
+    state: &AppState,
+    principal: &Principal,
+    rows: &[Vec<f64>],
+    single: bool,
+) -> Result<Vec<PredictResponse>, Problem> {
+    let model = model(state)?;
+    let protection = state.model_protection();
+    let admission = protection.admit(principal, rows).await?;
+    let predictions = match rows {
+        [row] if single => model.predict(row).map(|p| vec![p]),
+        _ => model.predict_batch(rows),
+    }
+    .map_err(|e| Problem::unprocessable(e.to_string()))?;
+    let classes: Vec<usize> = predictions.iter().map(|p| p.class_index).collect();
+    let policy = protection.release(principal, &admission, rows, &classes).await?;
+    let mut answers: Vec<PredictResponse> = predictions.into_iter().map(Into::into).collect();
+    policy.apply_all(&mut answers);
+    Ok(answers)
+}
+
 /// `POST /predict`.
 ///
 /// # Errors
-/// 422 for refused input, 503 without a model.
+/// 422 for refused input (or out of distribution with `ood_action = reject`), 403 after an
+/// extraction alarm with `extraction_action = block`, 429 over the quota or budget, 503
+/// without a model.
 #[utoipa::path(
     post,
     path = "/predict",
     tag = "model",
     operation_id = "predict",
     summary = "Classify one iris sample (needs model:predict)",
-    description = "Limited per principal by `MLGUARD_PREDICT_RATE`.",
+    description = "Limited per principal by `MLGUARD_PREDICT_RATE` and `MLGUARD_PREDICT_BUDGET`. `probabilities` only with `model:probabilities`.",
     request_body = IrisFeatures,
     responses(
         (status = 200, description = "The prediction", body = PredictResponse),
-        (status = 422, description = "Invalid or implausible measurements", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Prediction quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, implausible or out-of-distribution measurements", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota or budget exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
 pub async fn predict(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     ValidatedJson(body): ValidatedJson<IrisFeatures>,
 ) -> Result<Json<PredictResponse>, Problem> {
-    let p = model(&state)?
-        .predict(&body.to_vec())
-        .map_err(|e| Problem::unprocessable(e.to_string()))?;
-    Ok(Json(p.into()))
+    let answers = guarded(&state, &principal, &[body.to_vec()], true).await?;
+    answers
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| {
+            Problem::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "The model gave no prediction",
+            )
+        })
 }
 
 /// Charges `rows` units of the prediction quota to `principal`.
@@ -168,8 +219,9 @@ async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<
     request_body = BatchRequest,
     responses(
         (status = 200, description = "One prediction per instance, in order", body = BatchResponse),
-        (status = 422, description = "Empty or oversized batch, or an invalid row", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Prediction quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or oversized batch, or an invalid or out-of-distribution row", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota or budget exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
@@ -187,10 +239,7 @@ pub async fn batch(
     }
     charge(&state, &principal, n).await?;
     let rows: Vec<Vec<f64>> = body.instances.iter().map(|r| r.to_vec()).collect();
-    let predictions = model(&state)?
-        .predict_batch(&rows)
-        .map_err(|e| Problem::unprocessable(e.to_string()))?;
     Ok(Json(BatchResponse {
-        predictions: predictions.into_iter().map(Into::into).collect(),
+        predictions: guarded(&state, &principal, &rows, false).await?,
     }))
 }
