@@ -16,7 +16,12 @@
 //! 10,000 fixed points, half drawn around the iris rows (data distribution), half uniform over
 //! the box.
 //!
-//! Knobs: `EXTRACTION_SCALE` (1.0; 0.1 for a quick run), `ML_API` (the server binary).
+//! It exits non-zero unless the goals hold: for (a) and (b), under every policy, the first
+//! alarm comes no later than the first checkpoint at which the surrogate reaches 90 %
+//! fidelity; and no benign client raises an alarm. (c) is reported, not judged.
+//!
+//! Knobs: `EXTRACTION_SCALE` (1.0; 0.1 for a quick run: the CI test), `ML_API` (the server
+//! binary; default: `ml-api` beside this binary).
 
 use linfa::prelude::*;
 use linfa_trees::DecisionTree;
@@ -120,6 +125,7 @@ async fn line_search_stream(
     rng: &mut ChaCha8Rng,
     budget: usize,
     on: &mut dyn FnMut(&[[f64; 4]], &[Answer]),
+    alarm: &mut Alarm,
 ) -> Result<(), String> {
     let mut spent = 0;
     let same = |a: &Answer, b: &Answer| a.0 == b.0 && a.1 == b.1;
@@ -138,6 +144,7 @@ async fn line_search_stream(
             let answers = c.batch(key, &sweep).await?;
             on(&sweep, &answers);
             spent += sweep.len();
+            alarm.after(c, sweep.len()).await;
             // Bisect each interval whose ends differ, a few steps at once per request.
             for k in 0..sweep.len().saturating_sub(1) {
                 if spent >= budget {
@@ -151,9 +158,13 @@ async fn line_search_stream(
                 while b - a > 0.01 && spent < budget {
                     let mut x = anchor;
                     x[f] = round2((a + b) / 2.0);
+                    if x[f] <= a || x[f] >= b {
+                        break; // 0.01 cm resolution reached
+                    }
                     let got = c.batch(key, &[x]).await?;
                     on(&[x], &got);
                     spent += 1;
+                    alarm.after(c, 1).await;
                     if same(&got[0], &ans_a) {
                         a = x[f];
                         ans_a = got[0].clone();
@@ -168,6 +179,22 @@ async fn line_search_stream(
         }
     }
     Ok(())
+}
+
+/// Finds the query at which the attacker's first alarm fired (the alarm counter rose).
+struct Alarm {
+    before: f64,
+    sent: usize,
+    first: Option<usize>,
+}
+
+impl Alarm {
+    async fn after(&mut self, c: &Client, queries: usize) {
+        self.sent += queries;
+        if self.first.is_none() && c.alarms().await > self.before {
+            self.first = Some(self.sent);
+        }
+    }
 }
 
 fn fidelity(train_x: &[[f64; 4]], train_y: &[usize], eval: &Array2<f64>, truth: &[usize]) -> f64 {
@@ -274,19 +301,13 @@ async fn run() -> Result<(), String> {
                 let mut first_alarm = None;
                 let mut fid = Vec::new();
                 if attack.starts_with("(b)") {
-                    // Alarms are read at the checkpoints only (the stream is interleaved).
+                    let mut alarm = Alarm { before, sent: 0, first: None };
                     let mut record = |x: &[[f64; 4]], a: &[Answer]| {
                         xs.extend_from_slice(x);
                         ys.extend(a.iter().map(|a| a.0));
                     };
-                    let mut done = 0;
-                    for &cp in &checkpoints {
-                        line_search_stream(&base, &key, &mut rng, cp - done, &mut record).await?;
-                        done = cp;
-                        if first_alarm.is_none() && base.alarms().await > before {
-                            first_alarm = Some(cp);
-                        }
-                    }
+                    line_search_stream(&base, &key, &mut rng, max_q, &mut record, &mut alarm).await?;
+                    first_alarm = alarm.first;
                     for &cp in &checkpoints {
                         let k = cp.min(xs.len());
                         fid.push(fidelity(&xs[..k], &ys[..k], &eval, &truth));
@@ -369,8 +390,33 @@ async fn run() -> Result<(), String> {
             r.first_alarm.map_or("none".to_owned(), |q| q.to_string())
         );
     }
+    let mut failures = Vec::new();
     if let Some((alarmed, queries)) = benign_false_alarms {
         println!("\nbenign: 50 clients, {queries} queries of held-out iris rows ±0.1 cm: {alarmed} clients alarmed");
+        if alarmed > 0 {
+            failures.push(format!("{alarmed} benign clients alarmed"));
+        }
     }
-    Ok(())
+    // Goal: for (a) and (b), an alarm no later than the first checkpoint at 90 % fidelity.
+    for r in table.iter().filter(|r| !r.attack.starts_with("(c)")) {
+        let reached = checkpoints
+            .iter()
+            .zip(&r.fidelity)
+            .find(|(_, f)| **f >= 0.9)
+            .map(|(cp, _)| *cp);
+        let ok = match (r.first_alarm, reached) {
+            (Some(alarm), Some(cp)) => alarm <= cp,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !ok {
+            failures.push(format!("{} / {}: no alarm before 90 % fidelity", r.attack, r.policy));
+        }
+    }
+    if failures.is_empty() {
+        println!("goals met: alarms before 90 % fidelity for (a) and (b); no benign false alarm");
+        Ok(())
+    } else {
+        Err(format!("goals not met: {}", failures.join("; ")))
+    }
 }
