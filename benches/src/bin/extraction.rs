@@ -45,6 +45,8 @@ struct Client {
 
 /// One answer: class and (maybe) probabilities.
 type Answer = (usize, Option<Vec<f64>>);
+/// Receives the queries of attack (b) and their answers.
+type Record<'a> = dyn FnMut(&[[f64; 4]], &[Answer]) + 'a;
 
 impl Client {
     async fn batch(&self, key: &str, rows: &[[f64; 4]]) -> Result<Vec<Answer>, String> {
@@ -124,7 +126,7 @@ async fn line_search_stream(
     key: &str,
     rng: &mut ChaCha8Rng,
     budget: usize,
-    on: &mut dyn FnMut(&[[f64; 4]], &[Answer]),
+    on: &mut Record<'_>,
     alarm: &mut Alarm,
 ) -> Result<(), String> {
     let mut spent = 0;
@@ -243,7 +245,12 @@ async fn run() -> Result<(), String> {
         .stratified_split(mlguard_model::DEFAULT_TEST_FRACTION, mlguard_model::DEFAULT_SEED)
         .map_err(|e| e.to_string())?;
     let all_rows: Vec<Vec<f64>> = iris.features().rows().into_iter().map(|r| r.to_vec()).collect();
-    let held: Vec<Vec<f64>> = held_out.features().rows().into_iter().map(|r| r.to_vec()).collect();
+    let held: Vec<Vec<f64>> = held_out
+        .features()
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect();
 
     // The evaluation points: half around the data, half uniform over the box.
     let mut rng = ChaCha8Rng::seed_from_u64(2016);
@@ -258,15 +265,21 @@ async fn run() -> Result<(), String> {
             }
         })
         .collect();
-    let eval = Array2::from_shape_vec((eval_rows.len(), 4), eval_rows.iter().flatten().copied().collect())
-        .map_err(|e| e.to_string())?;
+    let eval = Array2::from_shape_vec(
+        (eval_rows.len(), 4),
+        eval_rows.iter().flatten().copied().collect(),
+    )
+    .map_err(|e| e.to_string())?;
 
     let checkpoints: Vec<usize> = CHECKPOINTS.iter().map(|&c| n(c)).collect();
     let max_q = *checkpoints.last().unwrap_or(&1);
     let mut table = Vec::new();
     let mut benign_false_alarms = None;
     let mut truth: Vec<usize> = Vec::new();
-    for (decimals, policies) in [("15", vec![("full", "admin")]), ("2", vec![("2 decimals", "admin"), ("label only", "client")])] {
+    for (decimals, policies) in [
+        ("15", vec![("full", "admin")]),
+        ("2", vec![("2 decimals", "admin"), ("label only", "client")]),
+    ] {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
@@ -293,7 +306,12 @@ async fn run() -> Result<(), String> {
         }
         for (policy, role) in policies {
             for attack in ["(a) uniform random", "(b) line search", "(c) jittered iris"] {
-                let key = live::create_key(&ml_api, &data, &format!("{attack}-{policy}").replace([' ', '(', ')'], ""), role)?;
+                let key = live::create_key(
+                    &ml_api,
+                    &data,
+                    &format!("{attack}-{policy}").replace([' ', '(', ')'], ""),
+                    role,
+                )?;
                 let mut rng = ChaCha8Rng::seed_from_u64(7);
                 let before = base.alarms().await;
                 let mut xs: Vec<[f64; 4]> = Vec::new();
@@ -301,7 +319,11 @@ async fn run() -> Result<(), String> {
                 let mut first_alarm = None;
                 let mut fid = Vec::new();
                 if attack.starts_with("(b)") {
-                    let mut alarm = Alarm { before, sent: 0, first: None };
+                    let mut alarm = Alarm {
+                        before,
+                        sent: 0,
+                        first: None,
+                    };
                     let mut record = |x: &[[f64; 4]], a: &[Answer]| {
                         xs.extend_from_slice(x);
                         ys.extend(a.iter().map(|a| a.0));
@@ -378,7 +400,14 @@ async fn run() -> Result<(), String> {
         let _ = server.stop().await;
     }
 
-    println!("| attack | output policy | fidelity after {} queries | first alarm at query |", checkpoints.iter().map(|c| format!("{c}")).collect::<Vec<_>>().join(" / "));
+    println!(
+        "| attack | output policy | fidelity after {} queries | first alarm at query |",
+        checkpoints
+            .iter()
+            .map(|c| format!("{c}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
     println!("|---|---|---|---|");
     for r in &table {
         let f: Vec<String> = r.fidelity.iter().map(|v| format!("{:.1} %", v * 100.0)).collect();
@@ -392,7 +421,9 @@ async fn run() -> Result<(), String> {
     }
     let mut failures = Vec::new();
     if let Some((alarmed, queries)) = benign_false_alarms {
-        println!("\nbenign: 50 clients, {queries} queries of held-out iris rows ±0.1 cm: {alarmed} clients alarmed");
+        println!(
+            "\nbenign: 50 clients, {queries} queries of held-out iris rows ±0.1 cm: {alarmed} clients alarmed"
+        );
         if alarmed > 0 {
             failures.push(format!("{alarmed} benign clients alarmed"));
         }
@@ -410,7 +441,10 @@ async fn run() -> Result<(), String> {
             (None, _) => false,
         };
         if !ok {
-            failures.push(format!("{} / {}: no alarm before 90 % fidelity", r.attack, r.policy));
+            failures.push(format!(
+                "{} / {}: no alarm before 90 % fidelity",
+                r.attack, r.policy
+            ));
         }
     }
     if failures.is_empty() {

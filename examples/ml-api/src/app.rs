@@ -206,7 +206,8 @@ pub fn build(
     auth: &Auth,
     options: &HardeningOptions,
 ) -> Result<Router, RbacError> {
-    let metrics = crate::metrics::Metrics::new(Some(quotas)).with_model_guard(state.model_protection().guard());
+    let metrics =
+        crate::metrics::Metrics::new(Some(quotas)).with_model_guard(state.model_protection().guard());
     let routes = crate::metrics::instrument(api_router(state, json, quotas, auth)?, &metrics, auth)?;
     Ok(harden(routes, options))
 }

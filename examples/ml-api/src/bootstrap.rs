@@ -254,10 +254,17 @@ pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
     Ok(trained.accuracy)
 }
 
+/// The model, its training statistics (v2 files) and its accuracy when trained by this run.
+type LoadedModel = (
+    Arc<dyn Classifier>,
+    Option<mlguard_model::TrainingStats>,
+    Option<f64>,
+);
+
 fn load_or_train_model(
     dir: &DataDir,
     created: &mut Vec<&'static str>,
-) -> Result<(Arc<dyn Classifier>, Option<mlguard_model::TrainingStats>, Option<f64>), BootstrapError> {
+) -> Result<LoadedModel, BootstrapError> {
     let key = model_key(dir, created)?;
     let path = dir.file(files::MODEL);
     let mut accuracy = None;

@@ -599,9 +599,7 @@ impl Config {
             None if defaults::BODY_READ_TIMEOUT < request_timeout => defaults::BODY_READ_TIMEOUT,
             None => request_timeout / 2,
         };
-        let probability_decimals = s
-            .probability_decimals
-            .unwrap_or(defaults::PROBABILITY_DECIMALS);
+        let probability_decimals = s.probability_decimals.unwrap_or(defaults::PROBABILITY_DECIMALS);
         if probability_decimals > mlguard_modelsec::output::MAX_DECIMALS {
             return Err(ConfigError::BadValue {
                 setting: "probability_decimals",

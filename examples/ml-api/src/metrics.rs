@@ -205,7 +205,10 @@ fn export_model_guard(guard: &mlguard_modelsec::ModelGuard) {
     use mlguard_modelsec::ModelSecStats;
     use mlguard_modelsec::events::{BUDGET_EXHAUSTED, EXTRACTION_ALARMS, OOD_INPUTS};
     let (action, alarms) = guard.extraction().map_or(("off", 0), |d| {
-        (d.action().as_str(), ModelSecStats::get(&d.stats().extraction_alarms))
+        (
+            d.action().as_str(),
+            ModelSecStats::get(&d.stats().extraction_alarms),
+        )
     });
     counter!(EXTRACTION_ALARMS, "action" => action).absolute(alarms);
     let (action, ood) = guard.envelope().map_or(("off", 0), |e| {

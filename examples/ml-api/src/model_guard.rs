@@ -51,12 +51,12 @@ fn resolver() -> OutputPolicyResolver {
     let check = policy::policy().ok();
     OutputPolicyResolver::new(OutputPolicy::LabelOnly)
         .full_with_permission(policy::MODEL_PROBABILITIES)
-        .permission_check(move |p: &Principal, perm: &str| {
-            match (&check, Permission::parse(perm)) {
+        .permission_check(
+            move |p: &Principal, perm: &str| match (&check, Permission::parse(perm)) {
                 (Some(policy), Ok(perm)) => policy.is_allowed(p, &perm).is_allowed(),
                 _ => false,
-            }
-        })
+            },
+        )
 }
 
 impl ModelProtection {
@@ -122,7 +122,9 @@ impl ModelProtection {
         }
         let detector = detector.build().map_err(|e| err(&e))?;
 
-        let mut guard = ModelGuard::builder(resolver()).budget(budget).extraction(detector);
+        let mut guard = ModelGuard::builder(resolver())
+            .budget(budget)
+            .extraction(detector);
         if let Some(env) = envelope {
             guard = guard.envelope(OodGuard::new(env, config.ood_action));
         }

@@ -1,9 +1,9 @@
 //! [`AppState`]: what the handlers share.
 
+use crate::model_guard::ModelProtection;
 use mlguard_crypto::Fernet;
 use mlguard_model::Classifier;
 use mlguard_ratelimit::RateLimiter;
-use crate::model_guard::ModelProtection;
 use std::sync::Arc;
 
 /// Shared handler state; cheap to clone (one `Arc`).

@@ -74,7 +74,10 @@ fn assert_rounded(probabilities: &Value, decimals: i32) {
     assert_eq!(p.len(), 3);
     for v in p {
         let v = v.as_f64().unwrap();
-        assert!(((v * scale).round() - v * scale).abs() < 1e-6, "{v} has more than {decimals} decimals");
+        assert!(
+            ((v * scale).round() - v * scale).abs() < 1e-6,
+            "{v} has more than {decimals} decimals"
+        );
     }
 }
 
@@ -94,12 +97,24 @@ async fn client_role_gets_labels_only_admin_gets_rounded_probabilities() {
     let body = json(r).await;
     assert_eq!(body["class"], "virginica");
     assert!(body["prediction"].is_u64());
-    assert!(body.get("probabilities").is_none(), "client saw probabilities: {body}");
+    assert!(
+        body.get("probabilities").is_none(),
+        "client saw probabilities: {body}"
+    );
 
-    let r = post(&s, &client, "/predict/batch", &json!({"instances": [sample_row, sample_row]})).await;
+    let r = post(
+        &s,
+        &client,
+        "/predict/batch",
+        &json!({"instances": [sample_row, sample_row]}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     for p in json(r).await["predictions"].as_array().unwrap() {
-        assert!(p.get("probabilities").is_none(), "client saw probabilities in a batch: {p}");
+        assert!(
+            p.get("probabilities").is_none(),
+            "client saw probabilities in a batch: {p}"
+        );
         assert_eq!(p["class"], "virginica");
     }
 
@@ -206,7 +221,10 @@ async fn query_budget_counts_batch_rows_and_answers_429() {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let body = json(resp).await;
     assert!(
-        body["type"].as_str().unwrap_or_default().ends_with("query-budget-exhausted"),
+        body["type"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("query-budget-exhausted"),
         "{body}"
     );
     assert_eq!(post(&s, &client, "/predict", &r).await.status(), 200);
@@ -215,7 +233,10 @@ async fn query_budget_counts_batch_rows_and_answers_429() {
     assert_eq!(post(&s, &other, "/predict/batch", &batch(10)).await.status(), 200);
 
     let text = metrics(&s, &admin).await;
-    assert!(sample(&text, "mlguard_query_budget_exhausted_total").unwrap_or(0.0) >= 2.0, "{text}");
+    assert!(
+        sample(&text, "mlguard_query_budget_exhausted_total").unwrap_or(0.0) >= 2.0,
+        "{text}"
+    );
     assert!(text.contains("mlguard_extraction_alarms_total"), "{text}");
     assert!(text.contains("mlguard_ood_inputs_total"), "{text}");
     s.stop().await;

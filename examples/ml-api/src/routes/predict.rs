@@ -168,16 +168,12 @@ pub async fn predict(
     ValidatedJson(body): ValidatedJson<IrisFeatures>,
 ) -> Result<Json<PredictResponse>, Problem> {
     let answers = guarded(&state, &principal, &[body.to_vec()], true).await?;
-    answers
-        .into_iter()
-        .next()
-        .map(Json)
-        .ok_or_else(|| {
-            Problem::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "The model gave no prediction",
-            )
-        })
+    answers.into_iter().next().map(Json).ok_or_else(|| {
+        Problem::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "The model gave no prediction",
+        )
+    })
 }
 
 /// Charges `rows` units of the prediction quota to `principal`.
