@@ -4,10 +4,15 @@
 //! with OWASP's parameters m = 19456 KiB, t = 2, p = 1 by default, salted, stored as PHC
 //! strings), user enumeration by timing (unknown users and empty passwords are verified against
 //! a dummy hash made with the same parameters, so every login costs one Argon2 run), and
-//! logins stalling other requests (each hash or verification runs on tokio's blocking pool via
-//! `spawn_blocking`), and login floods (at most one Argon2 computation per core runs at once,
-//! a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
-//! [`PasswordHasher::limits`]). Hashes made with older parameters are reported by
+//! logins stalling other requests (each hash or verification runs off the async runtime, on
+//! the hasher's own Argon2 threads), and login floods (at most one Argon2 computation per core
+//! runs at once, a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
+//! [`PasswordHasher::limits`]). The Argon2 threads are as many as may run at once, started on
+//! first use and kept, so the work never spreads over an unbounded number of blocking-pool
+//! threads. Memory: each run allocates its 19 MiB anew, and the allocator keeps part of it;
+//! under a login flood the process settles at a plateau (about 200 MiB in a sequential test,
+//! about 400 MiB in the soak test) and stays there. Reusing one block buffer per Argon2 thread
+//! would remove it; see docs/benchmarks.md. Hashes made with older parameters are reported by
 //! [`PasswordCheck::Valid::needs_rehash`] so the caller can upgrade them on the next
 //! successful login (the token endpoint does).
 //!
@@ -29,7 +34,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, Passw
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use zeroize::Zeroizing;
 
@@ -67,6 +72,37 @@ struct Inner {
     waiting: AtomicUsize,
     running: AtomicUsize,
     peak: AtomicUsize,
+    /// The Argon2 threads' queue; `None` when no thread could be started (the work then goes
+    /// to tokio's blocking pool).
+    workers: OnceLock<Option<mpsc::Sender<Job>>>,
+}
+
+/// One hash or verification for an Argon2 thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `count` threads that run jobs from one queue until its sender is dropped (with the
+/// hasher). A job that panics does not take its thread down.
+fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    let mut started = 0;
+    for i in 0..count {
+        let receiver = receiver.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("mlguard-argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = job else { break };
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(error) => tracing::error!(%error, "could not start an Argon2 thread"),
+        }
+    }
+    (started > 0).then_some(sender)
 }
 
 /// Argon2id hasher and verifier; cheap to clone.
@@ -140,6 +176,7 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
+                workers: OnceLock::new(),
             }),
         }
     }
@@ -195,25 +232,36 @@ impl PasswordHasher {
             .map_err(|_| AuthError::Busy)
     }
 
-    /// Runs `work` on the blocking pool within the limits. The slot moves into the blocking
-    /// task: a caller that gives up (a client that disconnects) does not free it while the
-    /// hash still runs.
+    /// Runs `work` on an Argon2 thread within the limits. The slot moves into the job: a caller
+    /// that gives up (a client that disconnects) does not free it while the hash still runs.
     async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Self) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
         let permit = self.slot().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let running = this.inner.running.fetch_add(1, Ordering::SeqCst) + 1;
             this.inner.peak.fetch_max(running, Ordering::SeqCst);
             let out = work(&this);
             this.inner.running.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
-            out
-        })
-        .await
-        .map_err(|_| AuthError::PasswordHash)
+            let _ = done.send(out);
+        });
+        let workers = self
+            .inner
+            .workers
+            .get_or_init(|| start_workers(self.inner.max_concurrent));
+        let job = match workers {
+            Some(queue) => queue.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if let Some(job) = job {
+            // No Argon2 thread: the blocking pool, as before.
+            tokio::task::spawn_blocking(job);
+        }
+        result.await.map_err(|_| AuthError::PasswordHash)
     }
 
     fn argon2(&self) -> Argon2<'static> {
