@@ -48,7 +48,7 @@ async fn main() -> Result<(), String> {
                     let mut i = 0u64;
                     while Instant::now() < deadline {
                         i += 1;
-                        let user = if i % 2 == 0 {
+                        let user = if i.is_multiple_of(2) {
                             "admin".to_owned()
                         } else {
                             format!("ghost{worker}-{i}")

@@ -302,7 +302,7 @@ async fn run() -> Result<bool, String> {
             ctx.clone(),
             "login-flood",
             move |i| {
-                let user = if i % 2 == 0 {
+                let user = if i.is_multiple_of(2) {
                     "admin".to_owned()
                 } else {
                     format!("ghost{worker}-{i}")
@@ -332,7 +332,11 @@ async fn run() -> Result<bool, String> {
             ctx.clone(),
             "oversized-or-nested",
             move |i| {
-                let body = if i % 2 == 0 { big.clone() } else { nested.clone() };
+                let body = if i.is_multiple_of(2) {
+                    big.clone()
+                } else {
+                    nested.clone()
+                };
                 post("/predict", Some(("x-api-key", &key)), "application/json", body)
             },
         )));
