@@ -9,10 +9,15 @@
 //! runs at once, a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
 //! [`PasswordHasher::limits`]). The Argon2 threads are as many as may run at once, started on
 //! first use and kept, so the work never spreads over an unbounded number of blocking-pool
-//! threads. Memory: each run allocates its 19 MiB anew, and the allocator keeps part of it;
-//! under a login flood the process settles at a plateau (about 200 MiB in a sequential test,
-//! about 400 MiB in the soak test) and stays there. Reusing one block buffer per Argon2 thread
-//! would remove it; see docs/benchmarks.md. Hashes made with older parameters are reported by
+//! threads. Memory: each Argon2 thread keeps one block buffer (19 MiB with OWASP's parameters)
+//! and reuses it for every hash and verification it runs, so a login flood costs a fixed
+//! `max_concurrent` × 19 MiB rather than a fresh allocation per run (which the allocator partly
+//! kept: a plateau of 200-400 MiB before). Argon2 writes every block of the buffer before it
+//! reads it (pass 0 assigns each block), so the buffer need not be zeroed between runs. A
+//! stored hash with a larger memory cost grows its thread's buffer to that size, kept until the
+//! hasher (and its threads) are dropped. Calls
+//! of [`PasswordHasher::hash_blocking`] and [`PasswordHasher::verify_blocking`] on other
+//! threads allocate per run, as before. Hashes made with older parameters are reported by
 //! [`PasswordCheck::Valid::needs_rehash`] so the caller can upgrade them on the next
 //! successful login (the token endpoint does).
 //!
@@ -30,13 +35,91 @@
 //! ```
 
 use crate::AuthError;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use std::cell::RefCell;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use zeroize::Zeroizing;
+
+/// Salt length of new hashes: 16 bytes, as `password-hash`'s `hash_password` makes them.
+const SALT_LEN: usize = 16;
+
+thread_local! {
+    /// The Argon2 block buffer of an Argon2 thread (`None` on every other thread).
+    static BLOCKS: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
+}
+
+/// Runs Argon2 into `out` with the calling Argon2 thread's block buffer (grown to the block
+/// count on first use and kept), or with a buffer for this run only on any other thread.
+/// `hash_password_into_with_memory` assigns every block in its first pass before any read, so
+/// the buffer's previous contents (another password's blocks) never reach the output.
+fn argon2_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let reused = BLOCKS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => slot
+            .as_mut()
+            .map(|blocks| argon2_with(blocks, argon2, password, salt, &mut *out)),
+        Err(_) => None,
+    });
+    match reused {
+        Some(ok) => ok,
+        None => argon2_with(&mut Vec::new(), argon2, password, salt, out),
+    }
+}
+
+/// Runs Argon2 into `out` in `blocks`, grown to the parameters' block count when shorter.
+fn argon2_with(
+    blocks: &mut Vec<Block>,
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> bool {
+    let count = argon2.params().block_count();
+    if blocks.len() < count {
+        if blocks.try_reserve_exact(count - blocks.len()).is_err() {
+            return false;
+        }
+        blocks.resize(count, Block::default());
+    }
+    blocks.get_mut(..count).is_some_and(|mem| {
+        argon2
+            .hash_password_into_with_memory(password, salt, out, mem)
+            .is_ok()
+    })
+}
+
+/// Whether `password` matches `hash`, exactly as strict as `argon2`'s own
+/// `PasswordVerifier::verify_password` (password-hash 0.6): salt and hash must be present, the
+/// algorithm identifier must be argon2d, argon2i or argon2id, the version 0x10 or 0x13 (0x13
+/// when absent), the parameters (m, t, p, keyid, data) valid, the output length is the stored
+/// hash's, and the outputs are compared in constant time. Computed with [`argon2_into`].
+fn verify_phc(password: &[u8], hash: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(hash) else {
+        return false;
+    };
+    let mut buffer = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    argon2_into(&argon2, password, salt.as_ref(), out) && bool::from(out.ct_eq(expected.as_bytes()))
+}
 
 /// OWASP's Argon2id memory cost: 19456 KiB (19 MiB).
 pub const OWASP_M_COST: u32 = 19_456;
@@ -91,6 +174,7 @@ fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
         let spawned = std::thread::Builder::new()
             .name(format!("mlguard-argon2-{i}"))
             .spawn(move || {
+                BLOCKS.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = job else { break };
@@ -270,11 +354,28 @@ impl PasswordHasher {
 
     /// Hashes `password` to a PHC string, on the current thread (it takes tens of
     /// milliseconds: call [`hash_async`](Self::hash_async) from async code).
+    /// The PHC string is the one `argon2`'s `hash_password` makes: a 16-byte random salt,
+    /// `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
     pub fn hash_blocking(&self, password: &str) -> Result<String, AuthError> {
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|_| AuthError::PasswordHash)
+        let mut salt = [0u8; SALT_LEN];
+        crate::error::random_bytes(&mut salt).map_err(|_| AuthError::PasswordHash)?;
+        let argon2 = self.argon2();
+        let params = argon2.params();
+        let mut buffer = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+        let out = buffer
+            .get_mut(..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN))
+            .ok_or(AuthError::PasswordHash)?;
+        if !argon2_into(&argon2, password.as_bytes(), &salt, out) {
+            return Err(AuthError::PasswordHash);
+        }
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params).map_err(|_| AuthError::PasswordHash)?,
+            salt: Some(Salt::new(&salt).map_err(|_| AuthError::PasswordHash)?),
+            hash: Some(Output::new(out).map_err(|_| AuthError::PasswordHash)?),
+        };
+        Ok(hash.to_string())
     }
 
     /// Hashes `password` on the blocking pool, within the [`limits`](Self::limits).
@@ -294,14 +395,11 @@ impl PasswordHasher {
         };
         self.inner.verifications.fetch_add(1, Ordering::Relaxed);
         let matched = match PasswordHash::new(target) {
-            Ok(parsed) => self
-                .argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => verify_phc(password.as_bytes(), &parsed),
             Err(_) => {
                 // A corrupt stored hash: still spend the time, then fail.
                 if let Ok(dummy) = PasswordHash::new(self.dummy_hash()) {
-                    let _ = self.argon2().verify_password(password.as_bytes(), &dummy);
+                    let _ = verify_phc(password.as_bytes(), &dummy);
                 }
                 false
             }
@@ -372,6 +470,7 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordHasher as _;
 
     fn fast() -> PasswordHasher {
         PasswordHasher::danger_with_weak_params(256, 1, 1).unwrap()
@@ -426,5 +525,112 @@ mod tests {
             fast().verify_blocking("pw", Some(&argon2i)),
             PasswordCheck::Valid { needs_rehash: true }
         );
+    }
+
+    /// A PHC string made by the plain `argon2` crate API.
+    fn crate_hash(algorithm: Algorithm, params: Params, password: &[u8]) -> String {
+        Argon2::new(algorithm, Version::V0x13, params)
+            .hash_password(password)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn crate_made_hashes_verify_owasp_and_other_params() {
+        let owasp = crate_hash(Algorithm::Argon2id, Params::DEFAULT, b"pw");
+        let h = PasswordHasher::new();
+        assert_eq!(
+            h.verify_blocking("pw", Some(&owasp)),
+            PasswordCheck::Valid { needs_rehash: false }
+        );
+        assert_eq!(h.verify_blocking("pX", Some(&owasp)), PasswordCheck::Invalid);
+        // Other m, t, p and a 48-byte output, with argon2id, argon2i and argon2d.
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+            let phc = crate_hash(algorithm, Params::new(512, 3, 2, Some(48)).unwrap(), b"secret");
+            let f = fast();
+            assert_eq!(
+                f.verify_blocking("secret", Some(&phc)),
+                PasswordCheck::Valid { needs_rehash: true },
+                "{phc}"
+            );
+            assert_eq!(f.verify_blocking("secreT", Some(&phc)), PasswordCheck::Invalid);
+            assert_eq!(f.verify_blocking("secret ", Some(&phc)), PasswordCheck::Invalid);
+        }
+        // Our hashes verify with the crate's own verifier, and with ours.
+        use argon2::PasswordVerifier as _;
+        let ours = fast().hash_blocking("pw").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert_eq!(parsed.salt.map(|s| s.len()), Some(SALT_LEN));
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"pX", &parsed).is_err());
+    }
+
+    #[test]
+    fn reused_buffer_gives_the_crate_s_outputs() {
+        // On an Argon2 thread (the reused buffer): a larger run, then a smaller one, then the
+        // larger one again: each verifies, so stale blocks never leak into an output.
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let f = fast();
+        let big = crate_hash(Algorithm::Argon2id, Params::new(1024, 1, 1, None).unwrap(), b"a");
+        let small = crate_hash(Algorithm::Argon2id, Params::new(64, 1, 1, None).unwrap(), b"b");
+        for (pw, phc, ok) in [
+            ("a", &big, true),
+            ("b", &small, true),
+            ("a", &big, true),
+            ("b", &big, false),
+        ] {
+            let got = rt
+                .block_on(f.verify(pw.to_owned().into(), Some(phc.clone())))
+                .unwrap();
+            assert_eq!(matches!(got, PasswordCheck::Valid { .. }), ok, "{pw} {phc}");
+        }
+    }
+
+    /// `s` with its first character changed (to another base64 character).
+    fn flip_first(s: &str) -> String {
+        let first = if s.starts_with('A') { 'B' } else { 'A' };
+        format!("{first}{}", &s[1..])
+    }
+
+    #[test]
+    fn corrupt_phc_strings_are_invalid() {
+        let f = fast();
+        let phc = f.hash_blocking("pw").unwrap();
+        assert!(matches!(
+            f.verify_blocking("pw", Some(&phc)),
+            PasswordCheck::Valid { .. }
+        ));
+        let parts: Vec<&str> = phc.split('$').collect();
+        let (salt, hash) = (parts[4], parts[5]);
+        let corrupt = [
+            phc.replacen("$argon2id$", "$argon2i$", 1),
+            phc.replacen("$argon2id$", "$argon2d$", 1),
+            phc.replacen("$argon2id$", "$argon2x$", 1),
+            phc.replacen("$argon2id$", "$scrypt$", 1),
+            phc.replacen("$v=19$", "$v=16$", 1),
+            phc.replacen("$v=19$", "$v=20$", 1),
+            phc.replacen(",t=1,", ",t=2,", 1),
+            phc.replacen("m=256,", "m=1,", 1),
+            phc.replacen(hash, &hash[..hash.len() - 4], 1),
+            phc.replacen(hash, &hash[..8], 1),
+            phc.replacen(&format!("${hash}"), "", 1),
+            phc.replacen(salt, &salt[..salt.len() - 2], 1),
+            phc.replacen(salt, "c2FsdA", 1),
+            phc.replacen(salt, "!!not-b64!!", 1),
+            phc.replacen(salt, &flip_first(salt), 1),
+            phc.replacen(hash, &flip_first(hash), 1),
+            phc[..phc.len() - 1].to_owned(),
+            format!("{phc}$extra"),
+            String::new(),
+            "$argon2id$".to_owned(),
+        ];
+        for bad in &corrupt {
+            assert_ne!(bad, &phc);
+            assert_eq!(
+                f.verify_blocking("pw", Some(bad)),
+                PasswordCheck::Invalid,
+                "{bad:?}"
+            );
+        }
     }
 }
