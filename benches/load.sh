@@ -123,6 +123,7 @@ python3 -c 'import json,sys; sys.stdout.write(json.dumps({"plaintext": "a" * 102
 DATA="$WORK/ml-api-data"
 export MLGUARD_DATA_DIR="$DATA"
 export MLGUARD_PREDICT_RATE=1000000000/second  # the maximum the quota parser accepts
+export MLGUARD_PREDICT_BUDGET=1000000000/day    # the daily query budget (issue 18) would stop a load run
 export MLGUARD_CRYPTO_RATE=1000000000/second   # /encrypt is measured too
 export MLGUARD_TOKEN_RATE=1000/minute
 export MLGUARD_ACCESS_TOKEN_TTL=2h

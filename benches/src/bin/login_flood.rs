@@ -31,6 +31,7 @@ async fn main() -> Result<(), String> {
     let env = [
         ("MLGUARD_PREDICT_RATE", "1000000000/second".to_owned()),
         ("MLGUARD_TOKEN_RATE", "1000000000/second".to_owned()),
+        ("MLGUARD_PREDICT_BUDGET", "1000000000/day".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
     let server = Arc::new(LiveServer::start(&ml_api, &data, &dir.path().join("ml-api.log"), &env).await?);

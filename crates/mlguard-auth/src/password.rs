@@ -9,7 +9,8 @@
 //! runs at once, a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
 //! [`PasswordHasher::limits`]). The Argon2 threads are as many as may run at once, started on
 //! first use and kept, so the work never spreads over an unbounded number of blocking-pool
-//! threads. Memory: each Argon2 thread keeps one block buffer (19 MiB with OWASP's parameters)
+//! threads, and they run at the lowest priority (nice 19 on Linux), so a login flood takes the
+//! CPU the API leaves idle rather than sharing it evenly. Memory: each Argon2 thread keeps one block buffer (19 MiB with OWASP's parameters)
 //! and reuses it for every hash and verification it runs, so a login flood costs a fixed
 //! `max_concurrent` × 19 MiB rather than a fresh allocation per run (which the allocator partly
 //! kept: a plateau of 200-400 MiB before). Argon2 writes every block of the buffer before it
@@ -174,6 +175,13 @@ fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
         let spawned = std::thread::Builder::new()
             .name(format!("mlguard-argon2-{i}"))
             .spawn(move || {
+                // The lowest priority: a login flood takes only the CPU the API leaves idle
+                // (scripts/login-flood). Failing to lower it leaves the thread as it was.
+                if let Err(error) =
+                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+                {
+                    tracing::debug!(?error, "could not lower the Argon2 thread's priority");
+                }
                 BLOCKS.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
