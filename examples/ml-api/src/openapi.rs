@@ -13,7 +13,7 @@
 //! feature: no CDN at run time, no download at build time). Its responses carry their own CSP,
 //! [`DOCS_CSP`], which allows the page's own scripts, styles and images and calls to this
 //! origin only; every other response keeps the strict API CSP of
-//! [`crate::http::headers`].
+//! [`mlguard_http::headers`].
 //!
 //! ```
 //! let doc = ml_api::openapi::document();
