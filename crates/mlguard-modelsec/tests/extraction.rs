@@ -9,38 +9,7 @@ use std::time::Duration;
 use common::*;
 use mlguard_core::{ManualClock, Principal};
 use mlguard_modelsec::events::{ModelSecStats, PROBLEM_EXTRACTION_SUSPECTED};
-use mlguard_modelsec::{ExtractionAction, ExtractionDetector, PradaConfig, PrincipalState, Standing};
-
-fn config() -> PradaConfig {
-    let mut c = PradaConfig::default();
-    c.feature_scale = Some(ranges());
-    c
-}
-
-fn detector(clock: &ManualClock, action: ExtractionAction, with_envelope: bool) -> ExtractionDetector {
-    let mut b = ExtractionDetector::builder()
-        .config(config())
-        .action(action)
-        .cooldown(Duration::from_secs(3600))
-        .clock(Arc::new(clock.clone()));
-    if with_envelope {
-        b = b.envelope(envelope());
-    }
-    b.build().unwrap()
-}
-
-/// Feeds `queries` one request each; returns the index of the first alarm.
-async fn first_alarm(d: &ExtractionDetector, who: &Principal, queries: &[Vec<f64>]) -> Option<usize> {
-    let classes = classes(queries);
-    for (i, (q, c)) in queries.iter().zip(&classes).enumerate() {
-        match d.observe(who, std::slice::from_ref(q), &[*c]).await {
-            Ok(seen) if seen.alarm => return Some(i),
-            Ok(_) => {}
-            Err(_) => return Some(i),
-        }
-    }
-    None
-}
+use mlguard_modelsec::{ExtractionAction, ExtractionDetector, PrincipalState, Standing};
 
 #[tokio::test]
 async fn uniform_random_queries_alarm_within_the_first_fifty() {

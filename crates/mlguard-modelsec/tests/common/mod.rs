@@ -3,10 +3,13 @@
 
 use std::sync::OnceLock;
 
+use mlguard_core::{ManualClock, Principal};
 use mlguard_model::{Model, iris};
-use mlguard_modelsec::Envelope;
+use mlguard_modelsec::{Envelope, ExtractionAction, ExtractionDetector, PradaConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A 20-tree iris forest (format-2 statistics included), trained once per test binary.
 pub fn model() -> &'static Model {
@@ -95,4 +98,36 @@ pub fn classes(queries: &[Vec<f64>]) -> Vec<usize> {
         .iter()
         .map(|x| model().predict(x).map_or(0, |p| p.class_index))
         .collect()
+}
+
+/// The detector configuration of the extraction tests: features scaled by the training ranges.
+pub fn config() -> PradaConfig {
+    let mut c = PradaConfig::default();
+    c.feature_scale = Some(ranges());
+    c
+}
+
+pub fn detector(clock: &ManualClock, action: ExtractionAction, with_envelope: bool) -> ExtractionDetector {
+    let mut b = ExtractionDetector::builder()
+        .config(config())
+        .action(action)
+        .cooldown(Duration::from_secs(3600))
+        .clock(Arc::new(clock.clone()));
+    if with_envelope {
+        b = b.envelope(envelope());
+    }
+    b.build().unwrap()
+}
+
+/// Feeds `queries` one request each; returns the index of the first alarm.
+pub async fn first_alarm(d: &ExtractionDetector, who: &Principal, queries: &[Vec<f64>]) -> Option<usize> {
+    let classes = classes(queries);
+    for (i, (q, c)) in queries.iter().zip(&classes).enumerate() {
+        match d.observe(who, std::slice::from_ref(q), &[*c]).await {
+            Ok(seen) if seen.alarm => return Some(i),
+            Ok(_) => {}
+            Err(_) => return Some(i),
+        }
+    }
+    None
 }
