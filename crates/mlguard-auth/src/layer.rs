@@ -57,66 +57,11 @@
 //! ```
 
 use crate::apikey::ApiKeyAuth;
+use crate::config::AuthConfig;
 use crate::jwt::BearerAuth;
-use crate::service::{AuthService, Outcome};
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, Uri};
-use mlguard_core::Problem;
+use crate::service::AuthService;
 use std::sync::Arc;
 use tower_layer::Layer;
-
-/// Which authenticators run, shared by all clones of a layer's services.
-#[derive(Debug)]
-pub(crate) struct AuthConfig {
-    api_key: Option<ApiKeyAuth>,
-    bearer: Option<BearerAuth>,
-}
-
-impl AuthConfig {
-    pub(crate) fn new(api_key: Option<ApiKeyAuth>, bearer: Option<BearerAuth>) -> Self {
-        Self { api_key, bearer }
-    }
-
-    pub(crate) fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Outcome {
-        match (&self.api_key, &self.bearer) {
-            (Some(keys), Some(bearer)) => {
-                if keys.is_present(headers) {
-                    Outcome::Done(keys.authenticate(headers, uri))
-                } else if headers.contains_key(AUTHORIZATION) {
-                    bearer.authenticate(headers)
-                } else {
-                    match keys.authenticate(headers, uri) {
-                        // A key in the query string, or an allowed query key.
-                        Ok(p) => Outcome::Done(Ok(p)),
-                        Err(p) if p.detail() != keys.missing().detail() => Outcome::Done(Err(p)),
-                        Err(_) => {
-                            let challenge = keys.challenge().to_header_value();
-                            let problem = Problem::unauthorized("Not authenticated", &bearer.challenge())
-                                .with_header(WWW_AUTHENTICATE, challenge);
-                            Outcome::Done(Err(problem))
-                        }
-                    }
-                }
-            }
-            (Some(keys), None) => Outcome::Done(keys.authenticate(headers, uri)),
-            (None, Some(bearer)) => bearer.authenticate(headers),
-            (None, None) => Outcome::Done(Err(Problem::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "no authentication configured",
-            ))),
-        }
-    }
-
-    /// Removes the credential headers so the inner service never sees them.
-    pub(crate) fn strip(&self, headers: &mut HeaderMap) {
-        if let Some(keys) = &self.api_key {
-            headers.remove(keys.header_name());
-        }
-        if self.bearer.is_some() {
-            headers.remove(AUTHORIZATION);
-        }
-    }
-}
 
 /// Accepts an API key or a bearer token; see the [module docs](self).
 #[derive(Clone, Debug, Default)]

@@ -107,9 +107,11 @@
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
 
+mod config;
 mod error;
 mod json_file;
 pub mod layer;
+mod outcome;
 mod service;
 
 pub mod apikey;

@@ -1,9 +1,9 @@
 //! The service and future shared by [`ApiKeyLayer`](crate::ApiKeyLayer),
 //! [`BearerAuthLayer`](crate::BearerAuthLayer) and [`AuthLayer`](crate::AuthLayer).
 
-use crate::layer::AuthConfig;
+use crate::outcome::{AuthCheck, Authenticator, Outcome};
 use http::{Request, Response};
-use mlguard_core::{Principal, Problem, ResponseBody};
+use mlguard_core::{Problem, ResponseBody};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -12,20 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tower_service::Service;
 
-/// A boxed authentication step that needs I/O (a revocation lookup, a JWKS refresh).
-pub(crate) type AuthCheck = Pin<Box<dyn Future<Output = Result<Principal, Problem>> + Send>>;
-
-/// What an authenticator decided, synchronously or not.
-pub(crate) enum Outcome {
-    Done(Result<Principal, Problem>),
-    Pending(AuthCheck),
-}
-
-/// The authenticating service: on success the request reaches `S` with a [`Principal`] in its
+/// The authenticating service: on success the request reaches `S` with a
+/// [`Principal`](mlguard_core::Principal) in its
 /// extensions and without the credential headers; on failure it gets a 401 problem response.
 pub struct AuthService<S> {
     inner: S,
-    config: Arc<AuthConfig>,
+    config: Arc<dyn Authenticator>,
 }
 
 impl<S: Clone> Clone for AuthService<S> {
@@ -47,7 +39,7 @@ impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
 }
 
 impl<S> AuthService<S> {
-    pub(crate) fn new(inner: S, config: Arc<AuthConfig>) -> Self {
+    pub(crate) fn new(inner: S, config: Arc<dyn Authenticator>) -> Self {
         Self { inner, config }
     }
 }
@@ -67,9 +59,9 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         match self.config.authenticate(req.headers(), req.uri()) {
             Outcome::Done(Err(problem)) => AuthFuture::reject(problem),
-            Outcome::Done(Ok(principal)) => {
+            Outcome::Done(Ok(authenticated)) => {
                 self.config.strip(req.headers_mut());
-                req.extensions_mut().insert(principal);
+                authenticated.insert_into(req.extensions_mut());
                 AuthFuture {
                     state: State::Inner {
                         future: self.inner.call(req),
@@ -109,7 +101,7 @@ pin_project! {
             check: AuthCheck,
             service: Option<S>,
             request: Option<Request<B>>,
-            config: Arc<AuthConfig>,
+            config: Arc<dyn Authenticator>,
         },
         Inner { #[pin] future: F },
         Reject { problem: Option<Problem> },
@@ -155,9 +147,9 @@ where
                     };
                     match result {
                         Err(problem) => return Poll::Ready(Ok(ResponseBody::problem(problem))),
-                        Ok(principal) => {
+                        Ok(authenticated) => {
                             config.strip(request.headers_mut());
-                            request.extensions_mut().insert(principal);
+                            authenticated.insert_into(request.extensions_mut());
                             let future = service.call(request);
                             this.state.set(State::Inner { future });
                         }

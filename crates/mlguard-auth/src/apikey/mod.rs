@@ -51,7 +51,7 @@ pub use key::{
 };
 pub use store::{FileKeyStore, KeyFile, KeyStore, MemoryKeyStore};
 
-use crate::layer::AuthConfig;
+use crate::outcome::{Authenticator, Outcome};
 use crate::service::AuthService;
 use http::{HeaderMap, HeaderName, Uri};
 use mlguard_core::{AuthMethod, Principal, Problem, SharedClock, SystemClock, WwwAuthenticate};
@@ -245,6 +245,11 @@ impl ApiKeyAuth {
         }
     }
 
+    /// [`authenticate`](Self::authenticate) as the service runs it.
+    pub(crate) fn authenticate_outcome(&self, headers: &HeaderMap, uri: &Uri) -> Outcome {
+        Outcome::Done(self.authenticate(headers, uri).map(Into::into))
+    }
+
     pub(crate) fn missing(&self) -> Problem {
         Problem::unauthorized("Missing API key", &self.challenge())
     }
@@ -261,19 +266,27 @@ enum QueryKey {
     Key(String),
 }
 
+impl Authenticator for ApiKeyAuth {
+    fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Outcome {
+        self.authenticate_outcome(headers, uri)
+    }
+
+    fn strip(&self, headers: &mut HeaderMap) {
+        headers.remove(&self.header);
+    }
+}
+
 /// Authenticates every request with an API key; see the [module docs](self).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ApiKeyLayer {
-    config: Arc<AuthConfig>,
+    auth: Arc<ApiKeyAuth>,
 }
 
 impl ApiKeyLayer {
     /// A layer that authenticates with `auth`.
     pub fn new(auth: ApiKeyAuth) -> Self {
-        Self {
-            config: Arc::new(AuthConfig::new(Some(auth), None)),
-        }
+        Self { auth: Arc::new(auth) }
     }
 }
 
@@ -281,6 +294,6 @@ impl<S> Layer<S> for ApiKeyLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.config.clone())
+        AuthService::new(inner, self.auth.clone())
     }
 }

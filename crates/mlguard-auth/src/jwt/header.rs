@@ -3,12 +3,15 @@
 //! Only `alg`, `kid`, `crit` and the key-naming parameters are looked at; other members are
 //! parsed and skipped. A member that matters appearing twice makes the header malformed.
 
-use super::JwtAlgorithm;
+use super::error::TokenError;
 use super::json::{Scalar, key, once};
-use super::verify::{FORBIDDEN_HEADER_PARAMS, TokenError};
+use super::key::JwtAlgorithm;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+
+/// Header parameters that name or embed keys; a token carrying one is refused.
+pub const FORBIDDEN_HEADER_PARAMS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 
 /// What the checks need from a header.
 #[derive(Debug, Default)]

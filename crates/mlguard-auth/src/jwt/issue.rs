@@ -1,6 +1,6 @@
 //! [`JwtIssuer`]: signs short-lived access tokens.
 
-use super::SigningKey;
+use super::key::SigningKey;
 use crate::AuthError;
 use crate::error::random_bytes;
 use base64::Engine;

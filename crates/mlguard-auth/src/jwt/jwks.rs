@@ -28,7 +28,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::VerifyingKey;
+use super::key::VerifyingKey;
 use crate::AuthError;
 use jsonwebtoken::jwk::Jwk;
 use mlguard_core::{SharedClock, SystemClock};

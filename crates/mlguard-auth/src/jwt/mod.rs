@@ -50,6 +50,7 @@
 //! ```
 
 mod claims;
+mod error;
 mod header;
 mod issue;
 mod json;
@@ -70,10 +71,10 @@ pub use verify::{
 };
 
 use crate::credentials::{CredentialError, bearer_from_headers};
-use crate::layer::AuthConfig;
+use crate::outcome::{Authenticator, Outcome};
 use crate::revocation::RevocationStore;
-use crate::service::{AuthService, Outcome};
-use http::HeaderMap;
+use crate::service::AuthService;
+use http::{HeaderMap, Uri};
 use mlguard_core::{BearerError, Principal, Problem, WwwAuthenticate};
 use std::fmt;
 use std::sync::Arc;
@@ -141,7 +142,7 @@ impl BearerAuth {
         invalid_token(&self.realm)
     }
 
-    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Outcome {
+    pub(crate) fn authenticate_outcome(&self, headers: &HeaderMap) -> Outcome {
         let token = match bearer_from_headers(headers, self.verifier.max_token_len()) {
             Ok(token) => token,
             Err(CredentialError::Missing | CredentialError::WrongScheme) => {
@@ -160,10 +161,7 @@ impl BearerAuth {
                         jwks.refresh_if_due().await;
                     }
                     match this.verifier.verify(&token) {
-                        Ok(verified) => match this.after_verify(verified) {
-                            Outcome::Done(result) => result,
-                            Outcome::Pending(check) => check.await,
-                        },
+                        Ok(verified) => this.after_verify(verified).finish().await,
                         Err(e) => Err(this.invalid(&e)),
                     }
                 }))
@@ -174,7 +172,7 @@ impl BearerAuth {
 
     fn after_verify(&self, verified: VerifiedToken) -> Outcome {
         let Some(store) = &self.revocation else {
-            return Outcome::Done(Ok(verified.into_principal()));
+            return Outcome::Done(Ok(verified.into_principal().into()));
         };
         let Some(jti) = verified.jti.clone() else {
             return Outcome::Done(Err(self.invalid(&"no jti while revocation is enabled")));
@@ -183,7 +181,7 @@ impl BearerAuth {
         let realm = self.realm.clone();
         Outcome::Pending(Box::pin(async move {
             match store.is_revoked(&jti).await {
-                Ok(false) => Ok(verified.into_principal()),
+                Ok(false) => Ok(verified.into_principal().into()),
                 Ok(true) => {
                     tracing::debug!(jti, "revoked token used");
                     Err(invalid_token(&realm))
@@ -202,10 +200,10 @@ impl BearerAuth {
     /// Verifies the bearer token in `headers` and checks the denylist; the
     /// framework-free form of what the layer does.
     pub async fn authenticate_headers(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
-        match self.authenticate(headers) {
-            Outcome::Done(result) => result,
-            Outcome::Pending(check) => check.await,
-        }
+        self.authenticate_outcome(headers)
+            .finish()
+            .await
+            .map(|authenticated| authenticated.principal)
     }
 }
 
@@ -216,19 +214,27 @@ fn invalid_token(realm: &str) -> Problem {
     Problem::unauthorized("Invalid or expired token", &challenge)
 }
 
+impl Authenticator for BearerAuth {
+    fn authenticate(&self, headers: &HeaderMap, _uri: &Uri) -> Outcome {
+        self.authenticate_outcome(headers)
+    }
+
+    fn strip(&self, headers: &mut HeaderMap) {
+        headers.remove(http::header::AUTHORIZATION);
+    }
+}
+
 /// Authenticates every request with a bearer JWT; see the [module docs](self).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct BearerAuthLayer {
-    config: Arc<AuthConfig>,
+    auth: Arc<BearerAuth>,
 }
 
 impl BearerAuthLayer {
     /// A layer that authenticates with `auth`.
     pub fn new(auth: BearerAuth) -> Self {
-        Self {
-            config: Arc::new(AuthConfig::new(None, Some(auth))),
-        }
+        Self { auth: Arc::new(auth) }
     }
 }
 
@@ -236,6 +242,6 @@ impl<S> Layer<S> for BearerAuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.config.clone())
+        AuthService::new(inner, self.auth.clone())
     }
 }

@@ -32,9 +32,11 @@
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), for clock skew between issuer and server.
 
 use super::claims::{Audience, Claims, RawClaims};
+pub use super::error::TokenError;
+pub use super::header::FORBIDDEN_HEADER_PARAMS;
 use super::header::Header;
 use super::json::Scalar;
-use super::{JwtAlgorithm, VerifyingKey};
+use super::key::{JwtAlgorithm, VerifyingKey};
 use crate::AuthError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -52,73 +54,6 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest leeway [`JwtVerifierBuilder::leeway`] accepts (5 minutes). The revocation stores
 /// keep a revoked `jti` this long past its token's `exp`, so no allowed leeway lets it back in.
 pub use crate::revocation::MAX_LEEWAY;
-
-/// Header parameters that name or embed keys; a token carrying one is refused.
-pub const FORBIDDEN_HEADER_PARAMS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
-
-/// Why a token was refused. Logged (never the token itself); clients only see
-/// `invalid_token`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// Longer than the configured bound.
-    #[error("token too large")]
-    TooLarge,
-    /// Not three base64url parts of JSON objects.
-    #[error("malformed token")]
-    Malformed,
-    /// `alg: none` in some casing.
-    #[error("unsigned token (alg none)")]
-    AlgNone,
-    /// An `alg` we do not support.
-    #[error("unsupported algorithm")]
-    UnsupportedAlgorithm,
-    /// A header parameter that names or embeds a key (`jku`, `x5u`, `jwk`, `x5c`).
-    #[error("forbidden header parameter {0}")]
-    ForbiddenHeader(&'static str),
-    /// A `crit` header (extensions we do not understand).
-    #[error("critical header extension")]
-    CriticalHeader,
-    /// No configured key for the token's `kid`.
-    #[error("unknown key id")]
-    UnknownKey,
-    /// The key's configured algorithm differs from the token's `alg`.
-    #[error("algorithm does not match the key")]
-    AlgorithmMismatch,
-    /// An empty signature part.
-    #[error("empty signature")]
-    EmptySignature,
-    /// An all-zero signature, or an ECDSA signature with a zero `r` or `s`.
-    #[error("zero signature")]
-    ZeroSignature,
-    /// The signature does not verify.
-    #[error("bad signature")]
-    BadSignature,
-    /// A required claim is missing.
-    #[error("missing claim {0}")]
-    MissingClaim(&'static str),
-    /// A claim has the wrong JSON type (e.g. a string `exp`).
-    #[error("claim {0} has the wrong type")]
-    InvalidClaimType(&'static str),
-    /// `exp` has passed (beyond the leeway).
-    #[error("token expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    #[error("token not yet valid")]
-    NotYetValid,
-    /// `iat` is in the future (beyond the leeway).
-    #[error("token issued in the future")]
-    IssuedInFuture,
-    /// `iss` is not an accepted issuer.
-    #[error("wrong issuer")]
-    WrongIssuer,
-    /// `aud` names none of the accepted audiences.
-    #[error("wrong audience")]
-    WrongAudience,
-    /// The `jti` is on the denylist.
-    #[error("token revoked")]
-    Revoked,
-}
 
 /// The checked contents of a token.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,7 +134,7 @@ pub struct JwtVerifier {
     max_len: usize,
     clock: SharedClock,
     #[cfg(feature = "jwks")]
-    pub(crate) jwks: Option<Arc<super::RemoteJwks>>,
+    pub(crate) jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -225,7 +160,7 @@ pub struct JwtVerifierBuilder {
     max_len: Option<usize>,
     clock: Option<SharedClock>,
     #[cfg(feature = "jwks")]
-    jwks: Option<Arc<super::RemoteJwks>>,
+    jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
 
 impl fmt::Debug for JwtVerifierBuilder {
@@ -277,7 +212,7 @@ impl JwtVerifierBuilder {
 
     /// Also accepts keys from a remote JWKS (an external identity provider).
     #[cfg(feature = "jwks")]
-    pub fn jwks(mut self, jwks: Arc<super::RemoteJwks>) -> Self {
+    pub fn jwks(mut self, jwks: Arc<super::jwks::RemoteJwks>) -> Self {
         self.jwks = Some(jwks);
         self
     }
