@@ -589,12 +589,21 @@ fn sub_roles_and_scope_types_are_checked() {
         v.verify(&hs256(&hs_header(), &cl, SECRET)).unwrap_err(),
         TokenError::MissingClaim("sub")
     );
+    // One string is one role (identity providers send a single role that way).
     let mut cl = claims();
     cl["roles"] = json!("admin");
     assert_eq!(
-        v.verify(&hs256(&hs_header(), &cl, SECRET)).unwrap_err(),
-        TokenError::InvalidClaimType("roles")
+        v.verify(&hs256(&hs_header(), &cl, SECRET)).unwrap().roles,
+        ["admin"]
     );
+    for bad in [json!(5), json!({"admin": true}), json!(["admin", 1]), json!(null)] {
+        let mut cl = claims();
+        cl["roles"] = bad;
+        assert_eq!(
+            v.verify(&hs256(&hs_header(), &cl, SECRET)).unwrap_err(),
+            TokenError::InvalidClaimType("roles")
+        );
+    }
     let mut cl = claims();
     cl["scope"] = json!("model:predict  metrics:read");
     let ok = v.verify(&hs256(&hs_header(), &cl, SECRET)).unwrap();

@@ -35,7 +35,7 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub(super) fn new(json: String) -> Self {
+    pub(crate) fn new(json: String) -> Self {
         Self {
             json,
             map: OnceLock::new(),
@@ -249,7 +249,7 @@ impl<'de> Visitor<'de> for AudienceVisitor<'_> {
     }
 }
 
-/// `roles`: an array of strings (`Err` for anything else, after parsing all of it).
+/// `roles`: a string or an array of strings (`Err` for anything else, after parsing all of it).
 struct RolesSeed;
 
 impl<'de> DeserializeSeed<'de> for RolesSeed {
@@ -264,7 +264,7 @@ impl<'de> Visitor<'de> for RolesSeed {
     type Value = Result<Vec<String>, ()>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of strings")
+        f.write_str("a string or an array of strings")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -278,8 +278,9 @@ impl<'de> Visitor<'de> for RolesSeed {
         Ok(roles)
     }
 
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(()))
+    /// One string is one role (as with any roles claim; see `RoleMapper`).
+    fn visit_str<E: serde::de::Error>(self, role: &str) -> Result<Self::Value, E> {
+        Ok(Ok(vec![role.to_owned()]))
     }
 
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {

@@ -60,6 +60,12 @@ pub enum TokenError {
     /// `aud` names none of the accepted audiences.
     #[error("wrong audience")]
     WrongAudience,
+    /// The configured [`RoleMapper`](super::RoleMapper) returned `None`.
+    #[error("claims not mapped to roles")]
+    RolesUnmapped,
+    /// The header's `typ` is not the required one.
+    #[error("wrong token type (typ)")]
+    WrongType,
     /// The `jti` is on the denylist.
     #[error("token revoked")]
     Revoked,

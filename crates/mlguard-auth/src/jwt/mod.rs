@@ -55,6 +55,8 @@ mod header;
 mod issue;
 mod json;
 mod key;
+mod mapping;
+mod pointer;
 pub mod verify;
 
 #[cfg(feature = "jwks")]
@@ -65,6 +67,8 @@ pub use jwks::RemoteJwks;
 pub use claims::Claims;
 pub use issue::{DEFAULT_ACCESS_TTL, IssuedToken, JwtIssuer};
 pub use key::{JwtAlgorithm, SigningKey, VerifyingKey};
+pub use mapping::{DEFAULT_ROLES_CLAIM, RoleMapper};
+pub use pointer::{JsonPointer, PointerError};
 pub use verify::{
     DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder, MAX_LEEWAY, TokenError,
     VerifiedToken, parse_header,

@@ -37,6 +37,8 @@ pub use super::header::FORBIDDEN_HEADER_PARAMS;
 use super::header::Header;
 use super::json::Scalar;
 use super::key::{JwtAlgorithm, VerifyingKey};
+use super::mapping::{DEFAULT_ROLES_CLAIM, RoleMapper, RolesSource};
+use super::pointer::JsonPointer;
 use crate::AuthError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -60,7 +62,8 @@ pub use crate::revocation::MAX_LEEWAY;
 pub struct VerifiedToken {
     /// `sub`.
     pub subject: String,
-    /// The `roles` claim (an array of strings; empty when absent).
+    /// The roles, from the configured roles claim (default `roles`) or mapper; empty when the
+    /// claim is absent.
     pub roles: Vec<String>,
     /// The `scope` claim split on spaces, when present.
     pub scopes: Option<Vec<String>>,
@@ -133,6 +136,7 @@ pub struct JwtVerifier {
     leeway: Duration,
     max_len: usize,
     clock: SharedClock,
+    roles: RolesSource,
     #[cfg(feature = "jwks")]
     pub(crate) jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -145,6 +149,7 @@ impl fmt::Debug for JwtVerifier {
             .field("audiences", &self.audiences)
             .field("leeway", &self.leeway)
             .field("max_len", &self.max_len)
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +164,8 @@ pub struct JwtVerifierBuilder {
     leeway: Option<Duration>,
     max_len: Option<usize>,
     clock: Option<SharedClock>,
+    roles_claim: Option<String>,
+    roles_mapper: Option<Arc<dyn RoleMapper>>,
     #[cfg(feature = "jwks")]
     jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -210,6 +217,22 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// Where the roles are: an RFC 6901 JSON Pointer into the claims (default
+    /// [`DEFAULT_ROLES_CLAIM`], `/roles`), e.g. `/realm_access/roles` (Keycloak), `/groups`, or
+    /// `/https:~1~1example.com~1roles` (a namespaced claim). The value may be a string or an
+    /// array of strings; see [`RoleMapper`] for the rules. Checked in [`build`](Self::build).
+    pub fn roles_claim(mut self, pointer: impl Into<String>) -> Self {
+        self.roles_claim = Some(pointer.into());
+        self
+    }
+
+    /// Maps the claims to roles with the application's own function instead of a pointer
+    /// (not both: [`build`](Self::build) refuses that).
+    pub fn roles_mapper(mut self, mapper: impl RoleMapper) -> Self {
+        self.roles_mapper = Some(Arc::new(mapper));
+        self
+    }
+
     /// Also accepts keys from a remote JWKS (an external identity provider).
     #[cfg(feature = "jwks")]
     pub fn jwks(mut self, jwks: Arc<super::jwks::RemoteJwks>) -> Self {
@@ -246,6 +269,26 @@ impl JwtVerifierBuilder {
         if !(64..=64 * 1024).contains(&max_len) {
             return Err(AuthError::Config("max token length must be 64 B..64 KiB".into()));
         }
+        let roles = match (self.roles_claim, self.roles_mapper) {
+            (Some(_), Some(_)) => {
+                return Err(AuthError::Config(
+                    "set either a roles claim or a roles mapper, not both".into(),
+                ));
+            }
+            (None, Some(mapper)) => RolesSource::Mapper(mapper),
+            (None, None) => RolesSource::Default,
+            (Some(pointer), None) if pointer == DEFAULT_ROLES_CLAIM => RolesSource::Default,
+            (Some(pointer), None) => {
+                let parsed = JsonPointer::parse(&pointer)
+                    .map_err(|e| AuthError::Config(format!("roles claim {pointer:?}: {e}")))?;
+                if parsed.tokens().is_empty() {
+                    return Err(AuthError::Config(
+                        "the roles claim must name a member, not the whole claims object".into(),
+                    ));
+                }
+                RolesSource::Pointer(parsed)
+            }
+        };
         let set = |v: Vec<String>| (!v.is_empty()).then(|| v.into_iter().collect::<HashSet<_>>());
         Ok(JwtVerifier {
             keys: self.keys,
@@ -254,6 +297,7 @@ impl JwtVerifierBuilder {
             leeway,
             max_len,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            roles,
             #[cfg(feature = "jwks")]
             jwks: self.jwks,
         })
@@ -400,10 +444,7 @@ impl JwtVerifier {
             Some(Scalar::Str(s)) => Some(s.into_owned()),
             Some(_) => return Err(TokenError::InvalidClaimType("jti")),
         };
-        let roles = match claims.roles {
-            None => Vec::new(),
-            Some(roles) => roles.map_err(|()| TokenError::InvalidClaimType("roles"))?,
-        };
+        let default_roles = claims.roles;
         let scopes = match &claims.scope {
             None => None,
             Some(Scalar::Str(s)) => Some(
@@ -417,6 +458,8 @@ impl JwtVerifier {
         // `exp` is finite and non-negative here; clamp absurd values instead of panicking.
         let expires_at =
             UNIX_EPOCH + Duration::try_from_secs_f64(exp).unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
+        let claims = Claims::new(String::from_utf8(payload).map_err(|_| TokenError::Malformed)?);
+        let roles = self.roles.roles(default_roles, &claims)?;
         Ok(VerifiedToken {
             subject,
             roles,
@@ -424,7 +467,7 @@ impl JwtVerifier {
             jti,
             expires_at,
             kid,
-            claims: Claims::new(String::from_utf8(payload).map_err(|_| TokenError::Malformed)?),
+            claims,
         })
     }
 }

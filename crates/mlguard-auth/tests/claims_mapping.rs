@@ -1,0 +1,125 @@
+//! Where roles come from (a JSON Pointer or a mapper), which scope entries narrow, and what
+//! handlers can read of the verified claims.
+
+mod common;
+
+use common::*;
+use mlguard_auth::AuthError;
+use mlguard_auth::jwt::{Claims, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, TokenError, VerifyingKey};
+use mlguard_core::ManualClock;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+const NOW: u64 = 1_700_000_000;
+
+fn builder() -> JwtVerifierBuilder {
+    JwtVerifier::builder()
+        .key(VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap())
+        .audience("ml-api")
+        .clock(Arc::new(ManualClock::at_unix(NOW)))
+}
+
+fn token(extra: Value) -> String {
+    let mut claims = json!({"sub": "alice", "exp": NOW + 600, "iat": NOW, "aud": "ml-api"});
+    for (k, v) in extra.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    hs256(&json!({"alg": "HS256", "typ": "JWT"}), &claims, SECRET)
+}
+
+fn roles(v: &JwtVerifier, extra: Value) -> Result<Vec<String>, TokenError> {
+    v.verify(&token(extra)).map(|t| t.roles)
+}
+
+#[test]
+fn roles_come_from_the_configured_pointer() {
+    let keycloak = builder().roles_claim("/realm_access/roles").build().unwrap();
+    let kc = json!({"realm_access": {"roles": ["admin", "offline_access"]}, "roles": ["user"]});
+    assert_eq!(roles(&keycloak, kc).unwrap(), ["admin", "offline_access"]);
+    // The top-level `roles` is not looked at once another claim is configured.
+    assert_eq!(
+        roles(&keycloak, json!({"roles": ["admin"]})).unwrap(),
+        Vec::<String>::new()
+    );
+
+    let groups = builder().roles_claim("/groups").build().unwrap();
+    assert_eq!(roles(&groups, json!({"groups": "admin"})).unwrap(), ["admin"]);
+
+    let namespaced = builder()
+        .roles_claim("/https:~1~1example.com~1roles")
+        .build()
+        .unwrap();
+    assert_eq!(
+        roles(&namespaced, json!({"https://example.com/roles": ["user"]})).unwrap(),
+        ["user"]
+    );
+    // The default is `/roles`, also when named explicitly.
+    for v in [
+        builder().build().unwrap(),
+        builder().roles_claim("/roles").build().unwrap(),
+    ] {
+        assert_eq!(roles(&v, json!({"roles": ["user"]})).unwrap(), ["user"]);
+        assert_eq!(roles(&v, json!({"roles": "user"})).unwrap(), ["user"]);
+        assert!(
+            roles(&v, json!({"realm_access": {"roles": ["admin"]}}))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn a_roles_value_of_the_wrong_type_refuses_the_token() {
+    let keycloak = builder().roles_claim("/realm_access/roles").build().unwrap();
+    for bad in [
+        json!(1),
+        json!({"admin": true}),
+        json!(["admin", 2]),
+        json!(null),
+        json!(true),
+    ] {
+        assert_eq!(
+            roles(&keycloak, json!({"realm_access": {"roles": bad}})),
+            Err(TokenError::InvalidClaimType("roles"))
+        );
+    }
+}
+
+#[test]
+fn bad_roles_settings_fail_at_build() {
+    for bad in ["roles", "realm_access/roles", "/a~2", ""] {
+        assert!(
+            matches!(builder().roles_claim(bad).build(), Err(AuthError::Config(_))),
+            "{bad:?}"
+        );
+    }
+    let both = builder()
+        .roles_claim("/groups")
+        .roles_mapper(|_: &Claims| Some(vec![]));
+    assert!(matches!(both.build(), Err(AuthError::Config(_))));
+}
+
+#[test]
+fn a_mapper_sees_all_claims_and_can_refuse() {
+    let v = builder()
+        .roles_mapper(|claims: &Claims| {
+            let groups = claims.get("groups")?.as_array()?;
+            Some(
+                groups
+                    .iter()
+                    .filter_map(|g| g.as_str()?.strip_prefix("/ml/").map(str::to_owned))
+                    .collect(),
+            )
+        })
+        .build()
+        .unwrap();
+    assert_eq!(
+        roles(&v, json!({"groups": ["/ml/admin", "/other/x"]})).unwrap(),
+        ["admin"]
+    );
+    assert_eq!(
+        roles(&v, json!({"roles": ["admin"]})),
+        Err(TokenError::RolesUnmapped)
+    );
+}
