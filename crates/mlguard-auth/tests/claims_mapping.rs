@@ -123,3 +123,75 @@ fn a_mapper_sees_all_claims_and_can_refuse() {
         Err(TokenError::RolesUnmapped)
     );
 }
+
+// ---- scope: only permission-shaped entries narrow ----
+
+fn policy() -> mlguard_rbac::Policy {
+    mlguard_rbac::Policy::from_toml_str(
+        r#"
+        [roles.user]
+        permissions = ["model:predict"]
+        [roles.admin]
+        permissions = ["model:*", "metrics:read"]
+        "#,
+    )
+    .unwrap()
+}
+
+fn allowed(v: &JwtVerifier, extra: Value, needed: &str) -> bool {
+    let principal = v.verify(&token(extra)).unwrap().into_principal();
+    let needed = mlguard_rbac::Permission::parse(needed).unwrap();
+    policy().is_allowed(&principal, &needed).is_allowed()
+}
+
+#[test]
+fn oidc_scopes_do_not_narrow_an_admin() {
+    let v = builder().roles_claim("/realm_access/roles").build().unwrap();
+    let admin = || json!({"realm_access": {"roles": ["admin"]}, "scope": "openid profile email"});
+    for needed in ["model:predict", "model:reload", "metrics:read"] {
+        assert!(allowed(&v, admin(), needed), "{needed}");
+    }
+    let p = v.verify(&token(admin())).unwrap();
+    // The token's scope is still there for the application to read.
+    assert_eq!(
+        p.scopes.as_deref(),
+        Some(&["openid".to_owned(), "profile".into(), "email".into()][..])
+    );
+    assert_eq!(p.into_principal().scopes(), None);
+}
+
+#[test]
+fn permission_shaped_scope_entries_narrow() {
+    let v = builder().build().unwrap();
+    let scoped = |scope: &str| json!({"roles": ["admin"], "scope": scope});
+    assert!(allowed(&v, scoped("model:predict"), "model:predict"));
+    assert!(!allowed(&v, scoped("model:predict"), "model:reload"));
+    assert!(!allowed(&v, scoped("model:predict"), "metrics:read"));
+    // Mixed with OIDC scopes: the permission-shaped entries alone narrow.
+    assert!(allowed(
+        &v,
+        scoped("openid model:predict profile"),
+        "model:predict"
+    ));
+    assert!(!allowed(
+        &v,
+        scoped("openid model:predict profile"),
+        "metrics:read"
+    ));
+    // URL-shaped scopes (Azure's `api://...`) and single words are not permissions.
+    assert!(allowed(
+        &v,
+        scoped("api://ml/.default offline_access"),
+        "metrics:read"
+    ));
+    // `*` is a permission: it narrows to everything, i.e. to what the roles grant.
+    assert!(allowed(&v, scoped("*"), "metrics:read"));
+    // A scope can never add: a user scoped `model:*` still cannot reload.
+    assert!(!allowed(
+        &v,
+        json!({"roles": ["user"], "scope": "model:*"}),
+        "model:reload"
+    ));
+    // An empty scope (no entries at all) still allows nothing, as before.
+    assert!(!allowed(&v, scoped(""), "model:predict"));
+}

@@ -65,7 +65,8 @@ pub struct VerifiedToken {
     /// The roles, from the configured roles claim (default `roles`) or mapper; empty when the
     /// claim is absent.
     pub roles: Vec<String>,
-    /// The `scope` claim split on spaces, when present.
+    /// The `scope` claim split on spaces, when present: all entries, as sent (the principal
+    /// keeps only the permission-shaped ones).
     pub scopes: Option<Vec<String>>,
     /// `jti`, when present.
     pub jti: Option<String>,
@@ -78,21 +79,21 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
-    /// The [`Principal`] for this token, consuming it (no copies of the strings): subject,
-    /// roles, scope, `AuthMethod::Bearer { jti }` and expiry.
+    /// The [`Principal`] for this token, consuming it: subject, roles, the permission-shaped
+    /// scope entries (see [`is_permission_scope`]; a scope with none of them does not narrow),
+    /// `AuthMethod::Bearer { jti }` and expiry.
     pub fn into_principal(self) -> Principal {
         let mut b = Principal::builder(self.subject)
             .roles(self.roles)
             .method(AuthMethod::Bearer { token_id: self.jti })
             .expires_at(self.expires_at);
-        if let Some(scopes) = self.scopes {
-            b = b.scopes(scopes);
+        if let Some(scopes) = narrowing_scopes(self.scopes.as_deref()) {
+            b = b.scopes(scopes.map(str::to_owned));
         }
         b.build()
     }
 
-    /// The [`Principal`] for this token: subject, roles, scope, `AuthMethod::Bearer { jti }`
-    /// and expiry.
+    /// The [`Principal`] for this token, as [`into_principal`](Self::into_principal) builds it.
     pub fn to_principal(&self) -> Principal {
         let mut b = Principal::builder(self.subject.clone())
             .roles(self.roles.iter().cloned())
@@ -100,11 +101,50 @@ impl VerifiedToken {
                 token_id: self.jti.clone(),
             })
             .expires_at(self.expires_at);
-        if let Some(scopes) = &self.scopes {
-            b = b.scopes(scopes.iter().cloned());
+        if let Some(scopes) = narrowing_scopes(self.scopes.as_deref()) {
+            b = b.scopes(scopes.map(str::to_owned));
         }
         b.build()
     }
+}
+
+/// The scope entries that narrow the principal's permissions: the permission-shaped ones
+/// ([`is_permission_scope`]). `None` (not narrowed) when the token has no `scope`, or when its
+/// scope has entries but none of them is a permission (`openid profile email`: OIDC scopes
+/// say what the client may read about the user, not what it may do here). A present but
+/// empty scope stays an empty set, which allows nothing.
+fn narrowing_scopes(scopes: Option<&[String]>) -> Option<impl Iterator<Item = &str>> {
+    let scopes = scopes?;
+    let mut permissions = scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| is_permission_scope(s))
+        .peekable();
+    if !scopes.is_empty() && permissions.peek().is_none() {
+        return None;
+    }
+    Some(permissions)
+}
+
+/// Whether a scope entry is permission-shaped: `*`, or two or more `:`-separated segments,
+/// each `*` or made of `a-z 0-9 _ . -` (`model:predict`, `model:*`). Single words (`openid`,
+/// `offline_access`) and URLs (`api://ml/.default`) are not.
+///
+/// ```
+/// use mlguard_auth::jwt::verify::is_permission_scope;
+/// assert!(is_permission_scope("model:predict") && is_permission_scope("model:*") && is_permission_scope("*"));
+/// assert!(!is_permission_scope("openid") && !is_permission_scope("api://ml/.default"));
+/// ```
+pub fn is_permission_scope(entry: &str) -> bool {
+    entry == "*"
+        || (entry.contains(':')
+            && entry.split(':').all(|segment| {
+                segment == "*"
+                    || (!segment.is_empty()
+                        && segment.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+                        }))
+            }))
 }
 
 /// Verifies JWTs against configured keys; build it with [`JwtVerifier::builder`].
