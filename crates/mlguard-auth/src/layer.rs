@@ -21,6 +21,7 @@
 //! let secret = [5u8; 32];
 //! let verifier = JwtVerifier::builder()
 //!     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+//!     .audience("ml-api")
 //!     .build()
 //!     .unwrap();
 //! let keys = Arc::new(MemoryKeyStore::new());
@@ -41,6 +42,7 @@
 //! assert_eq!(app.clone().oneshot(with_key).await.unwrap().status(), 200);
 //!
 //! let token = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+//!     .audience("ml-api")
 //!     .issue("alice", &["user".to_owned()], None)
 //!     .unwrap();
 //! let with_token = http::Request::post("/predict")

@@ -195,3 +195,110 @@ fn permission_shaped_scope_entries_narrow() {
     // An empty scope (no entries at all) still allows nothing, as before.
     assert!(!allowed(&v, scoped(""), "model:predict"));
 }
+
+// ---- audience required by default; optional typ ----
+
+fn key() -> VerifyingKey {
+    VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap()
+}
+
+#[test]
+fn a_verifier_without_an_audience_does_not_build() {
+    let err = JwtVerifier::builder().key(key()).build().unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Config(m) if m.contains("audience")),
+        "{err}"
+    );
+    // The explicit opt-out builds, and then any `aud` (or none) is accepted.
+    let any = JwtVerifier::builder()
+        .key(key())
+        .accept_any_audience()
+        .clock(Arc::new(ManualClock::at_unix(NOW)))
+        .build()
+        .unwrap();
+    assert!(any.verify(&token(json!({"aud": "someone-else"}))).is_ok());
+    // Both at once is a contradiction, refused.
+    let both = JwtVerifier::builder()
+        .key(key())
+        .audience("a")
+        .accept_any_audience();
+    assert!(matches!(both.build(), Err(AuthError::Config(_))));
+}
+
+#[test]
+fn aud_may_be_a_string_or_an_array() {
+    let v = builder().audience("ml-batch").build().unwrap();
+    assert!(v.verify(&token(json!({"aud": "ml-api"}))).is_ok());
+    assert!(v.verify(&token(json!({"aud": ["account", "ml-batch"]}))).is_ok());
+    assert_eq!(
+        v.verify(&token(json!({"aud": ["account", "broker"]})))
+            .unwrap_err(),
+        TokenError::WrongAudience
+    );
+    assert_eq!(
+        v.verify(&token(json!({"aud": "account"}))).unwrap_err(),
+        TokenError::WrongAudience
+    );
+    let mut no_aud = json!({"sub": "alice", "exp": NOW + 600});
+    no_aud.as_object_mut().unwrap().remove("aud");
+    let t = hs256(&json!({"alg": "HS256"}), &no_aud, SECRET);
+    assert_eq!(v.verify(&t).unwrap_err(), TokenError::MissingClaim("aud"));
+}
+
+#[test]
+fn typ_check_accepts_rfc9068_forms_only_when_asked() {
+    let v = builder().require_access_token_typ().build().unwrap();
+    let with_typ = |typ: Value| {
+        let claims = json!({"sub": "alice", "exp": NOW + 600, "aud": "ml-api"});
+        hs256(&json!({"alg": "HS256", "typ": typ}), &claims, SECRET)
+    };
+    for ok in ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+Jwt"] {
+        assert!(v.verify(&with_typ(json!(ok))).is_ok(), "{ok}");
+    }
+    for bad in [
+        json!("JWT"),
+        json!("at+jwt2"),
+        json!("application/jwt"),
+        json!(1),
+        json!(null),
+    ] {
+        assert_eq!(
+            v.verify(&with_typ(bad.clone())).unwrap_err(),
+            TokenError::WrongType,
+            "{bad}"
+        );
+    }
+    // `typ` missing entirely (`token` sends "JWT"; build one with no typ at all).
+    let claims = json!({"sub": "alice", "exp": NOW + 600, "aud": "ml-api"});
+    assert_eq!(
+        v.verify(&hs256(&json!({"alg": "HS256"}), &claims, SECRET))
+            .unwrap_err(),
+        TokenError::WrongType
+    );
+    // Not asked: `typ` is not looked at.
+    assert!(builder().build().unwrap().verify(&with_typ(json!("JWT"))).is_ok());
+    assert!(builder().require_typ("").build().is_err());
+}
+
+#[test]
+fn a_repeated_typ_never_matches_a_required_type() {
+    let v = builder().require_access_token_typ().build().unwrap();
+    let claims = r#"{"sub":"alice","exp":1700000600,"aud":"ml-api"}"#;
+    let header = r#"{"alg":"HS256","typ":"at+jwt","typ":"at+jwt"}"#;
+    let message = format!("{}.{}", b64_raw(header), b64_raw(claims));
+    let sig = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    assert_eq!(
+        v.verify(&format!("{message}.{sig}")).unwrap_err(),
+        TokenError::WrongType
+    );
+}
+
+fn b64_raw(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}

@@ -50,6 +50,7 @@ async fn unknown_kid_fetches_once_per_interval_and_keys_verify() {
     let verifier = JwtVerifier::builder()
         .jwks(jwks.clone())
         .clock(Arc::new(clock.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     let auth = BearerAuth::new(verifier);
@@ -165,7 +166,13 @@ async fn fetch_is_bounded_in_size_and_time_and_keeps_old_keys() {
             .build()
             .unwrap(),
     );
-    let auth = BearerAuth::new(JwtVerifier::builder().jwks(jwks.clone()).build().unwrap());
+    let auth = BearerAuth::new(
+        JwtVerifier::builder()
+            .jwks(jwks.clone())
+            .accept_any_audience()
+            .build()
+            .unwrap(),
+    );
     let token = JwtIssuer::new(SigningKey::from_pem(JwtAlgorithm::ES256, "ec-remote", EC_PRIVATE).unwrap())
         .issue("svc", &["user".into()], None)
         .unwrap();

@@ -30,6 +30,7 @@ fn hs_verifier(clock: &ManualClock) -> JwtVerifier {
                 .with_kid("hs"),
         )
         .clock(Arc::new(clock.clone()))
+        .accept_any_audience()
         .build()
         .unwrap()
 }
@@ -47,6 +48,7 @@ fn rs_verifier(clock: &ManualClock) -> JwtVerifier {
                 .with_kid("ec"),
         )
         .clock(Arc::new(clock.clone()))
+        .accept_any_audience()
         .build()
         .unwrap()
 }
@@ -131,6 +133,7 @@ fn every_supported_algorithm_round_trips_with_its_own_key_only() {
         JwtVerifier::builder()
             .key(vk.with_kid("k"))
             .clock(Arc::new(c.clone()))
+            .accept_any_audience()
             .build()
             .unwrap()
     };
@@ -176,6 +179,7 @@ fn every_supported_algorithm_round_trips_with_its_own_key_only() {
                 .with_kid("k"),
         )
         .clock(Arc::new(c.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     assert_eq!(
@@ -210,6 +214,7 @@ fn attack_rs_hs_confusion_public_key_as_hmac_secret() {
     let single = JwtVerifier::builder()
         .key(VerifyingKey::from_pem(JwtAlgorithm::RS256, RSA_PUBLIC).unwrap())
         .clock(Arc::new(c.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     let forged = hs256(&json!({"alg": "HS256"}), &claims(), RSA_PUBLIC);
@@ -393,6 +398,7 @@ fn kid_rotation_selects_the_named_key() {
                 .with_kid("2025"),
         )
         .clock(Arc::new(c.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     assert!(
@@ -412,16 +418,22 @@ fn kid_rotation_selects_the_named_key() {
 
 #[test]
 fn configuration_is_validated_at_build() {
-    assert!(JwtVerifier::builder().build().is_err());
+    assert!(JwtVerifier::builder().accept_any_audience().build().is_err());
     let k = || VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap();
     assert!(
-        JwtVerifier::builder().key(k()).key(k()).build().is_err(),
+        JwtVerifier::builder()
+            .key(k())
+            .key(k())
+            .accept_any_audience()
+            .build()
+            .is_err(),
         "several keys without kid"
     );
     assert!(
         JwtVerifier::builder()
             .key(k().with_kid("a"))
             .key(k().with_kid("a"))
+            .accept_any_audience()
             .build()
             .is_err()
     );
@@ -429,6 +441,7 @@ fn configuration_is_validated_at_build() {
         JwtVerifier::builder()
             .key(k())
             .leeway(Duration::from_secs(3600))
+            .accept_any_audience()
             .build()
             .is_err()
     );
@@ -484,6 +497,7 @@ fn float_exp_is_a_valid_numeric_date_and_compared_exactly() {
         .key(VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap())
         .leeway(Duration::ZERO)
         .clock(Arc::new(c.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     let mut cl = claims();

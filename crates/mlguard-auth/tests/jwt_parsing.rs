@@ -18,6 +18,7 @@ fn verifier() -> JwtVerifier {
     JwtVerifier::builder()
         .key(VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap())
         .clock(Arc::new(ManualClock::at_unix(NOW)))
+        .accept_any_audience()
         .build()
         .unwrap()
 }
@@ -258,15 +259,6 @@ fn reference(claims: &Map<String, Value>, now: f64, leeway: f64) -> Result<Check
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(TokenError::InvalidClaimType("jti")),
     };
-    let roles = match claims.get("roles") {
-        None => Vec::new(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or(TokenError::InvalidClaimType("roles"))?,
-        Some(_) => return Err(TokenError::InvalidClaimType("roles")),
-    };
     let scopes = match claims.get("scope") {
         None => None,
         Some(Value::String(s)) => Some(
@@ -276,6 +268,17 @@ fn reference(claims: &Map<String, Value>, now: f64, leeway: f64) -> Result<Check
                 .collect(),
         ),
         Some(_) => return Err(TokenError::InvalidClaimType("scope")),
+    };
+    // Roles last: they come from the configured claim or mapper, after the standard claims.
+    let roles = match claims.get("roles") {
+        None => Vec::new(),
+        Some(Value::String(role)) => vec![role.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(TokenError::InvalidClaimType("roles"))?,
+        Some(_) => return Err(TokenError::InvalidClaimType("roles")),
     };
     Ok((subject, roles, scopes, jti))
 }

@@ -19,6 +19,7 @@ fn layer(store: Arc<MemoryKeyStore>) -> AuthLayer {
                 .unwrap()
                 .with_kid("k"),
         )
+        .accept_any_audience()
         .build()
         .unwrap();
     AuthLayer::new()

@@ -158,6 +158,7 @@ async fn redis_store_fails_closed_while_down_and_recovers_after_a_restart() {
                 .unwrap()
                 .with_kid("k"),
         )
+        .accept_any_audience()
         .build()
         .unwrap();
     let bearer = BearerAuth::new(verifier).revocation(store.clone());

@@ -99,6 +99,7 @@ fn bearer(denylist: &Arc<MemoryRevocationStore>) -> BearerAuth {
                 .unwrap()
                 .with_kid("k1"),
         )
+        .accept_any_audience()
         .build()
         .unwrap();
     BearerAuth::new(verifier).revocation(denylist.clone())

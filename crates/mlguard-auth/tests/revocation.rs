@@ -62,6 +62,7 @@ fn bearer(clock: &ManualClock, leeway: Duration, denylist: &Arc<MemoryRevocation
         )
         .leeway(leeway)
         .clock(Arc::new(clock.clone()))
+        .accept_any_audience()
         .build()
         .unwrap();
     BearerAuth::new(verifier).revocation(denylist.clone())

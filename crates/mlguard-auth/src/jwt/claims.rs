@@ -18,9 +18,11 @@ use std::sync::OnceLock;
 /// use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
 ///
 /// let secret = [42u8; 32];
-/// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap());
+/// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+///     .audience("ml-api");
 /// let verifier = JwtVerifier::builder()
 ///     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+///     .audience("ml-api")
 ///     .build()
 ///     .unwrap();
 /// let token = issuer.issue("alice", &[], None).unwrap();

@@ -18,6 +18,7 @@ pub const FORBIDDEN_HEADER_PARAMS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 pub(super) struct Header<'de> {
     alg: Option<Scalar<'de>>,
     kid: Option<Scalar<'de>>,
+    typ: Option<Scalar<'de>>,
     /// Which of [`FORBIDDEN_HEADER_PARAMS`] appeared.
     forbidden: [bool; FORBIDDEN_HEADER_PARAMS.len()],
     crit: Option<()>,
@@ -32,6 +33,16 @@ impl<'de> Header<'de> {
             .map_err(|_| TokenError::Malformed)?;
         de.end().map_err(|_| TokenError::Malformed)?;
         Ok(header)
+    }
+
+    /// Whether `typ` is present, a string, and names the media type `want` (already
+    /// normalized by [`normalize_typ`]): compared case-insensitively, with or without the
+    /// `application/` prefix (RFC 7515 section 4.1.9, RFC 9068 section 4).
+    pub(super) fn typ_is(&self, want: &str) -> bool {
+        match &self.typ {
+            Some(Scalar::Str(typ)) => normalize_typ(typ) == want,
+            _ => false,
+        }
     }
 
     /// The checks of step 3, in order: `alg` a string, not `none` in any casing, supported;
@@ -87,6 +98,12 @@ impl<'de> Visitor<'de> for HeaderSeed {
             match &*name {
                 "alg" => once(&mut header.alg, map.next_value()?)?,
                 "kid" => once(&mut header.kid, map.next_value()?)?,
+                // Checked only when a verifier requires a type, so a repeated `typ` does not
+                // make every token malformed; it just never matches a required type.
+                "typ" => {
+                    let typ = map.next_value()?;
+                    header.typ = Some(if header.typ.is_some() { Scalar::Other } else { typ });
+                }
                 "crit" => {
                     map.next_value::<IgnoredAny>()?;
                     once(&mut header.crit, ())?;
@@ -100,5 +117,14 @@ impl<'de> Visitor<'de> for HeaderSeed {
             }
         }
         Ok(header)
+    }
+}
+
+/// A `typ` value in canonical form: lowercase, without an `application/` prefix.
+pub(super) fn normalize_typ(typ: &str) -> String {
+    let lower = typ.trim().to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
     }
 }

@@ -23,7 +23,12 @@
 //!         .build()?,
 //! );
 //! jwks.refresh().await?; // optional warm-up; otherwise the first unknown kid fetches
-//! let verifier = JwtVerifier::builder().jwks(jwks).issuer("http://idp.internal").build()?;
+//! let verifier = JwtVerifier::builder()
+//!     .jwks(jwks)
+//!     .issuer("http://idp.internal")
+//!     .audience("ml-api")
+//!     .roles_claim("/realm_access/roles")
+//!     .build()?;
 //! let auth = BearerAuth::new(verifier).realm("ml-api");
 //! # Ok(()) }
 //! ```

@@ -24,10 +24,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let secret = [9u8; 32]; // load a real one from configuration
-//! let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap()).issuer("ml-api");
+//! let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+//!     .issuer("ml-api")
+//!     .audience("ml-api");
 //! let verifier = JwtVerifier::builder()
 //!     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
 //!     .issuer("ml-api")
+//!     .audience("ml-api")
 //!     .build()
 //!     .unwrap();
 //!

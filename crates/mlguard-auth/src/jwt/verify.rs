@@ -16,8 +16,12 @@
 //!    algorithm must equal `alg` (no RS/HS confusion);
 //! 5. signature: empty signatures are refused, all-zero signatures and ECDSA signatures with
 //!    `r = 0` or `s = 0` are refused explicitly before the library is called;
-//! 6. claims: `exp` required; `nbf` and `iat` checked when present (`iat` may not be in the
-//!    future beyond the leeway); `iss` and `aud` when configured; `sub` required.
+//! 6. type: when required ([`JwtVerifierBuilder::require_typ`]), the header's `typ`;
+//! 7. claims: `exp` required; `nbf` and `iat` checked when present (`iat` may not be in the
+//!    future beyond the leeway); `iss` when configured; `aud` always (a string or an array
+//!    naming a configured audience) unless the verifier was built with
+//!    [`accept_any_audience`](JwtVerifierBuilder::accept_any_audience); `sub` required; then
+//!    the roles, from the configured claim or mapper.
 //!
 //! Header and claims are parsed straight into the fields these checks need (no intermediate
 //! JSON map); a header or claim that is checked and appears twice makes the token malformed,
@@ -34,7 +38,7 @@
 use super::claims::{Audience, Claims, RawClaims};
 pub use super::error::TokenError;
 pub use super::header::FORBIDDEN_HEADER_PARAMS;
-use super::header::Header;
+use super::header::{Header, normalize_typ};
 use super::json::Scalar;
 use super::key::{JwtAlgorithm, VerifyingKey};
 use super::mapping::{DEFAULT_ROLES_CLAIM, RoleMapper, RolesSource};
@@ -177,6 +181,7 @@ pub struct JwtVerifier {
     max_len: usize,
     clock: SharedClock,
     roles: RolesSource,
+    typ: Option<String>,
     #[cfg(feature = "jwks")]
     pub(crate) jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -190,6 +195,7 @@ impl fmt::Debug for JwtVerifier {
             .field("leeway", &self.leeway)
             .field("max_len", &self.max_len)
             .field("roles", &self.roles)
+            .field("typ", &self.typ)
             .finish_non_exhaustive()
     }
 }
@@ -206,6 +212,8 @@ pub struct JwtVerifierBuilder {
     clock: Option<SharedClock>,
     roles_claim: Option<String>,
     roles_mapper: Option<Arc<dyn RoleMapper>>,
+    any_audience: bool,
+    typ: Option<String>,
     #[cfg(feature = "jwks")]
     jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -232,11 +240,35 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// Accepts tokens whose `aud` contains `audience` (call again to accept several). Without
-    /// any, `aud` is not checked.
+    /// Accepts tokens whose `aud` (a string or an array of strings) contains `audience` (call
+    /// again to accept several). An audience is required: [`build`](Self::build) fails without
+    /// one, unless [`accept_any_audience`](Self::accept_any_audience) says otherwise.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
+    }
+
+    /// Does not check `aud` at all. Only for a verifier whose keys sign tokens for this service
+    /// alone: with an identity provider's keys, a token it issued for any other application
+    /// would be accepted here.
+    pub fn accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// Requires the header's `typ` to be this media type, compared case-insensitively and
+    /// with or without `application/` (RFC 7515 section 4.1.9); tokens without `typ` are
+    /// refused ([`TokenError::WrongType`]). Default: `typ` is not checked.
+    pub fn require_typ(mut self, typ: &str) -> Self {
+        self.typ = Some(normalize_typ(typ));
+        self
+    }
+
+    /// Requires RFC 9068 access tokens: `typ` `at+jwt` (or `application/at+jwt`, any casing),
+    /// so an ID token or another JWT signed by the same identity provider is not accepted as
+    /// an access token.
+    pub fn require_access_token_typ(self) -> Self {
+        self.require_typ("at+jwt")
     }
 
     /// Clock-skew allowance (default [`DEFAULT_LEEWAY`], at most [`MAX_LEEWAY`], 5 minutes).
@@ -281,7 +313,8 @@ impl JwtVerifierBuilder {
     }
 
     /// Checks the configuration: at least one key source, distinct `kid`s, a kid on every key
-    /// when there are several, leeway at most 5 minutes, a sane size bound.
+    /// when there are several, an audience (or the explicit opt-out), leeway at most 5
+    /// minutes, a sane size bound, a valid roles claim.
     pub fn build(self) -> Result<JwtVerifier, AuthError> {
         #[cfg(feature = "jwks")]
         let has_remote = self.jwks.is_some();
@@ -329,6 +362,23 @@ impl JwtVerifierBuilder {
                 RolesSource::Pointer(parsed)
             }
         };
+        match (self.audiences.is_empty(), self.any_audience) {
+            (true, false) => {
+                return Err(AuthError::Config(
+                    "a JWT verifier needs an audience (.audience(..)), or an explicit .accept_any_audience()"
+                        .into(),
+                ));
+            }
+            (false, true) => {
+                return Err(AuthError::Config(
+                    "audiences are configured and .accept_any_audience() was called: choose one".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.typ.as_deref() == Some("") {
+            return Err(AuthError::Config("required typ is empty".into()));
+        }
         let set = |v: Vec<String>| (!v.is_empty()).then(|| v.into_iter().collect::<HashSet<_>>());
         Ok(JwtVerifier {
             keys: self.keys,
@@ -338,6 +388,7 @@ impl JwtVerifierBuilder {
             max_len,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             roles,
+            typ: self.typ,
             #[cfg(feature = "jwks")]
             jwks: self.jwks,
         })
@@ -397,12 +448,17 @@ impl JwtVerifier {
         let parts = split(token, self.max_len)?;
         let (mut stack, mut heap) = ([0u8; HEADER_STACK], Vec::new());
         let header = decode_into(parts.header, &mut stack, &mut heap)?;
-        let (alg, kid) = Header::parse(header)?.check()?;
+        let header = Header::parse(header)?;
+        let typ_ok = self.typ.as_deref().is_none_or(|want| header.typ_is(want));
+        let (alg, kid) = header.check()?;
         let key = self.find_key(kid.as_deref()).ok_or(TokenError::UnknownKey)?;
         if key.algorithm() != alg {
             return Err(TokenError::AlgorithmMismatch);
         }
         check_signature(&parts, &key, alg)?;
+        if !typ_ok {
+            return Err(TokenError::WrongType);
+        }
         let payload = URL_SAFE_NO_PAD
             .decode(parts.payload)
             .map_err(|_| TokenError::Malformed)?;
