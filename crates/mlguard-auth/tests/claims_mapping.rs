@@ -302,3 +302,95 @@ fn b64_raw(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
+
+// ---- handlers read the verified claims ----
+
+mod handlers {
+    use super::*;
+    use axum::Router;
+    use axum::routing::get;
+    use mlguard_auth::apikey::{MemoryKeyStore, generate};
+    use mlguard_auth::jwt::{BearerAuth, VerifiedClaims};
+    use mlguard_auth::{ApiKeyAuth, AuthLayer};
+    use tower::ServiceExt;
+
+    #[derive(serde::Deserialize)]
+    struct Custom {
+        sub: String,
+        tenant: String,
+        realm_access: RealmAccess,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct RealmAccess {
+        roles: Vec<String>,
+    }
+
+    async fn call(app: &Router, header: (&str, String)) -> (u16, String) {
+        let request = http::Request::get("/me")
+            .header(header.0, header.1)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        (response.status().as_u16(), body_string(response).await)
+    }
+
+    #[tokio::test]
+    async fn typed_custom_claims_reach_the_handler() {
+        let verifier = builder().roles_claim("/realm_access/roles").build().unwrap();
+        let keys = Arc::new(MemoryKeyStore::new());
+        let (api_key, record) = generate("batch", ["user"]).unwrap();
+        keys.insert(record);
+        let app = Router::new()
+            .route(
+                "/me",
+                get(
+                    |VerifiedClaims(c): VerifiedClaims<Custom>, raw: axum::Extension<Claims>| async move {
+                        format!(
+                            "{} {} {} {}",
+                            c.sub,
+                            c.tenant,
+                            c.realm_access.roles.join(","),
+                            raw.0["tenant"]
+                        )
+                    },
+                ),
+            )
+            .layer(
+                AuthLayer::new()
+                    .api_key(ApiKeyAuth::new(keys))
+                    .bearer(BearerAuth::new(verifier)),
+            );
+        let bearer = |extra: Value| ("authorization", format!("Bearer {}", token(extra)));
+
+        let ok = call(
+            &app,
+            bearer(json!({"tenant": "acme", "realm_access": {"roles": ["admin"]}})),
+        )
+        .await;
+        assert_eq!(ok, (200, r#"alice acme admin "acme""#.to_owned()));
+
+        // A token whose claims do not fit the handler's type: 403, the claims not echoed.
+        let (status, body) = call(&app, bearer(json!({"realm_access": {"roles": ["admin"]}}))).await;
+        assert_eq!(status, 403);
+        assert!(
+            body.contains("The token's claims do not fit this route"),
+            "{body}"
+        );
+
+        // An API-key caller has no claims: 403 naming what the route needs.
+        let (status, body) = call(&app, ("x-api-key", api_key.expose_secret().to_owned())).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("This route needs a bearer token"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn without_an_auth_layer_the_extractor_answers_401() {
+        let app = Router::new().route(
+            "/me",
+            get(|VerifiedClaims(v): VerifiedClaims<Value>| async move { v.to_string() }),
+        );
+        let (status, _) = call(&app, ("x-other", "1".to_owned())).await;
+        assert_eq!(status, 401);
+    }
+}

@@ -11,6 +11,11 @@ use std::sync::OnceLock;
 
 /// All claims of a verified token, for application-specific ones.
 ///
+/// [`BearerAuth`](super::BearerAuth) (alone or in an [`AuthLayer`](crate::AuthLayer)) writes
+/// them into the request's extensions next to the `Principal`; read them with
+/// [`from_extensions`](Self::from_extensions), axum's `Extension<Claims>`, or typed with
+/// [`custom`](Self::custom) or the `VerifiedClaims<T>` extractor (feature `axum`).
+///
 /// Dereferences to a `serde_json` map, built from the payload on first use (verification
 /// itself does not need it).
 ///
@@ -47,6 +52,36 @@ impl Claims {
     /// The payload's JSON text, exactly as signed.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The claims as the application's own type: standard and custom claims, typed.
+    ///
+    /// ```
+    /// # use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+    /// # use serde_json::json;
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims {
+    ///     sub: String,
+    ///     tenant: String,
+    /// }
+    /// # let secret = [42u8; 32];
+    /// # let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap());
+    /// # let verifier = JwtVerifier::builder().key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap())
+    /// #     .accept_any_audience().build().unwrap();
+    /// # let extra = json!({"tenant": "acme"});
+    /// # let token = issuer.issue_with("alice", &[], None, extra.as_object().unwrap().clone()).unwrap();
+    /// let verified = verifier.verify(token.access_token()).unwrap();
+    /// let mine: MyClaims = verified.claims.custom().unwrap();
+    /// assert_eq!((mine.sub.as_str(), mine.tenant.as_str()), ("alice", "acme"));
+    /// ```
+    pub fn custom<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.json)
+    }
+
+    /// The verified claims a bearer-token layer wrote into a request's extensions (absent for
+    /// a caller that used an API key).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<&Claims> {
+        extensions.get::<Claims>()
     }
 }
 

@@ -14,6 +14,10 @@
 //! and a problem body that says only "Invalid or expired token". The reason is logged at
 //! `debug` level; the token never is.
 //!
+//! On success the inner service finds the `Principal` and the token's verified [`Claims`] in
+//! the request's extensions; handlers read custom claims typed with [`Claims::custom`] or the
+//! `VerifiedClaims<T>` extractor (feature `axum`).
+//!
 //! # Example (axum)
 //!
 //! ```
@@ -54,6 +58,8 @@
 
 mod claims;
 mod error;
+#[cfg(feature = "axum")]
+mod extract;
 mod header;
 mod issue;
 mod json;
@@ -68,6 +74,8 @@ pub mod jwks;
 pub use jwks::RemoteJwks;
 
 pub use claims::Claims;
+#[cfg(feature = "axum")]
+pub use extract::VerifiedClaims;
 pub use issue::{DEFAULT_ACCESS_TTL, IssuedToken, JwtIssuer};
 pub use key::{JwtAlgorithm, SigningKey, VerifyingKey};
 pub use mapping::{DEFAULT_ROLES_CLAIM, RoleMapper};
@@ -78,7 +86,7 @@ pub use verify::{
 };
 
 use crate::credentials::{CredentialError, bearer_from_headers};
-use crate::outcome::{Authenticator, Outcome};
+use crate::outcome::{Authenticated, Authenticator, Outcome};
 use crate::revocation::RevocationStore;
 use crate::service::AuthService;
 use http::{HeaderMap, Uri};
@@ -179,7 +187,7 @@ impl BearerAuth {
 
     fn after_verify(&self, verified: VerifiedToken) -> Outcome {
         let Some(store) = &self.revocation else {
-            return Outcome::Done(Ok(verified.into_principal().into()));
+            return Outcome::Done(Ok(authenticated(verified)));
         };
         let Some(jti) = verified.jti.clone() else {
             return Outcome::Done(Err(self.invalid(&"no jti while revocation is enabled")));
@@ -188,7 +196,7 @@ impl BearerAuth {
         let realm = self.realm.clone();
         Outcome::Pending(Box::pin(async move {
             match store.is_revoked(&jti).await {
-                Ok(false) => Ok(verified.into_principal().into()),
+                Ok(false) => Ok(authenticated(verified)),
                 Ok(true) => {
                     tracing::debug!(jti, "revoked token used");
                     Err(invalid_token(&realm))
@@ -211,6 +219,17 @@ impl BearerAuth {
             .finish()
             .await
             .map(|authenticated| authenticated.principal)
+    }
+}
+
+/// The principal and, in the request's extensions next to it, the verified [`Claims`].
+fn authenticated(mut verified: VerifiedToken) -> Authenticated {
+    let claims = std::mem::replace(&mut verified.claims, Claims::new(String::new()));
+    let mut extensions = http::Extensions::new();
+    extensions.insert(claims);
+    Authenticated {
+        principal: verified.into_principal(),
+        extensions: Some(extensions),
     }
 }
 
