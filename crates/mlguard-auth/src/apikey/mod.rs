@@ -1,4 +1,5 @@
-//! API keys: generation, hashing, stores, and the [`ApiKeyLayer`].
+//! API keys: generation, hashing, stores, management ([`ApiKeyManager`]: create, list,
+//! revoke), and the [`ApiKeyLayer`].
 //!
 //! **What it protects against:** guessable or unrecognisable keys (keys are `mlg_<id>_<secret>`
 //! with 32 random bytes, so secret scanners spot leaks), stolen key databases (only SHA-256 of
@@ -42,6 +43,7 @@
 //! ```
 
 mod key;
+mod manage;
 mod store;
 
 pub(crate) use key::sha256_bytes;
@@ -49,6 +51,7 @@ pub use key::{
     API_KEY_LEN, API_KEY_PREFIX, ApiKeyParseError, ApiKeyRecord, ApiKeySecret, KEY_ID_LEN, SECRET_BYTES,
     generate, parse_key_id,
 };
+pub use manage::{ApiKeyInfo, ApiKeyManager, MAX_KEY_NAME_LEN, ManagedKeyStore};
 pub use store::{FileKeyStore, KeyFile, KeyStore, MemoryKeyStore};
 
 use crate::outcome::{Authenticator, Outcome};

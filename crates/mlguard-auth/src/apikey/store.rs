@@ -1,6 +1,6 @@
 //! Where key records live: the [`KeyStore`] trait, [`MemoryKeyStore`] and [`FileKeyStore`].
 
-use super::ApiKeyRecord;
+use super::key::ApiKeyRecord;
 use crate::AuthError;
 use crate::json_file::JsonFile;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,16 @@ impl MemoryKeyStore {
     pub fn revoke(&self, key_id: &str) -> bool {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         keys.get_mut(key_id).map(|r| r.revoked = true).is_some()
+    }
+
+    /// All records.
+    pub fn list(&self) -> Vec<ApiKeyRecord> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Removes a key; `false` when there is no such key.
