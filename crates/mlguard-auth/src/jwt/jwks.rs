@@ -4,7 +4,7 @@
 //! (refreshes happen at most once per [`min_refresh_interval`](RemoteJwksBuilder::min_refresh_interval),
 //! default 5 minutes, however many unknown `kid`s arrive), a slow or hostile endpoint
 //! (bounded fetch time, default 5 s, and body size, default 64 KiB), and an endpoint that
-//! starts serving garbage (the last good key set stays in use). Keys are only ever fetched from
+//! starts serving garbage or an empty set (the last good key set stays in use). Keys are only ever fetched from
 //! the configured URL, never from a URL in a token.
 //!
 //! The default HTTP client has no root certificates (the workspace builds reqwest with
@@ -190,7 +190,8 @@ impl RemoteJwks {
     }
 
     /// Fetches now, whatever the interval; returns the number of usable keys. On error the
-    /// previous keys stay.
+    /// previous keys stay; a set without any usable signature key (`{"keys":[]}`) is an
+    /// error too, never an emptied cache.
     pub async fn refresh(&self) -> Result<usize, AuthError> {
         let mut last = self.last_attempt.lock().await;
         *last = Some(self.clock.now());
@@ -240,6 +241,13 @@ impl RemoteJwks {
             .await
             .map_err(|_| backend(&"timed out"))??;
         let keys = parse_jwks(&body)?;
+        if keys.is_empty() {
+            // `{"keys":[]}` (or only unusable keys) from a misconfigured or hijacked endpoint
+            // must not wipe the keys that verify today's tokens.
+            return Err(AuthError::Format(
+                "JWKS: no usable signature key with a kid".into(),
+            ));
+        }
         let n = keys.len();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         Ok(n)

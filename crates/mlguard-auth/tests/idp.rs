@@ -1,0 +1,309 @@
+//! Tokens from a Keycloak-shaped identity provider: a real JWKS server on 127.0.0.1 (axum on
+//! hyper), `RemoteJwks`, RS256 and ES256 tokens with roles under `realm_access.roles`,
+//! `scope: "openid profile email"` and `aud` as a string and as an array.
+#![cfg(all(feature = "jwks", feature = "axum"))]
+
+mod common;
+
+use axum::Router;
+use axum::routing::get;
+use common::*;
+use http::StatusCode;
+use mlguard_auth::jwt::{BearerAuth, JwtVerifier, RemoteJwks};
+use mlguard_core::{Clock, ManualClock, Principal};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const JWKS: &str = include_str!("data/jwks.json");
+const RSA2_JWK: &str = include_str!("data/rsa2_jwk.json");
+const NOW: u64 = 1_700_000_000;
+const REFRESH: Duration = Duration::from_secs(60);
+
+/// The provider's published key set, swappable at run time, and how often it was fetched.
+#[derive(Clone)]
+struct Provider {
+    jwks: Arc<RwLock<String>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Provider {
+    fn publish(&self, keys: &[Value]) {
+        *self.jwks.write().unwrap() = json!({ "keys": keys }).to_string();
+    }
+}
+
+/// The RSA and EC public keys of tests/data as the provider publishes them.
+fn published() -> (Value, Value) {
+    let all: Value = serde_json::from_str(JWKS).unwrap();
+    let find = |kid: &str| {
+        all["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone()
+    };
+    (find("rsa-remote"), find("ec-remote"))
+}
+
+/// A JWKS endpoint on 127.0.0.1 at `/realms/ml/protocol/openid-connect/certs`, like Keycloak's.
+async fn serve() -> (String, Provider) {
+    let provider = Provider {
+        jwks: Arc::new(RwLock::new(String::new())),
+        hits: Arc::new(AtomicUsize::new(0)),
+    };
+    let (rsa, ec) = published();
+    provider.publish(&[rsa, ec]);
+    let state = provider.clone();
+    let app = Router::new().route(
+        "/realms/ml/protocol/openid-connect/certs",
+        get(move || {
+            state.hits.fetch_add(1, Ordering::SeqCst);
+            let body = state.jwks.read().unwrap().clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/realms/ml"), provider)
+}
+
+struct Idp {
+    issuer: String,
+    provider: Provider,
+    jwks: Arc<RemoteJwks>,
+    auth: BearerAuth,
+    clock: ManualClock,
+}
+
+async fn idp() -> Idp {
+    let (issuer, provider) = serve().await;
+    let clock = ManualClock::at_unix(NOW);
+    let jwks = Arc::new(
+        RemoteJwks::builder(format!("{issuer}/protocol/openid-connect/certs"))
+            .min_refresh_interval(REFRESH)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap(),
+    );
+    let verifier = JwtVerifier::builder()
+        .jwks(jwks.clone())
+        .issuer(issuer.clone())
+        .audience("ml-api")
+        .roles_claim("/realm_access/roles")
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    Idp {
+        auth: BearerAuth::new(verifier).realm("ml-api"),
+        issuer,
+        provider,
+        jwks,
+        clock,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Signer {
+    Rs256,
+    Es256,
+    Rs256Rotated,
+}
+
+impl Idp {
+    /// A Keycloak-shaped access token for `roles`, with `overrides` applied to the claims.
+    fn token(&self, signer: Signer, roles: &[&str], overrides: Value) -> String {
+        let now = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = json!({
+            "exp": now + 300,
+            "iat": now,
+            "jti": format!("{now}-{}", roles.join("-")),
+            "iss": self.issuer,
+            "aud": "ml-api",
+            "sub": "f3b1c2d4-0000-4000-8000-000000000001",
+            "typ": "Bearer",
+            "azp": "ml-client",
+            "scope": "openid profile email",
+            "preferred_username": "alice",
+            "email_verified": true,
+            "realm_access": {"roles": roles},
+            "resource_access": {"account": {"roles": ["manage-account"]}}
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let (alg, kid, pem) = match signer {
+            Signer::Rs256 => (jsonwebtoken::Algorithm::RS256, "rsa-remote", RSA_PRIVATE),
+            Signer::Es256 => (jsonwebtoken::Algorithm::ES256, "ec-remote", EC_PRIVATE),
+            Signer::Rs256Rotated => (jsonwebtoken::Algorithm::RS256, "rsa2-remote", RSA2_PRIVATE),
+        };
+        let key = match alg {
+            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(pem).unwrap(),
+            _ => jsonwebtoken::EncodingKey::from_rsa_pem(pem).unwrap(),
+        };
+        let header = json!({"alg": format!("{alg:?}"), "typ": "JWT", "kid": kid});
+        sign(&header, &claims, &key, alg)
+    }
+
+    async fn check(&self, token: &str) -> Result<Principal, StatusCode> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        self.auth
+            .authenticate_headers(&headers)
+            .await
+            .map_err(|p| p.status())
+    }
+}
+
+fn policy() -> mlguard_rbac::Policy {
+    mlguard_rbac::Policy::from_toml_str(
+        r#"
+        [roles.user]
+        permissions = ["model:predict"]
+        [roles.admin]
+        inherits = ["user"]
+        permissions = ["model:reload", "metrics:read"]
+        "#,
+    )
+    .unwrap()
+}
+
+fn may(p: &Principal, permission: &str) -> bool {
+    policy()
+        .is_allowed(p, &mlguard_rbac::Permission::parse(permission).unwrap())
+        .is_allowed()
+}
+
+#[tokio::test]
+async fn keycloak_tokens_map_realm_roles_and_keep_their_permissions() {
+    let idp = idp().await;
+    for signer in [Signer::Rs256, Signer::Es256] {
+        for aud in [json!("ml-api"), json!(["account", "ml-api"])] {
+            let admin = idp
+                .check(&idp.token(signer, &["admin", "offline_access"], json!({"aud": aud})))
+                .await
+                .unwrap();
+            assert!(admin.has_role("admin"));
+            assert_eq!(admin.subject(), "f3b1c2d4-0000-4000-8000-000000000001");
+            assert_eq!(admin.scopes(), None, "openid profile email does not narrow");
+            assert!(may(&admin, "model:predict") && may(&admin, "model:reload"));
+
+            let user = idp
+                .check(&idp.token(signer, &["user"], json!({"aud": aud})))
+                .await
+                .unwrap();
+            assert!(may(&user, "model:predict"));
+            assert!(!may(&user, "model:reload"), "a user is not an admin");
+        }
+    }
+    assert_eq!(
+        idp.provider.hits.load(Ordering::SeqCst),
+        1,
+        "one fetch served both keys"
+    );
+}
+
+#[tokio::test]
+async fn wrong_issuer_audience_expired_or_unknown_kid_are_refused() {
+    let idp = idp().await;
+    let ok = idp.token(Signer::Rs256, &["admin"], json!({}));
+    assert!(idp.check(&ok).await.is_ok());
+    let refused = [
+        (
+            "wrong issuer",
+            idp.token(
+                Signer::Rs256,
+                &["admin"],
+                json!({"iss": "http://127.0.0.1:1/realms/other"}),
+            ),
+        ),
+        (
+            "wrong audience",
+            idp.token(Signer::Es256, &["admin"], json!({"aud": "account"})),
+        ),
+        (
+            "wrong audiences",
+            idp.token(Signer::Es256, &["admin"], json!({"aud": ["account", "broker"]})),
+        ),
+        (
+            "no audience",
+            idp.token(Signer::Rs256, &["admin"], json!({"aud": []})),
+        ),
+        (
+            "expired",
+            idp.token(Signer::Rs256, &["admin"], json!({"exp": NOW - 60})),
+        ),
+        (
+            "unknown kid",
+            idp.token(Signer::Rs256Rotated, &["admin"], json!({})),
+        ),
+    ];
+    for (why, token) in refused {
+        assert_eq!(
+            idp.check(&token).await.unwrap_err(),
+            StatusCode::UNAUTHORIZED,
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
+    let idp = idp().await;
+    let old = idp.token(Signer::Rs256, &["admin"], json!({}));
+    assert!(idp.check(&old).await.is_ok());
+    assert_eq!(idp.provider.hits.load(Ordering::SeqCst), 1);
+
+    // The provider rotates: a new RSA key (new kid) is published, the old one withdrawn.
+    let (_, ec) = published();
+    let rotated: Value = serde_json::from_str(RSA2_JWK).unwrap();
+    idp.provider.publish(&[rotated, ec]);
+    idp.clock.advance(REFRESH);
+    let new = idp.token(Signer::Rs256Rotated, &["admin"], json!({}));
+    let admin = idp.check(&new).await.unwrap();
+    assert!(admin.has_role("admin"));
+    assert_eq!(
+        idp.provider.hits.load(Ordering::SeqCst),
+        2,
+        "the unknown kid fetched once"
+    );
+    // The withdrawn key is gone with the old set.
+    let old_again = idp.token(Signer::Rs256, &["admin"], json!({}));
+    assert_eq!(idp.check(&old_again).await.unwrap_err(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_empty_key_set_is_not_a_successful_refresh() {
+    let idp = idp().await;
+    assert_eq!(idp.jwks.refresh().await.unwrap(), 2);
+    let token = idp.token(Signer::Es256, &["admin"], json!({}));
+    assert!(idp.check(&token).await.is_ok());
+
+    // The provider (or something in front of it) serves no keys: the cache must stay.
+    idp.provider.publish(&[]);
+    assert!(
+        idp.jwks.refresh().await.is_err(),
+        "an empty key set must fail the refresh"
+    );
+    assert_eq!(idp.jwks.len(), 2, "the last good keys stay");
+    assert!(idp.check(&token).await.is_ok());
+
+    // Same for a set with no usable signature key (only an HMAC key).
+    idp.provider
+        .publish(&[json!({"kty": "oct", "k": "c2VjcmV0", "kid": "oct"})]);
+    assert!(idp.jwks.refresh().await.is_err());
+    assert_eq!(idp.jwks.len(), 2);
+    // And through the paced path an unknown kid takes.
+    idp.clock.advance(REFRESH);
+    assert!(idp.jwks.refresh_if_due().await);
+    assert!(idp.check(&token).await.is_ok());
+}
