@@ -305,6 +305,7 @@ fn b64_raw(s: &str) -> String {
 
 // ---- handlers read the verified claims ----
 
+#[cfg(feature = "axum")]
 mod handlers {
     use super::*;
     use axum::Router;

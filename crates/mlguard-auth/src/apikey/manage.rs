@@ -3,25 +3,6 @@
 //!
 //! The manager writes no audit event itself: the caller knows who asked (ml-api's CLI logs
 //! `api_key_created` / `api_key_revoked`, docs/observability.md).
-//!
-//! ```
-//! use std::sync::Arc;
-//! use std::time::Duration;
-//! use mlguard_auth::apikey::{ApiKeyManager, FileKeyStore};
-//!
-//! let dir = tempfile::tempdir().unwrap();
-//! let store = Arc::new(FileKeyStore::open_or_create(dir.path().join("keys.json")).unwrap());
-//! let manager = ApiKeyManager::new(store);
-//!
-//! // Create: the secret is shown once, only the SHA-256 is stored.
-//! let (key, info) = manager.create("ci-bot", ["user"], Some(Duration::from_secs(90 * 86_400))).unwrap();
-//! println!("your key (shown once): {}", key.expose_secret());
-//! // List: ids, names, roles, expiry, status; never a secret or hash.
-//! assert_eq!(manager.list().unwrap(), [info.clone()]);
-//! // Revoke: refused from the next request on.
-//! assert!(manager.revoke(&info.key_id).unwrap());
-//! assert!(manager.list().unwrap()[0].revoked);
-//! ```
 
 use super::key::{ApiKeyRecord, ApiKeySecret, generate};
 use super::store::{FileKeyStore, KeyStore, MemoryKeyStore};
@@ -112,8 +93,27 @@ impl ApiKeyInfo {
     }
 }
 
-/// Creates, lists and revokes API keys in a [`ManagedKeyStore`]; see the
-/// [module docs](self).
+/// Creates, lists and revokes API keys in a [`ManagedKeyStore`]: an adopter's CLI or admin
+/// endpoint is three calls. It writes no audit event itself (the caller knows who asked).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use mlguard_auth::apikey::{ApiKeyManager, FileKeyStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Arc::new(FileKeyStore::open_or_create(dir.path().join("keys.json")).unwrap());
+/// let manager = ApiKeyManager::new(store);
+///
+/// // Create: the secret is shown once, only the SHA-256 is stored.
+/// let (key, info) = manager.create("ci-bot", ["user"], Some(Duration::from_secs(90 * 86_400))).unwrap();
+/// println!("your key (shown once): {}", key.expose_secret());
+/// // List: ids, names, roles, expiry, status; never a secret or hash.
+/// assert_eq!(manager.list().unwrap(), [info.clone()]);
+/// // Revoke: refused from the next request on.
+/// assert!(manager.revoke(&info.key_id).unwrap());
+/// assert!(manager.list().unwrap()[0].revoked);
+/// ```
 #[derive(Clone)]
 pub struct ApiKeyManager {
     store: Arc<dyn ManagedKeyStore>,

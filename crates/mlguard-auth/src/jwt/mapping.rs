@@ -7,26 +7,6 @@
 //! the value there may be a string (one role) or an array of strings. A missing value means no
 //! roles; any other type refuses the token (`InvalidClaimType("roles")`), since a role list
 //! that silently became empty would hide a misconfiguration.
-//!
-//! ```
-//! use mlguard_auth::jwt::{Claims, JwtAlgorithm, JwtVerifier, VerifyingKey};
-//!
-//! let key = || VerifyingKey::hmac(JwtAlgorithm::HS256, &[1u8; 32]).unwrap();
-//! // Keycloak's realm roles:
-//! let keycloak = JwtVerifier::builder().key(key()).audience("ml-api").roles_claim("/realm_access/roles").build();
-//! assert!(keycloak.is_ok());
-//! // A custom mapping: `groups` entries under `/ml/` become roles; `None` refuses the token.
-//! let custom = JwtVerifier::builder()
-//!     .key(key())
-//!     .audience("ml-api")
-//!     .roles_mapper(|claims: &Claims| {
-//!         let groups = claims.get("groups")?.as_array()?;
-//!         Some(groups.iter().filter_map(|g| g.as_str()?.strip_prefix("/ml/").map(str::to_owned)).collect())
-//!     })
-//!     .build();
-//! assert!(custom.is_ok());
-//! assert!(JwtVerifier::builder().key(key()).audience("a").roles_claim("roles").build().is_err());
-//! ```
 
 use super::claims::Claims;
 use super::error::TokenError;
@@ -42,6 +22,31 @@ pub const DEFAULT_ROLES_CLAIM: &str = "/roles";
 /// `Fn(&Claims) -> Option<Vec<String>>`. Returning `None` refuses the token
 /// ([`TokenError::RolesUnmapped`]). It runs after the signature and the standard claims were
 /// checked, on every request: keep it cheap.
+///
+/// The alternative is a JSON Pointer: identity providers put roles in different places
+/// (Keycloak under `realm_access.roles`, many under `groups`, Auth0 under a namespaced claim),
+/// and [`JwtVerifierBuilder::roles_claim`](super::JwtVerifierBuilder::roles_claim) names the
+/// place.
+///
+/// ```
+/// use mlguard_auth::jwt::{Claims, JwtAlgorithm, JwtVerifier, VerifyingKey};
+///
+/// let key = || VerifyingKey::hmac(JwtAlgorithm::HS256, &[1u8; 32]).unwrap();
+/// // Keycloak's realm roles:
+/// let keycloak = JwtVerifier::builder().key(key()).audience("ml-api").roles_claim("/realm_access/roles").build();
+/// assert!(keycloak.is_ok());
+/// // A custom mapping: `groups` entries under `/ml/` become roles; `None` refuses the token.
+/// let custom = JwtVerifier::builder()
+///     .key(key())
+///     .audience("ml-api")
+///     .roles_mapper(|claims: &Claims| {
+///         let groups = claims.get("groups")?.as_array()?;
+///         Some(groups.iter().filter_map(|g| g.as_str()?.strip_prefix("/ml/").map(str::to_owned)).collect())
+///     })
+///     .build();
+/// assert!(custom.is_ok());
+/// assert!(JwtVerifier::builder().key(key()).audience("a").roles_claim("roles").build().is_err());
+/// ```
 pub trait RoleMapper: Send + Sync + 'static {
     /// The roles for these claims, or `None` to refuse the token.
     fn roles(&self, claims: &Claims) -> Option<Vec<String>>;

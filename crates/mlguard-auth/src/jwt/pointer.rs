@@ -4,22 +4,6 @@
 //! which `~1` stands for `/` and `~0` for `~` (decoded in that order, so `~01` is `~1`). Any
 //! other `~` is an error, caught when the pointer is parsed (at configuration time), never
 //! per request.
-//!
-//! ```
-//! use mlguard_auth::jwt::JsonPointer;
-//! use serde_json::json;
-//!
-//! let keycloak = JsonPointer::parse("/realm_access/roles").unwrap();
-//! assert_eq!(keycloak.tokens(), ["realm_access", "roles"]);
-//! let namespaced = JsonPointer::parse("/https:~1~1example.com~1roles").unwrap();
-//! assert_eq!(namespaced.tokens(), ["https://example.com/roles"]);
-//!
-//! let claims = json!({"realm_access": {"roles": ["admin"]}, "https://example.com/roles": "user"});
-//! assert_eq!(keycloak.resolve(&claims), Some(&json!(["admin"])));
-//! assert_eq!(namespaced.resolve(&claims), Some(&json!("user")));
-//! assert!(JsonPointer::parse("realm_access").is_err()); // no leading `/`
-//! assert!(JsonPointer::parse("/a~2b").is_err()); // `~` must be followed by 0 or 1
-//! ```
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -36,7 +20,25 @@ pub enum PointerError {
     BadEscape(usize),
 }
 
-/// A parsed RFC 6901 JSON Pointer; see the [module docs](self).
+/// A parsed RFC 6901 JSON Pointer: empty (the whole document) or `/`-prefixed reference
+/// tokens, in which `~1` stands for `/` and `~0` for `~` (decoded in that order, so `~01` is
+/// `~1`). Any other `~` is an error, caught when the pointer is parsed.
+///
+/// ```
+/// use mlguard_auth::jwt::JsonPointer;
+/// use serde_json::json;
+///
+/// let keycloak = JsonPointer::parse("/realm_access/roles").unwrap();
+/// assert_eq!(keycloak.tokens(), ["realm_access", "roles"]);
+/// let namespaced = JsonPointer::parse("/https:~1~1example.com~1roles").unwrap();
+/// assert_eq!(namespaced.tokens(), ["https://example.com/roles"]);
+///
+/// let claims = json!({"realm_access": {"roles": ["admin"]}, "https://example.com/roles": "user"});
+/// assert_eq!(keycloak.resolve(&claims), Some(&json!(["admin"])));
+/// assert_eq!(namespaced.resolve(&claims), Some(&json!("user")));
+/// assert!(JsonPointer::parse("realm_access").is_err()); // no leading `/`
+/// assert!(JsonPointer::parse("/a~2b").is_err()); // `~` must be followed by 0 or 1
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct JsonPointer {
     text: String,
