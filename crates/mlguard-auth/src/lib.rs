@@ -7,8 +7,8 @@
 //!
 //! | piece | module | layer |
 //! |---|---|---|
-//! | API keys (`X-API-Key: mlg_<id>_<secret>`) | [`apikey`] | [`ApiKeyLayer`] |
-//! | JWT bearer tokens (static keys or remote JWKS) | [`jwt`] | [`BearerAuthLayer`] |
+//! | API keys (`X-API-Key: mlg_<id>_<secret>`); create, list, revoke ([`apikey::ApiKeyManager`]) | [`apikey`] | [`ApiKeyLayer`] |
+//! | JWT bearer tokens (static keys or remote JWKS; roles from any claim, [`jwt::JwtVerifierBuilder::roles_claim`]) | [`jwt`] | [`BearerAuthLayer`] |
 //! | either of the two (`/predict`) | [`layer`] | [`AuthLayer`] |
 //! | `/token`: OAuth2 password and refresh grants | [`token`] | (a handler) |
 //! | Argon2id passwords, users | [`password`], [`users`] | |
@@ -24,6 +24,12 @@
 //! minute access tokens, one-time refresh tokens whose reuse revokes the family, a `jti`
 //! denylist). Rejections are 401 problem bodies with RFC 6750 challenges that never contain
 //! the credential; the token endpoint answers in RFC 6749's JSON with `Cache-Control: no-store`.
+//! Tokens from an identity provider work as they come: roles are read from any claim (a JSON
+//! Pointer such as `/realm_access/roles`, or a [`jwt::RoleMapper`]), only permission-shaped
+//! `scope` entries (`model:predict`) narrow permissions (`openid profile email` does not), an
+//! audience is required unless explicitly waived, and handlers read the verified claims,
+//! typed, with [`jwt::Claims::custom`] or the `VerifiedClaims<T>` extractor.
+//!
 //! Security defaults and their reasons: leeway 30 s, tokens 8 KiB max, access tokens 15 min,
 //! refresh tokens 7 days, Argon2id m=19456 KiB t=2 p=1, JWKS refresh at most every 5 min.
 //!
@@ -103,7 +109,8 @@
 //!
 //! # Features
 //!
-//! - `axum`: `token::token_route`, the `/token` route for axum.
+//! - `axum`: `token::token_route`, the `/token` route for axum; `jwt::VerifiedClaims<T>`, the
+//!   verified claims as an extractor.
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
 
