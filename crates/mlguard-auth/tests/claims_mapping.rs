@@ -184,6 +184,9 @@ fn permission_shaped_scope_entries_narrow() {
         scoped("api://ml/.default offline_access"),
         "metrics:read"
     ));
+    // A misspelt permission still narrows (to nothing), never widens.
+    assert!(!allowed(&v, scoped("Model:Predict"), "model:predict"));
+    assert!(!allowed(&v, scoped("openid Model:Predict"), "metrics:read"));
     // `*` is a permission: it narrows to everything, i.e. to what the roles grant.
     assert!(allowed(&v, scoped("*"), "metrics:read"));
     // A scope can never add: a user scoped `model:*` still cannot reload.

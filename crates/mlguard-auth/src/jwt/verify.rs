@@ -130,25 +130,20 @@ fn narrowing_scopes(scopes: Option<&[String]>) -> Option<impl Iterator<Item = &s
     Some(permissions)
 }
 
-/// Whether a scope entry is permission-shaped: `*`, or two or more `:`-separated segments,
-/// each `*` or made of `a-z 0-9 _ . -` (`model:predict`, `model:*`). Single words (`openid`,
-/// `offline_access`) and URLs (`api://ml/.default`) are not.
+/// Whether a scope entry is permission-shaped, i.e. narrows permissions: `*`, or anything with
+/// a `:` and no `/` (`model:predict`, `model:*`). Single words (`openid`, `offline_access`)
+/// and URLs (`api://ml/.default`, `https://example.com/read`) are not. A permission-shaped
+/// entry that is not a valid permission (`Model:Predict`) still narrows, to nothing: a scope
+/// meant to narrow never widens because it was misspelt.
 ///
 /// ```
 /// use mlguard_auth::jwt::verify::is_permission_scope;
 /// assert!(is_permission_scope("model:predict") && is_permission_scope("model:*") && is_permission_scope("*"));
+/// assert!(is_permission_scope("Model:Predict"));
 /// assert!(!is_permission_scope("openid") && !is_permission_scope("api://ml/.default"));
 /// ```
 pub fn is_permission_scope(entry: &str) -> bool {
-    entry == "*"
-        || (entry.contains(':')
-            && entry.split(':').all(|segment| {
-                segment == "*"
-                    || (!segment.is_empty()
-                        && segment.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
-                        }))
-            }))
+    entry == "*" || (entry.contains(':') && !entry.contains('/'))
 }
 
 /// Verifies JWTs against configured keys; build it with [`JwtVerifier::builder`].
