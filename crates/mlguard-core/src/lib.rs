@@ -13,6 +13,8 @@
 //! - [`WwwAuthenticate`]: RFC 6750 / RFC 9110 challenges for 401 and 403 responses.
 //! - [`Clock`]: injectable time, so expiry and quota tests are exact.
 //! - [`log`]: user-supplied values escaped for logs, so a value cannot forge a log line.
+//! - [`RefusalFormat`] ([`refusal`]): refusals a gRPC client understands (`grpc-status`), and
+//!   [`misconfig`]: a missing peer address or principal answered as the server's mistake.
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -59,8 +61,10 @@ pub mod challenge;
 pub mod client_ip;
 pub mod clock;
 pub mod log;
+pub mod misconfig;
 pub mod principal;
 pub mod problem;
+pub mod refusal;
 
 pub use body::{ResponseBody, ResponseFuture};
 pub use challenge::{BearerError, WwwAuthenticate};
@@ -70,3 +74,4 @@ pub use client_ip::{
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use principal::{AuthMethod, Principal, PrincipalBuilder, PrincipalId};
 pub use problem::{PROBLEM_JSON, Problem};
+pub use refusal::RefusalFormat;

@@ -13,12 +13,16 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::Full;
+use crate::RefusalFormat;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
 /// The media type of a problem body (RFC 9457 section 3).
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
 /// An RFC 9457 problem details object, with the response headers that go with it.
 ///
@@ -52,6 +56,7 @@ struct Inner {
     instance: Option<String>,
     extensions: Map<String, Value>,
     headers: HeaderMap,
+    format: RefusalFormat,
 }
 
 impl fmt::Debug for Problem {
@@ -98,6 +103,7 @@ impl Problem {
                 instance: None,
                 extensions: Map::new(),
                 headers: HeaderMap::new(),
+                format: RefusalFormat::Auto,
             }),
         }
     }
@@ -159,6 +165,47 @@ impl Problem {
             Some(d) => p.with_header(RETRY_AFTER, HeaderValue::from(retry_after_secs(d))),
             None => p,
         }
+    }
+
+    /// 500 Internal Server Error for a server misconfiguration a layer found while serving (the
+    /// peer address or the principal it needs is missing): a fixed detail, `server
+    /// misconfigured`, that tells the client nothing about the server. The layer logs the
+    /// cause and its fix (see [`crate::misconfig`]).
+    ///
+    /// ```
+    /// let p = mlguard_core::Problem::server_misconfigured();
+    /// assert_eq!(p.status(), 500);
+    /// assert_eq!(p.detail(), "server misconfigured");
+    /// ```
+    pub fn server_misconfigured() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server misconfigured")
+    }
+
+    /// Sets how the refusal is written (see [`crate::refusal`]). [`RefusalFormat::Auto`] (the
+    /// default) writes a problem body, since a problem alone does not know the request; use
+    /// [`for_request`](Self::for_request) in a layer.
+    pub fn with_format(mut self, format: RefusalFormat) -> Self {
+        self.inner.format = format;
+        self
+    }
+
+    /// Writes the refusal as `format` resolves for a request with `request_headers`: a gRPC
+    /// refusal for a gRPC request under [`RefusalFormat::Auto`], a problem body otherwise.
+    ///
+    /// ```
+    /// use mlguard_core::{Problem, RefusalFormat};
+    /// let mut h = http::HeaderMap::new();
+    /// h.insert("content-type", "application/grpc".parse().unwrap());
+    /// let r = Problem::forbidden("no").for_request(RefusalFormat::Auto, &h).into_response();
+    /// assert_eq!(r.headers()["grpc-status"], "7");
+    /// ```
+    pub fn for_request(self, format: RefusalFormat, request_headers: &HeaderMap) -> Self {
+        self.with_format(format.resolve(request_headers))
+    }
+
+    /// How the refusal will be written.
+    pub fn format(&self) -> RefusalFormat {
+        self.inner.format
     }
 
     /// Sets the `type` member: a URI that identifies the problem type.
@@ -274,12 +321,27 @@ impl Problem {
     /// let response = mlguard_core::Problem::forbidden("no").into_response_with(|b| b.to_vec());
     /// assert_eq!(response.status(), 403);
     /// ```
+    ///
+    /// With [`RefusalFormat::Grpc`] attached the response is a gRPC refusal instead: HTTP 200,
+    /// `content-type: application/grpc`, `grpc-status`, `grpc-message` (the `detail`), the
+    /// extra headers, and `make_body` of empty bytes (see [`crate::refusal`]).
     pub fn into_response_with<B>(self, make_body: impl FnOnce(Bytes) -> B) -> Response<B> {
-        let body = self.to_body_bytes();
+        let grpc = self.inner.format == RefusalFormat::Grpc;
+        let body = if grpc { Bytes::new() } else { self.to_body_bytes() };
         let mut response = Response::new(make_body(body));
-        *response.status_mut() = self.inner.status;
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if grpc {
+            let code = crate::refusal::grpc_code(self.inner.status);
+            let message = crate::refusal::grpc_message(&self.inner.detail);
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+            headers.insert(GRPC_STATUS, HeaderValue::from(code));
+            // Percent-encoded: printable ASCII only, always a valid header value.
+            if let Ok(value) = HeaderValue::from_str(&message) {
+                headers.insert(GRPC_MESSAGE, value);
+            }
+        } else {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        }
         let mut last: Option<HeaderName> = None;
         for (name, value) in self.inner.headers {
             // `HeaderMap::into_iter` yields the name only for the first value of each name.
@@ -289,6 +351,9 @@ impl Problem {
             if let Some(name) = &last {
                 headers.append(name.clone(), value);
             }
+        }
+        if !grpc {
+            *response.status_mut() = self.inner.status;
         }
         response
     }
@@ -345,6 +410,19 @@ mod tests {
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"r\"");
         let all: Vec<_> = r.headers().get_all("x-a").iter().collect();
         assert_eq!(all, vec!["1", "2"]);
+    }
+
+    #[test]
+    fn grpc_refusal_is_trailers_only_with_the_headers_kept() {
+        let r = Problem::too_many_requests("Rate limit exceeded: 1/minute.", Duration::from_secs(30))
+            .with_format(RefusalFormat::Grpc)
+            .into_response();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["grpc-status"], "8");
+        assert_eq!(r.headers()["grpc-message"], "Rate limit exceeded: 1/minute.");
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/grpc");
+        assert_eq!(r.headers()[RETRY_AFTER], "30");
+        assert_eq!(http_body::Body::size_hint(r.body()).exact(), Some(0));
     }
 
     #[test]

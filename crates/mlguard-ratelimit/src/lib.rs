@@ -151,6 +151,8 @@
 //! # Features
 //!
 //! - `redis`: the Redis backend (`RedisBackend`, `OnRedisFailure`).
+//! - `axum`: the peer address from axum's `ConnectInfo<SocketAddr>` (turns on `mlguard-core/axum`),
+//!   for per-address limits in an app served with `into_make_service_with_connect_info`.
 
 mod algorithm;
 mod body_key;

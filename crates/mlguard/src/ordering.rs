@@ -1,0 +1,1 @@
+//! Ordering: where authentication, quotas, permissions and validation go.
