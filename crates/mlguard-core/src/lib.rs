@@ -72,6 +72,6 @@ pub use client_ip::{
     ClientIp, ClientIpConfigError, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr, TrustedProxies,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use principal::{AuthMethod, Principal, PrincipalBuilder, PrincipalId};
+pub use principal::{Anonymous, AuthMethod, Principal, PrincipalBuilder, PrincipalId, PrincipalLookup};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use refusal::RefusalFormat;

@@ -326,20 +326,102 @@ impl PrincipalBuilder {
     }
 }
 
+/// The mark an authentication layer leaves on a request it lets through *without* a
+/// [`Principal`] (optional authentication: public routes behind one layer).
+///
+/// Layers that read a principal (permissions, per-principal quotas) tell two cases apart by it:
+/// no principal but `Anonymous` is the client's doing (no credentials: 401), no principal and
+/// no `Anonymous` means no authentication layer ran in front of them, a server
+/// misconfiguration (500 and a logged error naming the fix, see [`crate::misconfig`]). An
+/// authentication layer of your own that lets anonymous requests through must insert it.
+///
+/// ```
+/// use mlguard_core::{Anonymous, Principal};
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(Anonymous);
+/// assert!(Principal::from_extensions(req.extensions()).is_none());
+/// assert!(Anonymous::is_marked(req.extensions()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Anonymous;
+
+impl Anonymous {
+    /// Whether an authentication layer marked the request as anonymous.
+    pub fn is_marked(extensions: &http::Extensions) -> bool {
+        extensions.get::<Anonymous>().is_some()
+    }
+}
+
+/// The principal, or whose mistake its absence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrincipalLookup<'a> {
+    /// An authentication layer wrote this principal.
+    Found(&'a Principal),
+    /// Authentication ran and let the request through without credentials ([`Anonymous`]):
+    /// the client's mistake if the route needs a principal (401).
+    Anonymous,
+    /// No authentication layer ran in front of the reader: the server's mistake (500).
+    NoAuthentication,
+}
+
+impl PrincipalLookup<'_> {
+    /// What the request's `extensions` hold.
+    ///
+    /// ```
+    /// use mlguard_core::{Anonymous, PrincipalLookup};
+    /// let mut ext = http::Extensions::new();
+    /// assert_eq!(PrincipalLookup::of(&ext), PrincipalLookup::NoAuthentication);
+    /// ext.insert(Anonymous);
+    /// assert_eq!(PrincipalLookup::of(&ext), PrincipalLookup::Anonymous);
+    /// ```
+    pub fn of(extensions: &http::Extensions) -> PrincipalLookup<'_> {
+        match extensions.get::<Principal>() {
+            Some(p) => PrincipalLookup::Found(p),
+            None if Anonymous::is_marked(extensions) => PrincipalLookup::Anonymous,
+            None => PrincipalLookup::NoAuthentication,
+        }
+    }
+}
+
+/// How to fix a reader of the principal that no authentication layer runs in front of, for the
+/// error a layer logs.
+pub const NO_AUTHENTICATION_FIX: &str = "no authentication layer ran before this layer: put it inside (after) the \
+     authentication layer (with axum's `.layer()`/`.route_layer()`, the layer added last runs first, \
+     so add the authentication layer after this one); an authentication layer of your own must insert \
+     `mlguard_core::Anonymous` into requests it lets through without credentials";
+
 #[cfg(feature = "axum")]
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = crate::Problem;
 
-    /// Extracts the principal an authentication layer wrote; 401 with a bare `Bearer`
-    /// challenge when there is none (a route handler that needs a principal should sit behind
-    /// an authentication layer, which answers with its own configured challenge first).
+    /// Extracts the principal an authentication layer wrote. Without one: 401 with a bare
+    /// `Bearer` challenge when the authentication layer marked the request [`Anonymous`], and
+    /// otherwise (no authentication layer in front of the handler) a 500 problem `server
+    /// misconfigured` and a logged error naming the fix (at most once a minute).
     async fn from_request_parts(
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
-            crate::Problem::unauthorized("Not authenticated", &crate::WwwAuthenticate::bearer())
-        })
+        match PrincipalLookup::of(&parts.extensions) {
+            PrincipalLookup::Found(p) => Ok(p.clone()),
+            PrincipalLookup::Anonymous => Err(crate::Problem::unauthorized(
+                "Not authenticated",
+                &crate::WwwAuthenticate::bearer(),
+            )),
+            PrincipalLookup::NoAuthentication => {
+                static GATE: std::sync::LazyLock<crate::misconfig::ReportGate> =
+                    std::sync::LazyLock::new(crate::misconfig::ReportGate::default);
+                if GATE.should_report() {
+                    tracing::error!(
+                        target: "mlguard_core",
+                        fix = NO_AUTHENTICATION_FIX,
+                        "server misconfigured: a handler extracts `Principal`, but {NO_AUTHENTICATION_FIX}"
+                    );
+                }
+                Err(crate::Problem::server_misconfigured())
+            }
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! where decisions are made, logged and turned into responses.
 
 use crate::{Decision, DenyReason, Permission, Policy, RbacError};
-use mlguard_core::{BearerError, Principal, Problem, WwwAuthenticate};
+use mlguard_core::misconfig::ReportGate;
+use mlguard_core::principal::NO_AUTHENTICATION_FIX;
+use mlguard_core::{BearerError, Principal, PrincipalLookup, Problem, RefusalFormat, WwwAuthenticate};
 use std::fmt;
 use std::sync::Arc;
 
@@ -69,6 +71,8 @@ pub struct Authorizer {
     policy: Policy,
     challenge: Arc<WwwAuthenticate>,
     dry_run: bool,
+    format: RefusalFormat,
+    misconfig: Arc<ReportGate>,
 }
 
 impl Authorizer {
@@ -78,7 +82,16 @@ impl Authorizer {
             policy,
             challenge: Arc::new(WwwAuthenticate::bearer()),
             dry_run: false,
+            format: RefusalFormat::Auto,
+            misconfig: Arc::new(ReportGate::default()),
         }
+    }
+
+    /// How refusals are written (default [`RefusalFormat::Auto`]: `grpc-status`
+    /// UNAUTHENTICATED / PERMISSION_DENIED for gRPC requests, problem bodies otherwise).
+    pub fn refusal_format(mut self, format: RefusalFormat) -> Self {
+        self.format = format;
+        self
     }
 
     /// The challenge sent with 401 responses (use your authentication layer's).
@@ -145,6 +158,49 @@ impl Authorizer {
             Some(reason) if !self.dry_run => Some(self.problem_for(principal, requirement, reason)),
             _ => None,
         }
+    }
+
+    /// The layers' and extractors' check of one request: the principal from `extensions`,
+    /// and the refusal shaped for the request (`headers`) with the configured format.
+    ///
+    /// Without a principal and without the [`mlguard_core::Anonymous`] mark no authentication
+    /// layer ran in front of this check: a server misconfiguration, answered 500 (`server
+    /// misconfigured`) and logged as an error naming the fix (once a minute per authorizer),
+    /// not a 401 the client could do nothing about. In dry-run mode it is logged and let through.
+    pub(crate) fn check_request(
+        &self,
+        extensions: &http::Extensions,
+        headers: &http::HeaderMap,
+        requirement: Option<&Requirement>,
+        site: Site<'_>,
+    ) -> Option<Problem> {
+        let lookup = PrincipalLookup::of(extensions);
+        let principal = match lookup {
+            PrincipalLookup::Found(p) => Some(p),
+            _ => None,
+        };
+        let refusal = match requirement {
+            Some(r) if *r != Requirement::Public && lookup == PrincipalLookup::NoAuthentication => {
+                self.misconfigured(site)
+            }
+            Some(requirement) => self.rejection_at(principal, requirement, site),
+            None => self.deny_unmapped(principal, site),
+        };
+        refusal.map(|p| p.for_request(self.format, headers))
+    }
+
+    fn misconfigured(&self, site: Site<'_>) -> Option<Problem> {
+        if self.misconfig.should_report() {
+            tracing::error!(
+                target: "mlguard_rbac",
+                method = site.method,
+                route = site.route,
+                fix = NO_AUTHENTICATION_FIX,
+                dry_run = self.dry_run,
+                "server misconfigured: a permission check found no principal, and {NO_AUTHENTICATION_FIX}"
+            );
+        }
+        (!self.dry_run).then(Problem::server_misconfigured)
     }
 
     /// The refusal of an unmapped route (deny by default), logged.

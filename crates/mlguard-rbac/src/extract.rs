@@ -87,14 +87,13 @@ fn check(
     authz: &Authorizer,
     requirement: &Requirement,
 ) -> Result<Option<Principal>, Box<Problem>> {
-    let principal = Principal::from_extensions(&parts.extensions);
     let site = Site {
         method: Some(parts.method.as_str()),
         route: parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str),
     };
-    match authz.rejection_at(principal, requirement, site) {
+    match authz.check_request(&parts.extensions, &parts.headers, Some(requirement), site) {
         Some(problem) => Err(Box::new(problem)),
-        None => Ok(principal.cloned()),
+        None => Ok(Principal::from_extensions(&parts.extensions).cloned()),
     }
 }
 

@@ -17,7 +17,7 @@
 use crate::authorizer::Site;
 use crate::{Authorizer, Permission, RbacError, Requirement};
 use http::{Method, Request};
-use mlguard_core::{Principal, ResponseFuture};
+use mlguard_core::ResponseFuture;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -288,16 +288,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let principal = Principal::from_extensions(req.extensions());
         let route = route_of(&req);
         let site = Site {
             method: Some(req.method().as_str()),
             route: Some(truncate(route, MAX_LOGGED_ROUTE)),
         };
-        let verdict = match self.map.lookup(req.method(), route) {
-            Some(requirement) => self.authorizer.rejection_at(principal, requirement, site),
-            None => self.authorizer.deny_unmapped(principal, site),
-        };
+        let requirement = self.map.lookup(req.method(), route);
+        let verdict = self
+            .authorizer
+            .check_request(req.extensions(), req.headers(), requirement, site);
         match verdict {
             None => ResponseFuture::inner(self.inner.call(req)),
             Some(problem) => ResponseFuture::reject(problem),

@@ -3,7 +3,7 @@
 use crate::authorizer::Site;
 use crate::{Authorizer, Permission, RbacError, Requirement};
 use http::Request;
-use mlguard_core::{Principal, ResponseFuture, WwwAuthenticate};
+use mlguard_core::{ResponseFuture, WwwAuthenticate};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower_layer::Layer;
@@ -11,9 +11,11 @@ use tower_service::Service;
 
 /// Requires a permission on every request to the wrapped service.
 ///
-/// The [`Principal`] must be in the request extensions (an authentication layer put it there,
-/// so this layer goes *inside* it). No principal: 401 with the authorizer's challenge. Not
-/// allowed: 403, with `WWW-Authenticate: Bearer error="insufficient_scope",
+/// The [`Principal`](mlguard_core::Principal) must be in the request extensions (an
+/// authentication layer put it there, so this layer goes *inside* it). A request marked
+/// [`Anonymous`](mlguard_core::Anonymous) (no credentials): 401 with the authorizer's
+/// challenge. Neither (no authentication layer ran): 500 `server misconfigured` and a logged
+/// error naming the fix. Not allowed: 403, with `WWW-Authenticate: Bearer error="insufficient_scope",
 /// scope="<permission>"` for bearer-token principals.
 ///
 /// ```
@@ -33,8 +35,14 @@ use tower_service::Service;
 /// let res = svc.clone().oneshot(req).await?;
 /// assert_eq!(res.status(), StatusCode::FORBIDDEN);
 ///
-/// let res = svc.oneshot(Request::new(())).await?;
+/// let mut anonymous = Request::new(());
+/// anonymous.extensions_mut().insert(mlguard_core::Anonymous);
+/// let res = svc.clone().oneshot(anonymous).await?;
 /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+///
+/// // No authentication layer in front: the server's mistake.
+/// let res = svc.oneshot(Request::new(())).await?;
+/// assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
@@ -177,12 +185,14 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let principal = Principal::from_extensions(req.extensions());
         let site = Site {
             method: Some(req.method().as_str()),
             route: None,
         };
-        match self.authorizer.rejection_at(principal, &self.requirement, site) {
+        match self
+            .authorizer
+            .check_request(req.extensions(), req.headers(), Some(&self.requirement), site)
+        {
             None => ResponseFuture::inner(self.inner.call(req)),
             Some(problem) => ResponseFuture::reject(problem),
         }

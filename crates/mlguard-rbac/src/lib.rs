@@ -17,10 +17,18 @@
 //! - **Privilege escalation through the policy itself**: inheritance cycles and unknown roles
 //!   are rejected at build time, and wildcards are whole segments only (`model:*`, never
 //!   `model:pred*`), so what a grant covers is obvious from reading it.
-//! - **Unclear refusals**: no principal is 401 with the challenge your authentication layer
-//!   uses; a principal without the permission is 403 with an `application/problem+json` body,
+//! - **Silent misconfiguration**: a check with no authentication layer in front of it (the
+//!   layer added in the wrong order) answers 500 `server misconfigured` and logs an error naming
+//!   the fix, instead of a 401 no client could cure. An authentication layer that lets requests
+//!   without credentials through marks them [`Anonymous`](mlguard_core::Anonymous).
+//! - **Unclear refusals**: an anonymous request is 401 with the challenge your authentication
+//!   layer uses; a principal without the permission is 403 with an `application/problem+json` body,
 //!   and for bearer tokens `WWW-Authenticate: Bearer error="insufficient_scope",
 //!   scope="<needed>"` (RFC 6750 section 3.1).
+//!
+//! Refusals to gRPC requests (`content-type: application/grpc`) are `grpc-status`
+//! UNAUTHENTICATED (16) / PERMISSION_DENIED (7) with the detail as `grpc-message`, not problem
+//! bodies ([`Authorizer::refusal_format`], [`mlguard_core::refusal`]).
 //!
 //! Every decision emits a `tracing` event (target `mlguard_rbac`) with the subject, the
 //! permission or role, the outcome and the reason; never a credential (a
@@ -86,6 +94,9 @@
 //!             }
 //!             let principal = p.build();
 //!             req.extensions_mut().insert(principal);
+//!         } else {
+//!             // Optional authentication lets the request through, marked anonymous.
+//!             req.extensions_mut().insert(mlguard_core::Anonymous);
 //!         }
 //!         next.run(req).await
 //!     }));

@@ -31,7 +31,7 @@ fn authz() -> Authorizer {
 }
 
 /// Stand-in authentication: `x-role` (comma separated), `x-scope` (space separated),
-/// `x-auth: bearer|api_key`.
+/// `x-auth: bearer|api_key`; without `x-role`, the request goes on marked `Anonymous`.
 async fn fake_auth(mut req: Request<Body>, next: Next) -> Response {
     let headers = req.headers().clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -50,6 +50,9 @@ async fn fake_auth(mut req: Request<Body>, next: Next) -> Response {
         }
         let p = p.build();
         req.extensions_mut().insert(p);
+    } else {
+        // Optional authentication: no credentials, let through marked anonymous.
+        req.extensions_mut().insert(mlguard_core::Anonymous);
     }
     next.run(req).await
 }
