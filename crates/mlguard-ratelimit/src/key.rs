@@ -2,7 +2,8 @@
 
 use http::StatusCode;
 use http::request::Parts;
-use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
+use mlguard_core::principal::NO_AUTHENTICATION_FIX;
+use mlguard_core::{ClientIpResolver, Principal, PrincipalId, PrincipalLookup};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::IpAddr;
@@ -311,6 +312,30 @@ impl KeyExtractor {
     }
 }
 
+/// How to fix a client-address key that finds no peer address, for the error the layer logs.
+pub(crate) const NO_PEER_ADDRESS_FIX: &str = "the request carries no peer address: serve axum with \
+     `into_make_service_with_connect_info::<SocketAddr>()` and turn on the `axum` feature of \
+     mlguard-ratelimit (or of mlguard), or insert `mlguard_core::PeerAddr` (or a `ClientIp`, e.g. \
+     with `ClientIpLayer`) into each request where you accept connections";
+
+impl KeyExtractor {
+    /// When [`key_of`](Self::key_of) found no key because the *server* did not provide what
+    /// this extractor reads (a peer address, a principal from an authentication layer): the fix
+    /// to log. `None` when the request itself lacks it (the client's doing).
+    pub(crate) fn server_gap(&self, parts: &Parts) -> Option<&'static str> {
+        match &self.kind {
+            KeyKind::ClientIp { .. } => (parts.extensions.get::<mlguard_core::ClientIp>().is_none()
+                && mlguard_core::client_ip::peer_addr(&parts.extensions).is_none())
+            .then_some(NO_PEER_ADDRESS_FIX),
+            KeyKind::Principal | KeyKind::Subject | KeyKind::ApiKeyId => {
+                (PrincipalLookup::of(&parts.extensions) == PrincipalLookup::NoAuthentication)
+                    .then_some(NO_AUTHENTICATION_FIX)
+            }
+            KeyKind::BodyField { .. } | KeyKind::Global | KeyKind::Custom(_) => None,
+        }
+    }
+}
+
 fn resolve(resolver: &ClientIpResolver, parts: &Parts) -> Option<mlguard_core::ClientIp> {
     if let Some(ip) = parts.extensions.get::<mlguard_core::ClientIp>() {
         return Some(*ip);
@@ -322,8 +347,13 @@ fn resolve(resolver: &ClientIpResolver, parts: &Parts) -> Option<mlguard_core::C
 }
 
 /// What happens to a request for which the extractor finds no key. Either way it is logged
-/// (`tracing` warn, target `mlguard_ratelimit`) and counted ([`crate::RateLimitStats`]); it is
-/// never a 500.
+/// (`tracing` warn, target `mlguard_ratelimit`) and counted ([`crate::RateLimitStats`]).
+///
+/// A key the *server* failed to provide is not the client's mistake and gets neither: a
+/// client-address key with no peer address (the app was served without connect info), or a
+/// principal key with no authentication layer in front (no principal and no
+/// [`mlguard_core::Anonymous`] mark) answers 500 `server misconfigured` and logs an error
+/// naming the fix (once a minute per layer), unless a [`Fallback`](Self::Fallback) finds a key.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum MissingKey {

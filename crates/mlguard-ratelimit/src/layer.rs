@@ -14,7 +14,8 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use mlguard_core::{ClientIpResolver, Problem, ResponseBody, SharedClock, WwwAuthenticate};
+use mlguard_core::misconfig::ReportGate;
+use mlguard_core::{ClientIpResolver, Problem, RefusalFormat, ResponseBody, SharedClock, WwwAuthenticate};
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -91,6 +92,8 @@ struct Config {
     headers: HeaderPlan,
     throttle: Option<ThrottleState>,
     sync: bool,
+    format: RefusalFormat,
+    misconfig: ReportGate,
 }
 
 impl fmt::Debug for Config {
@@ -168,6 +171,7 @@ pub struct RateLimitLayerBuilder {
     max_keys: usize,
     on_full: OnFull,
     clock: Option<SharedClock>,
+    format: RefusalFormat,
     #[cfg(feature = "redis")]
     redis: Option<crate::RedisBackend>,
 }
@@ -198,6 +202,7 @@ impl Default for RateLimitLayerBuilder {
             max_keys: DEFAULT_MAX_KEYS,
             on_full: OnFull::default(),
             clock: None,
+            format: RefusalFormat::Auto,
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -278,6 +283,13 @@ impl RateLimitLayerBuilder {
         self
     }
 
+    /// How refusals are written (default [`RefusalFormat::Auto`]: `grpc-status`
+    /// RESOURCE_EXHAUSTED with the detail for gRPC requests, problem bodies otherwise).
+    pub fn refusal_format(mut self, format: RefusalFormat) -> Self {
+        self.format = format;
+        self
+    }
+
     /// Keeps the state in Redis, shared by every instance (feature `redis`).
     #[cfg(feature = "redis")]
     pub fn redis(mut self, backend: crate::RedisBackend) -> Self {
@@ -336,6 +348,8 @@ impl RateLimitLayerBuilder {
                     waiters: Arc::new(Semaphore::new(t.max_waiters.min(Semaphore::MAX_PERMITS))),
                 }),
                 sync,
+                format: self.format,
+                misconfig: ReportGate::default(),
             }),
         })
     }
@@ -378,17 +392,44 @@ impl Config {
         );
     }
 
+    /// The refusal of a request whose key `extractor` did not find: 500 and a logged fix when
+    /// the server did not provide it, else the configured `status` (counted as missing when
+    /// `count`).
+    fn no_key(&self, extractor: &KeyExtractor, status: StatusCode, parts: &Parts, count: bool) -> Problem {
+        if let Some(fix) = extractor.server_gap(parts) {
+            RateLimitStats::bump(&self.limiter.stats().misconfigured);
+            if self.misconfig.should_report() {
+                tracing::error!(
+                    target: "mlguard_ratelimit",
+                    policy = %self.name,
+                    key = %extractor.describe(),
+                    fix,
+                    "server misconfigured: the rate limit {:?} is keyed by {}, but {fix}",
+                    self.name,
+                    extractor.describe(),
+                );
+            }
+            return Problem::server_misconfigured();
+        }
+        if count {
+            self.note_missing(extractor, parts);
+        }
+        self.missing_problem(status, extractor)
+    }
+
     /// The key from the head only (no body extractor configured).
     fn key_sync(&self, parts: &Parts) -> Result<RateLimitKey, Problem> {
         if let Some(key) = self.key.key_of(parts) {
             return Ok(key);
         }
-        self.note_missing(&self.key, parts);
         match &self.missing {
-            MissingKey::Reject(status) => Err(self.missing_problem(*status, &self.key)),
-            MissingKey::Fallback(fallback) => fallback
-                .key_of(parts)
-                .ok_or_else(|| self.missing_problem(StatusCode::BAD_REQUEST, fallback)),
+            MissingKey::Reject(status) => Err(self.no_key(&self.key, *status, parts, true)),
+            MissingKey::Fallback(fallback) => {
+                self.note_missing(&self.key, parts);
+                fallback
+                    .key_of(parts)
+                    .ok_or_else(|| self.no_key(fallback, StatusCode::BAD_REQUEST, parts, false))
+            }
         }
     }
 
@@ -418,14 +459,17 @@ impl Config {
             return Ok((req, key));
         }
         let (parts, body) = req.into_parts();
+        let fallback = match &self.missing {
+            MissingKey::Reject(status) => return Err(self.no_key(&self.key, *status, &parts, true)),
+            MissingKey::Fallback(fallback) => fallback,
+        };
         self.note_missing(&self.key, &parts);
-        let req = Request::from_parts(parts, body);
-        match &self.missing {
-            MissingKey::Reject(status) => Err(self.missing_problem(*status, &self.key)),
-            MissingKey::Fallback(fallback) => {
-                let (req, key) = Self::extract(fallback, req).await?;
-                key.map(|k| (req, k))
-                    .ok_or_else(|| self.missing_problem(StatusCode::BAD_REQUEST, fallback))
+        let (req, key) = Self::extract(fallback, Request::from_parts(parts, body)).await?;
+        match key {
+            Some(key) => Ok((req, key)),
+            None => {
+                let (parts, _) = req.into_parts();
+                Err(self.no_key(fallback, StatusCode::BAD_REQUEST, &parts, false))
             }
         }
     }
@@ -505,6 +549,7 @@ async fn finish<S, ReqBody, ResBody>(
     step: Step,
     key: &RateLimitKey,
     cost: u32,
+    format: RefusalFormat,
 ) -> Result<Response<ResponseBody<ResBody>>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -519,8 +564,8 @@ where
             add_fields(&mut response, fields);
             Ok(ResponseBody::map_response(response))
         }
-        Step::Reject(problem) => Ok(ResponseBody::problem(problem)),
-        Step::Wait(_, d) => Ok(ResponseBody::problem(config.too_many(&d))),
+        Step::Reject(problem) => Ok(ResponseBody::problem(problem.with_format(format))),
+        Step::Wait(_, d) => Ok(ResponseBody::problem(config.too_many(&d).with_format(format))),
     }
 }
 
@@ -542,6 +587,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let format = self.config.format.resolve(req.headers());
         if self.config.sync {
             // The decision is taken here, on a borrowed config: the `Arc` is cloned only for
             // the throttled (boxed) path.
@@ -549,19 +595,19 @@ where
             let (parts, body) = req.into_parts();
             let key = match config.key_sync(&parts) {
                 Ok(key) => key,
-                Err(problem) => return ResponseFuture::reject(problem),
+                Err(problem) => return ResponseFuture::reject(problem.with_format(format)),
             };
             let cost = (config.cost)(&parts);
             let req = Request::from_parts(parts, body);
             return match config.step(config.limiter.check_local(&key, cost)) {
                 Step::Pass(fields) => ResponseFuture::inner(self.inner.call(req), fields),
-                Step::Reject(problem) => ResponseFuture::reject(problem),
+                Step::Reject(problem) => ResponseFuture::reject(problem.with_format(format)),
                 step @ Step::Wait(..) => {
                     let config = self.config.clone();
                     let clone = self.inner.clone();
                     let inner = std::mem::replace(&mut self.inner, clone);
                     ResponseFuture::boxed(Box::pin(async move {
-                        finish(&config, inner, req, step, &key, cost).await
+                        finish(&config, inner, req, step, &key, cost, format).await
                     }))
                 }
             };
@@ -572,13 +618,13 @@ where
         ResponseFuture::boxed(Box::pin(async move {
             let (req, key) = match config.key_async(req).await {
                 Ok(found) => found,
-                Err(problem) => return Ok(ResponseBody::problem(problem)),
+                Err(problem) => return Ok(ResponseBody::problem(problem.with_format(format))),
             };
             let (parts, body) = req.into_parts();
             let cost = (config.cost)(&parts);
             let req = Request::from_parts(parts, body);
             let step = config.step(config.limiter.check(&key, cost).await);
-            finish(&config, inner, req, step, &key, cost).await
+            finish(&config, inner, req, step, &key, cost, format).await
         }))
     }
 }

@@ -9,9 +9,12 @@
 //!   proxies), or with each of the 2^64 addresses of its IPv6 /64 (aggregated to a prefix);
 //! - memory growing without bound under a flood of distinct keys (idle keys are swept out as a
 //!   side effect of inserts, and a hard cap holds; no thread to spawn);
-//! - `Retry-After: 0` (always rounded up, at least 1), a 500 when no key can be found (a
-//!   configured 4xx or a fallback key instead), per-connection limiters that limit nothing
-//!   (every clone shares one `Arc`'d state);
+//! - `Retry-After: 0` (always rounded up, at least 1), a 500 when a client's request has no
+//!   key (a configured 4xx or a fallback key instead), per-connection limiters that limit
+//!   nothing (every clone shares one `Arc`'d state);
+//! - a limit that silently refuses everyone: an app served without the peer address, or a
+//!   per-principal limit with no authentication in front, answers 500 `server misconfigured`
+//!   and logs an error naming the fix, never a 4xx that blames the client;
 //! - several instances each allowing the full quota (the Redis backend shares one quota).
 //!
 //! # Example
@@ -88,7 +91,16 @@
 //! or JSON body field
 //! (buffered up to a bound, 413 beyond, re-attached for the handler), global, or a function.
 //! A request without a key gets [`MissingKey::Reject`] (a 4xx problem; 400 by default) or
-//! [`MissingKey::Fallback`]; it is logged and counted, never a 500.
+//! [`MissingKey::Fallback`]; it is logged and counted. A key the *server* failed to provide is
+//! a 500 `server misconfigured` with an error log naming the fix (at most once a minute per
+//! layer), counted in [`StatsSnapshot::misconfigured`]: a client-address key without a peer
+//! address (serve axum with `into_make_service_with_connect_info::<SocketAddr>()` and turn on
+//! this crate's `axum` feature, or insert a `mlguard_core::PeerAddr`), or a principal key with
+//! no authentication layer in front (no principal and no [`mlguard_core::Anonymous`] mark).
+//!
+//! Refusals to gRPC requests (`content-type: application/grpc`) are `grpc-status`
+//! RESOURCE_EXHAUSTED (8) with the detail as `grpc-message` and the `RateLimit` fields as
+//! metadata, not problem bodies ([`RateLimitLayerBuilder::refusal_format`]).
 //!
 //! A request costs 1 unit, or the [`RateLimitCost`] a previous layer put in its extensions
 //! (e.g. the rows of a batch prediction), or what [`RateLimitLayerBuilder::cost_fn`] says.
@@ -141,6 +153,8 @@
 //! | burst | the count | slowapi's behaviour |
 //! | key | client address, no proxy trusted, IPv6 per /64 | the only key every request has; a /64 is one subscriber |
 //! | missing key | 400 | the client's request lacks what the route is limited by |
+//! | key the server did not provide | 500, error logged once a minute | the server's mistake, not the client's |
+//! | refusal format | gRPC for `application/grpc` requests, problem+json otherwise | each client reads its own protocol |
 //! | cost | 1, or [`RateLimitCost`] | |
 //! | headers | IETF on, `X-RateLimit-*` off | the draft is the standard track |
 //! | max keys | 100 000, evict soonest-expiring | bounded memory without refusing clients |

@@ -14,6 +14,7 @@ pub struct RateLimitStats {
     pub(crate) rejected: AtomicU64,
     pub(crate) delayed: AtomicU64,
     pub(crate) missing_key: AtomicU64,
+    pub(crate) misconfigured: AtomicU64,
     pub(crate) store_full: AtomicU64,
     pub(crate) evicted_live: AtomicU64,
     pub(crate) backend_errors: AtomicU64,
@@ -32,6 +33,9 @@ pub struct StatsSnapshot {
     pub delayed: u64,
     /// Requests with no key for the configured extractor (rejected or sent to the fallback).
     pub missing_key: u64,
+    /// Requests answered 500 because the server did not provide what the key needs (no peer
+    /// address, no authentication layer in front); an error is logged once a minute.
+    pub misconfigured: u64,
     /// New keys refused because the store was full ([`crate::OnFull::Reject`]), answered 503.
     pub store_full: u64,
     /// Keys forgotten before they expired to make room for new ones.
@@ -52,6 +56,7 @@ impl RateLimitStats {
             rejected: get(&self.rejected),
             delayed: get(&self.delayed),
             missing_key: get(&self.missing_key),
+            misconfigured: get(&self.misconfigured),
             store_full: get(&self.store_full),
             evicted_live: get(&self.evicted_live),
             backend_errors: get(&self.backend_errors),
