@@ -228,8 +228,8 @@ async fn a_tonic_client_gets_grpc_status_codes_from_the_layers() {
 }
 
 /// Pending: mlguard-auth's refusals are not shaped yet (another change restructures that
-/// crate). tonic reads the plain HTTP 401 as UNAUTHENTICATED too, but with its own message
-/// instead of ours; once auth calls `Problem::for_request`, this passes.
+/// crate). Today the tonic client reads auth's 401 problem body as INTERNAL ("invalid
+/// compression flag: 123"); once auth calls `Problem::for_request`, this passes.
 #[tokio::test]
 #[ignore = "needs mlguard-auth to shape its refusals with Problem::for_request (issue 16)"]
 async fn a_tonic_client_without_credentials_gets_unauthenticated_from_auth() {
