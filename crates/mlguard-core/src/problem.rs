@@ -9,11 +9,11 @@
 //! ([`Problem::into_response`]); with the `axum` feature it also implements
 //! `axum::response::IntoResponse`.
 
+use crate::RefusalFormat;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::Full;
-use crate::RefusalFormat;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;

@@ -45,7 +45,7 @@
 //!
 //! Resolve the format once per request from the request's headers and attach it to each
 //! refusal: `problem.for_request(self.format, request.headers())`, then answer with
-//! [`Problem::into_response`] / [`ResponseBody::problem`](crate::ResponseBody::problem) as
+//! [`Problem::into_response`](crate::Problem::into_response) / [`ResponseBody::problem`](crate::ResponseBody::problem) as
 //! before; both write the attached format.
 
 use http::header::CONTENT_TYPE;
@@ -168,10 +168,21 @@ mod tests {
 
     #[test]
     fn grpc_content_types_are_detected_and_others_not() {
-        for yes in ["application/grpc", "application/grpc+proto", "Application/GRPC+json", "application/grpc; x=1"] {
+        for yes in [
+            "application/grpc",
+            "application/grpc+proto",
+            "Application/GRPC+json",
+            "application/grpc; x=1",
+        ] {
             assert!(is_grpc_request(&ct(yes)), "{yes}");
         }
-        for no in ["application/json", "application/grpc-web", "application/grpc-web+proto", "application/grp", "text/plain"] {
+        for no in [
+            "application/json",
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/grp",
+            "text/plain",
+        ] {
             assert!(!is_grpc_request(&ct(no)), "{no}");
         }
         assert!(!is_grpc_request(&HeaderMap::new()));

@@ -96,7 +96,10 @@ async fn per_ip_limit_served_without_the_peer_address_is_a_500_with_a_logged_fix
     let errors = logs.errors();
     assert_eq!(errors.len(), 1, "one error, not one per request: {errors:?}");
     let message = errors[0]["fields"]["message"].as_str().unwrap();
-    assert!(message.contains("into_make_service_with_connect_info"), "{message}");
+    assert!(
+        message.contains("into_make_service_with_connect_info"),
+        "{message}"
+    );
     assert!(message.contains("`axum` feature"), "{message}");
     assert!(message.contains("PeerAddr"), "{message}");
 
@@ -136,17 +139,25 @@ async fn per_principal_limit_without_authentication_is_a_500_but_anonymous_gets_
     anonymous.extensions_mut().insert(Anonymous);
     let resp = send(&svc, anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(common::header(&resp, "www-authenticate").as_deref(), Some("Bearer"));
+    assert_eq!(
+        common::header(&resp, "www-authenticate").as_deref(),
+        Some("Bearer")
+    );
 
     // A fallback the operator configured is used either way.
     let layer = RateLimitLayer::builder()
         .quota("1/minute")
         .key(KeyExtractor::principal())
-        .on_missing_key(MissingKey::Fallback(KeyExtractor::client_ip(ClientIpResolver::new())))
+        .on_missing_key(MissingKey::Fallback(KeyExtractor::client_ip(
+            ClientIpResolver::new(),
+        )))
         .build()
         .unwrap();
     let svc = service(&layer);
-    assert_eq!(send(&svc, common::from_ip("192.0.2.1")).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&svc, common::from_ip("192.0.2.1")).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         send(&svc, common::from_ip("192.0.2.1")).await.status(),
         StatusCode::TOO_MANY_REQUESTS

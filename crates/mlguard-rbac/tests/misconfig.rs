@@ -37,10 +37,15 @@ fn authz() -> Authorizer {
 /// Stand-in authentication: `x-user` becomes a principal with role `user`; without it the
 /// request is marked anonymous (optional authentication).
 async fn auth(mut req: Request<Body>, next: Next) -> Response {
-    let user = req.headers().get("x-user").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user = req
+        .headers()
+        .get("x-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     match user {
         Some(user) => {
-            req.extensions_mut().insert(Principal::builder(user).role("user").build());
+            req.extensions_mut()
+                .insert(Principal::builder(user).role("user").build());
         }
         None => {
             req.extensions_mut().insert(Anonymous);
@@ -54,7 +59,11 @@ async fn send(app: &Router, user: Option<&str>) -> (StatusCode, Value) {
     if let Some(user) = user {
         req = req.header("x-user", user);
     }
-    let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
     let body = res.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))

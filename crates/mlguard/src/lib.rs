@@ -109,8 +109,8 @@ pub use mlguard_http as http;
 /// What an adopter names, for `use mlguard::prelude::*;`.
 pub mod prelude {
     pub use mlguard_core::{
-        AuthMethod, BearerError, ClientIp, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr, Principal,
-        PrincipalId, Problem, RefusalFormat, TrustedProxies, WwwAuthenticate,
+        AuthMethod, BearerError, ClientIp, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr,
+        Principal, PrincipalId, Problem, RefusalFormat, TrustedProxies, WwwAuthenticate,
     };
 
     #[cfg(feature = "auth")]
@@ -120,13 +120,13 @@ pub mod prelude {
     #[cfg(feature = "auth")]
     pub use mlguard_auth::{ApiKeyAuth, ApiKeyLayer, AuthLayer, BearerAuth, BearerAuthLayer};
 
+    #[cfg(all(feature = "rbac", feature = "axum"))]
+    pub use mlguard_rbac::{Authorized, HasRole};
     #[cfg(feature = "rbac")]
     pub use mlguard_rbac::{
         Authorizer, GuardLayer, PermissionMap, Policy, RequirePermissionLayer, RequireRoleLayer, Requirement,
         permission_marker, role_marker,
     };
-    #[cfg(all(feature = "rbac", feature = "axum"))]
-    pub use mlguard_rbac::{Authorized, HasRole};
 
     #[cfg(feature = "ratelimit")]
     pub use mlguard_ratelimit::{Algorithm, KeyExtractor, MissingKey, Quota, RateLimitCost, RateLimitLayer};

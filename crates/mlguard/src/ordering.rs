@@ -145,6 +145,6 @@
 //! # }
 //! ```
 //!
-//! [`KeyExtractor::client_ip`]: ../ratelimit/struct.KeyExtractor.html#method.client_ip
-//! [`KeyExtractor::principal`]: ../ratelimit/struct.KeyExtractor.html#method.principal
-//! [`KeyExtractor::principal_subject`]: ../ratelimit/struct.KeyExtractor.html#method.principal_subject
+//! [`KeyExtractor::client_ip`]: crate::ratelimit::KeyExtractor::client_ip
+//! [`KeyExtractor::principal`]: crate::ratelimit::KeyExtractor::principal
+//! [`KeyExtractor::principal_subject`]: crate::ratelimit::KeyExtractor::principal_subject

@@ -83,7 +83,8 @@ where
 {
     type Response = Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
@@ -106,7 +107,8 @@ struct Keys {
     guest: String,
 }
 
-type Svc = tower::util::BoxCloneSyncService<Request<axum::body::Body>, Response<axum::body::Body>, Infallible>;
+type Svc =
+    tower::util::BoxCloneSyncService<Request<axum::body::Body>, Response<axum::body::Body>, Infallible>;
 
 /// `inner` behind authentication, permission and a per-principal quota (1 a minute),
 /// outermost first.
@@ -223,7 +225,10 @@ async fn a_tonic_client_gets_grpc_status_codes_from_the_layers() {
     // Over the quota: RESOURCE_EXHAUSTED (an HTTP 429 would read as UNAVAILABLE to gRPC).
     let limited = grpc_say(addr, Some(&keys.user)).await.unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
-    assert!(limited.message().starts_with("Rate limit exceeded"), "{limited:?}");
+    assert!(
+        limited.message().starts_with("Rate limit exceeded"),
+        "{limited:?}"
+    );
     assert!(limited.metadata().get("retry-after").is_some(), "{limited:?}");
 }
 
@@ -243,9 +248,9 @@ async fn a_tonic_client_without_credentials_gets_unauthenticated_from_auth() {
 #[tokio::test]
 async fn a_plain_hyper_service_gets_problem_bodies_from_the_same_layers() {
     let hello = tower::service_fn(|_req: Request<axum::body::Body>| async {
-        Ok::<_, Infallible>(Response::new(axum::body::Body::new(Full::new(Bytes::from_static(
-            b"hello",
-        )))))
+        Ok::<_, Infallible>(Response::new(axum::body::Body::new(Full::new(
+            Bytes::from_static(b"hello"),
+        ))))
     });
     let (keys, svc) = protect(Svc::new(hello));
     let addr = serve(svc).await;

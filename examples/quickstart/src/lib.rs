@@ -47,7 +47,10 @@ async fn predict(principal: Principal, ValidatedJson(iris): ValidatedJson<Iris>)
     Json(json!({ "class": class, "caller": principal.subject() }))
 }
 
-async fn encrypt(Extension(fernet): Extension<Arc<Fernet>>, ValidatedJson(p): ValidatedJson<Plaintext>) -> Json<Value> {
+async fn encrypt(
+    Extension(fernet): Extension<Arc<Fernet>>,
+    ValidatedJson(p): ValidatedJson<Plaintext>,
+) -> Json<Value> {
     // Step 5: Fernet, byte-compatible with Python's `cryptography`.
     Json(json!({ "token": fernet.encrypt(p.text.as_bytes()) }))
 }

@@ -90,7 +90,10 @@ async fn each_layer_answers_over_http() {
 
     // 4 and 5 pass, the 6th is over the per-principal quota: 429 with Retry-After.
     for _ in 0..2 {
-        assert_eq!(predict(Some(&app.user_key), iris(5.1)).await.unwrap().status(), 200);
+        assert_eq!(
+            predict(Some(&app.user_key), iris(5.1)).await.unwrap().status(),
+            200
+        );
     }
     let res = predict(Some(&app.user_key), iris(5.1)).await.unwrap();
     assert_eq!(res.status(), 429);
