@@ -429,6 +429,25 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "axum")]
+    #[tokio::test]
+    async fn the_extractor_tells_anonymous_from_no_authentication() {
+        use axum::extract::FromRequestParts;
+        let extract = |ext: Option<Anonymous>| async move {
+            let mut req = http::Request::new(());
+            if let Some(a) = ext {
+                req.extensions_mut().insert(a);
+            }
+            let (mut parts, ()) = req.into_parts();
+            Principal::from_request_parts(&mut parts, &()).await
+        };
+        let anonymous = extract(Some(Anonymous)).await.unwrap_err();
+        assert_eq!(anonymous.status(), http::StatusCode::UNAUTHORIZED);
+        let nobody_ran = extract(None).await.unwrap_err();
+        assert_eq!(nobody_ran.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(nobody_ran.detail(), "server misconfigured");
+    }
+
     #[test]
     fn accessors_report_what_was_built() {
         let p = Principal::builder("k1-name")
