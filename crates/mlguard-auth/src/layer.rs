@@ -62,6 +62,7 @@ use crate::apikey::ApiKeyAuth;
 use crate::config::AuthConfig;
 use crate::jwt::BearerAuth;
 use crate::service::AuthService;
+use mlguard_core::RefusalFormat;
 use std::sync::Arc;
 use tower_layer::Layer;
 
@@ -72,6 +73,7 @@ pub struct AuthLayer {
     api_key: Option<ApiKeyAuth>,
     bearer: Option<BearerAuth>,
     config: Option<Arc<AuthConfig>>,
+    format: RefusalFormat,
 }
 
 impl AuthLayer {
@@ -93,6 +95,14 @@ impl AuthLayer {
         self.config = None;
         self
     }
+
+    /// How refusals are written: [`RefusalFormat::Auto`] (the default) answers gRPC requests
+    /// (`content-type: application/grpc`) with `grpc-status` 16 UNAUTHENTICATED (or 7 for a
+    /// 403) and everything else with a problem body.
+    pub fn refusal_format(mut self, format: RefusalFormat) -> Self {
+        self.format = format;
+        self
+    }
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -103,6 +113,6 @@ impl<S> Layer<S> for AuthLayer {
             .config
             .clone()
             .unwrap_or_else(|| Arc::new(AuthConfig::new(self.api_key.clone(), self.bearer.clone())));
-        AuthService::new(inner, config)
+        AuthService::new(inner, config, self.format)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::outcome::{AuthCheck, Authenticator, Outcome};
 use http::{Request, Response};
-use mlguard_core::{Problem, ResponseBody};
+use mlguard_core::{Problem, RefusalFormat, ResponseBody};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -18,6 +18,7 @@ use tower_service::Service;
 pub struct AuthService<S> {
     inner: S,
     config: Arc<dyn Authenticator>,
+    format: RefusalFormat,
 }
 
 impl<S: Clone> Clone for AuthService<S> {
@@ -25,6 +26,7 @@ impl<S: Clone> Clone for AuthService<S> {
         Self {
             inner: self.inner.clone(),
             config: self.config.clone(),
+            format: self.format,
         }
     }
 }
@@ -34,13 +36,18 @@ impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
         f.debug_struct("AuthService")
             .field("inner", &self.inner)
             .field("config", &self.config)
+            .field("format", &self.format)
             .finish()
     }
 }
 
 impl<S> AuthService<S> {
-    pub(crate) fn new(inner: S, config: Arc<dyn Authenticator>) -> Self {
-        Self { inner, config }
+    pub(crate) fn new(inner: S, config: Arc<dyn Authenticator>, format: RefusalFormat) -> Self {
+        Self {
+            inner,
+            config,
+            format,
+        }
     }
 }
 
@@ -57,8 +64,10 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // gRPC clients get `grpc-status`, others a problem body (RefusalFormat::Auto).
+        let format = self.format.resolve(req.headers());
         match self.config.authenticate(req.headers(), req.uri()) {
-            Outcome::Done(Err(problem)) => AuthFuture::reject(problem),
+            Outcome::Done(Err(problem)) => AuthFuture::reject(problem.with_format(format)),
             Outcome::Done(Ok(authenticated)) => {
                 self.config.strip(req.headers_mut());
                 authenticated.insert_into(req.extensions_mut());
@@ -78,6 +87,7 @@ where
                         service: Some(ready),
                         request: Some(req),
                         config: self.config.clone(),
+                        format,
                     },
                 }
             }
@@ -102,6 +112,7 @@ pin_project! {
             service: Option<S>,
             request: Option<Request<B>>,
             config: Arc<dyn Authenticator>,
+            format: RefusalFormat,
         },
         Inner { #[pin] future: F },
         Reject { problem: Option<Problem> },
@@ -140,13 +151,16 @@ where
                     service,
                     request,
                     config,
+                    format,
                 } => {
                     let result = ready!(check.as_mut().poll(cx));
                     let (Some(mut service), Some(mut request)) = (service.take(), request.take()) else {
                         return Poll::Ready(Ok(ResponseBody::problem(polled_after_completion())));
                     };
                     match result {
-                        Err(problem) => return Poll::Ready(Ok(ResponseBody::problem(problem))),
+                        Err(problem) => {
+                            return Poll::Ready(Ok(ResponseBody::problem(problem.with_format(*format))));
+                        }
                         Ok(authenticated) => {
                             config.strip(request.headers_mut());
                             authenticated.insert_into(request.extensions_mut());

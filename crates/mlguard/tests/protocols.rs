@@ -232,17 +232,20 @@ async fn a_tonic_client_gets_grpc_status_codes_from_the_layers() {
     assert!(limited.metadata().get("retry-after").is_some(), "{limited:?}");
 }
 
-/// Pending: mlguard-auth's refusals are not shaped yet (another change restructures that
-/// crate). Today the tonic client reads auth's 401 problem body as INTERNAL ("invalid
-/// compression flag: 123"); once auth calls `Problem::for_request`, this passes.
+/// Auth's refusals take the gRPC shape too: without it the tonic client read the 401 problem
+/// body as INTERNAL ("invalid compression flag: 123").
 #[tokio::test]
-#[ignore = "needs mlguard-auth to shape its refusals with Problem::for_request (issue 16)"]
-async fn a_tonic_client_without_credentials_gets_unauthenticated_from_auth() {
+async fn a_tonic_client_without_valid_credentials_gets_unauthenticated_from_auth() {
     let (_keys, svc) = protect(echo_server());
     let addr = serve(svc).await;
     let anonymous = grpc_say(addr, None).await.unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
-    assert_eq!(anonymous.message(), "Not authenticated");
+    assert_eq!(anonymous.message(), "Missing API key");
+    let forged = grpc_say(addr, Some("mlg_forged.not-a-real-key"))
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), Code::Unauthenticated, "{forged:?}");
+    assert_eq!(forged.message(), "Invalid API key");
 }
 
 #[tokio::test]

@@ -284,12 +284,24 @@ impl Authenticator for ApiKeyAuth {
 #[must_use]
 pub struct ApiKeyLayer {
     auth: Arc<ApiKeyAuth>,
+    format: mlguard_core::RefusalFormat,
 }
 
 impl ApiKeyLayer {
     /// A layer that authenticates with `auth`.
     pub fn new(auth: ApiKeyAuth) -> Self {
-        Self { auth: Arc::new(auth) }
+        Self {
+            auth: Arc::new(auth),
+            format: mlguard_core::RefusalFormat::default(),
+        }
+    }
+
+    /// How refusals are written: [`RefusalFormat::Auto`](mlguard_core::RefusalFormat::Auto) (the default) answers gRPC requests
+    /// (`content-type: application/grpc`) with `grpc-status` 16 UNAUTHENTICATED (or 7 for a
+    /// 403) and everything else with a problem body.
+    pub fn refusal_format(mut self, format: mlguard_core::RefusalFormat) -> Self {
+        self.format = format;
+        self
     }
 }
 
@@ -297,6 +309,6 @@ impl<S> Layer<S> for ApiKeyLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.auth.clone())
+        AuthService::new(inner, self.auth.clone(), self.format)
     }
 }

@@ -255,12 +255,24 @@ impl Authenticator for BearerAuth {
 #[must_use]
 pub struct BearerAuthLayer {
     auth: Arc<BearerAuth>,
+    format: mlguard_core::RefusalFormat,
 }
 
 impl BearerAuthLayer {
     /// A layer that authenticates with `auth`.
     pub fn new(auth: BearerAuth) -> Self {
-        Self { auth: Arc::new(auth) }
+        Self {
+            auth: Arc::new(auth),
+            format: mlguard_core::RefusalFormat::default(),
+        }
+    }
+
+    /// How refusals are written: [`RefusalFormat::Auto`](mlguard_core::RefusalFormat::Auto) (the default) answers gRPC requests
+    /// (`content-type: application/grpc`) with `grpc-status` 16 UNAUTHENTICATED (or 7 for a
+    /// 403) and everything else with a problem body.
+    pub fn refusal_format(mut self, format: mlguard_core::RefusalFormat) -> Self {
+        self.format = format;
+        self
     }
 }
 
@@ -268,6 +280,6 @@ impl<S> Layer<S> for BearerAuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.auth.clone())
+        AuthService::new(inner, self.auth.clone(), self.format)
     }
 }
