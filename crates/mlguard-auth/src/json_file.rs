@@ -13,7 +13,6 @@ use crate::AuthError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -109,52 +108,12 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<(Stamp, T), AuthError> {
     Ok((before, value))
 }
 
-#[cfg(test)]
-thread_local! {
-    /// Directory syncs done by this thread, for the tests.
-    static DIR_SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
 fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), AuthError> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| AuthError::Format(e.to_string()))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(&json)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })?;
-    // The rename is durable only once the directory is synced: without it a revocation
-    // written by the CLI can be lost on power failure although the command succeeded.
-    sync_dir(dir)?;
-    Ok(())
-}
-
-/// Syncs directory `dir`, making the names renamed into it durable. A no-op where a directory
-/// cannot be opened as a file (Windows).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    fs::File::open(dir)?.sync_all()?;
-    #[cfg(test)]
-    DIR_SYNCS.with(|n| n.set(n.get() + 1));
-    #[cfg(not(unix))]
-    let _ = dir;
+    let mut json = serde_json::to_vec_pretty(value).map_err(|e| AuthError::Format(e.to_string()))?;
+    json.push(b'\n');
+    // Temporary file (0600), synced, renamed, directory synced: an acknowledged revocation
+    // survives a power failure.
+    mlguard_core::fs::write_atomic(path, &json)?;
     Ok(())
 }
 
@@ -175,12 +134,9 @@ mod tests {
     fn writes_are_private_synced_and_leave_no_temporary_file() {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("keys.json");
-        let before = DIR_SYNCS.with(std::cell::Cell::get);
         let file = JsonFile::open_or_create(&path, &vec![1u32]).unwrap();
         file.update(|v: &mut Vec<u32>| v.push(2)).unwrap();
         assert_eq!(*file.current(), [1, 2]);
-        // One directory sync per write: the rename survives a power failure.
-        assert_eq!(DIR_SYNCS.with(std::cell::Cell::get), before + 2);
         assert_eq!(names(root.path()), ["keys.json"]);
         #[cfg(unix)]
         {

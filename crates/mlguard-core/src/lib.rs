@@ -15,6 +15,7 @@
 //! - [`log`]: user-supplied values escaped for logs, so a value cannot forge a log line.
 //! - [`RefusalFormat`] ([`refusal`]): refusals a gRPC client understands (`grpc-status`), and
 //!   [`misconfig`]: a missing peer address or principal answered as the server's mistake.
+//! - [`fs`]: atomic, durable, owner-only file writes (stores, model files, data directories).
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -60,6 +61,7 @@ pub mod body;
 pub mod challenge;
 pub mod client_ip;
 pub mod clock;
+pub mod fs;
 pub mod log;
 pub mod misconfig;
 pub mod principal;

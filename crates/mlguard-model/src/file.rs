@@ -1,6 +1,6 @@
 //! Model files: a JSON header line, then the JSON body it describes (see [`mod@crate::format`]).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 use crate::error::{LoadError, SaveError};
 use crate::flat::{FileNode, FlatForest};
 use crate::key::ModelKey;
-use crate::model::{Model, TrainingMetadata};
+use crate::metadata::TrainingMetadata;
+use crate::model::Model;
 use crate::schema::FeatureSchema;
 use crate::stats::TrainingStats;
 
@@ -263,7 +264,7 @@ impl Model {
             path: path.to_path_buf(),
             source,
         };
-        write_atomic(path, &bytes).map_err(io)
+        mlguard_core::fs::write_atomic(path, &bytes).map_err(io)
     }
 
     /// Reads and checks a model file (at most [`MAX_FILE_LEN`] bytes); see [`Self::from_bytes`].
@@ -286,99 +287,5 @@ impl Model {
             )));
         }
         Self::from_bytes(&bytes, key)
-    }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Directory syncs done by this thread, for the tests.
-    static DIR_SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Temporary-file names already taken by this process (with the process id, unique on the host).
-static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically and durably: a new temporary file in the same
-/// directory (created exclusively, so never through a planted symlink, and mode `0600` on
-/// Unix), synced, renamed over `path`, then the directory synced so that the rename itself
-/// survives a power failure. The temporary file is removed when anything fails.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let (tmp, file) = create_temp(path)?;
-    let write = |mut file: std::fs::File| -> std::io::Result<()> {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        // Closed before the rename (Windows refuses to rename an open file).
-        drop(file);
-        std::fs::rename(&tmp, path)
-    };
-    write(file).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    sync_dir(parent_dir(path))
-}
-
-/// Creates `<path>.tmp-<pid>-<n>` exclusively; a name left by a crashed process that had the
-/// same id is skipped.
-fn create_temp(path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let mut last = None;
-    for _ in 0..16 {
-        let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut name = path.as_os_str().to_owned();
-        name.push(format!(".tmp-{}-{n}", std::process::id()));
-        let tmp = std::path::PathBuf::from(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
-}
-
-/// Syncs directory `dir`, making the names created or renamed in it durable (a file's own
-/// `sync_all` does not cover its directory entry). A no-op where a directory cannot be opened
-/// as a file (Windows).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(test)]
-    DIR_SYNCS.with(|n| n.set(n.get() + 1));
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// The directory holding `path` (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_save_syncs_the_directory_after_the_rename() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.model");
-        let before = DIR_SYNCS.with(std::cell::Cell::get);
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(DIR_SYNCS.with(std::cell::Cell::get), before + 2);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn a_relative_bare_file_name_syncs_the_current_directory() {
-        // `Path::parent` of "m.model" is "", which is not a directory to open.
-        assert_eq!(parent_dir(Path::new("m.model")), Path::new("."));
-        assert_eq!(parent_dir(Path::new("a/m.model")), Path::new("a"));
     }
 }
