@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-use crate::model::TrainingMetadata;
+use crate::metadata::TrainingMetadata;
 use crate::schema::FeatureSchema;
 
 /// One prediction: the winning class and every class's probability.
