@@ -26,13 +26,14 @@
 //!     .layer(SecurityHeadersLayer::new().hsts(serving_tls))
 //!     .layer(ProblemBodiesLayer::new())
 //!     .layer(CatchPanicLayer::custom(PanicProblem))
-//!     .layer(PerKeyInFlightLayer::per_client_address(32, ClientIpResolver::new(), 64))
-//!     .layer(ShedLayer::new(256))
+//!     .layer(PerKeyInFlightLayer::per_client_address(32, ClientIpResolver::new(), 64)?)
+//!     .layer(ShedLayer::try_new(256)?)
 //!     // tower-http's TimeoutLayer (408) and RequestBodyLimitLayer (413) go here.
 //!     .layer(BodyReadTimeoutLayer::new(Duration::from_secs(5)))
 //!     .layer(CanonicalPathLayer::new());
 //! // `stack.service(router)`; with axum: `Router::new().fallback_service(stack.service(routes))`.
 //! # let _ = stack;
+//! # Ok::<(), mlguard_http::limits::LimitsError>(())
 //! ```
 //!
 //! # What each protects against

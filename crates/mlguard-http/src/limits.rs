@@ -44,11 +44,35 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_layer::Layer;
 use tower_service::Service;
 
+/// A limit that cannot work, refused at construction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitsError {
+    /// A cap of 0 requests in flight would refuse every request (503 for everyone): a
+    /// misconfiguration to fix, not something to round up silently.
+    #[error("{what}: the limit of requests in flight must be at least 1, not 0")]
+    ZeroLimit {
+        /// Which limit (`shed`, `client address`, `principal`, ...).
+        what: &'static str,
+    },
+}
+
+fn nonzero(max: usize, what: &'static str) -> Result<usize, LimitsError> {
+    if max == 0 {
+        Err(LimitsError::ZeroLimit { what })
+    } else {
+        Ok(max)
+    }
+}
+
 /// Sheds load above `max` requests in flight; see the [module docs](self).
 ///
 /// ```
-/// let layer = mlguard_http::limits::ShedLayer::new(256);
+/// use mlguard_http::limits::{LimitsError, ShedLayer};
+/// let layer = ShedLayer::try_new(256)?;
 /// assert_eq!(layer.available(), 256);
+/// assert!(matches!(ShedLayer::try_new(0), Err(LimitsError::ZeroLimit { .. })));
+/// # Ok::<(), LimitsError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -57,11 +81,14 @@ pub struct ShedLayer {
 }
 
 impl ShedLayer {
-    /// At most `max` requests in flight (at least 1).
-    pub fn new(max: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(max.max(1))),
-        }
+    /// At most `max` requests in flight.
+    ///
+    /// # Errors
+    /// [`LimitsError::ZeroLimit`] for 0.
+    pub fn try_new(max: usize) -> Result<Self, LimitsError> {
+        Ok(Self {
+            slots: Arc::new(Semaphore::new(nonzero(max, "shed")?)),
+        })
     }
 
     /// Free slots now.
@@ -258,12 +285,13 @@ impl<K> Drop for InFlightGuard<K> {
 /// use mlguard_core::{Principal, PrincipalId};
 ///
 /// // Per principal: put it after the authentication layer.
-/// let per_principal = PerKeyInFlightLayer::new(4, |parts: &http::request::Parts| {
+/// let per_principal = PerKeyInFlightLayer::try_new(4, |parts: &http::request::Parts| {
 ///     Principal::from_extensions(&parts.extensions).map(Principal::id)
-/// })
+/// })?
 /// .name("principal");
 /// assert_eq!(per_principal.max(), 4);
 /// # let _: PerKeyInFlightLayer<PrincipalId> = per_principal;
+/// # Ok::<(), mlguard_http::limits::LimitsError>(())
 /// ```
 #[must_use]
 pub struct PerKeyInFlightLayer<K> {
@@ -288,21 +316,24 @@ impl<K> fmt::Debug for PerKeyInFlightLayer<K> {
 }
 
 impl<K: Hash + Eq + Clone + Send + 'static> PerKeyInFlightLayer<K> {
-    /// At most `max` (at least 1) requests in flight for each key `key` finds.
-    pub fn new<F>(max: usize, key: F) -> Self
+    /// At most `max` requests in flight for each key `key` finds.
+    ///
+    /// # Errors
+    /// [`LimitsError::ZeroLimit`] for 0.
+    pub fn try_new<F>(max: usize, key: F) -> Result<Self, LimitsError>
     where
         F: Fn(&Parts) -> Option<K> + Send + Sync + 'static,
     {
-        Self {
+        Ok(Self {
             state: Arc::new(PerKeyState {
-                max: max.max(1),
+                max: nonzero(max, "per-key in-flight")?,
                 in_flight: Mutex::new(HashMap::new()),
                 key: Box::new(key),
                 detail: PER_KEY_DETAIL.to_owned(),
                 name: "key".to_owned(),
                 warned_missing: AtomicBool::new(false),
             }),
-        }
+        })
     }
 
     /// The `detail` of the 503 problem (default [`PER_KEY_DETAIL`]). Call before cloning.
@@ -376,11 +407,20 @@ impl PerKeyInFlightLayer<IpAddr> {
     /// ```
     /// use mlguard_core::ClientIpResolver;
     /// use mlguard_http::limits::PerKeyInFlightLayer;
-    /// let layer = PerKeyInFlightLayer::per_client_address(32, ClientIpResolver::new(), 64);
+    /// let layer = PerKeyInFlightLayer::per_client_address(32, ClientIpResolver::new(), 64)?;
     /// assert_eq!(layer.max(), 32);
+    /// # Ok::<(), mlguard_http::limits::LimitsError>(())
     /// ```
-    pub fn per_client_address(max: usize, resolver: ClientIpResolver, v6_prefix: u8) -> Self {
-        Self::new(max, move |parts: &Parts| {
+    ///
+    /// # Errors
+    /// [`LimitsError::ZeroLimit`] for 0.
+    pub fn per_client_address(
+        max: usize,
+        resolver: ClientIpResolver,
+        v6_prefix: u8,
+    ) -> Result<Self, LimitsError> {
+        nonzero(max, "client address")?;
+        Ok(Self::try_new(max, move |parts: &Parts| {
             let ip = match parts.extensions.get::<ClientIp>() {
                 Some(ip) => *ip,
                 None => {
@@ -390,8 +430,9 @@ impl PerKeyInFlightLayer<IpAddr> {
             };
             Some(ip.aggregated(v6_prefix))
         })
+        ?
         .name("client address")
-        .detail(PER_ADDRESS_DETAIL)
+        .detail(PER_ADDRESS_DETAIL))
     }
 }
 
@@ -677,10 +718,22 @@ mod tests {
     use super::*;
     use tower::{ServiceBuilder, ServiceExt};
 
+    #[test]
+    fn a_zero_cap_is_refused_not_rounded_up() {
+        // It used to become 1 silently: a configured "0" then served one request at a time.
+        assert_eq!(
+            ShedLayer::try_new(0).unwrap_err(),
+            LimitsError::ZeroLimit { what: "shed" }
+        );
+        assert!(PerKeyInFlightLayer::try_new(0, principal_of).is_err());
+        assert!(PerKeyInFlightLayer::per_client_address(0, ClientIpResolver::new(), 64).is_err());
+        assert_eq!(ShedLayer::try_new(1).unwrap().available(), 1);
+    }
+
     #[tokio::test]
     async fn excess_requests_are_shed_and_slots_come_back() {
         let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-        let layer = ShedLayer::new(2);
+        let layer = ShedLayer::try_new(2).unwrap();
         let svc = ServiceBuilder::new()
             .layer(layer.clone())
             .service_fn(move |_req: Request<()>| {
@@ -734,7 +787,7 @@ mod tests {
     #[tokio::test]
     async fn one_key_at_its_cap_does_not_block_another() {
         let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-        let layer = PerKeyInFlightLayer::new(2, principal_of).name("test");
+        let layer = PerKeyInFlightLayer::try_new(2, principal_of).unwrap().name("test");
         let svc = ServiceBuilder::new()
             .layer(layer.clone())
             .service_fn(move |_req: Request<()>| {
@@ -773,7 +826,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_request_gives_its_slot_back() {
-        let layer = PerKeyInFlightLayer::new(1, principal_of);
+        let layer = PerKeyInFlightLayer::try_new(1, principal_of).unwrap();
         let svc = ServiceBuilder::new()
             .layer(layer.clone())
             .service_fn(|_req: Request<()>| async {
