@@ -14,7 +14,9 @@
 //! 9. body limit (413)
 //! 10. body read deadline (408 when the body has not arrived within `body_read_timeout`)
 //! 11. path canonicalization (`//predict` -> `/predict`; ambiguous paths 400), then routing
-//! 12. per route: authentication, permission, per-principal in-flight cap (503 above
+//! 12. per route, all in [`api_router`]: authentication, the deny-by-default guard
+//!     (mlguard-rbac's [`GuardLayer`] with the [`permissions`] map: a route missing from the
+//!     map is refused with 403), per-principal in-flight cap (503 above
 //!     `max_in_flight_per_principal`), per-principal quota, handler
 //!
 //! The permission comes before the quota, so a refused request (403) spends no one's quota;
@@ -23,8 +25,7 @@
 //! where the body is read: a principal sending slow bodies holds at most its share of the
 //! shared slots, for at most `body_read_timeout`.
 //!
-//! To add routes (OpenAPI docs, metrics), merge them into [`api_router`]'s result before
-//! [`harden`]: they then get every layer above.
+//! To add routes, declare them in [`api_router`] and give each an entry in [`permissions`].
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -33,17 +34,21 @@ use crate::quotas::Quotas;
 use crate::routes::{crypto, health, predict, token};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
+use crate::metrics::{METRICS_PATH, Metrics};
+use crate::openapi::{DOCS_PATH, OPENAPI_PATH};
 use http::StatusCode;
 use mlguard_core::{ClientIpResolver, TrustedProxies};
 use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
 use mlguard_http::headers::SecurityHeadersLayer;
-use mlguard_http::limits::{BodyReadTimeoutLayer, PerKeyInFlightLayer, ShedLayer};
+use mlguard_http::limits::{BodyReadTimeoutLayer, LimitsError, PerKeyInFlightLayer, ShedLayer};
 use mlguard_http::path::CanonicalPathLayer;
 use mlguard_http::problem::{PanicProblem, ProblemBodiesLayer};
 use mlguard_http::request_id::RequestIdLayer;
-use mlguard_rbac::{RbacError, RequirePermissionLayer};
+use mlguard_rbac::{GuardLayer, PermissionMap, RbacError, Requirement};
+use mlguard_ratelimit::RateLimitLayer;
 use mlguard_validate::JsonConfig;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -86,8 +91,43 @@ impl HardeningOptions {
     }
 }
 
-/// The API routes with their per-route requirements (authentication, then permission, then the
-/// per-principal in-flight cap and quota), without the global hardening.
+/// What each route requires: the input of the deny-by-default [`GuardLayer`]. A route served
+/// but missing here is refused with 403 (and a warning naming it), whoever asks. Entries are
+/// for any method, so a wrong method still gets 405.
+///
+/// # Errors
+/// An invalid permission (a programming error, caught at start-up).
+pub fn permissions() -> Result<PermissionMap, RbacError> {
+    let need = |permission: &str| permission.parse().map(Requirement::Permission);
+    let mut map = PermissionMap::builder();
+    for (route, permission) in [
+        ("/predict", policy::MODEL_PREDICT),
+        ("/predict/batch", policy::MODEL_PREDICT),
+        ("/encrypt", policy::CRYPTO_ENCRYPT),
+        ("/encrypt/", policy::CRYPTO_ENCRYPT),
+        ("/decrypt", policy::CRYPTO_DECRYPT),
+        ("/decrypt/", policy::CRYPTO_DECRYPT),
+        (METRICS_PATH, policy::METRICS_READ),
+    ] {
+        let requirement = need(permission).map_err(|source| RbacError::InvalidPermission {
+            context: format!("route {route}"),
+            permission: permission.to_owned(),
+            source,
+        })?;
+        map = map.requirement(None, route, requirement);
+    }
+    for route in ["/token", "/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH, "/docs/", "/docs/{*rest}"] {
+        map = map.requirement(None, route, Requirement::Public);
+    }
+    map.build()
+}
+
+/// Every route of the server and its whole request path, outer to inner, before the global
+/// hardening of [`harden`]: the routes, `/openapi.json`, `/docs` and `/metrics`, with the
+/// metrics middleware ([`crate::metrics::track`]) around them all.
+///
+/// `extra` routes are served like the protected ones (authentication, then the guard): a route
+/// added there without an entry in [`permissions`] is refused with 403.
 ///
 /// # Errors
 /// An invalid policy or permission (a programming error, caught at start-up).
@@ -96,62 +136,78 @@ pub fn api_router(
     json: JsonConfig,
     quotas: &Quotas,
     auth: &Auth,
+    metrics: &Metrics,
+    extra: Router<AppState>,
 ) -> Result<Router, RbacError> {
-    let authz = policy::authorizer()?;
-    let need = |permission: &str| RequirePermissionLayer::try_new(&authz, permission);
-    let state = state.with_predict_limiter(quotas.predict_limiter().clone());
-    // `route_layer`: the last one added runs first. Authentication, then the permission (so a
-    // refused request never reaches a quota), then the per-principal in-flight cap (before the
-    // quota: a request refused for being one too many in flight spends no quota), then the
-    // quota, then the handler (which reads the body, inside the in-flight cap).
-    let predict_one = Router::new()
-        .route("/predict", post(predict::predict))
-        .route_layer(quotas.predict.clone())
-        .route_layer(quotas.in_flight.clone())
-        .route_layer(need(policy::MODEL_PREDICT)?)
+    let guard = GuardLayer::try_new(&policy::authorizer()?, permissions()?)?;
+    // Per route, outer to inner (`ServiceBuilder` reads top-down): the per-principal
+    // in-flight cap (a request refused for being one too many in flight spends no quota),
+    // then the quota, then the handler, which reads the body inside the in-flight cap.
+    let limited = |handler: MethodRouter<AppState>, quota: &RateLimitLayer| -> MethodRouter<AppState> {
+        handler.layer(ServiceBuilder::new().layer(quotas.in_flight.clone()).layer(quota.clone()))
+    };
+    // `/predict/batch`: the rows are read and counted first (`batch_rows`), then the quota
+    // charges one unit per row through mlguard-ratelimit's cost.
+    // (`route_layer`: a wrong method still gets 405, not a body check.)
+    let batch: MethodRouter<AppState> = post(predict::batch)
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), predict::batch_rows))
+                .layer(quotas.predict.clone()),
+        )
+        .layer(quotas.in_flight.clone());
+    // Protected: authentication (401), then the guard (403 without the route's permission,
+    // before any quota is spent), then each route's caps and quota, then the handler.
+    // `/encrypt` and `/decrypt` share one crypto quota (clones of one layer share its state).
+    let protected = Router::new()
+        .route("/predict", limited(post(predict::predict), &quotas.predict))
+        .route("/predict/batch", batch)
+        .route("/encrypt", limited(post(crypto::encrypt), &quotas.crypto))
+        .route("/encrypt/", limited(post(crypto::encrypt), &quotas.crypto))
+        .route("/decrypt", limited(post(crypto::decrypt), &quotas.crypto))
+        .route("/decrypt/", limited(post(crypto::decrypt), &quotas.crypto))
+        .route(METRICS_PATH, get(crate::metrics::metrics).with_state(metrics.clone()))
+        .merge(extra)
+        .route_layer(guard.clone())
         .route_layer(auth.layer.clone());
-    // The batch handler charges one unit per row itself (the count is in the body), after the
-    // permission check like the layer above, to the same per-principal bucket.
-    let predict_batch = Router::new()
-        .route("/predict/batch", post(predict::batch))
-        .route_layer(quotas.in_flight.clone())
-        .route_layer(need(policy::MODEL_PREDICT)?)
-        .route_layer(auth.layer.clone());
-    let predict = predict_one.merge(predict_batch);
-    // One crypto quota for both routes (clones of one layer share its state).
-    let encrypt = Router::new()
-        .route("/encrypt", post(crypto::encrypt))
-        .route("/encrypt/", post(crypto::encrypt))
-        .route_layer(quotas.crypto.clone())
-        .route_layer(quotas.in_flight.clone())
-        .route_layer(need(policy::CRYPTO_ENCRYPT)?)
-        .route_layer(auth.layer.clone());
-    let decrypt = Router::new()
-        .route("/decrypt", post(crypto::decrypt))
-        .route("/decrypt/", post(crypto::decrypt))
-        .route_layer(quotas.crypto.clone())
-        .route_layer(quotas.in_flight.clone())
-        .route_layer(need(policy::CRYPTO_DECRYPT)?)
-        .route_layer(auth.layer.clone());
-    let token = Router::new()
-        .route("/token", token::route(auth.token.clone()))
-        .route_layer(quotas.token_user.clone())
-        .route_layer(quotas.token_ip.clone());
+    // Public, through the guard as well (their entries say `Public`): `/token` is limited per
+    // client IP, then per username, then served by mlguard-auth's token endpoint.
+    let token: MethodRouter<AppState> = token::route(auth.token.clone()).layer(
+        ServiceBuilder::new()
+            .layer(quotas.token_ip.clone())
+            .layer(quotas.token_user.clone()),
+    );
     let public = Router::new()
+        .route("/token", token)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
-    Ok(Router::new()
-        .merge(predict)
-        .merge(encrypt)
-        .merge(decrypt)
-        .merge(token)
+        .route("/readyz", get(health::readyz))
+        .merge(crate::openapi::router())
+        .route_layer(guard);
+    Ok(protected
         .merge(public)
         .layer(Extension(json))
+        .layer(from_fn_with_state(metrics.clone(), crate::metrics::track))
         .with_state(state))
 }
 
+/// The router could not be built: a programming error in the policy, or a limit of 0 (which
+/// the configuration already refuses: this is the layer's own check).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An invalid policy, permission or permission map.
+    #[error(transparent)]
+    Rbac(#[from] RbacError),
+    /// An in-flight or shedding limit of 0.
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+}
+
 /// Wraps `routes` in the hardening stack; see the [module docs](self).
-pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
+///
+/// # Errors
+/// A limit of 0.
+pub fn harden(routes: Router, options: &HardeningOptions) -> Result<Router, LimitsError> {
     let routes = routes.layer(DefaultBodyLimit::max(options.body_limit));
     let canonical = CanonicalPathLayer::new().layer(routes);
     let stack = ServiceBuilder::new()
@@ -161,20 +217,22 @@ pub fn harden(routes: Router, options: &HardeningOptions) -> Router {
         .layer(SecurityHeadersLayer::new().hsts(options.hsts))
         .layer(ProblemBodiesLayer::new())
         .layer(CatchPanicLayer::custom(PanicProblem))
-        .layer(per_address_in_flight(options))
-        .layer(ShedLayer::new(options.concurrency_limit))
+        .layer(per_address_in_flight(options)?)
+        .layer(ShedLayer::try_new(options.concurrency_limit)?)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         ))
         .layer(RequestBodyLimitLayer::new(options.body_limit))
         .layer(BodyReadTimeoutLayer::new(options.body_read_timeout));
-    Router::new().fallback_service(canonical).layer(stack)
+    Ok(Router::new().fallback_service(canonical).layer(stack))
 }
 
 /// The per-address in-flight cap: keyed on the client address (resolved through the trusted
 /// proxies, IPv6 per /64, like the login rate limit), before authentication.
-fn per_address_in_flight(options: &HardeningOptions) -> PerKeyInFlightLayer<std::net::IpAddr> {
+fn per_address_in_flight(
+    options: &HardeningOptions,
+) -> Result<PerKeyInFlightLayer<std::net::IpAddr>, LimitsError> {
     let resolver = ClientIpResolver::new().with_trusted_proxies(options.trusted_proxies.clone());
     PerKeyInFlightLayer::per_client_address(
         options.max_in_flight_per_ip,
@@ -194,20 +252,32 @@ pub fn json_config(config: &Config) -> Result<JsonConfig, mlguard_validate::Conf
         .build()
 }
 
-/// [`api_router`], plus `/openapi.json`, `/docs` and `/metrics` with the metrics middleware
-/// ([`crate::metrics::instrument`]), then [`harden`]: the complete application.
+/// The complete application: [`api_router`] (no extra routes) inside [`harden`].
 ///
 /// # Errors
-/// As [`api_router`].
+/// As [`api_router`] and [`harden`].
 pub fn build(
     state: AppState,
     json: JsonConfig,
     quotas: &Quotas,
     auth: &Auth,
     options: &HardeningOptions,
-) -> Result<Router, RbacError> {
-    let metrics =
-        crate::metrics::Metrics::new(Some(quotas)).with_model_guard(state.model_protection().guard());
-    let routes = crate::metrics::instrument(api_router(state, json, quotas, auth)?, &metrics, auth)?;
-    Ok(harden(routes, options))
+) -> Result<Router, BuildError> {
+    build_with(state, json, quotas, auth, options, Router::new())
+}
+
+/// [`build`] with `extra` protected routes (see [`api_router`]).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(
+    state: AppState,
+    json: JsonConfig,
+    quotas: &Quotas,
+    auth: &Auth,
+    options: &HardeningOptions,
+    extra: Router<AppState>,
+) -> Result<Router, BuildError> {
+    let metrics = Metrics::new(Some(quotas)).with_model_guard(state.model_protection().guard());
+    Ok(harden(api_router(state, json, quotas, auth, &metrics, extra)?, options)?)
 }

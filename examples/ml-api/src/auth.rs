@@ -4,7 +4,7 @@
 //! and quota layers read, and strips the credential headers before the handler runs.
 
 use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
-use crate::bootstrap::{DataDir, files};
+use crate::datadir::{DataDir, files};
 use crate::config::Secret;
 use crate::policy::REALM;
 use mlguard_auth::apikey::FileKeyStore;

@@ -15,9 +15,10 @@
 //! instead of the file, and the file is then not created.
 
 use crate::config::{Config, Secret};
-use crate::datadir::{create_new_atomic, ensure_private_dir};
+use crate::datadir::{DataDir, ensure_private_dir, files, random_b64};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mlguard_core::fs::create_new_atomic;
 use mlguard_crypto::Fernet;
 use mlguard_model::{Classifier, ForestParams, Model, ModelKey};
 use std::io;
@@ -25,49 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 use zeroize::Zeroizing;
-
-/// File names inside the data directory.
-pub mod files {
-    /// HS256 secret.
-    pub const JWT_SECRET: &str = "jwt.secret";
-    /// Fernet key.
-    pub const FERNET_KEY: &str = "fernet.key";
-    /// Model signing key.
-    pub const MODEL_KEY: &str = "model.key";
-    /// Model file.
-    pub const MODEL: &str = "iris.model.json";
-    /// Self-signed certificate.
-    pub const TLS_CERT: &str = "tls-cert.pem";
-    /// Its private key.
-    pub const TLS_KEY: &str = "tls-key.pem";
-    /// Users.
-    pub const USERS: &str = "users.json";
-    /// API keys.
-    pub const API_KEYS: &str = "apikeys.json";
-}
-
-/// Paths of the files in a data directory.
-#[derive(Debug, Clone)]
-pub struct DataDir {
-    root: PathBuf,
-}
-
-impl DataDir {
-    /// The data directory at `root` (nothing is touched on disk).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// The directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// A file in it.
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.root.join(name)
-    }
-}
 
 /// What a bootstrap produced: the loaded secrets and model, and what was created just now.
 pub struct Bootstrapped {
@@ -137,16 +95,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BootstrapError + '_ {
         path: path.to_owned(),
         source,
     }
-}
-
-/// Random bytes as base64url, without padding.
-///
-/// # Errors
-/// The OS random source failed.
-pub fn random_b64(n: usize) -> io::Result<Zeroizing<String>> {
-    let mut bytes = Zeroizing::new(vec![0u8; n]);
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(&*bytes)))
 }
 
 /// Creates `name` with `make()` if it does not exist; returns its (trimmed) content.
@@ -250,7 +198,7 @@ pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
         .to_bytes(Some(&key))
         .map_err(mlguard_model::Error::from)?;
     let path = dir.file(files::MODEL);
-    crate::datadir::replace_atomic(&path, &bytes).map_err(io_err(&path))?;
+    mlguard_core::fs::write_atomic(&path, &bytes).map_err(io_err(&path))?;
     Ok(trained.accuracy)
 }
 

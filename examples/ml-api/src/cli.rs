@@ -1,8 +1,9 @@
 //! The command line: `ml-api [serve]`, `train`, `user add|list|remove`, `apikey
 //! create|list|revoke`, `keygen fernet`. Every verb takes `--data-dir` (and `--config`).
 
+use crate::commands::{CliError, Command};
 use crate::config::{Config, ConfigError, Settings};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,98 +24,6 @@ pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// The verbs.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the API (the default).
-    Serve,
-    /// Train the iris model, write it to the data directory, print its accuracy.
-    Train,
-    /// Manage users.
-    User {
-        /// What to do.
-        #[command(subcommand)]
-        command: UserCommand,
-    },
-    /// Manage API keys.
-    Apikey {
-        /// What to do.
-        #[command(subcommand)]
-        command: ApikeyCommand,
-    },
-    /// Generate keys.
-    Keygen {
-        /// Which kind.
-        #[command(subcommand)]
-        command: KeygenCommand,
-    },
-}
-
-/// `ml-api user ...`
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Add a user; the password is read from stdin (no echo on a terminal).
-    Add {
-        /// User name.
-        name: String,
-        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
-        #[arg(long, default_value = "user")]
-        role: String,
-    },
-    /// List users.
-    List,
-    /// Remove a user.
-    Remove {
-        /// User name.
-        name: String,
-    },
-}
-
-/// `ml-api apikey ...`
-#[derive(Debug, Subcommand)]
-pub enum ApikeyCommand {
-    /// Create a key; it is printed once on stdout.
-    Create {
-        /// A name for the key (who or what uses it).
-        name: String,
-        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
-        #[arg(long, default_value = "user")]
-        role: String,
-    },
-    /// List keys (ids, names, roles; never the keys).
-    List,
-    /// Revoke a key by id; takes effect without restart.
-    Revoke {
-        /// Key id.
-        id: String,
-    },
-}
-
-/// `ml-api keygen ...`
-#[derive(Debug, Subcommand)]
-pub enum KeygenCommand {
-    /// Print a new Fernet key (as Python's `Fernet.generate_key()`).
-    Fernet,
-}
-
-/// A command failed; printed as `ml-api: <message>`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CliError {
-    /// Bad configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Starting the server failed.
-    #[error(transparent)]
-    Start(#[from] crate::run::StartError),
-    /// A data directory operation failed.
-    #[error(transparent)]
-    Bootstrap(#[from] crate::bootstrap::BootstrapError),
-    /// Anything else, with a message for the user.
-    #[error("{0}")]
-    Other(String),
 }
 
 impl Cli {
@@ -152,16 +61,5 @@ pub fn main() -> ExitCode {
 /// [`CliError`].
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let config = cli.config()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => crate::commands::serve::run(config),
-        Command::Train => crate::commands::train::run(&config),
-        Command::User { command } => crate::commands::user::run(&config, command),
-        Command::Apikey { command } => crate::commands::apikey::run(&config, command),
-        Command::Keygen {
-            command: KeygenCommand::Fernet,
-        } => {
-            println!("{}", mlguard_crypto::Fernet::generate_key());
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    crate::commands::run(config, cli.command.unwrap_or(Command::Serve))
 }

@@ -31,15 +31,11 @@
 //! tests, count separately.
 
 use crate::audit;
-use crate::auth::Auth;
-use crate::policy::{self, METRICS_READ};
 use crate::quotas::Quotas;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, StatusCode};
 use metrics::{Recorder, counter, histogram, with_local_recorder};
@@ -47,7 +43,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, 
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
 use mlguard_ratelimit::RateLimiter;
-use mlguard_rbac::{RbacError, RequirePermissionLayer};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -345,29 +340,4 @@ pub async fn metrics(State(metrics): State<Metrics>, _principal: Principal) -> i
         [(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_TEXT))],
         metrics.render(),
     )
-}
-
-/// `GET /metrics` behind authentication and `metrics:read`.
-///
-/// # Errors
-/// An invalid policy (a programming error, caught at start-up).
-pub fn router(metrics: &Metrics, auth: &Auth) -> Result<Router, RbacError> {
-    let authz = policy::authorizer()?;
-    Ok(Router::new()
-        .route(METRICS_PATH, get(self::metrics))
-        .route_layer(RequirePermissionLayer::try_new(&authz, METRICS_READ)?)
-        .route_layer(auth.layer.clone())
-        .with_state(metrics.clone()))
-}
-
-/// Adds `/openapi.json`, `/docs` and `/metrics` to `routes`, and the metrics middleware around
-/// every route.
-///
-/// # Errors
-/// As [`router`].
-pub fn instrument(routes: Router, metrics: &Metrics, auth: &Auth) -> Result<Router, RbacError> {
-    Ok(routes
-        .merge(crate::openapi::router())
-        .merge(router(metrics, auth)?)
-        .layer(axum::middleware::from_fn_with_state(metrics.clone(), track)))
 }

@@ -64,28 +64,6 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
 /// 0.2.0) inserts; a new Swagger UI may need a new hash (the browser test names the directive).
 pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=";
 
-/// An RFC 9457 problem body (`application/problem+json`), as every error except the token
-/// endpoint's is answered. Extra members may follow (`errors` for validation failures).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = Problem)]
-pub struct ProblemDoc {
-    /// A URI naming the problem type; `about:blank` when the status says it all.
-    #[schema(example = "about:blank")]
-    pub r#type: String,
-    /// The status's reason phrase.
-    #[schema(example = "Unauthorized")]
-    pub title: String,
-    /// The HTTP status code.
-    #[schema(example = 401)]
-    pub status: u16,
-    /// What went wrong, for humans (FastAPI clients read this member).
-    #[schema(example = "Not authenticated")]
-    pub detail: String,
-    /// A URI for this occurrence.
-    #[schema(nullable = false)]
-    pub instance: Option<String>,
-}
-
 /// The RFC 6749 section 5.2 error body of `POST /token`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = OAuthError)]
@@ -153,15 +131,6 @@ pub struct TokenResponseDoc {
     pub scope: Option<String>,
 }
 
-/// `GET /healthz` and `GET /readyz` success body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = Status)]
-pub struct StatusDoc {
-    /// `ok` (`/healthz`) or `ready` (`/readyz`).
-    #[schema(example = "ok")]
-    pub status: String,
-}
-
 /// The generated document; see the [module docs](self).
 #[derive(OpenApi)]
 #[openapi(
@@ -185,12 +154,12 @@ pub struct StatusDoc {
         openapi_json,
     ),
     components(schemas(
-        ProblemDoc,
+        crate::routes::ProblemDoc,
         OAuthErrorDoc,
         OAuthErrorCodeDoc,
         TokenRequestDoc,
         TokenResponseDoc,
-        StatusDoc
+        crate::routes::health::StatusDoc
     )),
     modifiers(&SecuritySchemes, &SharedResponses, &TrailingSlashAliases),
     tags(
@@ -217,7 +186,7 @@ pub struct ApiDoc;
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponseDoc),
         (status = 400, description = "RFC 6749 error", body = OAuthErrorDoc),
-        (status = 429, description = "Too many logins", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many logins", body = crate::routes::ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "Too many password checks in progress (`temporarily_unavailable`, with `Retry-After`)", body = OAuthErrorDoc),
     )
 )]
@@ -330,7 +299,7 @@ struct TrailingSlashAliases;
 
 impl Modify for TrailingSlashAliases {
     fn modify(&self, doc: &mut Document) {
-        for path in crate::openapi::TRAILING_SLASH_ALIASES {
+        for path in TRAILING_SLASH_ALIASES {
             let Some(item) = doc.paths.paths.get(path).cloned() else {
                 continue;
             };

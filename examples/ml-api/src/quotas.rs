@@ -21,8 +21,20 @@ use crate::config::Config;
 use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
 use mlguard_http::limits::PerKeyInFlightLayer;
 use mlguard_ratelimit::{
-    KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RateLimiter, RedisBackend,
+    KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RedisBackend,
 };
+
+/// A limit that cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuotaError {
+    /// A bad quota string or backend.
+    #[error(transparent)]
+    RateLimit(#[from] RateLimitError),
+    /// An in-flight cap of 0.
+    #[error(transparent)]
+    InFlight(#[from] mlguard_http::limits::LimitsError),
+}
 
 /// The limits.
 #[derive(Debug, Clone)]
@@ -43,8 +55,8 @@ impl Quotas {
     /// Builds the limits; a bad quota string is an error here, at start-up.
     ///
     /// # Errors
-    /// [`RateLimitError`] naming the bad quota.
-    pub fn from_config(config: &Config) -> Result<Self, RateLimitError> {
+    /// [`QuotaError`] naming the bad quota or cap.
+    pub fn from_config(config: &Config) -> Result<Self, QuotaError> {
         let resolver = ClientIpResolver::new().with_trusted_proxies(config.trusted_proxies.clone());
         let build = |name: &str, quota: &str, key: KeyExtractor, missing: MissingKey| {
             let mut b = RateLimitLayer::builder()
@@ -84,16 +96,11 @@ impl Quotas {
                 KeyExtractor::principal(),
                 unauthenticated(),
             )?,
-            in_flight: PerKeyInFlightLayer::new(config.max_in_flight_per_principal, |parts| {
+            in_flight: PerKeyInFlightLayer::try_new(config.max_in_flight_per_principal, |parts| {
                 Principal::from_extensions(&parts.extensions).map(Principal::id)
-            })
+            })?
             .name("principal")
             .detail("Too many of your requests are in flight; retry shortly"),
         })
-    }
-
-    /// The prediction limiter, for the batch handler to charge one unit per row.
-    pub fn predict_limiter(&self) -> &RateLimiter {
-        self.predict.limiter()
     }
 }

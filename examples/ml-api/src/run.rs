@@ -1,7 +1,7 @@
 //! Starting the whole server in-process: bootstrap, TLS, router, listener. The binary's `serve`
 //! and the end-to-end tests both go through [`start`].
 
-use crate::app::{HardeningOptions, build};
+use crate::app::{HardeningOptions, build_with};
 use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
 use crate::config::{Config, Secret, TlsSource};
 use crate::state::AppState;
@@ -123,6 +123,15 @@ impl Running {
 /// # Errors
 /// [`StartError`].
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_with_routes(config, axum::Router::new()).await
+}
+
+/// [`start`], serving `extra` routes beside the API's, behind authentication and the
+/// deny-by-default guard (see [`crate::app::api_router`]).
+///
+/// # Errors
+/// [`StartError`].
+pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) -> Result<Running, StartError> {
     let boot_config = config.clone();
     let boot: Bootstrapped = tokio::task::spawn_blocking(move || bootstrap(&boot_config)).await??;
 
@@ -159,12 +168,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         revocations,
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
-    let app = build(
+    let app = build_with(
         state,
         json,
         &quotas,
         &auth,
         &HardeningOptions::from_config(&config, is_tls),
+        extra,
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
     let options = server_options(&config).map_err(|e| StartError::Setup(e.to_string()))?;

@@ -3,7 +3,6 @@
 use crate::model_guard::ModelProtection;
 use mlguard_crypto::Fernet;
 use mlguard_model::Classifier;
-use mlguard_ratelimit::RateLimiter;
 use std::sync::Arc;
 
 /// Shared handler state; cheap to clone (one `Arc`).
@@ -16,7 +15,6 @@ struct Inner {
     model: Option<Arc<dyn Classifier>>,
     fernet: Fernet,
     max_batch: usize,
-    predict_limiter: Option<RateLimiter>,
     protection: ModelProtection,
 }
 
@@ -40,7 +38,6 @@ impl AppState {
                 model,
                 fernet,
                 max_batch,
-                predict_limiter: None,
                 protection: ModelProtection::output_only(crate::config::defaults::PROBABILITY_DECIMALS),
             }),
         }
@@ -51,21 +48,8 @@ impl AppState {
             model: arc.model.clone(),
             fernet: arc.fernet.clone(),
             max_batch: arc.max_batch,
-            predict_limiter: arc.predict_limiter.clone(),
             protection: arc.protection.clone(),
         })
-    }
-
-    /// Charges batch predictions against `limiter` (one unit per row).
-    #[must_use]
-    pub fn with_predict_limiter(self, limiter: RateLimiter) -> Self {
-        let inner = self.into_inner();
-        Self {
-            inner: Arc::new(Inner {
-                predict_limiter: Some(limiter),
-                ..inner
-            }),
-        }
     }
 
     /// Protects the model with `protection` (output policy, budget, envelope, detector).
@@ -80,11 +64,6 @@ impl AppState {
     /// The model protection.
     pub fn model_protection(&self) -> &ModelProtection {
         &self.inner.protection
-    }
-
-    /// The prediction limiter, when set.
-    pub fn predict_limiter(&self) -> Option<&RateLimiter> {
-        self.inner.predict_limiter.as_ref()
     }
 
     /// The model, when loaded.

@@ -1,7 +1,7 @@
 //! Users in the data directory (`users.json`, argon2id PHC hashes), through mlguard-auth's
 //! file-backed store. A running server re-reads the file when it changes.
 
-use crate::bootstrap::{DataDir, files, random_b64};
+use crate::datadir::{DataDir, files, random_b64};
 use crate::config::Secret;
 use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::users::{FileUserStore, UserFile, UserRecord};
@@ -31,7 +31,7 @@ pub fn ensure_admin(dir: &DataDir) -> Result<Option<Secret>, String> {
     let doc = serde_json::to_vec_pretty(&UserFile { users: vec![admin] }).map_err(|e| e.to_string())?;
     // Atomic and exclusive: when two first runs race, one file wins and only its creator
     // prints a password.
-    match crate::datadir::create_new_atomic(&path, &doc) {
+    match mlguard_core::fs::create_new_atomic(&path, &doc) {
         Ok(true) => Ok(Some(Secret::new(password.as_str()))),
         Ok(false) => Ok(None),
         Err(e) => Err(format!("{}: {e}", path.display())),
@@ -61,6 +61,6 @@ pub fn remove(path: &Path, username: &str) -> Result<bool, String> {
         return Ok(false);
     }
     let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| err(&e))?;
-    crate::datadir::replace_atomic(path, &bytes).map_err(|e| err(&e))?;
+    mlguard_core::fs::write_atomic(path, &bytes).map_err(|e| err(&e))?;
     Ok(true)
 }

@@ -151,6 +151,52 @@ async fn api_key_flow_admin_predicts_user_is_forbidden_bad_key_is_401() {
     s.stop().await;
 }
 
+/// Deny by default: a route added to the server without an entry in the permission map is
+/// refused with a 403 problem, even to `admin` (who holds every permission), and its handler
+/// never runs; the mapped routes keep working for the same key.
+#[tokio::test]
+async fn a_route_added_without_a_permission_is_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let seen = ran.clone();
+    let extra = axum::Router::new().route(
+        "/admin/export",
+        axum::routing::get(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async { "every user's data" }
+        }),
+    );
+    let s = start_with_routes(|_| {}, extra).await;
+    let admin = s.api_key("ops", "admin");
+    let get = |key: Option<&str>| {
+        let r = s.client.get(s.url("/admin/export"));
+        match key {
+            Some(k) => r.header("x-api-key", k),
+            None => r,
+        }
+    };
+    // Authentication still comes first.
+    assert_eq!(get(None).send().await.unwrap().status(), 401);
+    let r = get(Some(&admin)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body = json(r).await;
+    assert_eq!(body["status"], 403);
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the unmapped handler ran");
+    let ok = s
+        .client
+        .post(s.url("/predict"))
+        .header("x-api-key", &admin)
+        .header("content-type", "application/json")
+        .body(SETOSA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn invalid_prediction_inputs_are_422_and_415() {
     let s = start().await;

@@ -164,9 +164,8 @@ fn served_paths() -> BTreeSet<String> {
         config.refresh_token_ttl,
     )
     .unwrap();
-    let api = ml_api::app::api_router(state, json, &quotas, &auth).unwrap();
     let metrics = ml_api::metrics::Metrics::new(Some(&quotas));
-    let router = ml_api::metrics::instrument(api, &metrics, &auth).unwrap();
+    let router = ml_api::app::api_router(state, json, &quotas, &auth, &metrics, axum::Router::new()).unwrap();
     let debug = format!("{router:?}");
     // The routes, not the fallback router (which lists its own catch-all path).
     let routes = debug.split("fallback_router").next().unwrap();
@@ -197,6 +196,14 @@ fn every_served_route_is_documented_and_every_documented_route_is_served() {
     .into();
     let api: BTreeSet<String> = served.difference(&ui).cloned().collect();
     assert!(ui.is_subset(&served), "the docs UI is mounted: {served:?}");
+    // Deny by default: a served route without an entry in the permission map answers 403.
+    let map = ml_api::app::permissions().unwrap();
+    for path in &served {
+        assert!(
+            map.lookup(&http::Method::GET, path).is_some(),
+            "{path} is served but has no entry in app::permissions (every request gets 403)"
+        );
+    }
     let undocumented: Vec<_> = api.difference(&documented).collect();
     assert!(
         undocumented.is_empty(),

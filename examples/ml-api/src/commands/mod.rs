@@ -1,7 +1,123 @@
-//! The implementation of each CLI verb.
+//! The verbs of the command line ([`Command`]) and their implementations; [`crate::cli`]
+//! parses the arguments and calls [`run`].
 
 pub mod apikey;
 pub mod password;
 pub mod serve;
 pub mod train;
 pub mod user;
+
+use crate::config::{Config, ConfigError};
+use clap::Subcommand;
+use std::process::ExitCode;
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Train the iris model, write it to the data directory, print its accuracy.
+    Train,
+    /// Manage users.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        /// What to do.
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Generate keys.
+    Keygen {
+        /// Which kind.
+        #[command(subcommand)]
+        command: KeygenCommand,
+    },
+}
+
+/// `ml-api user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from stdin (no echo on a terminal).
+    Add {
+        /// User name.
+        name: String,
+        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// List users.
+    List,
+    /// Remove a user.
+    Remove {
+        /// User name.
+        name: String,
+    },
+}
+
+/// `ml-api apikey ...`
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key; it is printed once on stdout.
+    Create {
+        /// A name for the key (who or what uses it).
+        name: String,
+        /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// List keys (ids, names, roles; never the keys).
+    List,
+    /// Revoke a key by id; takes effect without restart.
+    Revoke {
+        /// Key id.
+        id: String,
+    },
+}
+
+/// `ml-api keygen ...`
+#[derive(Debug, Subcommand)]
+pub enum KeygenCommand {
+    /// Print a new Fernet key (as Python's `Fernet.generate_key()`).
+    Fernet,
+}
+
+/// A command failed; printed as `ml-api: <message>`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Starting the server failed.
+    #[error(transparent)]
+    Start(#[from] crate::run::StartError),
+    /// A data directory operation failed.
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// Anything else, with a message for the user.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs `command` with `config`.
+///
+/// # Errors
+/// [`CliError`].
+pub fn run(config: Config, command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Serve => serve::run(config),
+        Command::Train => train::run(&config),
+        Command::User { command } => user::run(&config, command),
+        Command::Apikey { command } => apikey::run(&config, command),
+        Command::Keygen {
+            command: KeygenCommand::Fernet,
+        } => {
+            println!("{}", mlguard_crypto::Fernet::generate_key());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! `ml-api serve`: bootstrap, print where to go, serve until SIGTERM / Ctrl-C.
 
-use crate::cli::CliError;
+use crate::commands::CliError;
 use crate::config::Config;
 use crate::run::{Running, shutdown_signal, start};
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! `ml-api train`: the tutorial's `utilis.py`.
 
-use crate::cli::CliError;
+use crate::commands::CliError;
 use crate::config::Config;
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// Training or file errors.
 pub fn run(config: &Config) -> Result<ExitCode, CliError> {
     let accuracy = crate::bootstrap::train_into(&config.data_dir)?;
-    let path = config.data_dir.join(crate::bootstrap::files::MODEL);
+    let path = config.data_dir.join(crate::datadir::files::MODEL);
     println!("accuracy: {accuracy:.4}");
     eprintln!("model written to {}", path.display());
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,8 @@
 //! `ml-api user add|list|remove`: users in `users.json` (argon2id hashes). A running server
 //! re-reads the file when it changes.
 
-use crate::bootstrap::{DataDir, files};
-use crate::cli::{CliError, UserCommand};
+use crate::datadir::{DataDir, files};
+use crate::commands::{CliError, UserCommand};
 use crate::config::Config;
 use crate::datadir::ensure_private_dir;
 use mlguard_auth::password::PasswordHasher;

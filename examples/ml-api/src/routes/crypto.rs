@@ -51,8 +51,8 @@ pub const DECRYPTION_FAILED: &str = "Decryption failed";
     request_body = EncryptRequest,
     responses(
         (status = 200, description = "A Fernet token", body = Ciphertext),
-        (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Crypto quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Crypto quota exceeded", body = super::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
@@ -80,9 +80,9 @@ pub async fn encrypt(
     request_body = Ciphertext,
     responses(
         (status = 200, description = "The plaintext", body = Plaintext),
-        (status = 400, description = "Decryption failed (every cause looks the same)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Crypto quota exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Decryption failed (every cause looks the same)", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Crypto quota exceeded", body = super::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]

@@ -14,7 +14,7 @@ use serde_json::json;
     tag = "ops",
     operation_id = "healthz",
     summary = "Liveness: the process answers",
-    responses((status = 200, description = "Alive", body = crate::openapi::StatusDoc))
+    responses((status = 200, description = "Alive", body = StatusDoc))
 )]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
@@ -28,8 +28,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     operation_id = "readyz",
     summary = "Readiness: the model is loaded",
     responses(
-        (status = 200, description = "Ready", body = crate::openapi::StatusDoc),
-        (status = 503, description = "The model is not loaded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 200, description = "Ready", body = StatusDoc),
+        (status = 503, description = "The model is not loaded", body = super::ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
@@ -37,4 +37,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Some(_) => Json(json!({"status": "ready"})).into_response(),
         None => IntoResponse::into_response(Problem::service_unavailable("The model is not loaded", None)),
     }
+}
+
+/// `GET /healthz` and `GET /readyz` success body.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = Status)]
+pub struct StatusDoc {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    #[schema(example = "ok")]
+    pub status: String,
 }

@@ -9,8 +9,13 @@
 //! `out_of_distribution` with `ood_action = reject`), then the output policy.
 
 use crate::state::AppState;
-use axum::Json;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use mlguard_ratelimit::RateLimitCost;
+use std::sync::Arc;
 use mlguard_core::{Principal, Problem};
 use mlguard_model::Prediction;
 use mlguard_validate::ValidatedJson;
@@ -60,7 +65,7 @@ impl IrisFeatures {
 }
 
 /// `POST /predict/batch` body.
-#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The samples.
@@ -156,9 +161,9 @@ async fn guarded(
     request_body = IrisFeatures,
     responses(
         (status = 200, description = "The prediction", body = PredictResponse),
-        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid, implausible or out-of-distribution measurements", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Prediction quota or budget exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, implausible or out-of-distribution measurements", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota or budget exceeded", body = super::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
@@ -176,36 +181,39 @@ pub async fn predict(
     })
 }
 
-/// Charges `rows` units of the prediction quota to `principal`.
-async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<(), Problem> {
-    let Some(limiter) = state.predict_limiter() else {
-        return Ok(());
+/// A batch read and validated by [`batch_rows`], for the handler.
+#[derive(Debug, Clone)]
+pub struct ValidBatch(pub Arc<BatchRequest>);
+
+/// Middleware in front of the prediction quota on `/predict/batch`: reads and validates the
+/// batch (422 for a malformed, empty or oversized one, which then spends no quota) and sets its
+/// row count as the request's cost with mlguard-ratelimit's [`RateLimitCost`], so the quota
+/// layer after it charges one unit per row.
+pub async fn batch_rows(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let probe = Request::from_parts(parts.clone(), body);
+    let batch = match ValidatedJson::<BatchRequest>::from_request(probe, &()).await {
+        Ok(ValidatedJson(batch)) => batch,
+        Err(rejection) => return rejection.into_response(),
     };
-    // The same key as the `/predict` layer (`KeyExtractor::principal`): one bucket per principal.
-    let key = mlguard_ratelimit::RateLimitKey::principal(&principal.id());
-    let cost = u32::try_from(rows).unwrap_or(u32::MAX);
-    match limiter.check(&key, cost).await {
-        Ok(d) if d.allowed => Ok(()),
-        Ok(d) if d.impossible => Err(Problem::too_many_requests(
-            format!("A batch of {rows} rows is more than the prediction quota allows at once"),
-            d.reset,
-        )),
-        Ok(d) => Err(Problem::too_many_requests(
-            "Prediction quota exceeded",
-            d.retry_after,
-        )),
-        Err(e) => {
-            tracing::warn!(error = %e, "rate limiter unavailable");
-            Err(Problem::service_unavailable("Rate limiting is unavailable", None))
-        }
+    let n = batch.instances.len();
+    if n == 0 || n > state.max_batch() {
+        let detail = format!("instances must hold 1 to {} rows, not {n}", state.max_batch());
+        return IntoResponse::into_response(Problem::unprocessable(detail));
     }
+    let mut request = Request::from_parts(parts, Body::empty());
+    request
+        .extensions_mut()
+        .insert(RateLimitCost(u32::try_from(n).unwrap_or(u32::MAX)));
+    request.extensions_mut().insert(ValidBatch(Arc::new(batch)));
+    next.run(request).await
 }
 
-/// `POST /predict/batch`: each row costs one unit of the principal's prediction quota.
+/// `POST /predict/batch`, after [`batch_rows`] (which read and validated the body, and made
+/// each row cost one unit of the principal's prediction quota).
 ///
 /// # Errors
-/// 422 for an empty or oversized batch or a refused row (named in the detail), 429 over the
-/// quota, 503 without a model.
+/// 422 for a refused row (named in the detail), 429 over the budget, 503 without a model.
 #[utoipa::path(
     post,
     path = "/predict/batch",
@@ -215,25 +223,17 @@ async fn charge(state: &AppState, principal: &Principal, rows: usize) -> Result<
     request_body = BatchRequest,
     responses(
         (status = 200, description = "One prediction per instance, in order", body = BatchResponse),
-        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Empty or oversized batch, or an invalid or out-of-distribution row", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Prediction quota or budget exceeded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Extraction suspected (`extraction_action = block`)", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or oversized batch, or an invalid or out-of-distribution row", body = super::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Prediction quota or budget exceeded", body = super::ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2_password" = []), ("bearer_jwt" = []), ("api_key" = []))
 )]
 pub async fn batch(
     State(state): State<AppState>,
     principal: Principal,
-    ValidatedJson(body): ValidatedJson<BatchRequest>,
+    Extension(ValidBatch(body)): Extension<ValidBatch>,
 ) -> Result<Json<BatchResponse>, Problem> {
-    let n = body.instances.len();
-    if n == 0 || n > state.max_batch() {
-        return Err(Problem::unprocessable(format!(
-            "instances must hold 1 to {} rows, not {n}",
-            state.max_batch()
-        )));
-    }
-    charge(&state, &principal, n).await?;
     let rows: Vec<Vec<f64>> = body.instances.iter().map(|r| r.to_vec()).collect();
     Ok(Json(BatchResponse {
         predictions: guarded(&state, &principal, &rows, false).await?,

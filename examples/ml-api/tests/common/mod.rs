@@ -1,7 +1,7 @@
 //! Shared helpers of the end-to-end tests: start the real server on a free loopback port.
 #![allow(dead_code, unreachable_pub)]
 
-use ml_api::bootstrap::files;
+use ml_api::datadir::files;
 use ml_api::config::{Config, Settings};
 use ml_api::run::Running;
 use mlguard_auth::apikey::{FileKeyStore, generate};
@@ -87,12 +87,20 @@ pub fn settings(dir: &Path) -> Settings {
 
 /// Starts a server; `tweak` adjusts the settings (TLS is on unless `no_tls` is set).
 pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+    start_with_routes(tweak, axum::Router::new()).await
+}
+
+/// [`start_with`], serving `extra` routes beside the API's (behind authentication and the guard).
+pub async fn start_with_routes(
+    tweak: impl FnOnce(&mut Settings),
+    extra: axum::Router<ml_api::state::AppState>,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut s = settings(&data);
     tweak(&mut s);
     let config = Config::resolve(s, None).unwrap();
-    let mut running = ml_api::run::start(config).await.unwrap();
+    let mut running = ml_api::run::start_with_routes(config, extra).await.unwrap();
     let admin_password = running
         .take_admin_password()
         .expect("first run creates admin")
