@@ -590,3 +590,33 @@ async fn json_log_escapes_user_names_no_forged_events() {
         "{users:?}"
     );
 }
+
+/// The crates' own layers record their metrics (`mlguard_http_*`) through the `metrics`
+/// facade; the server's `/metrics` shows them. (Process-wide counters: other servers of this
+/// test binary may add to them, so the check is "at least".)
+#[tokio::test]
+async fn metrics_of_the_crate_layers_are_on_the_servers_metrics() {
+    let s = start_with(|c| c.no_tls = Some(true)).await;
+    let admin = s.api_key("scraper", "admin");
+    // An encoded separator: refused by mlguard-http's path canonicalization.
+    let refused = s.client.get(s.url("/predict%2f..")).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .header("x-api-key", &admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let m = samples(&text);
+    let refused = value(&m, "mlguard_http_path_refused_total", &[]);
+    assert!(refused.is_some_and(|n| n >= 1.0), "no mlguard_http_path_refused_total in\n{text}");
+    // Each metric family appears once (a valid exposition).
+    let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let unique: std::collections::BTreeSet<&&str> = types.iter().collect();
+    assert_eq!(types.len(), unique.len(), "{text}");
+    s.stop().await;
+}
