@@ -81,7 +81,7 @@ pub enum BootstrapError {
     },
     /// The certificate could not be generated.
     #[error("generating the self-signed certificate: {0}")]
-    Cert(#[from] rcgen::Error),
+    Cert(#[from] mlguard_http::tls::TlsError),
     /// Training, saving or loading the model failed.
     #[error("model: {0}")]
     Model(#[from] mlguard_model::Error),
@@ -189,17 +189,19 @@ pub fn train_into(data_dir: &Path) -> Result<f64, BootstrapError> {
     let dir = DataDir::new(data_dir);
     ensure_private_dir(dir.root()).map_err(io_err(dir.root()))?;
     let mut created = Vec::new();
-    let key = model_key(&dir, &mut created)?;
+    let (bytes, accuracy) = train_signed(&model_key(&dir, &mut created)?)?;
+    let path = dir.file(files::MODEL);
+    mlguard_core::fs::write_atomic(&path, &bytes).map_err(io_err(&path))?;
+    Ok(accuracy)
+}
+
+/// A freshly trained model file signed with `key`, and its held-out accuracy.
+fn train_signed(key: &ModelKey) -> Result<(Vec<u8>, f64), BootstrapError> {
     let trained = ForestParams::new()
         .train_iris(SystemTime::now())
         .map_err(mlguard_model::Error::from)?;
-    let bytes = trained
-        .model
-        .to_bytes(Some(&key))
-        .map_err(mlguard_model::Error::from)?;
-    let path = dir.file(files::MODEL);
-    mlguard_core::fs::write_atomic(&path, &bytes).map_err(io_err(&path))?;
-    Ok(trained.accuracy)
+    let bytes = trained.model.to_bytes(Some(key)).map_err(mlguard_model::Error::from)?;
+    Ok((bytes, trained.accuracy))
 }
 
 /// The model, its training statistics (v2 files) and its accuracy when trained by this run.
@@ -218,16 +220,10 @@ fn load_or_train_model(
     let mut accuracy = None;
     if !path.exists() {
         tracing::info!("training the iris model (first run)");
-        let trained = ForestParams::new()
-            .train_iris(SystemTime::now())
-            .map_err(mlguard_model::Error::from)?;
-        let bytes = trained
-            .model
-            .to_bytes(Some(&key))
-            .map_err(mlguard_model::Error::from)?;
+        let (bytes, trained_accuracy) = train_signed(&key)?;
         if create_new_atomic(&path, &bytes).map_err(io_err(&path))? {
             created.push(files::MODEL);
-            accuracy = Some(trained.accuracy);
+            accuracy = Some(trained_accuracy);
         }
     }
     let model = Model::load(&path, Some(&key)).map_err(mlguard_model::Error::from)?;
@@ -250,62 +246,15 @@ fn self_signed_cert(
     let cert_path = dir.file(files::TLS_CERT);
     let key_path = dir.file(files::TLS_KEY);
     if !(cert_path.exists() && key_path.exists()) {
-        let key = rcgen::KeyPair::generate()?;
-        let mut params = rcgen::CertificateParams::new(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ])?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mlguard ml-api (self-signed)");
-        let (y, m, d) = civil_date(SystemTime::now());
-        params.not_before = rcgen::date_time_ymd(y, m, d) - std::time::Duration::from_secs(86_400);
-        params.not_after = rcgen::date_time_ymd(y + 2, m, d.min(28));
-        let cert = params.self_signed(&key)?;
-        let key_pem = Zeroizing::new(key.serialize_pem());
+        let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
+        let pair = mlguard_http::tls::self_signed(&names)?;
         // Key first: a certificate without its key is useless, the reverse is repaired next run.
         let _ = std::fs::remove_file(&cert_path);
         let _ = std::fs::remove_file(&key_path);
-        create_new_atomic(&key_path, key_pem.as_bytes()).map_err(io_err(&key_path))?;
-        create_new_atomic(&cert_path, cert.pem().as_bytes()).map_err(io_err(&cert_path))?;
+        create_new_atomic(&key_path, pair.key_pem.as_bytes()).map_err(io_err(&key_path))?;
+        create_new_atomic(&cert_path, pair.cert_pem.as_bytes()).map_err(io_err(&cert_path))?;
         created.push(files::TLS_KEY);
         created.push(files::TLS_CERT);
     }
     Ok((cert_path, key_path))
-}
-
-/// (year, month, day) in UTC of `t` (Howard Hinnant's `civil_from_days`).
-fn civil_date(t: SystemTime) -> (i32, u8, u8) {
-    let days = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        i32::try_from(y).unwrap_or(1970),
-        u8::try_from(m).unwrap_or(1),
-        u8::try_from(d).unwrap_or(1),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn civil_date_known_days() {
-        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-        assert_eq!(civil_date(at(0)), (1970, 1, 1));
-        assert_eq!(civil_date(at(951_782_400)), (2000, 2, 29));
-        assert_eq!(civil_date(at(1_735_689_599)), (2024, 12, 31));
-    }
 }
