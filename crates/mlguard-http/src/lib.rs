@@ -73,6 +73,11 @@
 //! client address, never a header; the credential headers are also marked sensitive with
 //! tower-http, so other layers that print headers show `Sensitive`.
 //!
+//! ## `log_format` (feature `subscriber`): logs that cannot be forged
+//! Log forging: a value with a line break, control character, ANSI escape or bidi control
+//! cannot start a fake line or rewrite the terminal, in `tracing-subscriber`'s text or JSON
+//! format.
+//!
 //! ## [`problem`]: one shape for every refusal
 //! Framework-made 404, 405, 408, 413, 415 (and 400/422, 5xx) with plain-text bodies that differ
 //! from every other error and may echo the client's input: replaced with problem bodies with a
@@ -132,6 +137,8 @@ pub mod access_log;
 pub mod headers;
 pub mod idle;
 pub mod limits;
+#[cfg(feature = "subscriber")]
+pub mod log_format;
 pub mod metric_names;
 pub mod path;
 pub mod problem;

@@ -1,0 +1,207 @@
+//! Log formats that cannot be forged (with the `subscriber` feature): field formatting and a
+//! writer for `tracing-subscriber`'s `fmt` layer.
+//!
+//! **What it protects against:** log forging. A user-supplied value (a user name, a path, a
+//! header another layer chose to log) that holds a line break, a control character, an ANSI
+//! escape, U+2028/U+2029 or a bidi control can start a fake line in a text log or rewrite the
+//! terminal. [`EscapedFields`] writes every message and field value of the text format through
+//! [`mlguard_core::log::write_escaped`] (`\n`, `\u{1b}`, ...); for the JSON format, whose
+//! encoder escapes only C0 controls, [`JsonSafeStderr`] also escapes DEL, C1 controls,
+//! U+2028/U+2029 and bidi controls as `\u` escapes (valid JSON, same value). Escape values at
+//! the source too ([`mlguard_core::log`]); this is the safety net for every other call site.
+//!
+//! ```
+//! use mlguard_http::log_format::{EscapedFields, JsonSafeStderr};
+//! // Text:
+//! let text = tracing_subscriber::fmt().fmt_fields(EscapedFields).with_writer(std::io::stderr).finish();
+//! // JSON:
+//! let json = tracing_subscriber::fmt().json().with_writer(JsonSafeStderr).finish();
+//! # let _ = (text, json);
+//! ```
+
+use mlguard_core::log::{is_unsafe_char, write_escaped};
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+
+/// The fields of the text format, written as tracing-subscriber's default formatter writes
+/// them (`message` bare, then `name=value` separated by spaces, `log.*` fields of `log`
+/// records left out), with every message and value escaped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EscapedFields;
+
+impl<'w> FormatFields<'w> for EscapedFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = EscapingVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct EscapingVisitor<'w> {
+    writer: Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl Visit for EscapingVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}")
+        } else {
+            write!(self.writer, "{separator}{}=", name.trim_start_matches("r#"))
+        }
+        .and_then(|()| write!(Escaping(&mut self.writer), "{value:?}"));
+    }
+}
+
+/// A `fmt::Write` that escapes every unsafe character written through it (backslashes are
+/// kept: a `Debug` string value is already quoted and escaped, and doubling them would only
+/// hurt reading).
+struct Escaping<'a, W: ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_escaped(self.0, s, false)
+    }
+}
+
+/// Whether the JSON encoder leaves `c` raw although it must not reach a log raw.
+fn json_leaves_raw(c: char) -> bool {
+    u32::from(c) >= 0x20 && is_unsafe_char(c)
+}
+
+/// `line` (a JSON document) with the characters the encoder leaves raw escaped as `\uXXXX`.
+/// They can only occur inside JSON strings, where the escape is valid.
+pub fn escape_json_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    for c in line.chars() {
+        if json_leaves_raw(c) {
+            // All of them are in the Basic Multilingual Plane: one `\u` escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Stderr for the JSON format, escaping what the encoder leaves raw ([`escape_json_line`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonSafeStderr;
+
+impl MakeWriter<'_> for JsonSafeStderr {
+    type Writer = JsonSafeWriter<io::Stderr>;
+
+    fn make_writer(&self) -> Self::Writer {
+        JsonSafeWriter(io::stderr())
+    }
+}
+
+/// Writes each buffer (tracing-subscriber writes one whole event at a time) with
+/// [`escape_json_line`] applied to the inner writer.
+#[derive(Debug)]
+pub struct JsonSafeWriter<W>(pub W);
+
+impl<W: Write> Write for JsonSafeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) if text.chars().any(json_leaves_raw) => {
+                self.0.write_all(escape_json_line(text).as_bytes())?;
+                Ok(buf.len())
+            }
+            _ => self.0.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_get_c1_separators_and_bidi_escaped_and_stay_json() {
+        let value = serde_json::json!({"user": "a\u{85}b\u{2028}c\u{2029}d\u{202e}e\u{7f}f\n"});
+        let line = serde_json::to_string(&value).unwrap();
+        let escaped = escape_json_line(&line);
+        assert!(!escaped.chars().any(is_unsafe_char), "{escaped}");
+        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back, value);
+
+        let mut out = JsonSafeWriter(Vec::new());
+        out.write_all(line.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(out.0).unwrap(), escaped);
+    }
+
+    #[test]
+    fn text_fields_are_escaped() {
+        // A subscriber with the text field formatter, writing to a buffer.
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .fmt_fields(EscapedFields)
+            .finish();
+        let name = "bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(user = %name, quoted = name, "failed for {name}");
+            let span = tracing::info_span!("request", id = %name);
+            span.in_scope(|| tracing::info!(n = 1, ok = true, plain = "x", "inner"));
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.lines().flat_map(str::chars).any(is_unsafe_char), "{text}");
+        let mut lines = text.lines();
+        let line = lines.next().unwrap_or_default();
+        let inner = lines.next().unwrap_or_default();
+        assert!(
+            inner.ends_with(
+                r#"request{id=bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}}: mlguard_http::log_format::tests: inner n=1 ok=true plain="x""#
+            ),
+            "{inner}"
+        );
+        assert!(
+            line.ends_with(
+                r#"failed for bob\nINFO audit: login succeeded\u{1b}[2K\u{2028} user=bob\nINFO audit: login succeeded\u{1b}[2K\u{2028} quoted="bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}""#
+            ),
+            "{line}"
+        );
+    }
+}
