@@ -67,15 +67,7 @@ async fn api_key_flow_admin_predicts_user_is_forbidden_bad_key_is_401() {
     let admin = s.api_key("admin-job", "admin");
     let user = s.api_key("user-job", "user");
 
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &admin)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &admin, SETOSA).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let v = json(r).await;
@@ -86,54 +78,23 @@ async fn api_key_flow_admin_predicts_user_is_forbidden_bad_key_is_401() {
     let sum: f64 = probs.iter().map(|p| p.as_f64().unwrap()).sum();
     assert!((sum - 1.0).abs() < 1e-9);
 
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &admin)
-        .header("content-type", "application/json")
-        .body(VIRGINICA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &admin, VIRGINICA).await;
     assert_eq!(json(r).await["class"], "virginica");
 
     // Role `user` lacks model:predict.
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &user)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &user, SETOSA).await;
     assert_eq!(r.status(), 403);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 
     // A wrong key, and no credentials at all.
     let bad = format!("{}x", &admin[..admin.len() - 1]);
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &bad)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &bad, SETOSA).await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
     let body = r.text().await.unwrap();
     assert!(!body.contains(&bad), "the submitted key is echoed");
 
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json("/predict", SETOSA).await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().get_all("www-authenticate").iter().count() >= 1);
 
@@ -184,15 +145,7 @@ async fn a_route_added_without_a_permission_is_refused() {
     let body = json(r).await;
     assert_eq!(body["status"], 403);
     assert_eq!(ran.load(Ordering::SeqCst), 0, "the unmapped handler ran");
-    let ok = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &admin)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let ok = s.post_json_key("/predict", &admin, SETOSA).await;
     assert_eq!(ok.status(), 200);
     s.stop().await;
 }
@@ -248,49 +201,18 @@ async fn non_canonical_paths_cannot_skip_authentication() {
     let user = s.api_key("user-job", "user");
     for path in ["//predict", "/%70redict", "///predict", "/%70%72%65%64%69%63%74"] {
         // Without credentials: the route's authentication applies.
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("content-type", "application/json")
-            .body(SETOSA)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json(path, SETOSA).await;
         assert_eq!(r.status(), 401, "{path}");
         // With a `user` key: its permission check applies.
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("x-api-key", &user)
-            .header("content-type", "application/json")
-            .body(SETOSA)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json_key(path, &user, SETOSA).await;
         assert_eq!(r.status(), 403, "{path}");
         // With an admin key: it is the same route.
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("x-api-key", &admin)
-            .header("content-type", "application/json")
-            .body(SETOSA)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json_key(path, &admin, SETOSA).await;
         assert_eq!(r.status(), 200, "{path}");
     }
     // (Dot segments are resolved by the client library itself; the unit tests cover them.)
     for path in ["/predict%2fbatch", "/predict%2Fbatch", "/predict%00"] {
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("x-api-key", &admin)
-            .header("content-type", "application/json")
-            .body(SETOSA)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json_key(path, &admin, SETOSA).await;
         assert_eq!(r.status(), 400, "{path}");
     }
     s.stop().await;
@@ -464,15 +386,7 @@ async fn batch_predicts_counts_rows_against_the_quota_and_caps_size() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // And single predictions share the same quota.
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &admin)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &admin, SETOSA).await;
     assert_eq!(r.status(), 429);
     s.stop().await;
 }
@@ -483,37 +397,13 @@ async fn predict_quota_is_per_principal_the_11th_is_429() {
     let a = s.api_key("a", "admin");
     let b = s.api_key("b", "admin");
     for i in 0..10 {
-        let r = s
-            .client
-            .post(s.url("/predict"))
-            .header("x-api-key", &a)
-            .header("content-type", "application/json")
-            .body(SETOSA)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json_key("/predict", &a, SETOSA).await;
         assert_eq!(r.status(), 200, "request {i}");
     }
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &a)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &a, SETOSA).await;
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let r = s
-        .client
-        .post(s.url("/predict"))
-        .header("x-api-key", &b)
-        .header("content-type", "application/json")
-        .body(SETOSA)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key("/predict", &b, SETOSA).await;
     assert_eq!(r.status(), 200);
     s.stop().await;
 }

@@ -49,13 +49,7 @@ async fn post(s: &TestServer, key: &str, path: &str, body: &Value) -> reqwest::R
 }
 
 async fn metrics(s: &TestServer, admin_key: &str) -> String {
-    let r = s
-        .client
-        .get(s.url("/metrics"))
-        .header("x-api-key", admin_key)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_key("/metrics", admin_key).await;
     assert_eq!(r.status(), 200);
     r.text().await.unwrap()
 }

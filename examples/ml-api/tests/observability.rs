@@ -178,13 +178,7 @@ async fn redis_backend_errors_are_exported() {
     .await;
     let admin = s.api_key("scraper", "admin");
     let scrape = || async {
-        let text = s
-            .client
-            .get(s.url("/metrics"))
-            .header("x-api-key", &admin)
-            .send()
-            .await
-            .unwrap()
+        let text = s.get_key("/metrics", &admin).await
             .text()
             .await
             .unwrap();
@@ -601,13 +595,7 @@ async fn metrics_of_the_crate_layers_are_on_the_servers_metrics() {
     // An encoded separator: refused by mlguard-http's path canonicalization.
     let refused = s.client.get(s.url("/predict%2f..")).send().await.unwrap();
     assert_eq!(refused.status(), 400);
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .header("x-api-key", &admin)
-        .send()
-        .await
-        .unwrap()
+    let text = s.get_key("/metrics", &admin).await
         .text()
         .await
         .unwrap();

@@ -145,15 +145,7 @@ async fn json_nested_100000_deep_is_400() {
         ("objects", "/encrypt", &objects),
         ("unterminated", "/predict", &unterminated),
     ] {
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("x-api-key", &key)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json_key(path, &key, body.clone()).await;
         assert_eq!(r.status(), 400, "{name} on {path}");
         assert_eq!(r.headers()["content-type"], "application/problem+json");
     }

@@ -7,15 +7,7 @@ mod common;
 use common::*;
 
 async fn post(s: &TestServer, key: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let r = s
-        .client
-        .post(s.url(path))
-        .header("x-api-key", key)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json_key(path, key, body.to_owned()).await;
     let status = r.status().as_u16();
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     let v = json(r).await;

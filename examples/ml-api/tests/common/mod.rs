@@ -63,6 +63,39 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `POST path` with a JSON `body` and the API key `key`.
+    pub async fn post_json_key(&self, path: &str, key: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with a JSON `body` and no credentials.
+    pub async fn post_json(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` with the API key `key`.
+    pub async fn get_key(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn fernet_key(&self) -> String {
         std::fs::read_to_string(self.data().join(files::FERNET_KEY))
             .unwrap()
