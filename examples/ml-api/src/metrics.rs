@@ -36,7 +36,7 @@
 
 use crate::audit;
 use crate::quotas::Quotas;
-use axum::body::Body;
+use crate::routes::predict::PredictedClasses;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -60,8 +60,6 @@ pub const LATENCY_BUCKETS: [f64; 12] = [
 ];
 /// Route label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
-/// Largest prediction answer read to count classes (a batch of the maximum size is far below).
-const MAX_PREDICTION_BODY: usize = 4 * 1024 * 1024;
 
 /// The server's metrics: a Prometheus recorder and the rate limiters to read at scrape time.
 /// Cheap to clone.
@@ -334,39 +332,12 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && seen.route != UNMATCHED {
         audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
     }
-    let response = if status == StatusCode::OK && seen.route.starts_with("/predict") {
-        count_predictions(&metrics, response).await
-    } else {
-        response
-    };
+    // Set by the prediction handlers: the classes answered, not a re-parse of the answer.
+    if let Some(PredictedClasses(classes)) = response.extensions().get() {
+        classes.iter().for_each(|class| metrics.record_prediction(class));
+    }
     metrics.record_request(&seen, status, start.elapsed().as_secs_f64(), outcome);
     response
-}
-
-/// Reads a successful prediction answer (a small JSON document already in memory), counts its
-/// classes, and passes it on unchanged.
-async fn count_predictions(metrics: &Metrics, response: Response) -> Response {
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_PREDICTION_BODY).await else {
-        return mlguard_core::Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server could not handle the request",
-        )
-        .into_response_with(Body::from);
-    };
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        let one = value.get("class").into_iter();
-        let many = value
-            .get("predictions")
-            .and_then(|p| p.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.get("class"));
-        for class in one.chain(many).filter_map(|c| c.as_str()) {
-            metrics.record_prediction(class);
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// `GET /metrics`: the Prometheus text. Needs `metrics:read`.

@@ -116,6 +116,17 @@ pub struct BatchResponse {
     pub predictions: Vec<PredictResponse>,
 }
 
+/// The classes a prediction answer carries, in the response's extensions, so the metrics
+/// count them without reading the answer again.
+#[derive(Debug, Clone, Default)]
+pub struct PredictedClasses(pub Vec<String>);
+
+impl PredictedClasses {
+    fn of(answers: &[PredictResponse]) -> Self {
+        Self(answers.iter().map(|a| a.class.clone()).collect())
+    }
+}
+
 fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifier>, Problem> {
     state
         .model()
@@ -171,14 +182,16 @@ pub async fn predict(
     State(state): State<AppState>,
     principal: Principal,
     ValidatedJson(body): ValidatedJson<IrisFeatures>,
-) -> Result<Json<PredictResponse>, Problem> {
+) -> Result<(Extension<PredictedClasses>, Json<PredictResponse>), Problem> {
     let answers = guarded(&state, &principal, &[body.to_vec()], true).await?;
-    answers.into_iter().next().map(Json).ok_or_else(|| {
+    let classes = PredictedClasses::of(&answers);
+    let answer = answers.into_iter().next().ok_or_else(|| {
         Problem::new(
             http::StatusCode::INTERNAL_SERVER_ERROR,
             "The model gave no prediction",
         )
-    })
+    })?;
+    Ok((Extension(classes), Json(answer)))
 }
 
 /// A batch read and validated by [`batch_rows`], for the handler.
@@ -233,9 +246,11 @@ pub async fn batch(
     State(state): State<AppState>,
     principal: Principal,
     Extension(ValidBatch(body)): Extension<ValidBatch>,
-) -> Result<Json<BatchResponse>, Problem> {
+) -> Result<(Extension<PredictedClasses>, Json<BatchResponse>), Problem> {
     let rows: Vec<Vec<f64>> = body.instances.iter().map(|r| r.to_vec()).collect();
-    Ok(Json(BatchResponse {
-        predictions: guarded(&state, &principal, &rows, false).await?,
-    }))
+    let predictions = guarded(&state, &principal, &rows, false).await?;
+    Ok((
+        Extension(PredictedClasses::of(&predictions)),
+        Json(BatchResponse { predictions }),
+    ))
 }
