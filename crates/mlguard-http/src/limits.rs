@@ -429,8 +429,7 @@ impl PerKeyInFlightLayer<IpAddr> {
                 }
             };
             Some(ip.aggregated(v6_prefix))
-        })
-        ?
+        })?
         .name("client address")
         .detail(PER_ADDRESS_DETAIL))
     }
@@ -787,7 +786,9 @@ mod tests {
     #[tokio::test]
     async fn one_key_at_its_cap_does_not_block_another() {
         let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-        let layer = PerKeyInFlightLayer::try_new(2, principal_of).unwrap().name("test");
+        let layer = PerKeyInFlightLayer::try_new(2, principal_of)
+            .unwrap()
+            .name("test");
         let svc = ServiceBuilder::new()
             .layer(layer.clone())
             .service_fn(move |_req: Request<()>| {

@@ -6,8 +6,8 @@ use crate::classifier::{Classifier, Prediction};
 use crate::data::{LabeledData, iris};
 use crate::error::{InputError, TrainError};
 use crate::flat::FlatForest;
-use crate::metadata::TrainingMetadata;
 use crate::forest::ForestParams;
+use crate::metadata::TrainingMetadata;
 use crate::schema::FeatureSchema;
 use crate::stats::TrainingStats;
 

@@ -29,6 +29,8 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::metrics::{METRICS_PATH, Metrics};
+use crate::openapi::{DOCS_PATH, OPENAPI_PATH};
 use crate::policy;
 use crate::quotas::Quotas;
 use crate::routes::{crypto, health, predict, token};
@@ -37,8 +39,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
-use crate::metrics::{METRICS_PATH, Metrics};
-use crate::openapi::{DOCS_PATH, OPENAPI_PATH};
 use http::StatusCode;
 use mlguard_core::{ClientIpResolver, TrustedProxies};
 use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
@@ -47,8 +47,8 @@ use mlguard_http::limits::{BodyReadTimeoutLayer, LimitsError, PerKeyInFlightLaye
 use mlguard_http::path::CanonicalPathLayer;
 use mlguard_http::problem::{PanicProblem, ProblemBodiesLayer};
 use mlguard_http::request_id::RequestIdLayer;
-use mlguard_rbac::{GuardLayer, PermissionMap, RbacError, Requirement};
 use mlguard_ratelimit::RateLimitLayer;
+use mlguard_rbac::{GuardLayer, PermissionMap, RbacError, Requirement};
 use mlguard_validate::JsonConfig;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -116,7 +116,15 @@ pub fn permissions() -> Result<PermissionMap, RbacError> {
         })?;
         map = map.requirement(None, route, requirement);
     }
-    for route in ["/token", "/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH, "/docs/", "/docs/{*rest}"] {
+    for route in [
+        "/token",
+        "/healthz",
+        "/readyz",
+        OPENAPI_PATH,
+        DOCS_PATH,
+        "/docs/",
+        "/docs/{*rest}",
+    ] {
         map = map.requirement(None, route, Requirement::Public);
     }
     map.build()
@@ -144,7 +152,11 @@ pub fn api_router(
     // in-flight cap (a request refused for being one too many in flight spends no quota),
     // then the quota, then the handler, which reads the body inside the in-flight cap.
     let limited = |handler: MethodRouter<AppState>, quota: &RateLimitLayer| -> MethodRouter<AppState> {
-        handler.layer(ServiceBuilder::new().layer(quotas.in_flight.clone()).layer(quota.clone()))
+        handler.layer(
+            ServiceBuilder::new()
+                .layer(quotas.in_flight.clone())
+                .layer(quota.clone()),
+        )
     };
     // `/predict/batch`: the rows are read and counted first (`batch_rows`), then the quota
     // charges one unit per row through mlguard-ratelimit's cost.
@@ -166,7 +178,10 @@ pub fn api_router(
         .route("/encrypt/", limited(post(crypto::encrypt), &quotas.crypto))
         .route("/decrypt", limited(post(crypto::decrypt), &quotas.crypto))
         .route("/decrypt/", limited(post(crypto::decrypt), &quotas.crypto))
-        .route(METRICS_PATH, get(crate::metrics::metrics).with_state(metrics.clone()))
+        .route(
+            METRICS_PATH,
+            get(crate::metrics::metrics).with_state(metrics.clone()),
+        )
         .merge(extra)
         .route_layer(guard.clone())
         .route_layer(auth.layer.clone());
@@ -279,5 +294,8 @@ pub fn build_with(
     extra: Router<AppState>,
 ) -> Result<Router, BuildError> {
     let metrics = Metrics::new(Some(quotas)).with_model_guard(state.model_protection().guard());
-    Ok(harden(api_router(state, json, quotas, auth, &metrics, extra)?, options)?)
+    Ok(harden(
+        api_router(state, json, quotas, auth, &metrics, extra)?,
+        options,
+    )?)
 }

@@ -4,8 +4,8 @@
 //! and quota layers read, and strips the credential headers before the handler runs.
 
 use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
-use crate::datadir::{DataDir, files};
 use crate::config::Secret;
+use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
 use mlguard_auth::apikey::FileKeyStore;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};

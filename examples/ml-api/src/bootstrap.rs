@@ -200,7 +200,10 @@ fn train_signed(key: &ModelKey) -> Result<(Vec<u8>, f64), BootstrapError> {
     let trained = ForestParams::new()
         .train_iris(SystemTime::now())
         .map_err(mlguard_model::Error::from)?;
-    let bytes = trained.model.to_bytes(Some(key)).map_err(mlguard_model::Error::from)?;
+    let bytes = trained
+        .model
+        .to_bytes(Some(key))
+        .map_err(mlguard_model::Error::from)?;
     Ok((bytes, trained.accuracy))
 }
 

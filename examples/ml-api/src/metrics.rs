@@ -228,7 +228,10 @@ pub fn layer_metrics() -> String {
     };
     handle.run_upkeep();
     let family = |line: &str| {
-        let line = line.strip_prefix("# TYPE ").or_else(|| line.strip_prefix("# HELP ")).unwrap_or(line);
+        let line = line
+            .strip_prefix("# TYPE ")
+            .or_else(|| line.strip_prefix("# HELP "))
+            .unwrap_or(line);
         line.starts_with(LAYER_PREFIX)
     };
     handle

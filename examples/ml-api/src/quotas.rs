@@ -20,9 +20,7 @@
 use crate::config::Config;
 use mlguard_core::{ClientIpResolver, Principal, PrincipalId};
 use mlguard_http::limits::PerKeyInFlightLayer;
-use mlguard_ratelimit::{
-    KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RedisBackend,
-};
+use mlguard_ratelimit::{KeyExtractor, MissingKey, RateLimitError, RateLimitLayer, RedisBackend};
 
 /// A limit that cannot be built from the configuration.
 #[derive(Debug, thiserror::Error)]

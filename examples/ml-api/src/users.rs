@@ -1,8 +1,8 @@
 //! Users in the data directory (`users.json`, argon2id PHC hashes), through mlguard-auth's
 //! file-backed store. A running server re-reads the file when it changes.
 
-use crate::datadir::{DataDir, files, random_b64};
 use crate::config::Secret;
+use crate::datadir::{DataDir, files, random_b64};
 use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::users::{FileUserStore, UserFile, UserRecord};
 use std::path::Path;

@@ -117,8 +117,8 @@ async fn api_key_flow_admin_predicts_user_is_forbidden_bad_key_is_401() {
 /// never runs; the mapped routes keep working for the same key.
 #[tokio::test]
 async fn a_route_added_without_a_permission_is_refused() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let ran = Arc::new(AtomicUsize::new(0));
     let seen = ran.clone();
     let extra = axum::Router::new().route(

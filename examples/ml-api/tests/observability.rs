@@ -178,10 +178,7 @@ async fn redis_backend_errors_are_exported() {
     .await;
     let admin = s.api_key("scraper", "admin");
     let scrape = || async {
-        let text = s.get_key("/metrics", &admin).await
-            .text()
-            .await
-            .unwrap();
+        let text = s.get_key("/metrics", &admin).await.text().await.unwrap();
         (samples(&text), text)
     };
     assert_eq!(post_predict(&s, Some(("x-api-key", &admin)), SETOSA).await, 200);
@@ -595,13 +592,13 @@ async fn metrics_of_the_crate_layers_are_on_the_servers_metrics() {
     // An encoded separator: refused by mlguard-http's path canonicalization.
     let refused = s.client.get(s.url("/predict%2f..")).send().await.unwrap();
     assert_eq!(refused.status(), 400);
-    let text = s.get_key("/metrics", &admin).await
-        .text()
-        .await
-        .unwrap();
+    let text = s.get_key("/metrics", &admin).await.text().await.unwrap();
     let m = samples(&text);
     let refused = value(&m, "mlguard_http_path_refused_total", &[]);
-    assert!(refused.is_some_and(|n| n >= 1.0), "no mlguard_http_path_refused_total in\n{text}");
+    assert!(
+        refused.is_some_and(|n| n >= 1.0),
+        "no mlguard_http_path_refused_total in\n{text}"
+    );
     // Each metric family appears once (a valid exposition).
     let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
     let unique: std::collections::BTreeSet<&&str> = types.iter().collect();

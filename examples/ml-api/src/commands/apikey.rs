@@ -1,10 +1,10 @@
 //! `ml-api apikey create|list|revoke`: keys in `apikeys.json` (hashes only). A running server
 //! re-reads the file when it changes, so a revocation takes effect without restart.
 
-use crate::datadir::{DataDir, files};
 use crate::commands::{ApikeyCommand, CliError};
 use crate::config::Config;
 use crate::datadir::ensure_private_dir;
+use crate::datadir::{DataDir, files};
 use mlguard_auth::apikey::{FileKeyStore, generate};
 use std::process::ExitCode;
 

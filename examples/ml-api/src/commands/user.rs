@@ -1,10 +1,10 @@
 //! `ml-api user add|list|remove`: users in `users.json` (argon2id hashes). A running server
 //! re-reads the file when it changes.
 
-use crate::datadir::{DataDir, files};
 use crate::commands::{CliError, UserCommand};
 use crate::config::Config;
 use crate::datadir::ensure_private_dir;
+use crate::datadir::{DataDir, files};
 use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::users::UserRecord;
 use std::process::ExitCode;

@@ -14,13 +14,13 @@ use axum::extract::{FromRequest, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use mlguard_ratelimit::RateLimitCost;
-use std::sync::Arc;
 use mlguard_core::{Principal, Problem};
 use mlguard_model::Prediction;
+use mlguard_ratelimit::RateLimitCost;
 use mlguard_validate::ValidatedJson;
 use mlguard_validate::validators::finite;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use validator::Validate;
 
 /// One iris sample, in centimetres.

@@ -1,8 +1,8 @@
 //! Shared helpers of the end-to-end tests: start the real server on a free loopback port.
 #![allow(dead_code, unreachable_pub)]
 
-use ml_api::datadir::files;
 use ml_api::config::{Config, Settings};
+use ml_api::datadir::files;
 use ml_api::run::Running;
 use mlguard_auth::apikey::{FileKeyStore, generate};
 use std::path::Path;
@@ -64,7 +64,12 @@ impl TestServer {
     }
 
     /// `POST path` with a JSON `body` and the API key `key`.
-    pub async fn post_json_key(&self, path: &str, key: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub async fn post_json_key(
+        &self,
+        path: &str,
+        key: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .header("x-api-key", key)
