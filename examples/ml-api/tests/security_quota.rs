@@ -105,6 +105,18 @@ async fn single_and_batch_predictions_share_one_bucket_per_principal() {
             .json(&serde_json::json!({ "instances": instances }))
             .send()
     };
+    // A refused batch (no rows; a row that is not a sample) spends nothing: it is refused
+    // before the quota charges its rows.
+    assert_eq!(batch(0).await.unwrap().status(), 422, "empty batch");
+    let bad = s
+        .client
+        .post(s.url("/predict/batch"))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({ "instances": [{"sepal_length": "wide"}] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
     assert_eq!(batch(2).await.unwrap().status(), 429, "4 + 2 rows > 5");
     assert_eq!(batch(1).await.unwrap().status(), 200, "4 + 1 rows = 5");
     assert_eq!(predict(&s, ("x-api-key", &key)).await.status(), 429);
