@@ -134,6 +134,17 @@ pub fn permissions() -> Result<PermissionMap, RbacError> {
 /// hardening of [`harden`]: the routes, `/openapi.json`, `/docs` and `/metrics`, with the
 /// metrics middleware ([`crate::metrics::track`]) around them all.
 ///
+/// | route | authentication | permission (guard) | in-flight cap | quota | handler |
+/// |---|---|---|---|---|---|
+/// | `POST /predict` | API key or bearer | `model:predict` | per principal | `predict`, 1 unit | [`predict::predict`] |
+/// | `POST /predict/batch` | API key or bearer | `model:predict` | per principal | `predict`, 1 unit per row ([`predict::batch_rows`]) | [`predict::batch`] |
+/// | `POST /encrypt`, `/encrypt/` | API key or bearer | `crypto:encrypt` | per principal | `crypto` (shared) | [`crypto::encrypt`] |
+/// | `POST /decrypt`, `/decrypt/` | API key or bearer | `crypto:decrypt` | per principal | `crypto` (shared) | [`crypto::decrypt`] |
+/// | `GET /metrics` | API key or bearer | `metrics:read` | - | - | [`crate::metrics::metrics`] |
+/// | `POST /token` | - | public | - | `token-ip`, then `token-user` | mlguard-auth's token endpoint |
+/// | `GET /healthz`, `/readyz` | - | public | - | - | [`health`] |
+/// | `GET /openapi.json`, `/docs` | - | public | - | - | [`crate::openapi::router`] |
+///
 /// `extra` routes are served like the protected ones (authentication, then the guard): a route
 /// added there without an entry in [`permissions`] is refused with 403.
 ///

@@ -22,11 +22,11 @@
 
 use crate::config::Config;
 use crate::policy;
-use mlguard_core::{Principal, Problem};
+use mlguard_core::Principal;
 use mlguard_model::TrainingStats;
 use mlguard_modelsec::{
-    Admission, Envelope, ExtractionDetector, ModelGuard, OodGuard, OutputPolicy, OutputPolicyResolver,
-    PradaConfig, QueryBudget,
+    Envelope, ExtractionDetector, ModelGuard, OodGuard, OutputPolicy, OutputPolicyResolver, PradaConfig,
+    QueryBudget,
 };
 use mlguard_rbac::Permission;
 
@@ -134,34 +134,17 @@ impl ModelProtection {
         })
     }
 
-    /// The guard (for metrics).
+    /// The guard: `admit` before the model, `release` after it.
     pub fn guard(&self) -> &ModelGuard {
         &self.guard
     }
 
-    /// Before the model: detector standing, budget (one unit per row), envelope.
-    ///
-    /// # Errors
-    /// 403 `extraction-suspected`, 429 budget spent, 422 `out_of_distribution`.
-    pub async fn admit(&self, principal: &Principal, rows: &[Vec<f64>]) -> Result<Admission, Problem> {
-        self.guard.admit(principal, rows).await
-    }
-
-    /// After the model: feeds the detector; the output policy of this answer.
-    ///
-    /// # Errors
-    /// 403 `extraction-suspected` when this request raised an alarm with `block`.
-    pub async fn release(
-        &self,
-        principal: &Principal,
-        admission: &Admission,
-        rows: &[Vec<f64>],
-        classes: &[usize],
-    ) -> Result<OutputPolicy, Problem> {
-        let policy = self.guard.release(principal, admission, rows, classes).await?;
-        Ok(policy.most_restrictive(OutputPolicy::Rounded {
+    /// The output policy of an answer: the guard's `release` verdict, with probabilities
+    /// rounded to `probability_decimals` at most.
+    pub fn output(&self, released: OutputPolicy) -> OutputPolicy {
+        released.most_restrictive(OutputPolicy::Rounded {
             decimals: self.decimals,
-        }))
+        })
     }
 }
 
@@ -179,8 +162,9 @@ mod tests {
             (&admin, OutputPolicy::Rounded { decimals: 2 }),
             (&client, OutputPolicy::LabelOnly),
         ] {
-            let adm = p.admit(who, &rows).await.unwrap();
-            assert_eq!(p.release(who, &adm, &rows, &[0]).await.unwrap(), want);
+            let adm = p.guard().admit(who, &rows).await.unwrap();
+            let released = p.guard().release(who, &adm, &rows, &[0]).await.unwrap();
+            assert_eq!(p.output(released), want);
         }
     }
 

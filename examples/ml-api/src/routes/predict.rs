@@ -143,14 +143,18 @@ async fn guarded(
 ) -> Result<Vec<PredictResponse>, Problem> {
     let model = model(state)?;
     let protection = state.model_protection();
-    let admission = protection.admit(principal, rows).await?;
+    let admission = protection.guard().admit(principal, rows).await?;
     let predictions = match rows {
         [row] if single => model.predict(row).map(|p| vec![p]),
         _ => model.predict_batch(rows),
     }
     .map_err(|e| Problem::unprocessable(e.to_string()))?;
     let classes: Vec<usize> = predictions.iter().map(|p| p.class_index).collect();
-    let policy = protection.release(principal, &admission, rows, &classes).await?;
+    let released = protection
+        .guard()
+        .release(principal, &admission, rows, &classes)
+        .await?;
+    let policy = protection.output(released);
     let mut answers: Vec<PredictResponse> = predictions.into_iter().map(Into::into).collect();
     policy.apply_all(&mut answers);
     Ok(answers)
