@@ -221,7 +221,7 @@ fn global_recorder() -> Option<&'static PrometheusHandle> {
 
 /// The `mlguard_http_*` families of the process-wide recorder, in the text format. The other
 /// families there (mlguard-modelsec's own events) are left out: each server exports its model
-/// guard's counters itself ([`export_model_guard`]), and a family must appear once.
+/// guard's counters itself, and a family must appear once.
 pub fn layer_metrics() -> String {
     let Some(handle) = global_recorder() else {
         return String::new();
