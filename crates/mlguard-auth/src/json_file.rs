@@ -121,38 +121,20 @@ fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), AuthError> {
 mod tests {
     use super::*;
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
+    // The write itself (0600, fsync, rename, directory fsync, no temporary file left, even on
+    // failure) is tested in mlguard_core::fs; this checks the store goes through it.
     #[test]
-    fn writes_are_private_synced_and_leave_no_temporary_file() {
+    fn writes_are_private_and_leave_no_temporary_file() {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("keys.json");
         let file = JsonFile::open_or_create(&path, &vec![1u32]).unwrap();
         file.update(|v: &mut Vec<u32>| v.push(2)).unwrap();
         assert_eq!(*file.current(), [1, 2]);
-        assert_eq!(names(root.path()), ["keys.json"]);
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 1);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
-    }
-
-    #[test]
-    fn a_failed_rename_removes_the_temporary_file() {
-        let root = tempfile::tempdir().unwrap();
-        // The target is a non-empty directory: the rename fails.
-        let busy = root.path().join("busy");
-        fs::create_dir(&busy).unwrap();
-        fs::write(busy.join("x"), b"").unwrap();
-        assert!(write_atomic(&busy, &1u32).is_err());
-        assert_eq!(names(root.path()), ["busy"]);
     }
 }
