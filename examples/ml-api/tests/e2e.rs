@@ -224,35 +224,24 @@ async fn encrypt_decrypt_round_trip_permissions_and_garbage() {
     let user = s.api_key("user-job", "user");
     for (enc, dec) in [("/encrypt", "/decrypt"), ("/encrypt/", "/decrypt/")] {
         let r = s
-            .client
-            .post(s.url(enc))
-            .header("x-api-key", &user)
-            .json(&serde_json::json!({"plaintext": "petal length 1.4 ✓"}))
-            .send()
-            .await
-            .unwrap();
+            .post_value_key(
+                enc,
+                &user,
+                &serde_json::json!({"plaintext": "petal length 1.4 ✓"}),
+            )
+            .await;
         assert_eq!(r.status(), 200, "{enc}");
         let ct = json(r).await["ciphertext"].as_str().unwrap().to_owned();
         assert!(ct.starts_with("gAAAAA"));
         let r = s
-            .client
-            .post(s.url(dec))
-            .header("x-api-key", &user)
-            .json(&serde_json::json!({"ciphertext": ct}))
-            .send()
-            .await
-            .unwrap();
+            .post_value_key(dec, &user, &serde_json::json!({"ciphertext": ct}))
+            .await;
         assert_eq!(r.status(), 200, "{dec}");
         assert_eq!(json(r).await["plaintext"], "petal length 1.4 ✓");
     }
     let r = s
-        .client
-        .post(s.url("/decrypt"))
-        .header("x-api-key", &user)
-        .json(&serde_json::json!({"ciphertext": "garbage"}))
-        .send()
-        .await
-        .unwrap();
+        .post_value_key("/decrypt", &user, &serde_json::json!({"ciphertext": "garbage"}))
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     assert_eq!(json(r).await["detail"], "Decryption failed");
@@ -292,25 +281,15 @@ async fn fernet_interoperates_with_python_cryptography() {
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let r = s
-        .client
-        .post(s.url("/decrypt"))
-        .header("x-api-key", &user)
-        .json(&serde_json::json!({"ciphertext": token}))
-        .send()
-        .await
-        .unwrap();
+        .post_value_key("/decrypt", &user, &serde_json::json!({"ciphertext": token}))
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["plaintext"], "from python");
 
     // The server encrypts, Python decrypts.
     let r = s
-        .client
-        .post(s.url("/encrypt"))
-        .header("x-api-key", &user)
-        .json(&serde_json::json!({"plaintext": "from rust"}))
-        .send()
-        .await
-        .unwrap();
+        .post_value_key("/encrypt", &user, &serde_json::json!({"plaintext": "from rust"}))
+        .await;
     let ct = json(r).await["ciphertext"].as_str().unwrap().to_owned();
     let out = Command::new("python3")
         .args(["-c", "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).decrypt(sys.argv[2].encode()).decode())", &key, &ct])
@@ -332,58 +311,23 @@ async fn batch_predicts_counts_rows_against_the_quota_and_caps_size() {
         let row: serde_json::Value = serde_json::from_str(SETOSA).unwrap();
         serde_json::json!({"instances": vec![row; n]})
     };
-    let r = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &admin)
-        .json(&rows(8))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/predict/batch", &admin, &rows(8)).await;
     assert_eq!(r.status(), 200);
     let v = json(r).await;
     assert_eq!(v["predictions"].as_array().unwrap().len(), 8);
     assert_eq!(v["predictions"][0]["class"], "setosa");
 
     // Too many rows: refused before any quota is spent.
-    let r = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &admin)
-        .json(&rows(9))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/predict/batch", &admin, &rows(9)).await;
     assert_eq!(r.status(), 422);
-    let r = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &admin)
-        .json(&rows(0))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/predict/batch", &admin, &rows(0)).await;
     assert_eq!(r.status(), 422);
 
     // 8 of 10 units are spent: 3 more rows do not fit, 2 do.
-    let r = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &admin)
-        .json(&rows(3))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/predict/batch", &admin, &rows(3)).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    let r = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &admin)
-        .json(&rows(2))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/predict/batch", &admin, &rows(2)).await;
     assert_eq!(r.status(), 200);
     // And single predictions share the same quota.
     let r = s.post_json_key("/predict", &admin, SETOSA).await;
@@ -413,14 +357,7 @@ async fn oversized_bodies_are_413_problems() {
     let s = start_with(|c| c.body_limit = Some(4096)).await;
     let user = s.api_key("u", "user");
     let big = serde_json::json!({"plaintext": "x".repeat(10_000)});
-    let r = s
-        .client
-        .post(s.url("/encrypt"))
-        .header("x-api-key", &user)
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_value_key("/encrypt", &user, &big).await;
     assert_eq!(r.status(), 413);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     // Also before authentication.

@@ -39,13 +39,7 @@ fn row(x: &[f64]) -> Value {
 }
 
 async fn post(s: &TestServer, key: &str, path: &str, body: &Value) -> reqwest::Response {
-    s.client
-        .post(s.url(path))
-        .header("x-api-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    s.post_value_key(path, key, body).await
 }
 
 async fn metrics(s: &TestServer, admin_key: &str) -> String {

@@ -236,13 +236,8 @@ async fn crypto_routes_have_a_per_principal_quota_of_60_a_minute_by_default() {
     assert!(r.headers().contains_key("retry-after"));
     // One bucket for both routes.
     let r = s
-        .client
-        .post(s.url("/decrypt"))
-        .header("x-api-key", &key)
-        .json(&serde_json::json!({ "ciphertext": token }))
-        .send()
-        .await
-        .unwrap();
+        .post_value_key("/decrypt", &key, &serde_json::json!({ "ciphertext": token }))
+        .await;
     assert_eq!(r.status(), 429, "decrypt shares the crypto quota");
     // Another principal has its own.
     assert_eq!(encrypt(&other).await.unwrap().status(), 200);

@@ -109,13 +109,12 @@ async fn single_and_batch_predictions_share_one_bucket_per_principal() {
     // before the quota charges its rows.
     assert_eq!(batch(0).await.unwrap().status(), 422, "empty batch");
     let bad = s
-        .client
-        .post(s.url("/predict/batch"))
-        .header("x-api-key", &key)
-        .json(&serde_json::json!({ "instances": [{"sepal_length": "wide"}] }))
-        .send()
-        .await
-        .unwrap();
+        .post_value_key(
+            "/predict/batch",
+            &key,
+            &serde_json::json!({ "instances": [{"sepal_length": "wide"}] }),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
     assert_eq!(batch(2).await.unwrap().status(), 429, "4 + 2 rows > 5");
     assert_eq!(batch(1).await.unwrap().status(), 200, "4 + 1 rows = 5");

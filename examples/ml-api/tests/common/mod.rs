@@ -80,6 +80,22 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `POST path` with `value` as JSON and the API key `key`.
+    pub async fn post_value_key(
+        &self,
+        path: &str,
+        key: &str,
+        value: &impl serde::Serialize,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("x-api-key", key)
+            .json(value)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `POST path` with a JSON `body` and no credentials.
     pub async fn post_json(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.client
