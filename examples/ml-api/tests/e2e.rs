@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn health_and_readiness_without_auth_with_security_headers_over_tls() {
     let s = start().await;
-    let r = s.client.get(s.url("/healthz")).send().await.unwrap();
+    let r = s.get("/healthz").await;
     assert_eq!(r.status(), 200);
     let h = r.headers().clone();
     assert_eq!(h["x-content-type-options"], "nosniff");
@@ -24,7 +24,7 @@ async fn health_and_readiness_without_auth_with_security_headers_over_tls() {
     assert_eq!(h["x-request-id"].len(), 36);
     assert_eq!(json(r).await["status"], "ok");
 
-    let r = s.client.get(s.url("/readyz")).send().await.unwrap();
+    let r = s.get("/readyz").await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["status"], "ready");
 
@@ -44,12 +44,12 @@ async fn health_and_readiness_without_auth_with_security_headers_over_tls() {
 async fn plain_http_has_no_hsts_and_errors_are_problems() {
     let s = start_with(|c| c.no_tls = Some(true)).await;
     assert!(s.base.starts_with("http://"));
-    let r = s.client.get(s.url("/healthz")).send().await.unwrap();
+    let r = s.get("/healthz").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("strict-transport-security").is_none());
     assert_eq!(r.headers()["x-frame-options"], "DENY");
 
-    let r = s.client.get(s.url("/nope")).send().await.unwrap();
+    let r = s.get("/nope").await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     assert_eq!(json(r).await["status"], 404);

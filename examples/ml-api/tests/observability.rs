@@ -90,7 +90,7 @@ async fn metrics_need_metrics_read_and_count_routes_failures_limits_and_classes(
     );
     assert_eq!(post_predict(&s, Some(("x-api-key", &user)), SETOSA).await, 403);
     assert_eq!(s.login("admin", "wrong-password").await.status(), 400);
-    let raw = s.client.get(s.url("/predict/12345-raw")).send().await.unwrap();
+    let raw = s.get("/predict/12345-raw").await;
     assert_eq!(raw.status(), 404);
 
     let r = scrape(Some(admin.clone())).await.unwrap();
@@ -590,7 +590,7 @@ async fn metrics_of_the_crate_layers_are_on_the_servers_metrics() {
     let s = start_with(|c| c.no_tls = Some(true)).await;
     let admin = s.api_key("scraper", "admin");
     // An encoded separator: refused by mlguard-http's path canonicalization.
-    let refused = s.client.get(s.url("/predict%2f..")).send().await.unwrap();
+    let refused = s.get("/predict%2f..").await;
     assert_eq!(refused.status(), 400);
     let text = s.get_key("/metrics", &admin).await.text().await.unwrap();
     let m = samples(&text);

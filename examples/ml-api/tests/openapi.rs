@@ -271,7 +271,7 @@ async fn methods_and_security_match_the_running_server() {
 #[tokio::test]
 async fn docs_and_document_are_served_with_their_own_csp() {
     let s = start_with(|c| c.no_tls = Some(true)).await;
-    let r = s.client.get(s.url(OPENAPI_PATH)).send().await.unwrap();
+    let r = s.get(OPENAPI_PATH).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(
@@ -294,7 +294,7 @@ async fn docs_and_document_are_served_with_their_own_csp() {
     assert!(DOCS_CSP.contains(ml_api::openapi::SWAGGER_UI_STYLE_HASH));
     assert!(!DOCS_CSP.contains("unsafe-") && !DOCS_CSP.contains('*') && !DOCS_CSP.contains("http"));
 
-    let r = s.client.get(s.url("/docs/")).send().await.unwrap();
+    let r = s.get("/docs/").await;
     assert_eq!(r.status(), 200);
     assert!(
         r.headers()["content-type"]
@@ -310,28 +310,15 @@ async fn docs_and_document_are_served_with_their_own_csp() {
     assert!(html.contains("swagger-ui-bundle.js"));
 
     for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-initializer.js"] {
-        let r = s
-            .client
-            .get(s.url(&format!("/docs/{asset}")))
-            .send()
-            .await
-            .unwrap();
+        let r = s.get(&format!("/docs/{asset}")).await;
         assert_eq!(r.status(), 200, "{asset}");
         assert_eq!(r.headers()["content-security-policy"], DOCS_CSP, "{asset}");
     }
-    let init = s
-        .client
-        .get(s.url("/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let init = s.get("/docs/swagger-initializer.js").await.text().await.unwrap();
     assert!(init.contains(OPENAPI_PATH), "{init}");
 
     // The API keeps the strict policy.
-    let r = s.client.get(s.url("/healthz")).send().await.unwrap();
+    let r = s.get("/healthz").await;
     assert_eq!(
         r.headers()["content-security-policy"],
         mlguard_http::headers::API_CSP

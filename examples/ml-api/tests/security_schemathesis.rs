@@ -38,7 +38,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         c.predict_rate = Some("1000000/minute".into());
     })
     .await;
-    let spec = s.client.get(s.url("/openapi.json")).send().await.unwrap();
+    let spec = s.get("/openapi.json").await;
     assert_eq!(spec.status(), 200, "the server must serve /openapi.json");
     let r = s.login("admin", &s.admin_password).await;
     assert_eq!(r.status(), 200);

@@ -107,6 +107,11 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `GET path` without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     /// `GET path` with the API key `key`.
     pub async fn get_key(&self, path: &str, key: &str) -> reqwest::Response {
         self.client
