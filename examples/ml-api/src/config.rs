@@ -102,6 +102,11 @@ pub mod defaults {
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
     /// Minimum length of `jwt_secret`, in bytes (HS256 wants at least its output size).
     pub const MIN_JWT_SECRET_LEN: usize = 32;
+    /// `jwt_roles_claim`: where an identity provider's tokens carry the roles (JSON Pointer).
+    pub const JWT_ROLES_CLAIM: &str = "/roles";
+    /// `jwks_refresh_interval`: the least time between two fetches of the provider's JWKS (an
+    /// unknown `kid` fetches at most this often).
+    pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 }
 
 /// One layer of raw settings: the command-line flags (with their `MLGUARD_*` variables) and the
@@ -238,6 +243,30 @@ pub struct Settings {
     /// Time in-flight requests get to finish on shutdown (e.g. `10s`).
     #[arg(long, env = "MLGUARD_SHUTDOWN_GRACE", global = true, value_name = "DURATION")]
     pub shutdown_grace: Option<String>,
+    /// An identity provider's JWKS URL: its tokens are accepted next to ml-api's own
+    /// (https, or http to a loopback address only).
+    #[arg(long, env = "MLGUARD_JWKS_URL", global = true, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// The identity provider's `iss` (required with jwks_url).
+    #[arg(long, env = "MLGUARD_JWT_ISSUER", global = true, value_name = "ISS")]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` the provider's tokens must carry (required with jwks_url).
+    #[arg(long, env = "MLGUARD_JWT_AUDIENCE", global = true, value_name = "AUD")]
+    pub jwt_audience: Option<String>,
+    /// JSON Pointer to the roles in the provider's tokens, e.g. `/realm_access/roles`.
+    #[arg(long, env = "MLGUARD_JWT_ROLES_CLAIM", global = true, value_name = "POINTER")]
+    pub jwt_roles_claim: Option<String>,
+    /// Least time between two fetches of the provider's JWKS (e.g. `5m`).
+    #[arg(
+        long,
+        env = "MLGUARD_JWKS_REFRESH_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub jwks_refresh_interval: Option<String>,
+    /// CA certificate (PEM) that signs the provider's https certificate.
+    #[arg(long, env = "MLGUARD_JWKS_CA", global = true, value_name = "PEM")]
+    pub jwks_ca: Option<PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -349,6 +378,12 @@ impl Settings {
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
             shutdown_grace: self.shutdown_grace.or(lower.shutdown_grace),
+            jwks_url: self.jwks_url.or(lower.jwks_url),
+            jwt_issuer: self.jwt_issuer.or(lower.jwt_issuer),
+            jwt_audience: self.jwt_audience.or(lower.jwt_audience),
+            jwt_roles_claim: self.jwt_roles_claim.or(lower.jwt_roles_claim),
+            jwks_refresh_interval: self.jwks_refresh_interval.or(lower.jwks_refresh_interval),
+            jwks_ca: self.jwks_ca.or(lower.jwks_ca),
         }
     }
 }
@@ -368,6 +403,113 @@ pub enum TlsSource {
         /// Private key.
         key: PathBuf,
     },
+}
+
+/// An identity provider whose tokens ml-api accepts next to its own (`jwks_url` and friends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IdpConfig {
+    /// The JWKS URL.
+    pub jwks_url: String,
+    /// The provider's `iss`.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    /// JSON Pointer to the roles.
+    pub roles_claim: String,
+    /// Least time between two JWKS fetches.
+    pub refresh_interval: Duration,
+    /// CA certificate for an https JWKS URL.
+    pub ca: Option<PathBuf>,
+}
+
+impl IdpConfig {
+    fn resolve(s: &Settings) -> Result<Option<Self>, ConfigError> {
+        let bad = |setting: &'static str, message: &str| ConfigError::BadValue {
+            setting,
+            message: message.to_owned(),
+        };
+        let Some(url) = s.jwks_url.clone() else {
+            for (setting, set) in [
+                ("jwt_issuer", s.jwt_issuer.is_some()),
+                ("jwt_audience", s.jwt_audience.is_some()),
+                ("jwt_roles_claim", s.jwt_roles_claim.is_some()),
+                ("jwks_refresh_interval", s.jwks_refresh_interval.is_some()),
+                ("jwks_ca", s.jwks_ca.is_some()),
+            ] {
+                if set {
+                    return Err(bad(setting, "only means something with jwks_url (MLGUARD_JWKS_URL)"));
+                }
+            }
+            return Ok(None);
+        };
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| bad("jwks_url", "not a URL (MLGUARD_JWKS_URL)"))?;
+        let host = uri.host().unwrap_or_default();
+        match uri.scheme_str() {
+            Some("https") if !host.is_empty() => {}
+            Some("http") if is_loopback(host) => {
+                if s.jwks_ca.is_some() {
+                    return Err(bad("jwks_ca", "only means something with an https jwks_url"));
+                }
+            }
+            Some("http") => {
+                return Err(bad(
+                    "jwks_url",
+                    "http is allowed only to a loopback address (127.0.0.0/8, ::1, localhost); use https (MLGUARD_JWKS_URL)",
+                ));
+            }
+            _ => return Err(bad("jwks_url", "must be an https URL (MLGUARD_JWKS_URL)")),
+        }
+        let required = |setting: &'static str, v: &Option<String>, env: &str| match v.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Ok(v.to_owned()),
+            _ => Err(bad(setting, &format!("required with jwks_url ({env})"))),
+        };
+        let issuer = required("jwt_issuer", &s.jwt_issuer, "MLGUARD_JWT_ISSUER")?;
+        let audience = required("jwt_audience", &s.jwt_audience, "MLGUARD_JWT_AUDIENCE")?;
+        if issuer == crate::auth::ISSUER {
+            return Err(bad(
+                "jwt_issuer",
+                "must differ from ml-api's own issuer `ml-api` (MLGUARD_JWT_ISSUER)",
+            ));
+        }
+        let roles_claim = s
+            .jwt_roles_claim
+            .clone()
+            .unwrap_or_else(|| defaults::JWT_ROLES_CLAIM.to_owned());
+        if let Err(e) = mlguard_auth::jwt::JsonPointer::parse(&roles_claim) {
+            return Err(bad(
+                "jwt_roles_claim",
+                &format!("not a JSON Pointer (RFC 6901, e.g. `/realm_access/roles`): {e} (MLGUARD_JWT_ROLES_CLAIM)"),
+            ));
+        }
+        let refresh_interval = match &s.jwks_refresh_interval {
+            Some(text) => parse_duration(text).map_err(|source| ConfigError::BadDuration {
+                setting: "jwks_refresh_interval",
+                source,
+            })?,
+            None => defaults::JWKS_REFRESH_INTERVAL,
+        };
+        if refresh_interval < Duration::from_secs(1) {
+            return Err(bad("jwks_refresh_interval", "must be at least 1s"));
+        }
+        Ok(Some(Self {
+            jwks_url: url,
+            issuer,
+            audience,
+            roles_claim,
+            refresh_interval,
+            ca: s.jwks_ca.clone(),
+        }))
+    }
+}
+
+/// `127.0.0.0/8`, `::1` (in brackets, as in a URL) or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The validated configuration.
@@ -432,6 +574,8 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
+    /// An identity provider whose tokens are accepted too (`jwks_url` set).
+    pub idp: Option<IdpConfig>,
 }
 
 /// A configuration that cannot be used. Messages name the setting and never contain a secret.
@@ -541,6 +685,7 @@ impl Config {
             n => Ok(n),
         };
 
+        let idp = IdpConfig::resolve(&s)?;
         let jwt_secret = s.jwt_secret.map(Secret::new);
         if let Some(secret) = &jwt_secret {
             let len = secret.expose().len();
@@ -693,6 +838,7 @@ impl Config {
                 defaults::REFRESH_TOKEN_TTL,
             )?,
             shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
+            idp,
         })
     }
 
@@ -743,6 +889,7 @@ fn unreachable_defaults() -> Config {
         access_token_ttl: defaults::ACCESS_TOKEN_TTL,
         refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
         shutdown_grace: defaults::SHUTDOWN_GRACE,
+        idp: None,
     }
 }
 
