@@ -307,3 +307,62 @@ async fn an_empty_key_set_is_not_a_successful_refresh() {
     assert!(idp.jwks.refresh_if_due().await);
     assert!(idp.check(&token).await.is_ok());
 }
+
+#[tokio::test]
+async fn each_issuer_is_checked_with_its_own_keys_and_the_denylist_covers_both() {
+    use mlguard_auth::jwt::{JwtAlgorithm, VerifyingKey};
+    use mlguard_auth::revocation::MemoryRevocationStore;
+    let idp = idp().await;
+    let clock: mlguard_core::SharedClock = Arc::new(idp.clock.clone());
+    let secret = [7u8; 32];
+    let own = JwtVerifier::builder()
+        .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("own"))
+        .issuer("ml-api")
+        .audience("ml-api")
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let provider = JwtVerifier::builder()
+        .jwks(idp.jwks.clone())
+        .issuer(idp.issuer.clone())
+        .audience("ml-api")
+        .roles_claim("/realm_access/roles")
+        .clock(clock)
+        .build()
+        .unwrap();
+    let revoked = Arc::new(MemoryRevocationStore::new());
+    let auth = BearerAuth::new(own)
+        .issuer_verifier(idp.issuer.clone(), provider)
+        .realm("ml-api")
+        .revocation(revoked.clone());
+    let check = |token: String| {
+        let auth = auth.clone();
+        async move {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+            auth.authenticate_headers(&headers).await.map_err(|p| p.status())
+        }
+    };
+    let hs = |claims: Value| hs256(&json!({"alg": "HS256", "kid": "own"}), &claims, &secret);
+    let base = |iss: &str| {
+        json!({"iss": iss, "aud": "ml-api", "sub": "bob", "exp": NOW + 300, "jti": format!("{iss}-1"),
+               "roles": ["admin"], "realm_access": {"roles": ["admin"]}})
+    };
+
+    // Each issuer's own tokens pass, with that issuer's role mapping.
+    let from_idp = idp.token(Signer::Rs256, &["admin"], json!({"jti": "idp-1"}));
+    assert!(check(from_idp.clone()).await.unwrap().has_role("admin"));
+    assert!(check(hs(base("ml-api"))).await.unwrap().has_role("admin"));
+    // Crossed: the HS256 secret cannot vouch for the provider's iss, nor the provider's key
+    // for ml-api's.
+    assert_eq!(
+        check(hs(base(&idp.issuer))).await.unwrap_err(),
+        StatusCode::UNAUTHORIZED
+    );
+    let rs_as_own = idp.token(Signer::Rs256, &["admin"], json!({"iss": "ml-api", "roles": ["admin"]}));
+    assert_eq!(check(rs_as_own).await.unwrap_err(), StatusCode::UNAUTHORIZED);
+    // The denylist applies to the provider's tokens too.
+    // (The store forgets an entry after its expiry by the system clock: a time ahead of it.)
+    revoked.revoke_now("idp-1", std::time::SystemTime::now() + Duration::from_secs(3600));
+    assert_eq!(check(from_idp).await.unwrap_err(), StatusCode::UNAUTHORIZED);
+}

@@ -8,14 +8,19 @@
 //! milliseconds) that the requests polled together below all arrive while the first one
 //! still holds its slot.
 
+#[cfg(feature = "axum")]
 use axum::Router;
+#[cfg(feature = "axum")]
 use http_body_util::BodyExt;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
 use mlguard_auth::password::PasswordHasher;
-use mlguard_auth::token::{TokenEndpoint, TokenResponse, token_route};
+use mlguard_auth::token::{TokenEndpoint, TokenResponse};
+#[cfg(feature = "axum")]
+use mlguard_auth::token::token_route;
 use mlguard_auth::users::{MemoryUserStore, UserRecord};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
+#[cfg(feature = "axum")]
 use tower::ServiceExt;
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
@@ -108,6 +113,7 @@ async fn unknown_users_go_through_the_same_bound() {
 }
 
 /// The axum route passes the status, `Retry-After` and the RFC 6749 body through.
+#[cfg(feature = "axum")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_axum_route_answers_503_with_retry_after() {
     let (_, endpoint) = endpoint(1, 0);

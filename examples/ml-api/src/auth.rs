@@ -1,14 +1,17 @@
 //! Authentication of the server: an API key (`X-API-Key`, from `apikeys.json`) or a bearer JWT
 //! (HS256 with the configured secret, `iss` and `aud` both `ml-api`), through mlguard-auth's
-//! [`AuthLayer`]. The layer writes the [`Principal`](mlguard_core::Principal) the permission
+//! [`AuthLayer`]. With `jwks_url` set, an identity provider's tokens are accepted too, each
+//! token checked by the verifier of its `iss` only (ml-api's HS256 key for `ml-api`, the
+//! provider's JWKS for the provider's issuer), so neither side's keys can vouch for the other's
+//! tokens; the `jti` denylist applies to both. The layer writes the [`Principal`](mlguard_core::Principal) the permission
 //! and quota layers read, and strips the credential headers before the handler runs.
 
 use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
-use crate::config::Secret;
+use crate::config::{IdpConfig, Secret};
 use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
 use mlguard_auth::apikey::FileKeyStore;
-use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, RemoteJwks, SigningKey, VerifyingKey};
 use mlguard_auth::refresh::MemoryRefreshStore;
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
 use mlguard_auth::token::TokenEndpoint;
@@ -60,6 +63,24 @@ impl Auth {
         refresh_ttl: Duration,
         revocations: Arc<dyn RevocationStore>,
     ) -> Result<Self, AuthError> {
+        Self::with_identity_provider(dir, jwt_secret, access_ttl, refresh_ttl, revocations, None)
+    }
+
+    /// Like [`Auth::with_revocations`], also accepting the tokens of the identity provider in
+    /// `idp` (its keys from its JWKS URL, fetched on the first unknown `kid` and at most once
+    /// per `jwks_refresh_interval` after that).
+    ///
+    /// # Errors
+    /// As [`Auth::with_revocations`]; or the provider's settings are refused (the CA file
+    /// cannot be read, the roles pointer is invalid).
+    pub fn with_identity_provider(
+        dir: &DataDir,
+        jwt_secret: &Secret,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+        revocations: Arc<dyn RevocationStore>,
+        idp: Option<&IdpConfig>,
+    ) -> Result<Self, AuthError> {
         let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
         let secret = jwt_secret.expose().as_bytes();
         let verifier = JwtVerifier::builder()
@@ -79,13 +100,47 @@ impl Auth {
                 MemoryRefreshStore::new().with_ttl(refresh_ttl),
             )))
             .revocation(revoked.clone());
+        let mut bearer = BearerAuth::new(verifier).realm(REALM).revocation(revoked);
+        if let Some(idp) = idp {
+            if idp.issuer == ISSUER {
+                return Err(AuthError::Config(format!(
+                    "jwt_issuer must differ from ml-api's own issuer `{ISSUER}` (MLGUARD_JWT_ISSUER)"
+                )));
+            }
+            bearer = bearer.issuer_verifier(idp.issuer.clone(), idp_verifier(idp)?);
+        }
         let layer = AuthLayer::new()
             .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))
-            .bearer(BearerAuth::new(verifier).realm(REALM).revocation(revoked));
+            .bearer(bearer);
         Ok(Self {
             layer,
             token: Arc::new(token),
             keys,
         })
     }
+}
+
+/// The identity provider's verifier: only the asymmetric keys of its JWKS, its `iss` and
+/// `aud`, roles where `roles_claim` points.
+fn idp_verifier(idp: &IdpConfig) -> Result<JwtVerifier, AuthError> {
+    let mut jwks = RemoteJwks::builder(idp.jwks_url.clone()).min_refresh_interval(idp.refresh_interval);
+    if let Some(ca) = &idp.ca {
+        let pem = std::fs::read(ca)
+            .map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
+        let client = reqwest::Client::builder()
+            .add_root_certificate(cert)
+            .timeout(mlguard_auth::jwt::jwks::DEFAULT_FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| AuthError::Config(format!("JWKS HTTP client: {e}")))?;
+        jwks = jwks.http_client(client);
+    }
+    JwtVerifier::builder()
+        .jwks(Arc::new(jwks.build()?))
+        .issuer(idp.issuer.clone())
+        .audience(idp.audience.clone())
+        .roles_claim(idp.roles_claim.clone())
+        .build()
 }

@@ -448,7 +448,15 @@ impl IdpConfig {
             .map_err(|_| bad("jwks_url", "not a URL (MLGUARD_JWKS_URL)"))?;
         let host = uri.host().unwrap_or_default();
         match uri.scheme_str() {
-            Some("https") if !host.is_empty() => {}
+            Some("https") if !host.is_empty() => {
+                if s.jwks_ca.is_none() {
+                    return Err(bad(
+                        "jwks_ca",
+                        "required with an https jwks_url: the PEM of the CA that signs the provider's \
+                         certificate (ml-api has no built-in root store) (MLGUARD_JWKS_CA)",
+                    ));
+                }
+            }
             Some("http") if is_loopback(host) => {
                 if s.jwks_ca.is_some() {
                     return Err(bad("jwks_ca", "only means something with an https jwks_url"));
@@ -468,12 +476,6 @@ impl IdpConfig {
         };
         let issuer = required("jwt_issuer", &s.jwt_issuer, "MLGUARD_JWT_ISSUER")?;
         let audience = required("jwt_audience", &s.jwt_audience, "MLGUARD_JWT_AUDIENCE")?;
-        if issuer == crate::auth::ISSUER {
-            return Err(bad(
-                "jwt_issuer",
-                "must differ from ml-api's own issuer `ml-api` (MLGUARD_JWT_ISSUER)",
-            ));
-        }
         let roles_claim = s
             .jwt_roles_claim
             .clone()

@@ -160,12 +160,13 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         ),
         None => std::sync::Arc::new(mlguard_auth::revocation::MemoryRevocationStore::new()),
     };
-    let auth = crate::auth::Auth::with_revocations(
+    let auth = crate::auth::Auth::with_identity_provider(
         &boot.data_dir,
         &boot.jwt_secret,
         config.access_token_ttl,
         config.refresh_token_ttl,
         revocations,
+        config.idp.as_ref(),
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
     let app = build_with(

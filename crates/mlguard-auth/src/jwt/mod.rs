@@ -100,6 +100,7 @@ use tower_layer::Layer;
 #[must_use]
 pub struct BearerAuth {
     verifier: Arc<JwtVerifier>,
+    by_issuer: Vec<(String, Arc<JwtVerifier>)>,
     realm: String,
     revocation: Option<Arc<dyn RevocationStore>>,
 }
@@ -108,6 +109,7 @@ impl fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuth")
             .field("verifier", &self.verifier)
+            .field("by_issuer", &self.by_issuer)
             .field("realm", &self.realm)
             .field("revocation", &self.revocation)
             .finish()
@@ -124,9 +126,21 @@ impl BearerAuth {
     pub fn from_arc(verifier: Arc<JwtVerifier>) -> Self {
         Self {
             verifier,
+            by_issuer: Vec::new(),
             realm: "api".to_owned(),
             revocation: None,
         }
+    }
+
+    /// Checks tokens whose `iss` is `issuer` with `verifier` instead of the main one (an
+    /// identity provider's tokens next to the service's own). The `iss` read to choose is not
+    /// trusted: the chosen verifier checks the signature with its own keys and algorithms and
+    /// checks `iss` again, so a token can never pick a verifier whose keys it was not signed
+    /// with. Tokens with any other `iss` (or none) go to the main verifier. The denylist
+    /// applies to all of them.
+    pub fn issuer_verifier(mut self, issuer: impl Into<String>, verifier: JwtVerifier) -> Self {
+        self.by_issuer.push((issuer.into(), Arc::new(verifier)));
+        self
     }
 
     /// The realm in the `WWW-Authenticate` challenge.
@@ -165,17 +179,19 @@ impl BearerAuth {
             }
             Err(e) => return Outcome::Done(Err(self.invalid(&format_args!("{e:?}")))),
         };
-        match self.verifier.verify(token) {
+        let verifier = self.select(token);
+        match verifier.verify(token) {
             Ok(verified) => self.after_verify(verified),
             #[cfg(feature = "jwks")]
-            Err(TokenError::UnknownKey) if self.verifier.jwks.is_some() => {
+            Err(TokenError::UnknownKey) if verifier.jwks.is_some() => {
                 let this = self.clone();
+                let verifier = verifier.clone();
                 let token = zeroize::Zeroizing::new(token.to_owned());
                 Outcome::Pending(Box::pin(async move {
-                    if let Some(jwks) = &this.verifier.jwks {
+                    if let Some(jwks) = &verifier.jwks {
                         jwks.refresh_if_due().await;
                     }
-                    match this.verifier.verify(&token) {
+                    match verifier.verify(&token) {
                         Ok(verified) => this.after_verify(verified).finish().await,
                         Err(e) => Err(this.invalid(&e)),
                     }
@@ -183,6 +199,20 @@ impl BearerAuth {
             }
             Err(e) => Outcome::Done(Err(self.invalid(&e))),
         }
+    }
+
+    /// The verifier for `token`: the one registered for its (unverified) `iss`, else the main one.
+    fn select(&self, token: &str) -> &Arc<JwtVerifier> {
+        if self.by_issuer.is_empty() {
+            return &self.verifier;
+        }
+        let Some(iss) = verify::peek_issuer(token, self.verifier.max_token_len()) else {
+            return &self.verifier;
+        };
+        self.by_issuer
+            .iter()
+            .find(|(issuer, _)| *issuer == iss)
+            .map_or(&self.verifier, |(_, verifier)| verifier)
     }
 
     fn after_verify(&self, verified: VerifiedToken) -> Outcome {

@@ -602,6 +602,19 @@ pub fn parse_header(token: &str, max_len: usize) -> Result<(JwtAlgorithm, Option
     Ok((alg, kid.map(Cow::into_owned)))
 }
 
+/// The `iss` of a compact JWS, read WITHOUT verifying anything: only to choose which verifier
+/// checks the token (which then checks `iss` again). `None` when absent, not a string, or the
+/// token does not parse.
+pub(crate) fn peek_issuer(token: &str, max_len: usize) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let parts = split(token, max_len).ok()?;
+    let payload = URL_SAFE_NO_PAD.decode(parts.payload).ok()?;
+    serde_json::from_slice::<Iss>(&payload).ok()?.iss
+}
+
 fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> Result<(), TokenError> {
     if parts.signature.is_empty() {
         return Err(TokenError::EmptySignature);
