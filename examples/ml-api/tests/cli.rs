@@ -371,3 +371,72 @@ fn unknown_role_and_short_password_are_refused() {
     assert!(stderr.contains(r#"user "eve" saved"#), "{stderr}");
     assert!(file("users.json").contains("\"eve\""), "{}", file("users.json"));
 }
+
+/// A UTC timestamp as `apikey list` prints it: `YYYY-MM-DDTHH:MM:SSZ`.
+fn is_utc_timestamp(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[test]
+fn apikey_create_takes_an_expiry_and_list_shows_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let file = |name: &str| std::fs::read_to_string(data.join(name)).unwrap_or_default();
+
+    // A bad or zero duration is refused, naming the flag, and nothing is written.
+    for bad in ["soon", "0s"] {
+        let (ok, stdout, stderr) =
+            run_with_stdin(data, &["apikey", "create", "bad", "--expires-in", bad], b"");
+        assert!(!ok, "--expires-in {bad} accepted: {stdout}");
+        assert!(stderr.contains("--expires-in"), "{stderr}");
+        assert!(!file("apikeys.json").contains("\"bad\""), "{}", file("apikeys.json"));
+    }
+
+    for (name, expiry) in [("ninety", Some("90d")), ("brief", Some("1s")), ("forever", None)] {
+        let mut args = vec!["apikey", "create", name, "--role", "user"];
+        if let Some(e) = expiry {
+            args.extend(["--expires-in", e]);
+        }
+        let (ok, stdout, stderr) = run_with_stdin(data, &args, b"");
+        assert!(ok, "{stderr}");
+        assert!(stdout.trim().starts_with("mlg_"), "{stdout}");
+        if expiry.is_some() {
+            assert!(stderr.contains("expires"), "{stderr}");
+        }
+    }
+
+    // The 1 s key expires (bounded wait); the others stay active.
+    let line = |listing: &str, name: &str| {
+        listing
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("{name} not listed: {listing}"))
+            .to_owned()
+    };
+    let mut listing = String::new();
+    for _ in 0..20 {
+        let out = cmd(data).args(["apikey", "list"]).output().unwrap();
+        assert!(out.status.success());
+        listing = String::from_utf8(out.stdout).unwrap();
+        if line(&listing, "brief").ends_with("expired") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(listing.lines().next().unwrap().contains("expires"), "{listing}");
+    let brief = line(&listing, "brief");
+    assert!(brief.ends_with("expired"), "{listing}");
+    let ninety = line(&listing, "ninety");
+    assert!(ninety.ends_with("active"), "{listing}");
+    assert!(ninety.split_whitespace().any(is_utc_timestamp), "{listing}");
+    let forever = line(&listing, "forever");
+    assert!(forever.ends_with("active") && forever.contains("never"), "{listing}");
+}

@@ -68,6 +68,9 @@ pub enum ApikeyCommand {
         /// Role: `admin`, `user` (encrypt/decrypt), or `client` (predictions without probabilities).
         #[arg(long, default_value = "user")]
         role: String,
+        /// Lifetime of the key, e.g. `90d` (at least 1s); unset: no expiry.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
     },
     /// List keys (ids, names, roles; never the keys).
     List,
