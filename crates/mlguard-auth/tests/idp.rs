@@ -316,7 +316,11 @@ async fn each_issuer_is_checked_with_its_own_keys_and_the_denylist_covers_both()
     let clock: mlguard_core::SharedClock = Arc::new(idp.clock.clone());
     let secret = [7u8; 32];
     let own = JwtVerifier::builder()
-        .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("own"))
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
+                .unwrap()
+                .with_kid("own"),
+        )
         .issuer("ml-api")
         .audience("ml-api")
         .clock(clock.clone())
@@ -359,7 +363,11 @@ async fn each_issuer_is_checked_with_its_own_keys_and_the_denylist_covers_both()
         check(hs(base(&idp.issuer))).await.unwrap_err(),
         StatusCode::UNAUTHORIZED
     );
-    let rs_as_own = idp.token(Signer::Rs256, &["admin"], json!({"iss": "ml-api", "roles": ["admin"]}));
+    let rs_as_own = idp.token(
+        Signer::Rs256,
+        &["admin"],
+        json!({"iss": "ml-api", "roles": ["admin"]}),
+    );
     assert_eq!(check(rs_as_own).await.unwrap_err(), StatusCode::UNAUTHORIZED);
     // The denylist applies to the provider's tokens too.
     // (The store forgets an entry after its expiry by the system clock: a time ahead of it.)

@@ -14,9 +14,9 @@ use axum::Router;
 use http_body_util::BodyExt;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
 use mlguard_auth::password::PasswordHasher;
-use mlguard_auth::token::{TokenEndpoint, TokenResponse};
 #[cfg(feature = "axum")]
 use mlguard_auth::token::token_route;
+use mlguard_auth::token::{TokenEndpoint, TokenResponse};
 use mlguard_auth::users::{MemoryUserStore, UserRecord};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};

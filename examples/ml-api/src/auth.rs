@@ -125,8 +125,8 @@ impl Auth {
 fn idp_verifier(idp: &IdpConfig) -> Result<JwtVerifier, AuthError> {
     let mut jwks = RemoteJwks::builder(idp.jwks_url.clone()).min_refresh_interval(idp.refresh_interval);
     if let Some(ca) = &idp.ca {
-        let pem = std::fs::read(ca)
-            .map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
+        let pem =
+            std::fs::read(ca).map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
         let client = reqwest::Client::builder()

@@ -438,7 +438,10 @@ impl IdpConfig {
                 ("jwks_ca", s.jwks_ca.is_some()),
             ] {
                 if set {
-                    return Err(bad(setting, "only means something with jwks_url (MLGUARD_JWKS_URL)"));
+                    return Err(bad(
+                        setting,
+                        "only means something with jwks_url (MLGUARD_JWKS_URL)",
+                    ));
                 }
             }
             return Ok(None);
@@ -470,10 +473,11 @@ impl IdpConfig {
             }
             _ => return Err(bad("jwks_url", "must be an https URL (MLGUARD_JWKS_URL)")),
         }
-        let required = |setting: &'static str, v: &Option<String>, env: &str| match v.as_deref().map(str::trim) {
-            Some(v) if !v.is_empty() => Ok(v.to_owned()),
-            _ => Err(bad(setting, &format!("required with jwks_url ({env})"))),
-        };
+        let required =
+            |setting: &'static str, v: &Option<String>, env: &str| match v.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => Err(bad(setting, &format!("required with jwks_url ({env})"))),
+            };
         let issuer = required("jwt_issuer", &s.jwt_issuer, "MLGUARD_JWT_ISSUER")?;
         let audience = required("jwt_audience", &s.jwt_audience, "MLGUARD_JWT_AUDIENCE")?;
         let roles_claim = s
@@ -483,7 +487,9 @@ impl IdpConfig {
         if let Err(e) = mlguard_auth::jwt::JsonPointer::parse(&roles_claim) {
             return Err(bad(
                 "jwt_roles_claim",
-                &format!("not a JSON Pointer (RFC 6901, e.g. `/realm_access/roles`): {e} (MLGUARD_JWT_ROLES_CLAIM)"),
+                &format!(
+                    "not a JSON Pointer (RFC 6901, e.g. `/realm_access/roles`): {e} (MLGUARD_JWT_ROLES_CLAIM)"
+                ),
             ));
         }
         let refresh_interval = match &s.jwks_refresh_interval {
@@ -993,6 +999,55 @@ mod tests {
             Config::resolve(zero, None).unwrap_err(),
             ConfigError::Zero("max_connections_per_ip")
         ));
+    }
+
+    #[test]
+    fn identity_provider_settings_are_checked_together() {
+        let idp = |url: &str, extra: &str| {
+            let toml = format!(
+                "jwks_url = \"{url}\"\njwt_issuer = \"https://sso/realms/ml\"\njwt_audience = \"ml-api\"\n{extra}"
+            );
+            Config::resolve(Settings::from_toml_str(&toml).unwrap(), None)
+        };
+        let setting = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::BadValue { setting, .. }) => setting,
+            other => panic!("{other:?}"),
+        };
+        for loopback in [
+            "http://127.0.0.1:8080/certs",
+            "http://[::1]/certs",
+            "http://localhost/certs",
+        ] {
+            let c = idp(loopback, "").unwrap().idp.unwrap();
+            assert_eq!(c.roles_claim, "/roles");
+            assert_eq!(c.refresh_interval, defaults::JWKS_REFRESH_INTERVAL);
+        }
+        let c = idp(
+            "https://sso/certs",
+            "jwks_ca = \"ca.pem\"\njwt_roles_claim = \"/realm_access/roles\"",
+        )
+        .unwrap()
+        .idp
+        .unwrap();
+        assert_eq!(c.roles_claim, "/realm_access/roles");
+        assert_eq!(setting(idp("http://10.0.0.1/certs", "")), "jwks_url");
+        assert_eq!(setting(idp("http://127.evil.example/certs", "")), "jwks_url");
+        assert_eq!(setting(idp("ftp://127.0.0.1/certs", "")), "jwks_url");
+        assert_eq!(setting(idp("https://sso/certs", "")), "jwks_ca");
+        assert_eq!(
+            setting(idp("http://127.0.0.1/c", "jwt_roles_claim = \"roles\"")),
+            "jwt_roles_claim"
+        );
+        assert_eq!(
+            setting(idp("http://127.0.0.1/c", "jwks_refresh_interval = \"500ms\"")),
+            "jwks_refresh_interval"
+        );
+        let alone = Settings {
+            jwt_audience: Some("ml-api".into()),
+            ..Settings::default()
+        };
+        assert_eq!(setting(Config::resolve(alone, None)), "jwt_audience");
+        assert!(Config::resolve(Settings::default(), None).unwrap().idp.is_none());
     }
 
     #[test]

@@ -397,7 +397,11 @@ fn apikey_create_takes_an_expiry_and_list_shows_it() {
             run_with_stdin(data, &["apikey", "create", "bad", "--expires-in", bad], b"");
         assert!(!ok, "--expires-in {bad} accepted: {stdout}");
         assert!(stderr.contains("--expires-in"), "{stderr}");
-        assert!(!file("apikeys.json").contains("\"bad\""), "{}", file("apikeys.json"));
+        assert!(
+            !file("apikeys.json").contains("\"bad\""),
+            "{}",
+            file("apikeys.json")
+        );
     }
 
     for (name, expiry) in [("ninety", Some("90d")), ("brief", Some("1s")), ("forever", None)] {
@@ -438,5 +442,8 @@ fn apikey_create_takes_an_expiry_and_list_shows_it() {
     assert!(ninety.ends_with("active"), "{listing}");
     assert!(ninety.split_whitespace().any(is_utc_timestamp), "{listing}");
     let forever = line(&listing, "forever");
-    assert!(forever.ends_with("active") && forever.contains("never"), "{listing}");
+    assert!(
+        forever.ends_with("active") && forever.contains("never"),
+        "{listing}"
+    );
 }

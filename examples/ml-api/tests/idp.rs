@@ -145,8 +145,16 @@ fn token(provider: &Provider, signer: Signer, roles: &[&str], overrides: Value) 
     }
     use jsonwebtoken::{Algorithm, EncodingKey};
     let (alg, kid, key) = match signer {
-        Signer::Rs256 => (Algorithm::RS256, "rsa-remote", EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap()),
-        Signer::Es256 => (Algorithm::ES256, "ec-remote", EncodingKey::from_ec_pem(EC_PRIVATE).unwrap()),
+        Signer::Rs256 => (
+            Algorithm::RS256,
+            "rsa-remote",
+            EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        ),
+        Signer::Es256 => (
+            Algorithm::ES256,
+            "ec-remote",
+            EncodingKey::from_ec_pem(EC_PRIVATE).unwrap(),
+        ),
         Signer::Rs256Rotated => (
             Algorithm::RS256,
             "rsa2-remote",
@@ -185,7 +193,11 @@ async fn keycloak_tokens_are_accepted_and_their_realm_roles_mapped() {
     for signer in [Signer::Rs256, Signer::Es256] {
         for aud in [json!(AUDIENCE), json!(["account", AUDIENCE])] {
             let admin = token(&idp, signer, &["admin", "offline_access"], json!({"aud": aud}));
-            assert_eq!(predict(&server, &admin).await, 200, "admin, {signer:?}, aud {aud}");
+            assert_eq!(
+                predict(&server, &admin).await,
+                200,
+                "admin, {signer:?}, aud {aud}"
+            );
             let user = token(&idp, signer, &["user", "offline_access"], json!({"aud": aud}));
             assert_eq!(predict(&server, &user).await, 403, "user, {signer:?}, aud {aud}");
         }
@@ -225,14 +237,25 @@ async fn wrong_issuer_audience_expired_unknown_kid_or_crossed_keys_are_401() {
         ),
         (
             "wrong audiences",
-            token(&idp, Signer::Es256, &["admin"], json!({"aud": ["account", "broker"]})),
+            token(
+                &idp,
+                Signer::Es256,
+                &["admin"],
+                json!({"aud": ["account", "broker"]}),
+            ),
         ),
-        ("no audience", token(&idp, Signer::Rs256, &["admin"], json!({"aud": null}))),
+        (
+            "no audience",
+            token(&idp, Signer::Rs256, &["admin"], json!({"aud": null})),
+        ),
         (
             "expired",
             token(&idp, Signer::Rs256, &["admin"], json!({"exp": now() - 120})),
         ),
-        ("unknown kid", token(&idp, Signer::Rs256Rotated, &["admin"], json!({}))),
+        (
+            "unknown kid",
+            token(&idp, Signer::Rs256Rotated, &["admin"], json!({})),
+        ),
         // Each issuer's tokens are checked with that issuer's keys only.
         (
             "HS256 with ml-api's secret, the provider's iss",
@@ -249,7 +272,10 @@ async fn wrong_issuer_audience_expired_unknown_kid_or_crossed_keys_are_401() {
         ),
         // The denylist applies to the provider's tokens too: without a jti they cannot be
         // revoked, so they are refused.
-        ("no jti", token(&idp, Signer::Es256, &["admin"], json!({"jti": null}))),
+        (
+            "no jti",
+            token(&idp, Signer::Es256, &["admin"], json!({"jti": null})),
+        ),
     ];
     for (why, token) in refused {
         assert_eq!(predict(&server, &token).await, 401, "{why}");
@@ -290,7 +316,11 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
     assert_eq!(status, 200, "the rotated key was never picked up");
     assert!(idp.hits.load(Ordering::SeqCst) >= 2);
     let old_again = token(&idp, Signer::Rs256, &["admin"], json!({}));
-    assert_eq!(predict(&server, &old_again).await, 401, "the withdrawn key is gone");
+    assert_eq!(
+        predict(&server, &old_again).await,
+        401,
+        "the withdrawn key is gone"
+    );
     server.stop().await;
 }
 
@@ -327,6 +357,9 @@ fn invalid_identity_provider_settings_are_start_up_errors_naming_the_setting() {
     let mut remote = vec!["--jwks-url", "http://idp.example/certs"];
     remote.extend_from_slice(&both);
     refuses_to_start(&remote, "jwks_url");
-    refuses_to_start(&with(&[&both[..], &["--jwt-roles-claim", "realm_access.roles"]].concat()), "jwt_roles_claim");
+    refuses_to_start(
+        &with(&[&both[..], &["--jwt-roles-claim", "realm_access.roles"]].concat()),
+        "jwt_roles_claim",
+    );
     refuses_to_start(&both, "jwt_issuer");
 }

@@ -50,7 +50,10 @@ pub fn run(config: &Config, command: ApikeyCommand) -> Result<ExitCode, CliError
         }
         ApikeyCommand::List => {
             let keys = manager.list().map_err(|e| CliError::Other(e.to_string()))?;
-            println!("{:<18} {:<24} {:<12} {:<20} status", "id", "name", "roles", "expires");
+            println!(
+                "{:<18} {:<24} {:<12} {:<20} status",
+                "id", "name", "roles", "expires"
+            );
             for k in keys {
                 let status = if k.revoked {
                     "revoked"
