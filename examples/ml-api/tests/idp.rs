@@ -5,7 +5,8 @@
 //! `scope: "openid profile email"` and `aud` as a string and as an array. The test keys in
 //! tests/data/idp are copies of mlguard-auth's (see its tests/data/README.md).
 //!
-//! The invalid combinations of the settings are start-up errors, checked through the binary.
+//! An https provider is trusted through `MLGUARD_JWKS_CA` (and refused with another CA). The
+//! invalid combinations of the settings are start-up errors, checked through the binary.
 
 mod common;
 
@@ -60,10 +61,16 @@ fn published() -> (Value, Value) {
 
 /// A JWKS endpoint on 127.0.0.1, at Keycloak's path.
 async fn provider() -> Provider {
+    serve_provider(None).await
+}
+
+/// Like [`provider`]; over https with `tls`.
+async fn serve_provider(tls: Option<Arc<rustls::ServerConfig>>) -> Provider {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let provider = Provider {
-        issuer: format!("http://{addr}/realms/ml"),
+        issuer: format!("{scheme}://{addr}/realms/ml"),
         jwks: Arc::new(RwLock::new(String::new())),
         hits: Arc::new(AtomicUsize::new(0)),
     };
@@ -78,15 +85,30 @@ async fn provider() -> Provider {
             async move { ([("content-type", "application/json")], body) }
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    match tls {
+        None => {
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        }
+        Some(tls) => {
+            let server =
+                mlguard_http::server::Server::from_listener(listener, app, Some(tls), Default::default());
+            tokio::spawn(server.run(std::future::pending()));
+        }
+    }
     provider
 }
 
 /// ml-api (plain HTTP) trusting `provider`, roles at `/realm_access/roles`.
 async fn server(provider: &Provider) -> TestServer {
+    server_with_ca(provider, None).await
+}
+
+/// Like [`server`], trusting `ca` for an https provider.
+async fn server_with_ca(provider: &Provider, ca: Option<std::path::PathBuf>) -> TestServer {
     let url = format!("{}/protocol/openid-connect/certs", provider.issuer);
     let issuer = provider.issuer.clone();
     start_with(|s| {
+        s.jwks_ca = ca;
         s.no_tls = Some(true);
         s.jwt_secret = Some(JWT_SECRET.to_owned());
         s.jwks_url = Some(url);
@@ -324,8 +346,45 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_provider_is_trusted_through_jwks_ca() {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let key_pem = certified.signing_key.serialize_pem();
+    let tls = mlguard_http::tls::server_config_from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
+    let idp = serve_provider(Some(tls)).await;
+    assert!(idp.issuer.starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("idp-ca.pem");
+    std::fs::write(&ca, &cert_pem).unwrap();
+
+    let server = server_with_ca(&idp, Some(ca)).await;
+    let admin = token(&idp, Signer::Es256, &["admin"], json!({}));
+    assert_eq!(predict(&server, &admin).await, 200);
+    assert_eq!(idp.hits.load(Ordering::SeqCst), 1);
+    server.stop().await;
+
+    // Control: trusting another CA, the provider's certificate is refused, so are its tokens.
+    let other = dir.path().join("other-ca.pem");
+    let stranger = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(&other, stranger.cert.pem()).unwrap();
+    let server = server_with_ca(&idp, Some(other)).await;
+    assert_eq!(predict(&server, &admin).await, 401);
+    assert_eq!(
+        idp.hits.load(Ordering::SeqCst),
+        1,
+        "no JWKS served over an untrusted TLS session"
+    );
+    server.stop().await;
+}
+
 /// `ml-api serve` with `args`: must exit non-zero at once, naming `setting` on stderr.
 fn refuses_to_start(args: &[&str], setting: &str) {
+    refuses_to_start_with(args, &[], setting);
+}
+
+/// Like [`refuses_to_start`], with `env` set in the environment.
+fn refuses_to_start_with(args: &[&str], env: &[(&str, &str)], setting: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ml-api"))
         .arg("--data-dir")
@@ -336,6 +395,7 @@ fn refuses_to_start(args: &[&str], setting: &str) {
         .env_remove("MLGUARD_JWT_ISSUER")
         .env_remove("MLGUARD_JWT_AUDIENCE")
         .env_remove("MLGUARD_JWT_ROLES_CLAIM")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -362,4 +422,29 @@ fn invalid_identity_provider_settings_are_start_up_errors_naming_the_setting() {
         "jwt_roles_claim",
     );
     refuses_to_start(&both, "jwt_issuer");
+    // The same rules through the environment.
+    refuses_to_start_with(
+        &[],
+        &[("MLGUARD_JWKS_URL", url), ("MLGUARD_JWT_AUDIENCE", "ml-api")],
+        "jwt_issuer",
+    );
+    refuses_to_start_with(
+        &[],
+        &[
+            ("MLGUARD_JWKS_URL", "http://10.1.2.3/certs"),
+            ("MLGUARD_JWT_ISSUER", "http://idp"),
+            ("MLGUARD_JWT_AUDIENCE", "ml-api"),
+        ],
+        "jwks_url",
+    );
+    refuses_to_start_with(
+        &[],
+        &[
+            ("MLGUARD_JWKS_URL", url),
+            ("MLGUARD_JWT_ISSUER", "http://idp"),
+            ("MLGUARD_JWT_AUDIENCE", "ml-api"),
+            ("MLGUARD_JWT_ROLES_CLAIM", "~realm"),
+        ],
+        "jwt_roles_claim",
+    );
 }
