@@ -480,6 +480,14 @@ impl IdpConfig {
             };
         let issuer = required("jwt_issuer", &s.jwt_issuer, "MLGUARD_JWT_ISSUER")?;
         let audience = required("jwt_audience", &s.jwt_audience, "MLGUARD_JWT_AUDIENCE")?;
+        // ml-api's own `iss` (`crate::auth::ISSUER`; not imported: auth imports config). The
+        // verifier is chosen by `iss`, so the provider's must differ; tests/idp.rs pins this.
+        if issuer == "ml-api" {
+            return Err(bad(
+                "jwt_issuer",
+                "must differ from ml-api's own issuer `ml-api` (MLGUARD_JWT_ISSUER)",
+            ));
+        }
         let roles_claim = s
             .jwt_roles_claim
             .clone()

@@ -348,10 +348,10 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_provider_is_trusted_through_jwks_ca() {
-    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let cert_pem = certified.cert.pem();
-    let key_pem = certified.signing_key.serialize_pem();
-    let tls = mlguard_http::tls::server_config_from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
+    let certified = mlguard_http::tls::self_signed(&["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = certified.cert_pem.clone();
+    let tls =
+        mlguard_http::tls::server_config_from_pem(cert_pem.as_bytes(), certified.key_pem.as_bytes()).unwrap();
     let idp = serve_provider(Some(tls)).await;
     assert!(idp.issuer.starts_with("https://"));
     let dir = tempfile::tempdir().unwrap();
@@ -366,8 +366,8 @@ async fn an_https_provider_is_trusted_through_jwks_ca() {
 
     // Control: trusting another CA, the provider's certificate is refused, so are its tokens.
     let other = dir.path().join("other-ca.pem");
-    let stranger = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    std::fs::write(&other, stranger.cert.pem()).unwrap();
+    let stranger = mlguard_http::tls::self_signed(&["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(&other, &stranger.cert_pem).unwrap();
     let server = server_with_ca(&idp, Some(other)).await;
     assert_eq!(predict(&server, &admin).await, 401);
     assert_eq!(
@@ -422,6 +422,11 @@ fn invalid_identity_provider_settings_are_start_up_errors_naming_the_setting() {
         "jwt_roles_claim",
     );
     refuses_to_start(&both, "jwt_issuer");
+    // The provider's issuer cannot be ml-api's own (the verifier is chosen by `iss`).
+    refuses_to_start(
+        &with(&["--jwt-issuer", ml_api::auth::ISSUER, "--jwt-audience", "ml-api"]),
+        "jwt_issuer",
+    );
     // The same rules through the environment.
     refuses_to_start_with(
         &[],
