@@ -173,8 +173,7 @@ pub struct Envelope {
 impl Envelope {
     /// An envelope from per-feature training `min` / `max`, the `mean`, the inverse covariance
     /// (row-major rows) and the Mahalanobis `threshold`, with the default bounds margin. With
-    /// mlguard-model: `Envelope::new(s.min.clone(), s.max.clone(), s.mean.clone(),
-    /// s.inv_covariance.clone(), s.threshold)` where `s = model.training_stats()?`.
+    /// mlguard-model, the `model` feature's `Envelope::from_training_stats` does this.
     ///
     /// # Errors
     /// [`EnvelopeError`] for mismatched lengths, non-finite values, `min > max` or a threshold
@@ -225,6 +224,34 @@ impl Envelope {
         };
         env.set_margin(DEFAULT_BOUNDS_MARGIN);
         Ok(env)
+    }
+
+    /// The envelope of a model's training statistics (mlguard-model, format-2 model files),
+    /// with the default bounds margin.
+    ///
+    /// # Errors
+    /// As [`Envelope::new`].
+    #[cfg(feature = "model")]
+    pub fn from_training_stats(stats: &mlguard_model::TrainingStats) -> Result<Self, EnvelopeError> {
+        Self::new(
+            stats.min.clone(),
+            stats.max.clone(),
+            stats.mean.clone(),
+            stats.inv_covariance.clone(),
+            stats.threshold,
+        )
+    }
+
+    /// Each feature's training range (`max - min`, at least `f64::EPSILON`, no margin): the
+    /// scale that keeps one feature from dominating PRADA's distances
+    /// ([`crate::PradaConfig::feature_scale`]).
+    #[must_use]
+    pub fn training_ranges(&self) -> Vec<f64> {
+        self.min
+            .iter()
+            .zip(&self.max)
+            .map(|(lo, hi)| (hi - lo).max(f64::EPSILON))
+            .collect()
     }
 
     /// Widens each feature's training range by `fraction` of the range on each side (default

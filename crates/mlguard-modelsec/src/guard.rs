@@ -3,9 +3,9 @@
 use mlguard_core::{Principal, Problem};
 
 use crate::budget::QueryBudget;
-use crate::envelope::{OodGuard, OodReport};
+use crate::envelope::{Envelope, OodAction, OodGuard, OodReport};
 use crate::output::{OutputPolicy, OutputPolicyResolver};
-use crate::prada::{ExtractionDetector, Standing};
+use crate::prada::{ConfigError, ExtractionDetector, ExtractionDetectorBuilder, Standing};
 
 /// Output policy, query budget, input envelope and extraction detector, composed for a
 /// prediction handler: [`admit`](Self::admit) before the model runs, [`release`](Self::release)
@@ -88,6 +88,36 @@ impl ModelGuardBuilder {
     pub fn extraction(mut self, detector: ExtractionDetector) -> Self {
         self.guard.extraction = Some(detector);
         self
+    }
+
+    /// The input-side protection for a model with (`Some`) or without (`None`) training
+    /// statistics: with an envelope, an [`OodGuard`] with `ood_action`; and the extraction
+    /// detector from `detector` (action, cool-down, store as set there) configured by
+    /// [`ExtractionDetectorBuilder::training_envelope`].
+    ///
+    /// ```
+    /// use mlguard_modelsec::{Envelope, ExtractionDetector, ModelGuard, OodAction, OutputPolicy, OutputPolicyResolver};
+    /// let envelope = Envelope::new(vec![0.0], vec![10.0], vec![5.0], vec![vec![0.12]], 4.0)?;
+    /// let guard = ModelGuard::builder(OutputPolicyResolver::new(OutputPolicy::LabelOnly))
+    ///     .training_envelope(Some(envelope), OodAction::Reject, ExtractionDetector::builder())?
+    ///     .build();
+    /// assert!(guard.envelope().is_some() && guard.extraction().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError`] from the detector's settings.
+    pub fn training_envelope(
+        mut self,
+        envelope: Option<Envelope>,
+        ood_action: OodAction,
+        detector: ExtractionDetectorBuilder,
+    ) -> Result<Self, ConfigError> {
+        self.guard.extraction = Some(detector.training_envelope(envelope.clone()).build()?);
+        if let Some(env) = envelope {
+            self.guard.envelope = Some(OodGuard::new(env, ood_action));
+        }
+        Ok(self)
     }
 
     /// Finishes the guard.

@@ -483,6 +483,23 @@ impl ExtractionDetectorBuilder {
         self
     }
 
+    /// The setup for a model with (`Some`) or without (`None`) training statistics, applied
+    /// to the parameters set so far (call it after [`config`](Self::config)).
+    ///
+    /// With an envelope: the out-of-distribution rate detector runs on it, PRADA's distances
+    /// are scaled by the training ranges ([`Envelope::training_ranges`]) and PRADA's alarm is
+    /// off ([`PradaConfig::alarms`]: it false-alarms on benign replays of a small data set,
+    /// see the module docs; W is still reported). Without one, PRADA is the only detector
+    /// left, so its alarm is on.
+    pub fn training_envelope(mut self, envelope: Option<Envelope>) -> Self {
+        self.config.alarms = envelope.is_none();
+        if let Some(env) = envelope {
+            self.config.feature_scale = Some(env.training_ranges());
+            self.envelope = Some(Arc::new(env));
+        }
+        self
+    }
+
     /// PRADA's parameters (default [`PradaConfig::default`]).
     pub fn config(mut self, config: PradaConfig) -> Self {
         self.config = config;

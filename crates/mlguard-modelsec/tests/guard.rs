@@ -248,3 +248,40 @@ async fn envelope_rejections_feed_the_detector() {
     assert!(statuses[..first_403].contains(&422));
     assert!(statuses[first_403..].iter().all(|s| *s == 403));
 }
+
+/// `ModelGuardBuilder::training_envelope`: with training statistics, the envelope guards inputs
+/// and the detector watches the out-of-distribution rate; without, no envelope, PRADA only.
+#[tokio::test]
+async fn training_envelope_sets_up_envelope_and_detector() {
+    let who = Principal::builder("t").build();
+    let with = ModelGuard::builder(OutputPolicyResolver::new(OutputPolicy::LabelOnly))
+        .training_envelope(Some(envelope()), OodAction::Reject, ExtractionDetector::builder())
+        .unwrap()
+        .build();
+    assert!(with.admit(&who, &[iris_rows()[0].clone()]).await.is_ok());
+    let refused = with
+        .admit(&who, &[vec![99.0, 99.0, 99.0, 99.0]])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), 422);
+    // The detector got the envelope: uniform queries over the feature box alarm on the
+    // out-of-distribution rate.
+    let detector = with.extraction().unwrap();
+    let eve = Principal::builder("eve").build();
+    assert!(first_alarm(detector, &eve, &uniform(7, 200)).await.is_some());
+
+    let without = ModelGuard::builder(OutputPolicyResolver::new(OutputPolicy::LabelOnly))
+        .training_envelope(None, OodAction::Reject, ExtractionDetector::builder())
+        .unwrap()
+        .build();
+    assert!(without.envelope().is_none() && without.extraction().is_some());
+    assert!(without.admit(&who, &[vec![99.0, 99.0, 99.0, 99.0]]).await.is_ok());
+
+    // Detector settings are still checked.
+    let bad = ModelGuard::builder(OutputPolicyResolver::new(OutputPolicy::LabelOnly)).training_envelope(
+        None,
+        OodAction::Log,
+        ExtractionDetector::builder().cooldown(Duration::ZERO),
+    );
+    assert!(bad.is_err());
+}

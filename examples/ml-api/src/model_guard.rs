@@ -25,8 +25,7 @@ use crate::policy;
 use mlguard_core::Principal;
 use mlguard_model::TrainingStats;
 use mlguard_modelsec::{
-    Envelope, ExtractionDetector, ModelGuard, OodGuard, OutputPolicy, OutputPolicyResolver, PradaConfig,
-    QueryBudget,
+    Envelope, ExtractionDetector, ModelGuard, OutputPolicy, OutputPolicyResolver, QueryBudget,
 };
 use mlguard_rbac::Permission;
 
@@ -82,52 +81,23 @@ impl ModelProtection {
         }
         let budget = budget.build().map_err(|e| err(&e))?;
 
-        let envelope = match stats {
-            Some(s) => Some(
-                Envelope::new(
-                    s.min.clone(),
-                    s.max.clone(),
-                    s.mean.clone(),
-                    s.inv_covariance.clone(),
-                    s.threshold,
-                )
-                .map_err(|e| err(&e))?,
-            ),
-            None => None,
-        };
-        let mut prada = PradaConfig::default();
-        prada.alarms = envelope.is_none();
-        if let Some(s) = stats {
-            // Distances in units of each feature's training range, so no feature dominates.
-            prada.feature_scale = Some(
-                s.min
-                    .iter()
-                    .zip(&s.max)
-                    .map(|(lo, hi)| (hi - lo).max(f64::EPSILON))
-                    .collect(),
-            );
-        }
+        let envelope = stats
+            .map(Envelope::from_training_stats)
+            .transpose()
+            .map_err(|e| err(&e))?;
         let mut detector = ExtractionDetector::builder()
-            .config(prada)
             .action(config.extraction_action)
             .cooldown(config.extraction_cooldown);
-        if let Some(env) = &envelope {
-            detector = detector.envelope(env.clone());
-        }
         if let Some(url) = &config.redis_url {
             let store = mlguard_modelsec::store::RedisStore::new(url.expose())
                 .map_err(|e| err(&e))?
                 .key_prefix(DETECTOR_REDIS_PREFIX);
             detector = detector.store(std::sync::Arc::new(store));
         }
-        let detector = detector.build().map_err(|e| err(&e))?;
-
-        let mut guard = ModelGuard::builder(resolver())
+        let guard = ModelGuard::builder(resolver())
             .budget(budget)
-            .extraction(detector);
-        if let Some(env) = envelope {
-            guard = guard.envelope(OodGuard::new(env, config.ood_action));
-        }
+            .training_envelope(envelope, config.ood_action, detector)
+            .map_err(|e| err(&e))?;
         Ok(Self {
             guard: guard.build(),
             decimals: config.probability_decimals,

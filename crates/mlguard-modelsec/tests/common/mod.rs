@@ -25,21 +25,12 @@ pub fn model() -> &'static Model {
 
 /// The envelope of the model's training statistics, as a server builds it.
 pub fn envelope() -> Envelope {
-    let s = model().training_stats().unwrap();
-    Envelope::new(
-        s.min.clone(),
-        s.max.clone(),
-        s.mean.clone(),
-        s.inv_covariance.clone(),
-        s.threshold,
-    )
-    .unwrap()
+    Envelope::from_training_stats(model().training_stats().unwrap()).unwrap()
 }
 
 /// Per-feature training ranges, for PRADA's feature scaling.
 pub fn ranges() -> Vec<f64> {
-    let s = model().training_stats().unwrap();
-    s.min.iter().zip(&s.max).map(|(a, b)| b - a).collect()
+    envelope().training_ranges()
 }
 
 pub fn iris_rows() -> Vec<Vec<f64>> {
