@@ -27,6 +27,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use http::{HeaderValue, Method};
+use mlguard_auth::token::OAuthErrorCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -69,29 +70,33 @@ pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7
 #[schema(as = OAuthError)]
 pub struct OAuthErrorDoc {
     /// The error code.
-    #[schema(example = "invalid_grant")]
-    pub error: OAuthErrorCodeDoc,
+    #[schema(value_type = OAuthErrorCodeDoc, example = "invalid_grant")]
+    pub error: String,
     /// What went wrong, for humans.
     pub error_description: Option<String>,
 }
 
-/// RFC 6749 error codes the token endpoint answers.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = OAuthErrorCode)]
-pub enum OAuthErrorCodeDoc {
-    /// Malformed request.
-    InvalidRequest,
-    /// Bad credentials or refresh token (always the same body: no user enumeration).
-    InvalidGrant,
-    /// Neither `password` nor `refresh_token`.
-    UnsupportedGrantType,
-    /// A scope beyond what the user's roles allow.
-    InvalidScope,
-    /// The server failed.
-    ServerError,
-    /// Too many logins are being checked at once (503, with `Retry-After`).
-    TemporarilyUnavailable,
+/// The `OAuthErrorCode` schema: the codes of [`mlguard_auth::token::OAuthErrorCode::ALL`].
+#[derive(Debug)]
+pub struct OAuthErrorCodeDoc;
+
+impl utoipa::PartialSchema for OAuthErrorCodeDoc {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "RFC 6749 error codes the token endpoint answers (`invalid_grant` for any bad \
+                 credentials or refresh token: no user enumeration)",
+            ))
+            .enum_values(Some(OAuthErrorCode::ALL.map(OAuthErrorCode::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for OAuthErrorCodeDoc {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "OAuthErrorCode".into()
+    }
 }
 
 /// The `POST /token` form (RFC 6749 sections 4.3.2 and 6); other parameters (`client_id`) are

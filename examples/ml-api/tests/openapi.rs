@@ -131,6 +131,18 @@ fn document_is_valid_openapi_3_1() {
         token["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/OAuthError"
     );
+    // Its codes are the crate's, not a copy that can drift.
+    assert_eq!(
+        doc["components"]["schemas"]["OAuthError"]["properties"]["error"]["$ref"],
+        "#/components/schemas/OAuthErrorCode"
+    );
+    let codes: Vec<&str> = mlguard_auth::token::OAuthErrorCode::ALL
+        .map(|c| c.as_str())
+        .to_vec();
+    assert_eq!(
+        doc["components"]["schemas"]["OAuthErrorCode"]["enum"],
+        serde_json::json!(codes)
+    );
     assert_eq!(
         doc["paths"]["/predict"]["post"]["responses"]["401"]["content"]["application/problem+json"]["schema"]
             ["$ref"],

@@ -121,6 +121,22 @@ pub enum OAuthErrorCode {
 }
 
 impl OAuthErrorCode {
+    /// Every code, in declaration order: what a document of the endpoint (an OpenAPI schema)
+    /// lists, without this crate depending on a documentation generator.
+    ///
+    /// ```
+    /// use mlguard_auth::token::OAuthErrorCode;
+    /// assert!(OAuthErrorCode::ALL.iter().any(|c| c.as_str() == "invalid_grant"));
+    /// ```
+    pub const ALL: [Self; 6] = [
+        Self::InvalidRequest,
+        Self::InvalidGrant,
+        Self::UnsupportedGrantType,
+        Self::InvalidScope,
+        Self::ServerError,
+        Self::TemporarilyUnavailable,
+    ];
+
     /// The code on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -628,6 +644,30 @@ impl TokenEndpoint {
             Ok(Ok(())) => tracing::info!("password hash upgraded to current parameters"),
             Ok(Err(error)) => tracing::warn!(%error, "password hash upgrade failed"),
             Err(_) => tracing::warn!("password hash upgrade task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OAuthErrorCode;
+
+    /// `ALL` lists every variant once: the exhaustive match stops compiling when a variant is
+    /// added, and the positions catch a variant left out of `ALL` or listed twice.
+    #[test]
+    fn all_lists_every_code_once() {
+        fn position(c: OAuthErrorCode) -> usize {
+            match c {
+                OAuthErrorCode::InvalidRequest => 0,
+                OAuthErrorCode::InvalidGrant => 1,
+                OAuthErrorCode::UnsupportedGrantType => 2,
+                OAuthErrorCode::InvalidScope => 3,
+                OAuthErrorCode::ServerError => 4,
+                OAuthErrorCode::TemporarilyUnavailable => 5,
+            }
+        }
+        for (i, c) in OAuthErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(position(c), i, "{}", c.as_str());
         }
     }
 }
