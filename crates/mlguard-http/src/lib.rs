@@ -73,6 +73,12 @@
 //! client address, never a header; the credential headers are also marked sensitive with
 //! tower-http, so other layers that print headers show `Sensitive`.
 //!
+//! ## [`request_metrics`]: requests by route, method and status
+//! Attacks and failures nobody sees: a count and a latency histogram per route template (not
+//! per raw path, so a scanner cannot exhaust the metrics store), method and status, so a burst
+//! of 401, 403 or 429 shows on a dashboard. With the `axum` feature the route is axum's matched
+//! path; otherwise a closure gives it.
+//!
 //! ## `log_format` (feature `subscriber`): logs that cannot be forged
 //! Log forging: a value with a line break, control character, ANSI escape or bidi control
 //! cannot start a fake line or rewrite the terminal, in `tracing-subscriber`'s text or JSON
@@ -123,6 +129,8 @@
 //! | `mlguard_http_body_read_timeouts_total` | | [`limits::BodyReadTimeoutLayer`] answered 408 |
 //! | `mlguard_http_path_refused_total` | | [`path::CanonicalPathLayer`] answered 400 |
 //! | `mlguard_http_connections_refused_total` | | [`server`] closed a connection over its address's cap |
+//! | `mlguard_http_requests_total` | `route` (template or `unmatched`), `method`, `status` | every request through [`request_metrics::RequestMetricsLayer`] (prefix configurable) |
+//! | `mlguard_http_request_duration_seconds` | `route`, `method`, `status` | histogram of their durations, seconds (same layer, same prefix) |
 //!
 //! # Logs
 //!
@@ -143,5 +151,6 @@ pub mod metric_names;
 pub mod path;
 pub mod problem;
 pub mod request_id;
+pub mod request_metrics;
 pub mod server;
 pub mod tls;

@@ -11,6 +11,12 @@ pub const PATH_REFUSED: &str = "mlguard_http_path_refused_total";
 /// Connections closed by [`crate::server`] over their address's cap.
 pub const CONNECTIONS_REFUSED_PER_ADDRESS: &str = "mlguard_http_connections_refused_total";
 
+/// Requests seen by [`crate::request_metrics::RequestMetricsLayer`] (default prefix), labels
+/// `route`, `method`, `status`.
+pub const REQUESTS: &str = "mlguard_http_requests_total";
+/// Their durations in seconds, a histogram (default prefix), labels `route`, `method`, `status`.
+pub const REQUEST_DURATION: &str = "mlguard_http_request_duration_seconds";
+
 #[cfg(test)]
 pub(crate) mod tests {
     use metrics::{

@@ -8,8 +8,8 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status` |
-//! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` |
+//! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status`: mlguard-http's [`RequestMetricsLayer`] with prefix `ml_api_http_` |
+//! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` (same layer) |
 //! | `ml_api_auth_failures_total` | counter | `route`, `reason`: `missing_credentials`, `invalid_api_key`, `invalid_token` (401s), `bad_credentials` (`/token` logins refused) |
 //! | `ml_api_authz_denials_total` | counter | `route` (403s) |
 //! | `ml_api_rate_limited_total` | counter | `route` (429s) |
@@ -41,25 +41,23 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Method, StatusCode};
-use metrics::{Recorder, counter, histogram, with_local_recorder};
+use http::{HeaderValue, StatusCode};
+use metrics::{Recorder, counter, with_local_recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
+use mlguard_http::request_metrics::{DURATION_BUCKETS, RequestMetricsLayer};
 use mlguard_ratelimit::RateLimiter;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Where the metrics are served.
 pub const METRICS_PATH: &str = "/metrics";
 /// The Prometheus text exposition format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// Latency histogram buckets, seconds.
-pub const LATENCY_BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
+/// Prefix of the request count and duration families ([`RequestMetricsLayer::prefix`]).
+pub const HTTP_PREFIX: &str = "ml_api_http_";
 /// Route label of requests no route matched.
-pub const UNMATCHED: &str = "unmatched";
+pub const UNMATCHED: &str = mlguard_http::request_metrics::UNMATCHED;
 
 /// The server's metrics: a Prometheus recorder and the rate limiters to read at scrape time.
 /// Cheap to clone.
@@ -69,7 +67,7 @@ pub struct Metrics {
 }
 
 struct Inner {
-    recorder: PrometheusRecorder,
+    recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     limiters: Vec<(&'static str, RateLimiter)>,
     model_guard: Option<mlguard_modelsec::ModelGuard>,
@@ -94,14 +92,14 @@ impl Metrics {
     pub fn new(quotas: Option<&Quotas>) -> Self {
         let builder = PrometheusBuilder::new();
         let builder = match builder.set_buckets_for_metric(
-            Matcher::Full("ml_api_http_request_duration_seconds".into()),
-            &LATENCY_BUCKETS,
+            Matcher::Full(format!("{HTTP_PREFIX}request_duration_seconds")),
+            &DURATION_BUCKETS,
         ) {
             Ok(b) => b,
             // Only an empty bucket list is refused; ours is a non-empty constant.
             Err(_) => PrometheusBuilder::new(),
         };
-        let recorder = builder.build_recorder();
+        let recorder = Arc::new(builder.build_recorder());
         let handle = recorder.handle();
         let limiters = quotas
             .map(|q| {
@@ -135,8 +133,16 @@ impl Metrics {
         self
     }
 
+    /// Request counts and durations by route, method and status, into this server's recorder.
+    /// Mount it with `Router::layer` (inside the routing, where the matched path is known).
+    pub fn request_layer(&self) -> RequestMetricsLayer {
+        RequestMetricsLayer::new()
+            .prefix(HTTP_PREFIX)
+            .recorder(self.inner.recorder.clone())
+    }
+
     fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        let recorder: &dyn Recorder = &self.inner.recorder;
+        let recorder: &dyn Recorder = self.inner.recorder.as_ref();
         with_local_recorder(recorder, f)
     }
 
@@ -170,15 +176,9 @@ impl Metrics {
         text
     }
 
-    fn record_request(&self, seen: &Seen, status: StatusCode, seconds: f64, outcome: Option<TokenFailure>) {
+    fn record_outcome(&self, seen: &Seen, status: StatusCode, outcome: Option<TokenFailure>) {
         let route = seen.route.clone();
-        let method = seen.method;
-        let code = status.as_str().to_owned();
         self.with(|| {
-            counter!("ml_api_http_requests_total", "route" => route.clone(), "method" => method, "status" => code.clone())
-                .increment(1);
-            histogram!("ml_api_http_request_duration_seconds", "route" => route.clone(), "method" => method, "status" => code)
-                .record(seconds);
             match status {
                 StatusCode::UNAUTHORIZED => {
                     counter!("ml_api_auth_failures_total", "route" => route.clone(), "reason" => seen.credential.reason())
@@ -293,35 +293,19 @@ impl Credential {
 
 struct Seen {
     route: String,
-    method: &'static str,
     credential: Credential,
 }
 
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "OTHER",
-    }
-}
-
-/// The middleware: counts and times each request by matched route and status, counts
-/// 401/403/429 and login failures, and the classes of successful predictions; emits an audit
-/// event for each denial. Mount it with `Router::layer` (inside the routing, where the matched
-/// path is known).
+/// The middleware: counts 401/403/429 and login failures, and the classes of successful
+/// predictions; emits an audit event for each denial (request counts and durations:
+/// [`Metrics::request_layer`]). Mount it with `Router::layer` (inside the routing, where the
+/// matched path is known).
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let start = Instant::now();
     let seen = Seen {
         route: request
             .extensions()
             .get::<MatchedPath>()
             .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned()),
-        method: method_label(request.method()),
         credential: Credential::of(request.headers()),
     };
     let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
@@ -339,7 +323,7 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
     if let Some(PredictedClasses(classes)) = response.extensions().get() {
         classes.iter().for_each(|class| metrics.record_prediction(class));
     }
-    metrics.record_request(&seen, status, start.elapsed().as_secs_f64(), outcome);
+    metrics.record_outcome(&seen, status, outcome);
     response
 }
 
