@@ -4,7 +4,7 @@ use mlguard_core::{Principal, Problem};
 
 use crate::budget::QueryBudget;
 use crate::envelope::{Envelope, OodAction, OodGuard, OodReport};
-use crate::output::{OutputPolicy, OutputPolicyResolver};
+use crate::output::{ModelOutput, OutputPolicy, OutputPolicyResolver};
 use crate::prada::{ConfigError, ExtractionDetector, ExtractionDetectorBuilder, Standing};
 
 /// Output policy, query budget, input envelope and extraction detector, composed for a
@@ -199,6 +199,53 @@ impl ModelGuard {
             None => None,
         };
         Ok(Admission { standing, ood })
+    }
+
+    /// The whole sequence around a model call: [`admit`](Self::admit), `predict` on the rows,
+    /// [`release`](Self::release) with the classes `class` reads from each answer, then the
+    /// output policy applied to the answers. Use it instead of the three calls, so none is
+    /// forgotten (a skipped `release` leaves the detector blind).
+    ///
+    /// ```
+    /// use mlguard_core::Principal;
+    /// use mlguard_modelsec::{ModelGuard, ModelOutput, OutputPolicy, OutputPolicyResolver};
+    /// struct Answer { class: usize, probabilities: Option<Vec<f64>> }
+    /// impl ModelOutput for Answer {
+    ///     fn round_probabilities(&mut self, _: u32) {}
+    ///     fn strip_probabilities(&mut self) { self.probabilities = None }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let guard = ModelGuard::builder(OutputPolicyResolver::new(OutputPolicy::LabelOnly)).build();
+    /// let who = Principal::builder("c").build();
+    /// let answers = guard
+    ///     .run(&who, &[vec![1.0]], |rows| Ok(rows.iter().map(|_| Answer { class: 1, probabilities: Some(vec![0.2, 0.8]) }).collect()), |a| a.class)
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(answers[0].probabilities, None);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of `admit` and `release`, and `predict`'s own.
+    pub async fn run<O, F, C>(
+        &self,
+        principal: &Principal,
+        rows: &[Vec<f64>],
+        predict: F,
+        class: C,
+    ) -> Result<Vec<O>, Problem>
+    where
+        O: ModelOutput,
+        F: FnOnce(&[Vec<f64>]) -> Result<Vec<O>, Problem>,
+        C: Fn(&O) -> usize,
+    {
+        let admission = self.admit(principal, rows).await?;
+        let mut answers = predict(rows)?;
+        let classes: Vec<usize> = answers.iter().map(class).collect();
+        let policy = self.release(principal, &admission, rows, &classes).await?;
+        policy.apply_all(&mut answers);
+        Ok(answers)
     }
 
     /// Runs after the model, before answering: feeds the detector, and returns the output

@@ -191,6 +191,7 @@ pub struct OutputPolicyResolver {
     default: OutputPolicy,
     full: Option<Arc<str>>,
     check: Arc<HasPermission>,
+    cap: OutputPolicy,
 }
 
 impl fmt::Debug for OutputPolicyResolver {
@@ -198,6 +199,7 @@ impl fmt::Debug for OutputPolicyResolver {
         f.debug_struct("OutputPolicyResolver")
             .field("default", &self.default)
             .field("full", &self.full)
+            .field("cap", &self.cap)
             .finish_non_exhaustive()
     }
 }
@@ -214,7 +216,26 @@ impl OutputPolicyResolver {
             default,
             full: None,
             check: Arc::new(direct_permission),
+            cap: OutputPolicy::Full,
         }
+    }
+
+    /// Nobody gets more than `cap` (default [`OutputPolicy::Full`]): with
+    /// `Rounded { decimals: 4 }`, even holders of the [`full`](Self::full_with_permission)
+    /// permission get probabilities rounded to 4 decimals.
+    ///
+    /// ```
+    /// use mlguard_core::Principal;
+    /// use mlguard_modelsec::{OutputPolicy, OutputPolicyResolver};
+    /// let r = OutputPolicyResolver::new(OutputPolicy::LabelOnly)
+    ///     .full_with_permission("model:probabilities")
+    ///     .at_most(OutputPolicy::Rounded { decimals: 4 });
+    /// let analyst = Principal::builder("a").permission("model:probabilities").build();
+    /// assert_eq!(r.resolve(Some(&analyst)), OutputPolicy::Rounded { decimals: 4 });
+    /// ```
+    pub fn at_most(mut self, cap: OutputPolicy) -> Self {
+        self.cap = cap;
+        self
     }
 
     /// Principals holding `permission` get [`OutputPolicy::Full`].
@@ -238,10 +259,11 @@ impl OutputPolicyResolver {
         let Some(p) = principal else {
             return OutputPolicy::LabelOnly;
         };
-        match &self.full {
+        let policy = match &self.full {
             Some(perm) if (self.check)(p, perm) => OutputPolicy::Full,
             _ => self.default,
-        }
+        };
+        policy.most_restrictive(self.cap)
     }
 
     /// The default policy (for principals without the `full` permission).

@@ -70,18 +70,13 @@ fn guard(clock: &ManualClock, budget: &str, ood: OodAction, action: ExtractionAc
     .build()
 }
 
-/// One request through the guard as a handler runs it.
+/// One request through the guard as a handler runs it (`ModelGuard::run`).
 async fn serve(
     g: &ModelGuard,
     who: &Principal,
     rows: &[Vec<f64>],
 ) -> Result<Vec<Answer>, mlguard_core::Problem> {
-    let admission = g.admit(who, rows).await?;
-    let mut answers = predict(rows);
-    let classes: Vec<usize> = answers.iter().map(|a| a.class).collect();
-    let policy = g.release(who, &admission, rows, &classes).await?;
-    policy.apply_all(&mut answers);
-    Ok(answers)
+    g.run(who, rows, |r| Ok(predict(r)), |a| a.class).await
 }
 
 #[tokio::test]
@@ -284,4 +279,26 @@ async fn training_envelope_sets_up_envelope_and_detector() {
         ExtractionDetector::builder().cooldown(Duration::ZERO),
     );
     assert!(bad.is_err());
+}
+
+/// `at_most` caps every principal, including holders of the full permission.
+#[tokio::test]
+async fn at_most_caps_the_full_permission() {
+    let g = ModelGuard::builder(
+        OutputPolicyResolver::new(OutputPolicy::LabelOnly)
+            .full_with_permission("model:probabilities")
+            .at_most(OutputPolicy::Rounded { decimals: 1 }),
+    )
+    .build();
+    let rows = vec![vec![6.0, 2.9, 4.5, 1.5]];
+    let admin = Principal::builder("admin")
+        .permission("model:probabilities")
+        .build();
+    let client = Principal::builder("client").build();
+    let p = serve(&g, &admin, &rows).await.unwrap()[0]
+        .probabilities
+        .clone()
+        .unwrap();
+    assert!(p.iter().all(|v| *v == (v * 10.0).round() / 10.0), "{p:?}");
+    assert_eq!(serve(&g, &client, &rows).await.unwrap()[0].probabilities, None);
 }

@@ -34,11 +34,10 @@ pub const BUDGET_REDIS_PREFIX: &str = "ml-api:rl:predict-budget";
 /// Key prefix of the shared extraction detector state in Redis.
 pub const DETECTOR_REDIS_PREFIX: &str = "ml-api:prada";
 
-/// The guard and the decimals shown to principals with `model:probabilities`.
+/// The guard, its output policy capped at `probability_decimals`.
 #[derive(Debug, Clone)]
 pub struct ModelProtection {
     guard: ModelGuard,
-    decimals: u32,
 }
 
 /// The protection cannot be built from the configuration.
@@ -46,10 +45,11 @@ pub struct ModelProtection {
 #[error("model protection: {0}")]
 pub struct ProtectionError(String);
 
-fn resolver() -> OutputPolicyResolver {
+fn resolver(decimals: u32) -> OutputPolicyResolver {
     let check = policy::policy().ok();
     OutputPolicyResolver::new(OutputPolicy::LabelOnly)
         .full_with_permission(policy::MODEL_PROBABILITIES)
+        .at_most(OutputPolicy::Rounded { decimals })
         .permission_check(
             move |p: &Principal, perm: &str| match (&check, Permission::parse(perm)) {
                 (Some(policy), Ok(perm)) => policy.is_allowed(p, &perm).is_allowed(),
@@ -62,8 +62,7 @@ impl ModelProtection {
     /// Output policy only (no budget, envelope or detector), with `decimals`.
     pub fn output_only(decimals: u32) -> Self {
         Self {
-            guard: ModelGuard::builder(resolver()).build(),
-            decimals,
+            guard: ModelGuard::builder(resolver(decimals)).build(),
         }
     }
 
@@ -94,27 +93,16 @@ impl ModelProtection {
                 .key_prefix(DETECTOR_REDIS_PREFIX);
             detector = detector.store(std::sync::Arc::new(store));
         }
-        let guard = ModelGuard::builder(resolver())
+        let guard = ModelGuard::builder(resolver(config.probability_decimals))
             .budget(budget)
             .training_envelope(envelope, config.ood_action, detector)
             .map_err(|e| err(&e))?;
-        Ok(Self {
-            guard: guard.build(),
-            decimals: config.probability_decimals,
-        })
+        Ok(Self { guard: guard.build() })
     }
 
-    /// The guard: `admit` before the model, `release` after it.
+    /// The guard: [`ModelGuard::run`] around the model.
     pub fn guard(&self) -> &ModelGuard {
         &self.guard
-    }
-
-    /// The output policy of an answer: the guard's `release` verdict, with probabilities
-    /// rounded to `probability_decimals` at most.
-    pub fn output(&self, released: OutputPolicy) -> OutputPolicy {
-        released.most_restrictive(OutputPolicy::Rounded {
-            decimals: self.decimals,
-        })
     }
 }
 
@@ -134,7 +122,7 @@ mod tests {
         ] {
             let adm = p.guard().admit(who, &rows).await.unwrap();
             let released = p.guard().release(who, &adm, &rows, &[0]).await.unwrap();
-            assert_eq!(p.output(released), want);
+            assert_eq!(released, want);
         }
     }
 

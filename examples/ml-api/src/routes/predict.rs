@@ -133,8 +133,8 @@ fn model(state: &AppState) -> Result<&std::sync::Arc<dyn mlguard_model::Classifi
         .ok_or_else(|| Problem::service_unavailable("The model is not loaded", None))
 }
 
-/// Runs the model protection around the model for `rows`.
-/// `single`: one row from `/predict` (the model's own error messages for one sample).
+/// Runs the model protection ([`mlguard_modelsec::ModelGuard::run`]) around the model for
+/// `rows`. `single`: one row from `/predict` (the model's own error messages for one sample).
 async fn guarded(
     state: &AppState,
     principal: &Principal,
@@ -142,22 +142,16 @@ async fn guarded(
     single: bool,
 ) -> Result<Vec<PredictResponse>, Problem> {
     let model = model(state)?;
-    let protection = state.model_protection();
-    let admission = protection.guard().admit(principal, rows).await?;
-    let predictions = match rows {
-        [row] if single => model.predict(row).map(|p| vec![p]),
-        _ => model.predict_batch(rows),
-    }
-    .map_err(|e| Problem::unprocessable(e.to_string()))?;
-    let classes: Vec<usize> = predictions.iter().map(|p| p.class_index).collect();
-    let released = protection
-        .guard()
-        .release(principal, &admission, rows, &classes)
-        .await?;
-    let policy = protection.output(released);
-    let mut answers: Vec<PredictResponse> = predictions.into_iter().map(Into::into).collect();
-    policy.apply_all(&mut answers);
-    Ok(answers)
+    let predict = |rows: &[Vec<f64>]| {
+        match rows {
+            [row] if single => model.predict(row).map(|p| vec![p]),
+            _ => model.predict_batch(rows),
+        }
+        .map(|p| p.into_iter().map(PredictResponse::from).collect())
+        .map_err(|e| Problem::unprocessable(e.to_string()))
+    };
+    let guard = state.model_protection().guard();
+    guard.run(principal, rows, predict, |a| a.prediction).await
 }
 
 /// `POST /predict`.
