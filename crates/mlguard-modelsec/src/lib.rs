@@ -100,6 +100,7 @@
 //! # Features
 //!
 //! - `redis`: query budgets and extraction detector state in Redis.
+//! - `model`: `Envelope::from_training_stats`, from mlguard-model's `TrainingStats`.
 
 pub mod budget;
 pub mod envelope;
