@@ -114,3 +114,32 @@ async fn a_zero_redis_timeout_is_a_configuration_error() {
         .unwrap_err();
     assert!(matches!(err, AuthError::Config(_)), "{err:?}");
 }
+
+/// `Debug` of the Redis store names it and its settings (never the URL, which may hold a
+/// password). The check beside it in `redis.rs`, "the port is not shown", also held for an
+/// empty `Debug`. Needs `redis-server` (the skip rule of `mlguard_testkit`).
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn debug_of_the_redis_store_shows_its_settings_and_not_the_url() {
+    use mlguard_auth::revocation::{DEFAULT_REDIS_TIMEOUT, RedisRevocationStore};
+    let Some(server) = mlguard_testkit::RedisServer::start() else {
+        return;
+    };
+    let mut store = None;
+    for _ in 0..50 {
+        if let Ok(s) = RedisRevocationStore::connect(&server.url()).await {
+            store = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = store.expect("redis-server did not start").with_prefix("dbg-prefix:");
+    let shown = format!("{store:?}");
+    assert!(shown.starts_with("RedisRevocationStore"), "{shown}");
+    assert!(shown.contains("dbg-prefix:"), "{shown}");
+    assert!(
+        shown.contains(&format!("{DEFAULT_REDIS_TIMEOUT:?}")),
+        "{shown}"
+    );
+    assert!(!shown.contains(&server.port().to_string()), "{shown}");
+}
