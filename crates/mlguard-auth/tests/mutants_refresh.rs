@@ -92,7 +92,10 @@ fn a_revoked_family_is_forgotten_once_its_tokens_expire_and_the_store_purges() {
     let store = store(&clock, TTL);
     let (stolen, family) = store.issue("alice", None, None).unwrap();
     assert!(matches!(store.redeem(&stolen).unwrap(), Redemption::Valid(_)));
-    assert!(matches!(store.redeem(&stolen).unwrap(), Redemption::Reused { .. }));
+    assert!(matches!(
+        store.redeem(&stolen).unwrap(),
+        Redemption::Reused { .. }
+    ));
     let jti_expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000);
     assert_eq!(
         store.record_access_token(&family, "j1", jti_expiry).unwrap(),
@@ -118,7 +121,10 @@ fn a_revoked_family_is_forgotten_once_its_tokens_expire_and_the_store_purges() {
         Recorded::Recorded
     );
     // The live tokens survived the purge.
-    assert_eq!(store.peek(&bob[0]).unwrap().map(|g| g.family), Some(live.to_owned()));
+    assert_eq!(
+        store.peek(&bob[0]).unwrap().map(|g| g.family),
+        Some(live.to_owned())
+    );
     assert_eq!(
         store.peek(&bob[1022]).unwrap().map(|g| g.family),
         Some(live.to_owned())
@@ -155,5 +161,8 @@ fn debug_names_the_store_and_its_lifetime_but_no_token() {
     let shown = format!("{store:?}");
     assert!(shown.starts_with("MemoryRefreshStore"), "{shown}");
     assert!(shown.contains("60s"), "{shown}");
-    assert!(!shown.contains(token.as_str()) && !shown.contains(&family), "{shown}");
+    assert!(
+        !shown.contains(token.as_str()) && !shown.contains(&family),
+        "{shown}"
+    );
 }

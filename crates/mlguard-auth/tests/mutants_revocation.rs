@@ -133,13 +133,12 @@ async fn debug_of_the_redis_store_shows_its_settings_and_not_the_url() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let store = store.expect("redis-server did not start").with_prefix("dbg-prefix:");
+    let store = store
+        .expect("redis-server did not start")
+        .with_prefix("dbg-prefix:");
     let shown = format!("{store:?}");
     assert!(shown.starts_with("RedisRevocationStore"), "{shown}");
     assert!(shown.contains("dbg-prefix:"), "{shown}");
-    assert!(
-        shown.contains(&format!("{DEFAULT_REDIS_TIMEOUT:?}")),
-        "{shown}"
-    );
+    assert!(shown.contains(&format!("{DEFAULT_REDIS_TIMEOUT:?}")), "{shown}");
     assert!(!shown.contains(&server.port().to_string()), "{shown}");
 }
