@@ -214,6 +214,9 @@ struct PerKeyState<K> {
     detail: String,
     name: String,
     warned_missing: AtomicBool,
+    /// Set when a request without a key is the server's mistake: the fix to log.
+    missing_key_fix: Option<&'static str>,
+    misconfig_reports: mlguard_core::misconfig::ReportGate,
 }
 
 impl<K: Hash + Eq + Clone + Send + 'static> PerKeyState<K> {
@@ -332,6 +335,10 @@ impl<K: Hash + Eq + Clone + Send + 'static> PerKeyInFlightLayer<K> {
                 detail: PER_KEY_DETAIL.to_owned(),
                 name: "key".to_owned(),
                 warned_missing: AtomicBool::new(false),
+                missing_key_fix: None,
+                misconfig_reports: mlguard_core::misconfig::ReportGate::new(
+                    mlguard_core::misconfig::DEFAULT_REPORT_INTERVAL,
+                ),
             }),
         })
     }
@@ -391,6 +398,10 @@ impl<S, K> Layer<S> for PerKeyInFlightLayer<K> {
     }
 }
 
+/// What the per-address cap logs when it cannot see the peer address.
+const MISSING_PEER_FIX: &str = "serve with the peer address: mlguard_http::server, or axum's \
+     into_make_service_with_connect_info::<SocketAddr>() with mlguard-core's `axum` feature";
+
 /// The detail of a request refused by [`PerKeyInFlightLayer::per_client_address`].
 pub const PER_ADDRESS_DETAIL: &str = "Too many requests from your address are in flight; retry shortly";
 
@@ -401,8 +412,9 @@ impl PerKeyInFlightLayer<IpAddr> {
     /// (`ConnectInfo` / [`mlguard_core::client_ip::PeerAddr`], which [`crate::server`] records)
     /// resolved through `resolver` (so forwarding headers count only from trusted proxies).
     /// IPv6 addresses are counted per `/v6_prefix` network (64: what one subscriber usually
-    /// gets). Without a peer address (a router called directly) requests are not capped by
-    /// address and the first one is logged.
+    /// gets). Without a peer address (served without connect info) the server is misconfigured:
+    /// requests are answered 500 `server misconfigured` (never a 4xx blaming the client) and
+    /// the fix is logged as an error, at most once a minute.
     ///
     /// ```
     /// use mlguard_core::ClientIpResolver;
@@ -431,7 +443,8 @@ impl PerKeyInFlightLayer<IpAddr> {
             Some(ip.aggregated(v6_prefix))
         })?
         .name("client address")
-        .detail(PER_ADDRESS_DETAIL))
+        .detail(PER_ADDRESS_DETAIL)
+        .rebuild(|s| s.missing_key_fix = Some(MISSING_PEER_FIX)))
     }
 }
 
@@ -478,6 +491,17 @@ where
         let key = (self.state.key)(&parts);
         let req = Request::from_parts(parts, body);
         let Some(key) = key else {
+            if let Some(fix) = self.state.missing_key_fix {
+                // The server's mistake, not the client's: 500, and the fix in the log.
+                if self.state.misconfig_reports.should_report() {
+                    tracing::error!(cap = %self.state.name, fix, "in-flight cap cannot see the client address: server misconfigured");
+                }
+                return PerKeyFuture {
+                    state: State::Shed {
+                        problem: Some(Problem::server_misconfigured()),
+                    },
+                };
+            }
             if !self.state.warned_missing.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     cap = %self.state.name,
@@ -727,6 +751,25 @@ mod tests {
         assert!(PerKeyInFlightLayer::try_new(0, principal_of).is_err());
         assert!(PerKeyInFlightLayer::per_client_address(0, ClientIpResolver::new(), 64).is_err());
         assert_eq!(ShedLayer::try_new(1).unwrap().available(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_per_address_cap_without_a_peer_address_is_a_server_misconfiguration() {
+        // Served without connect info, every request used to pass uncapped (a warning once):
+        // the cap silently did nothing. Now it is the server's 500, never a client's 4xx.
+        let layer = PerKeyInFlightLayer::per_client_address(4, ClientIpResolver::new(), 64).unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_req: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+            });
+        let refused = svc.clone().oneshot(Request::new(())).await.unwrap();
+        assert_eq!(refused.status(), 500);
+        let mut served = Request::new(());
+        served
+            .extensions_mut()
+            .insert(mlguard_core::client_ip::PeerAddr(([192, 0, 2, 1], 4000).into()));
+        assert_eq!(svc.oneshot(served).await.unwrap().status(), 200);
     }
 
     #[tokio::test]
