@@ -1,8 +1,9 @@
 //! Test support shared by the mlguard crates: real services, started on free loopback ports,
 //! and the one rule for skipping a test whose real dependency is missing.
 //!
-//! The project's rule is real parts, not mocks: Redis tests talk to a real `redis-server`. This
-//! crate starts one per test (no persistence, bound to 127.0.0.1) and stops it on drop.
+//! The project's rule is real parts, not mocks: Redis tests talk to a real `redis-server`, SQL
+//! tests to a real PostgreSQL. This crate starts one per test (bound to 127.0.0.1, in a
+//! temporary directory for PostgreSQL) and stops it on drop: [`RedisServer`], [`PostgresServer`].
 //!
 //! **The skip rule**, for every test that needs something outside Cargo (redis-server,
 //! Python's `cryptography`, Chromium and chromedriver, schemathesis): when it is missing,
@@ -18,6 +19,7 @@
 //! ```
 
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -145,6 +147,276 @@ impl Drop for RedisServer {
     }
 }
 
+/// A PostgreSQL server in a temporary directory on a free loopback port, killed (and its
+/// directory removed) on drop.
+///
+/// `initdb` runs into a fresh directory with `trust` authentication for the `postgres` user on
+/// 127.0.0.1 only; the server keeps its Unix socket in that directory and runs without `fsync`
+/// (test data, not durable data). PostgreSQL refuses to run as root: when the tests run as root
+/// (CI), the directory is handed to the `postgres` user (or `nobody`) and every server process
+/// runs as that user (`setpriv`). The binaries are looked up on `PATH`, then in
+/// `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package does not put them on `PATH`).
+///
+/// ```no_run
+/// let Some(mut pg) = mlguard_testkit::PostgresServer::start() else { return };
+/// let url = pg.url(); // postgres://postgres@127.0.0.1:PORT/postgres
+/// pg.stop(); // the database goes away ...
+/// pg.start_again(); // ... and comes back with its data, on the same port
+/// # drop(url);
+/// ```
+#[derive(Debug)]
+pub struct PostgresServer {
+    child: Option<Child>,
+    port: u16,
+    bin: PathBuf,
+    dir: PathBuf,
+    run_as: Option<(u32, u32)>,
+}
+
+impl PostgresServer {
+    /// Creates a cluster (`initdb`), starts `postgres` and waits until it accepts connections.
+    ///
+    /// Returns `None` (the caller skips) when PostgreSQL is not installed, outside CI (the
+    /// [skip rule](crate#the-skip-rule)).
+    ///
+    /// # Panics
+    /// When PostgreSQL is missing in CI, or when it does not start.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = postgres_bin_dir() else {
+            missing_dependency(
+                "PostgreSQL test",
+                "PostgreSQL is not installed (apt-get install postgresql)",
+            );
+            return None;
+        };
+        let run_as = if running_as_root() {
+            Some(unprivileged_user().unwrap_or_else(|| panic!("no postgres or nobody user to run PostgreSQL as")))
+        } else {
+            None
+        };
+        let dir = unique_temp_dir("mlguard-pg");
+        let data = dir.join("data");
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("hand {} to uid {uid}: {e}", dir.display()));
+        }
+        let out = as_user(run_as, &bin.join("initdb"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|e| panic!("run initdb: {e}"));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut server = Self {
+            child: None,
+            port: 0,
+            bin,
+            dir,
+            run_as,
+        };
+        // A free port can be taken between our probe and the server binding it: retry.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn_and_wait() {
+                return Some(server);
+            }
+        }
+        panic!("postgres did not start (see {})", server.log_path().display());
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server at once (an "immediate" shutdown, as a crash looks to its clients:
+    /// connections drop, nothing is flushed politely), keeping its data. Dropping does the same
+    /// and removes the data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGQUIT: immediate shutdown; the postmaster takes its backends down with it.
+            let _ = Command::new("kill")
+                .args(["-s", "QUIT", &child.id().to_string()])
+                .status();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again after [`stop`](Self::stop), with its data, on the same port, and
+    /// waits until it accepts connections (after crash recovery).
+    ///
+    /// # Panics
+    /// When it does not come back within about 10 s.
+    pub fn start_again(&mut self) {
+        self.stop();
+        for _ in 0..20 {
+            if self.spawn_and_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "postgres did not restart on port {} (see {})",
+            self.port,
+            self.log_path().display()
+        );
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("postgres.log")
+    }
+
+    /// Spawns the postmaster and waits until its `postmaster.pid` says `ready`; `false` (and
+    /// nothing left running) when it exits or does not get ready in time.
+    fn spawn_and_wait(&mut self) -> bool {
+        let data = self.dir.join("data");
+        let pid_file = data.join("postmaster.pid");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap_or_else(|e| panic!("open the postgres log: {e}"));
+        let log_err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("open the postgres log: {e}"));
+        let mut child = as_user(self.run_as, &self.bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", self.dir.display()))
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start postgres: {e}"));
+        for _ in 0..300 {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return false; // exited: most likely the port was taken
+            }
+            let ready = std::fs::read_to_string(&pid_file)
+                .is_ok_and(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
+            if ready && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                self.child = Some(child);
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The directory holding `initdb` and `postgres`: on `PATH` (followed through symlinks, so the
+/// version's own directory with all its tools), else the newest `/usr/lib/postgresql/*/bin`.
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|d| has_both(d))
+        .and_then(|d| std::fs::canonicalize(d.join("initdb")).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .filter(|d| has_both(d));
+    if on_path.is_some() {
+        return on_path;
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, d)| has_both(d))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, d)| d)
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// (uid, gid) of the `postgres` user, else of `nobody`, from `/etc/passwd`.
+fn unprivileged_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let find = |name: &str| {
+        passwd.lines().find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == name).then_some(())?;
+            let uid = f.nth(1)?.parse().ok()?;
+            let gid = f.next()?.parse().ok()?;
+            Some((uid, gid))
+        })
+    };
+    find("postgres").or_else(|| find("nobody"))
+}
+
+/// `program`, run as `user` (uid, gid) through `setpriv` when one is given.
+fn as_user(user: Option<(u32, u32)>, program: &Path) -> Command {
+    match user {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--clear-groups")
+                .arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+fn unique_temp_dir(prefix: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
 /// Whether this run is CI: the `CI` variable is set to anything but the empty string, `0` or
 /// `false` (any case).
 pub fn in_ci() -> bool {
@@ -201,6 +473,25 @@ mod tests {
         for not_ci in ["", " ", "0", "false", "False", "FALSE"] {
             assert!(!super::ci_value_means_ci(Some(OsStr::new(not_ci))), "{not_ci:?}");
         }
+    }
+
+    #[test]
+    fn postgres_starts_stops_and_comes_back() {
+        let Some(mut pg) = super::PostgresServer::start() else {
+            return;
+        };
+        let port = pg.port();
+        assert_eq!(pg.url(), format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        pg.stop();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        pg.start_again();
+        assert_eq!(pg.port(), port);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let dir = pg.dir.clone();
+        drop(pg);
+        assert!(!dir.exists(), "the data directory is removed");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 
     #[test]
