@@ -152,7 +152,7 @@ impl Drop for RedisServer {
 ///
 /// `initdb` runs into a fresh directory with `trust` authentication for the `postgres` user on
 /// 127.0.0.1 only; the server keeps its Unix socket in that directory and runs without `fsync`
-/// (test data, not durable data). PostgreSQL refuses to run as root: when the tests run as root
+/// (test data: it survives [`stop`](Self::stop), a process crash, not a machine crash). PostgreSQL refuses to run as root: when the tests run as root
 /// (CI), the directory is handed to the `postgres` user (or `nobody`) and every server process
 /// runs as that user (`setpriv`). The binaries are looked up on `PATH`, then in
 /// `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package does not put them on `PATH`).
@@ -190,7 +190,10 @@ impl PostgresServer {
             return None;
         };
         let run_as = if running_as_root() {
-            Some(unprivileged_user().unwrap_or_else(|| panic!("no postgres or nobody user to run PostgreSQL as")))
+            Some(
+                unprivileged_user()
+                    .unwrap_or_else(|| panic!("no postgres or nobody user to run PostgreSQL as")),
+            )
         } else {
             None
         };
@@ -203,7 +206,15 @@ impl PostgresServer {
         let out = as_user(run_as, &bin.join("initdb"))
             .args(["-D"])
             .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
@@ -302,7 +313,10 @@ impl PostgresServer {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", self.dir.display()))
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            // No fsync (fast), but synchronous commits: a committed transaction's WAL is in the
+            // kernel before the client hears back, so it survives `stop` (a process crash).
+            // With synchronous_commit=off an immediate stop loses the last commits, schema too.
+            .args(["-c", "fsync=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .stdin(Stdio::null())
             .stdout(log)
