@@ -13,6 +13,7 @@
 //! | `/token`: OAuth2 password and refresh grants | [`token`] | (a handler) |
 //! | Argon2id passwords, users | [`password`], [`users`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
+//! | all of that durable, shared by instances (feature `sql`) | `sql` | |
 //!
 //! **What it protects against:** the tutorial's mistakes and the classic attacks on them:
 //! API keys compared with `!=` (here: constant-time, hashed at rest, revocable without a
@@ -113,6 +114,8 @@
 //!   verified claims as an extractor.
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
+//! - `sql`: `sql::SqlStore`, users, API keys, refresh tokens and the denylist in SQLite or
+//!   PostgreSQL (sqlx), served from memory and kept current across instances.
 
 mod config;
 mod error;
@@ -127,6 +130,8 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 pub mod revocation;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod token;
 pub mod users;
 

@@ -21,6 +21,7 @@
 use crate::AuthError;
 use crate::apikey::sha256_bytes;
 use crate::error::random_bytes;
+use crate::revocation::BoxFuture;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mlguard_core::{SharedClock, SystemClock};
@@ -97,6 +98,60 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
         jti: &str,
         expires_at: SystemTime,
     ) -> Result<Recorded, AuthError>;
+
+    /// [`issue`](Self::issue) without blocking the async runtime. The default calls `issue`; a
+    /// store that talks to a database ([`SqlStore`](crate::sql::SqlStore), feature `sql`)
+    /// overrides it, and async callers should prefer it.
+    fn issue_async<'a>(
+        &'a self,
+        username: &'a str,
+        scope: Option<&'a [String]>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(Zeroizing<String>, String), AuthError>> {
+        Box::pin(std::future::ready(self.issue(username, scope, family)))
+    }
+
+    /// [`peek`](Self::peek) without blocking the async runtime (see
+    /// [`issue_async`](Self::issue_async)).
+    fn peek_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<RefreshGrant>, AuthError>> {
+        Box::pin(std::future::ready(self.peek(token)))
+    }
+
+    /// [`redeem`](Self::redeem) without blocking the async runtime (see
+    /// [`issue_async`](Self::issue_async)).
+    fn redeem_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Redemption, AuthError>> {
+        Box::pin(std::future::ready(self.redeem(token)))
+    }
+
+    /// [`record_access_token`](Self::record_access_token) without blocking the async runtime
+    /// (see [`issue_async`](Self::issue_async)).
+    fn record_access_token_async<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<Recorded, AuthError>> {
+        Box::pin(std::future::ready(
+            self.record_access_token(family, jti, expires_at),
+        ))
+    }
+}
+
+/// A new refresh token: `mrt_` + 32 random bytes, base64url.
+pub(crate) fn new_token() -> Result<Zeroizing<String>, AuthError> {
+    let mut secret = Zeroizing::new([0u8; 32]);
+    random_bytes(&mut secret[..])?;
+    Ok(Zeroizing::new(format!(
+        "mrt_{}",
+        URL_SAFE_NO_PAD.encode(&secret[..])
+    )))
+}
+
+/// A new family id: 12 random bytes, base64url.
+pub(crate) fn new_family_id() -> Result<String, AuthError> {
+    let mut id = [0u8; 12];
+    random_bytes(&mut id)?;
+    Ok(URL_SAFE_NO_PAD.encode(id))
 }
 
 struct Entry {
@@ -174,16 +229,10 @@ impl RefreshTokenStore for MemoryRefreshStore {
         scope: Option<&[String]>,
         family: Option<&str>,
     ) -> Result<(Zeroizing<String>, String), AuthError> {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        random_bytes(&mut secret[..])?;
-        let token = Zeroizing::new(format!("mrt_{}", URL_SAFE_NO_PAD.encode(&secret[..])));
+        let token = new_token()?;
         let family = match family {
             Some(f) => f.to_owned(),
-            None => {
-                let mut id = [0u8; 12];
-                random_bytes(&mut id)?;
-                URL_SAFE_NO_PAD.encode(id)
-            }
+            None => new_family_id()?,
         };
         let now = self.clock.now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
