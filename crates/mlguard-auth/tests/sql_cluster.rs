@@ -334,3 +334,52 @@ async fn postgres_down_writes_fail_reads_serve_until_stale_max_then_fail_closed_
         Redemption::Valid(_)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_postgres_times_out_writes_and_fails_reads_closed_then_recovers() {
+    let Some(pg) = mlguard_testkit::PostgresServer::start() else {
+        return;
+    };
+    let clock = ManualClock::at_unix(1_800_000_000);
+    let store = SqlStore::builder(&pg.url())
+        .clock(Arc::new(clock.clone()))
+        .stale_max(Duration::from_secs(30))
+        .resync_every(Duration::from_millis(200))
+        // The pool's own acquire timeout would also end a wait for a connection; set it out of
+        // the way so this tests the query timeout, which also covers a query already running.
+        .connect_timeout(Duration::from_secs(3600))
+        .query_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap();
+    let (key, record) = generate("batch-job", ["user"]).unwrap();
+    store.insert_key(record).await.unwrap();
+
+    // Connections stay open, nothing answers: without a query timeout these would hang.
+    pg.pause();
+    let (_, other) = generate("other", ["user"]).unwrap();
+    let write = tokio::time::timeout(Duration::from_secs(20), store.insert_key(other)).await;
+    let err = write.expect("a write to a hung database hangs").unwrap_err();
+    assert!(matches!(err, mlguard_auth::AuthError::Backend(_)), "{err:?}");
+    let s = store.clone();
+    let redeem = tokio::task::spawn_blocking(move || RefreshTokenStore::redeem(&s, "mrt_x"));
+    let redeem = tokio::time::timeout(Duration::from_secs(20), redeem).await;
+    assert!(redeem.expect("a redemption hangs").unwrap().is_err());
+    assert!(
+        api_key_accepted(&store, key.expose_secret()),
+        "memory serves within stale_max"
+    );
+    clock.advance(Duration::from_secs(31));
+    assert!(
+        !api_key_accepted(&store, key.expose_secret()),
+        "fail closed past stale_max"
+    );
+
+    pg.resume();
+    eventually("recovers", || {
+        KeyStore::get(&store, key.key_id()).is_ok_and(|k| k.is_some())
+    })
+    .await;
+    let (_, third) = generate("third", ["user"]).unwrap();
+    store.insert_key(third).await.unwrap();
+}

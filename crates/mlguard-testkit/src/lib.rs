@@ -255,6 +255,7 @@ impl PostgresServer {
     /// connections drop, nothing is flushed politely), keeping its data. Dropping does the same
     /// and removes the data.
     pub fn stop(&mut self) {
+        self.resume(); // a paused server would not act on the shutdown signal
         if let Some(mut child) = self.child.take() {
             // SIGQUIT: immediate shutdown; the postmaster takes its backends down with it.
             let _ = Command::new("kill")
@@ -267,6 +268,49 @@ impl PostgresServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server and all its processes (`SIGSTOP`) without closing anything: the
+    /// database that stops answering, as a hung host or a network partition looks to its
+    /// clients (connections stay open, queries never return, new connections hang).
+    /// [`resume`](Self::resume) undoes it; dropping resumes first.
+    pub fn pause(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again.
+    pub fn resume(&self) {
+        self.signal_all("CONT");
+    }
+
+    /// Sends `signal` to the postmaster and every process it started.
+    fn signal_all(&self, signal: &str) {
+        let Some(child) = &self.child else { return };
+        let root = child.id();
+        let mut pids = vec![root];
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.filter_map(Result::ok) {
+                let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                    continue;
+                };
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces: split after ')'.
+                let ppid = std::fs::read_to_string(entry.path().join("stat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.rsplit_once(')')
+                            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    });
+                if ppid == Some(root) {
+                    pids.push(pid);
+                }
+            }
+        }
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        let _ = Command::new("kill")
+            .args(["-s", signal])
+            .args(&pids)
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Starts the server again after [`stop`](Self::stop), with its data, on the same port, and

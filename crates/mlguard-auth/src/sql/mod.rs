@@ -76,6 +76,9 @@ pub const DEFAULT_STALE_MAX: Duration = Duration::from_secs(30);
 /// (well inside [`DEFAULT_STALE_MAX`], so a healthy instance never turns stale).
 pub const DEFAULT_RESYNC_EVERY: Duration = Duration::from_secs(5);
 
+/// How long one database operation may take before it fails (503): 5 s.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How often a SQLite store checks whether another process changed the file: 250 ms.
 const SQLITE_POLL: Duration = Duration::from_millis(250);
 
@@ -92,6 +95,7 @@ pub struct SqlStoreBuilder {
     clock: SharedClock,
     max_connections: u32,
     connect_timeout: Duration,
+    query_timeout: Duration,
 }
 
 impl fmt::Debug for SqlStoreBuilder {
@@ -145,6 +149,14 @@ impl SqlStoreBuilder {
         self
     }
 
+    /// How long one database operation (a write, a refresh redemption, a reload) may take
+    /// before it fails with [`AuthError::Backend`] (default [`DEFAULT_QUERY_TIMEOUT`]): a
+    /// database that stops answering without closing connections cannot hang requests.
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
+    }
+
     /// Connects, runs the embedded migrations, loads the snapshot and starts the background
     /// reload (and, for PostgreSQL, the `LISTEN` task).
     ///
@@ -163,14 +175,14 @@ impl SqlStoreBuilder {
                 "the SQL store needs at least 2 connections".into(),
             ));
         }
-        let runtime = IoRuntime::start()?;
+        let runtime = IoRuntime::start(self.query_timeout)?;
         let settings = db::Settings {
             max_connections: self.max_connections,
             acquire_timeout: self.connect_timeout,
         };
         let url = self.url.clone();
         let db = runtime
-            .run(async move { Db::connect(&url, &settings).await })
+            .run_untimed(async move { Db::connect(&url, &settings).await })
             .await?;
         let shared = Arc::new(Shared {
             db,
@@ -178,6 +190,7 @@ impl SqlStoreBuilder {
             clock: self.clock,
             stale_max: self.stale_max,
             refresh_ttl: self.refresh_ttl,
+            query_timeout: self.query_timeout,
             reload: tokio::sync::Notify::new(),
         });
         let first = shared.clone();
@@ -233,6 +246,7 @@ impl SqlStore {
             clock: Arc::new(SystemClock),
             max_connections: 8,
             connect_timeout: Duration::from_secs(3),
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
         }
     }
 
@@ -416,7 +430,7 @@ impl SqlStore {
         let dir = dir.to_owned();
         let report = self
             .runtime
-            .run(async move { import::import_dir(&shared.db, &dir).await })
+            .run_untimed(async move { import::import_dir(&shared.db, &dir).await })
             .await?;
         if report.users + report.keys > 0 {
             self.sync_now().await?;
@@ -438,6 +452,7 @@ impl SqlStore {
         f: impl Future<Output = Result<T, AuthError>> + Send + 'static,
     ) -> Result<T, AuthError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let f = self.runtime.run(f);
         self.runtime.handle.spawn(async move {
             let _ = tx.send(f.await);
         });
@@ -480,6 +495,7 @@ struct Shared {
     clock: SharedClock,
     stale_max: Duration,
     refresh_ttl: Duration,
+    query_timeout: Duration,
     reload: tokio::sync::Notify,
 }
 
@@ -541,7 +557,10 @@ impl Shared {
                 () = tokio::time::sleep(every) => {}
                 () = self.reload.notified() => {}
             }
-            match self.reload().await {
+            let reload = tokio::time::timeout(self.query_timeout, self.reload()).await;
+            let reload =
+                reload.unwrap_or_else(|_| Err(AuthError::Backend("auth database: reload timed out".into())));
+            match reload {
                 Ok(()) if failing => {
                     tracing::warn!(backend = self.db.kind(), "auth database reachable again");
                     failing = false;
@@ -849,11 +868,12 @@ impl RefreshTokenStore for SqlStore {
 /// background tasks. Stops (and with it every task) when the last [`SqlStore`] clone drops.
 struct IoRuntime {
     handle: tokio::runtime::Handle,
+    timeout: Duration,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl IoRuntime {
-    fn start() -> Result<Self, AuthError> {
+    fn start(timeout: Duration) -> Result<Self, AuthError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -869,11 +889,30 @@ impl IoRuntime {
                 runtime.shutdown_background();
             })
             .map_err(AuthError::Io)?;
-        Ok(Self { handle, _stop: stop })
+        Ok(Self {
+            handle,
+            timeout,
+            _stop: stop,
+        })
     }
 
-    /// Runs `f` on this runtime; the returned future can be awaited on any runtime.
+    /// Runs `f` on this runtime, for at most the query timeout (a database that stops
+    /// answering without closing its connections must not hang a request: it gets
+    /// [`AuthError::Backend`], 503); the returned future can be awaited on any runtime.
     fn run<T: Send + 'static>(
+        &self,
+        f: impl Future<Output = Result<T, AuthError>> + Send + 'static,
+    ) -> impl Future<Output = Result<T, AuthError>> + Send + 'static {
+        let timeout = self.timeout;
+        self.run_untimed(async move {
+            tokio::time::timeout(timeout, f)
+                .await
+                .map_err(|_| AuthError::Backend(format!("auth database: no answer within {timeout:?}")))?
+        })
+    }
+
+    /// [`run`](Self::run) without the timeout (migrations, imports: long, and run at start).
+    fn run_untimed<T: Send + 'static>(
         &self,
         f: impl Future<Output = Result<T, AuthError>> + Send + 'static,
     ) -> impl Future<Output = Result<T, AuthError>> + Send + 'static {
