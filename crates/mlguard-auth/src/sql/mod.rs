@@ -920,3 +920,34 @@ impl IoRuntime {
         async move { task.await.map_err(|_| stopped())? }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the values docs/defaults.md states.
+    #[test]
+    fn defaults_are_what_the_docs_say() {
+        assert_eq!(DEFAULT_STALE_MAX, Duration::from_secs(30));
+        assert_eq!(DEFAULT_RESYNC_EVERY, Duration::from_secs(5));
+        assert_eq!(DEFAULT_QUERY_TIMEOUT, Duration::from_secs(5));
+        assert_eq!(SQLITE_POLL, Duration::from_millis(250));
+        let b = SqlStore::builder("sqlite://x");
+        assert_eq!(
+            (b.max_connections, b.connect_timeout),
+            (8, Duration::from_secs(3))
+        );
+        assert_eq!(b.refresh_ttl, DEFAULT_REFRESH_TTL);
+    }
+
+    #[test]
+    fn token_hashes_are_sha256_hex() {
+        let h = token_hash("mrt_x");
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(h, token_hash("mrt_y"));
+    }
+}
