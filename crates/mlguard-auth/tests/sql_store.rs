@@ -88,6 +88,7 @@ suite!(
     concurrent_redeems_of_one_token_have_one_winner,
     an_old_json_data_dir_upgrades_with_nothing_lost,
     reads_fail_closed_after_stale_max_without_a_sync,
+    a_reload_racing_a_local_write_never_undoes_it,
 );
 
 async fn users_are_stored_served_from_memory_and_kept(db: &Db) {
@@ -497,5 +498,42 @@ async fn sqlite_another_process_changes_are_seen_promptly() {
             "the revocation was not seen"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A reload reads the database, then installs what it read. A local write landing between the
+/// two (database, then memory) must not be overwritten by the older read: a revoked key would
+/// be accepted again until the next reload.
+async fn a_reload_racing_a_local_write_never_undoes_it(db: &Db) {
+    let clock = clock();
+    let store = db.store(&clock).await;
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let (key, record) = generate(&format!("k{i}"), ["user"]).unwrap();
+        store.insert_key(record).await.unwrap();
+        keys.push(key);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reloader = tokio::spawn({
+        let (store, stop) = (store.clone(), stop.clone());
+        async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                store.sync_now().await.unwrap();
+            }
+        }
+    });
+    for key in &keys {
+        store.revoke_key(key.key_id()).await.unwrap();
+        assert!(
+            KeyStore::get(&store, key.key_id()).unwrap().unwrap().revoked,
+            "a concurrent reload brought a revoked key back"
+        );
+        tokio::task::yield_now().await;
+    }
+    // And still revoked after the reloads that were in flight have landed.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    reloader.await.unwrap();
+    for key in &keys {
+        assert!(KeyStore::get(&store, key.key_id()).unwrap().unwrap().revoked);
     }
 }

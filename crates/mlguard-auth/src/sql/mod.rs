@@ -192,6 +192,7 @@ impl SqlStoreBuilder {
             refresh_ttl: self.refresh_ttl,
             query_timeout: self.query_timeout,
             reload: tokio::sync::Notify::new(),
+            gate: tokio::sync::RwLock::new(()),
         });
         let first = shared.clone();
         runtime.run(async move { first.reload().await }).await?;
@@ -282,6 +283,7 @@ impl SqlStore {
         let shared = self.shared.clone();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 shared.db.upsert_user(&user).await?;
                 shared.apply(|s| {
                     s.users.insert(user.username.clone(), user);
@@ -301,6 +303,7 @@ impl SqlStore {
         let username = username.to_owned();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 let found = shared.db.set_user_disabled(&username, disabled).await?;
                 if found {
                     shared.apply(|s| {
@@ -324,6 +327,7 @@ impl SqlStore {
         let username = username.to_owned();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 let found = shared.db.remove_user(&username).await?;
                 shared.apply(|s| {
                     s.users.remove(&username);
@@ -353,6 +357,7 @@ impl SqlStore {
         let shared = self.shared.clone();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 shared.db.upsert_key(&record).await?;
                 shared.apply(|s| {
                     s.keys.insert(record.key_id.clone(), record);
@@ -372,6 +377,7 @@ impl SqlStore {
         let key_id = key_id.to_owned();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 let Some(mut record) = shared.db.key(&key_id).await? else {
                     return Ok(false);
                 };
@@ -395,6 +401,7 @@ impl SqlStore {
         let key_id = key_id.to_owned();
         self.runtime
             .run(async move {
+                let _gate = shared.gate.read().await;
                 let found = shared.db.remove_key(&key_id).await?;
                 shared.apply(|s| {
                     s.keys.remove(&key_id);
@@ -472,9 +479,6 @@ struct Snapshot {
     /// `jti` -> deny until (Unix seconds).
     revoked: HashMap<String, i64>,
     synced_at: SystemTime,
-    /// Bumped by every local write: a reload that started before one reloads again, so it
-    /// never overwrites a newer local change with an older database read.
-    writes: u64,
 }
 
 impl Default for Snapshot {
@@ -484,7 +488,6 @@ impl Default for Snapshot {
             keys: HashMap::new(),
             revoked: HashMap::new(),
             synced_at: SystemTime::UNIX_EPOCH,
-            writes: 0,
         }
     }
 }
@@ -497,6 +500,11 @@ struct Shared {
     refresh_ttl: Duration,
     query_timeout: Duration,
     reload: tokio::sync::Notify,
+    /// Local writes hold it shared across "database, then memory"; a reload holds it
+    /// exclusively across "read the database, install in memory". So a reload never installs
+    /// a read taken before a local write over that write's memory update (a key revoked here
+    /// would otherwise come back to life until the next reload).
+    gate: tokio::sync::RwLock<()>,
 }
 
 impl Shared {
@@ -507,7 +515,6 @@ impl Shared {
     fn apply(&self, edit: impl FnOnce(&mut Snapshot)) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         edit(&mut state);
-        state.writes += 1;
     }
 
     /// The snapshot, when it is fresh enough to answer from (fail closed otherwise).
@@ -529,23 +536,16 @@ impl Shared {
     }
 
     async fn reload(&self) -> Result<(), AuthError> {
-        for _ in 0..5 {
-            let writes = self.read().writes;
-            let now = unix(self.clock.now());
-            let users = self.db.users().await?;
-            let keys = self.db.keys().await?;
-            let revoked = self.db.revocations(now).await?;
-            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-            if state.writes != writes {
-                continue; // a local write landed meanwhile: read again
-            }
-            state.users = users.into_iter().map(|u| (u.username.clone(), u)).collect();
-            state.keys = keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
-            state.revoked = revoked.into_iter().collect();
-            state.synced_at = self.clock.now();
-            return Ok(());
-        }
-        // Writes keep landing: the next round will catch up; the data is not older than that.
+        let _gate = self.gate.write().await;
+        let now = unix(self.clock.now());
+        let users = self.db.users().await?;
+        let keys = self.db.keys().await?;
+        let revoked = self.db.revocations(now).await?;
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.users = users.into_iter().map(|u| (u.username.clone(), u)).collect();
+        state.keys = keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
+        state.revoked = revoked.into_iter().collect();
+        state.synced_at = self.clock.now();
         Ok(())
     }
 
@@ -645,6 +645,7 @@ impl Shared {
         if until <= unix(self.clock.now()) {
             return Ok(());
         }
+        let _gate = self.gate.read().await;
         self.db.revoke(&[(jti.clone(), until)]).await?;
         self.apply(|s| {
             s.revoked.insert(jti, until);
@@ -688,6 +689,7 @@ impl Shared {
         let Some(family) = self.db.used_family(&hash, now).await? else {
             return Ok(Redemption::Invalid);
         };
+        let _gate = self.gate.read().await;
         let Some(access) = self.db.revoke_family(&family, now).await? else {
             return Ok(Redemption::Invalid); // another instance revoked it first
         };
@@ -738,6 +740,7 @@ impl UserStore for SqlStore {
         let username = username.to_owned();
         let phc = password_hash.to_owned();
         self.block(async move {
+            let _gate = shared.gate.read().await;
             if shared.db.set_password_hash(&username, &phc).await? {
                 shared.apply(|s| {
                     if let Some(u) = s.users.get_mut(&username) {
