@@ -137,6 +137,63 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// A shared store is a store: lets a server pick the backend at run time
+/// (`Arc<dyn RefreshTokenStore>`: memory or SQL) and still wrap it. Every method forwards,
+/// the `*_async` ones included, so a wrapped database store does not block.
+impl<T: RefreshTokenStore + ?Sized> RefreshTokenStore for Arc<T> {
+    fn issue(
+        &self,
+        username: &str,
+        scope: Option<&[String]>,
+        family: Option<&str>,
+    ) -> Result<(Zeroizing<String>, String), AuthError> {
+        (**self).issue(username, scope, family)
+    }
+
+    fn peek(&self, token: &str) -> Result<Option<RefreshGrant>, AuthError> {
+        (**self).peek(token)
+    }
+
+    fn redeem(&self, token: &str) -> Result<Redemption, AuthError> {
+        (**self).redeem(token)
+    }
+
+    fn record_access_token(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: SystemTime,
+    ) -> Result<Recorded, AuthError> {
+        (**self).record_access_token(family, jti, expires_at)
+    }
+
+    fn issue_async<'a>(
+        &'a self,
+        username: &'a str,
+        scope: Option<&'a [String]>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(Zeroizing<String>, String), AuthError>> {
+        (**self).issue_async(username, scope, family)
+    }
+
+    fn peek_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<RefreshGrant>, AuthError>> {
+        (**self).peek_async(token)
+    }
+
+    fn redeem_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Redemption, AuthError>> {
+        (**self).redeem_async(token)
+    }
+
+    fn record_access_token_async<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<Recorded, AuthError>> {
+        (**self).record_access_token_async(family, jti, expires_at)
+    }
+}
+
 /// A new refresh token: `mrt_` + 32 random bytes, base64url.
 pub(crate) fn new_token() -> Result<Zeroizing<String>, AuthError> {
     let mut secret = Zeroizing::new([0u8; 32]);

@@ -266,6 +266,19 @@ async fn refresh_rotation_and_reuse_revoke_the_family(db: &Db) {
         Redemption::Invalid
     );
 
+    // Behind `Arc<dyn RefreshTokenStore>` (a backend picked at run time) the async methods
+    // still reach the database store's own, not the blocking defaults.
+    let shared: Arc<dyn RefreshTokenStore> = Arc::new(store.clone());
+    let (t4, _) = shared.issue_async("carol", None, None).await.unwrap();
+    assert!(matches!(
+        shared.redeem_async(&t4).await.unwrap(),
+        Redemption::Valid(_)
+    ));
+    assert!(matches!(
+        shared.redeem_async(&t4).await.unwrap(),
+        Redemption::Reused { .. }
+    ));
+
     // The synchronous trait methods (what the token endpoint calls today) agree.
     let (t3, _) = RefreshTokenStore::issue(&store, "bob", None, None).unwrap();
     assert!(RefreshTokenStore::peek(&store, &t3).unwrap().is_some());
