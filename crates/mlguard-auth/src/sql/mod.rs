@@ -541,11 +541,16 @@ impl Shared {
         let users = self.db.users().await?;
         let keys = self.db.keys().await?;
         let revoked = self.db.revocations(now).await?;
+        // Build the maps first: the hot path waits only for the swap.
+        let mut users: HashMap<_, _> = users.into_iter().map(|u| (u.username.clone(), u)).collect();
+        let mut keys: HashMap<_, _> = keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
+        let mut revoked: HashMap<_, _> = revoked.into_iter().collect();
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        state.users = users.into_iter().map(|u| (u.username.clone(), u)).collect();
-        state.keys = keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
-        state.revoked = revoked.into_iter().collect();
+        std::mem::swap(&mut state.users, &mut users);
+        std::mem::swap(&mut state.keys, &mut keys);
+        std::mem::swap(&mut state.revoked, &mut revoked);
         state.synced_at = self.clock.now();
+        drop(state); // the old maps are freed outside the lock
         Ok(())
     }
 
