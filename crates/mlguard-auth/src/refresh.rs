@@ -100,7 +100,7 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Recorded, AuthError>;
 
     /// [`issue`](Self::issue) without blocking the async runtime. The default calls `issue`; a
-    /// store that talks to a database ([`SqlStore`](crate::sql::SqlStore), feature `sql`)
+    /// store that talks to a database (`sql::SqlStore`, feature `sql`)
     /// overrides it, and async callers should prefer it.
     fn issue_async<'a>(
         &'a self,
