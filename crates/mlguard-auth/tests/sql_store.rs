@@ -550,3 +550,25 @@ async fn a_reload_racing_a_local_write_never_undoes_it(db: &Db) {
         assert!(KeyStore::get(&store, key.key_id()).unwrap().unwrap().revoked);
     }
 }
+
+/// The SQLite file holds password hashes: created private (0600), its WAL too.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::builder(&SqlStore::sqlite_url_for(dir.path()))
+        .connect()
+        .await
+        .unwrap();
+    store.upsert_user(user("alice")).await.unwrap();
+    let mut seen = 0;
+    for name in ["mlguard.db", "mlguard.db-wal", "mlguard.db-shm"] {
+        let Ok(meta) = std::fs::metadata(dir.path().join(name)) else {
+            continue;
+        };
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 2, "the database and its WAL exist");
+}

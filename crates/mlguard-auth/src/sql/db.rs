@@ -130,6 +130,7 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
+            create_private(options.get_filename())?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -630,6 +631,24 @@ impl Db {
                 .map_err(backend)?;
         });
         Ok(())
+    }
+}
+
+/// Creates the SQLite file with mode 0600 when it does not exist yet: it holds password hashes.
+/// SQLite gives its `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &std::path::Path) -> Result<(), AuthError> {
+    let name = path.as_os_str();
+    if name.is_empty() || name == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(AuthError::Io(e)),
     }
 }
 
