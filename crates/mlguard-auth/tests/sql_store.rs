@@ -462,6 +462,15 @@ async fn bad_settings_are_refused_at_construction() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("stale_max"), "{err}");
+    // An in-memory database works (sqlx shares it across the pool) and leaves no file behind.
+    let memory = SqlStore::builder("sqlite::memory:").connect().await.unwrap();
+    memory.upsert_user(user("alice")).await.unwrap();
+    assert!(UserStore::get(&memory, "alice").unwrap().is_some());
+    let stray = std::fs::read_dir(".")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("sqlx-in-memory"));
+    assert!(!stray, "an in-memory database created a file");
     let err = SqlStore::builder("mysql://x").connect().await.unwrap_err();
     assert!(err.to_string().contains("sqlite:// or postgres://"), "{err}");
     // A password in the URL never shows in errors or Debug.

@@ -130,7 +130,11 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            create_private(options.get_filename())?;
+            // (An in-memory database, `sqlite::memory:`, has no file: sqlx names it
+            // `file:sqlx-in-memory-N` with `mode=memory`.)
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                create_private(options.get_filename())?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -638,7 +642,7 @@ impl Db {
 /// SQLite gives its `-wal` and `-shm` files the database file's permissions.
 fn create_private(path: &std::path::Path) -> Result<(), AuthError> {
     let name = path.as_os_str();
-    if name.is_empty() || name == ":memory:" || path.exists() {
+    if name.is_empty() || path.exists() {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();
