@@ -383,3 +383,31 @@ async fn a_hung_postgres_times_out_writes_and_fails_reads_closed_then_recovers()
     let (_, third) = generate("third", ["user"]).unwrap();
     store.insert_key(third).await.unwrap();
 }
+
+/// The LISTEN connection reconnects by itself after PostgreSQL restarts, and catches up on what
+/// it missed meanwhile: these stores reload on their own only once a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_resume_after_a_postgres_restart() {
+    let Some(mut pg) = mlguard_testkit::PostgresServer::start() else {
+        return;
+    };
+    let url = pg.url();
+    let (a, b) = (instance(&url).await, instance(&url).await);
+    pg.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await; // both notice the loss
+    pg.start_again();
+    // Written right after the restart: B's listener may not be back yet; it must still see it
+    // (the reload after reconnecting), and later changes through notifications again.
+    let (k1, r1) = generate("during", ["user"]).unwrap();
+    a.insert_key(r1).await.unwrap();
+    eventually("key written at the restart, on b", || {
+        KeyStore::get(&b, k1.key_id()).is_ok_and(|k| k.is_some())
+    })
+    .await;
+    let (k2, r2) = generate("after", ["user"]).unwrap();
+    a.insert_key(r2).await.unwrap();
+    eventually("key written after the restart, on b", || {
+        KeyStore::get(&b, k2.key_id()).is_ok_and(|k| k.is_some())
+    })
+    .await;
+}
