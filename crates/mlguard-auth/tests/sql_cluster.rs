@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: [u8; 32] = [9; 32];
+const AUDIENCE: &str = "mlguard-sql-cluster-test";
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 /// How long a notified change may take to reach another instance here. The design target is
@@ -58,7 +59,8 @@ fn endpoint(store: &SqlStore, hasher: &PasswordHasher) -> TokenEndpoint {
     let store = Arc::new(store.clone());
     TokenEndpoint::new(
         store.clone(),
-        JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap()),
+        JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap())
+            .audience(AUDIENCE),
     )
     .hasher(hasher.clone())
     .refresh_tokens(store.clone())
@@ -72,6 +74,7 @@ fn bearer(store: &SqlStore) -> BearerAuth {
                 .unwrap()
                 .with_kid("k1"),
         )
+        .audience(AUDIENCE)
         .build()
         .unwrap();
     BearerAuth::new(verifier).revocation(Arc::new(store.clone()))
