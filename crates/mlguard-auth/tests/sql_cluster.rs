@@ -59,8 +59,7 @@ fn endpoint(store: &SqlStore, hasher: &PasswordHasher) -> TokenEndpoint {
     let store = Arc::new(store.clone());
     TokenEndpoint::new(
         store.clone(),
-        JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap())
-            .audience(AUDIENCE),
+        JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap()).audience(AUDIENCE),
     )
     .hasher(hasher.clone())
     .refresh_tokens(store.clone())

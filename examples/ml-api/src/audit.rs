@@ -20,7 +20,7 @@ use axum::response::Response;
 use http::StatusCode;
 use mlguard_auth::AuthError;
 use mlguard_auth::refresh::{Recorded, Redemption, RefreshGrant, RefreshTokenStore};
-use mlguard_auth::revocation::RevocationStore;
+use mlguard_auth::revocation::{BoxFuture, RevocationStore};
 use mlguard_auth::token::{GrantKind, MAX_OUTCOME_USERNAME, OAuthErrorCode, TokenOutcome};
 use mlguard_core::log::LogSafe;
 use std::net::IpAddr;
@@ -177,16 +177,7 @@ impl<R: RefreshTokenStore> RefreshTokenStore for AuditedRefreshTokens<R> {
     }
 
     fn redeem(&self, token: &str) -> Result<Redemption, AuthError> {
-        let redemption = self.inner.redeem(token)?;
-        if let Redemption::Reused { access_tokens } = &redemption {
-            tracing::warn!(
-                target: TARGET,
-                event = "refresh_token_reused",
-                revoked_access_tokens = access_tokens.len(),
-                "a used refresh token was presented again; its family is revoked"
-            );
-        }
-        Ok(redemption)
+        Ok(audit_redemption(self.inner.redeem(token)?))
     }
 
     fn record_access_token(
@@ -197,11 +188,129 @@ impl<R: RefreshTokenStore> RefreshTokenStore for AuditedRefreshTokens<R> {
     ) -> Result<Recorded, AuthError> {
         self.inner.record_access_token(family, jti, expires_at)
     }
+
+    // The async methods are forwarded, not left to the trait's defaults (which would call the
+    // blocking ones): the SQL store answers them on its own I/O runtime.
+    fn issue_async<'a>(
+        &'a self,
+        username: &'a str,
+        scope: Option<&'a [String]>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(Zeroizing<String>, String), AuthError>> {
+        self.inner.issue_async(username, scope, family)
+    }
+
+    fn peek_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<RefreshGrant>, AuthError>> {
+        self.inner.peek_async(token)
+    }
+
+    fn redeem_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Redemption, AuthError>> {
+        Box::pin(async move { Ok(audit_redemption(self.inner.redeem_async(token).await?)) })
+    }
+
+    fn record_access_token_async<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<Recorded, AuthError>> {
+        self.inner.record_access_token_async(family, jti, expires_at)
+    }
+}
+
+/// Writes the `refresh_token_reused` event for a reuse; passes the redemption on.
+fn audit_redemption(redemption: Redemption) -> Redemption {
+    if let Redemption::Reused { access_tokens } = &redemption {
+        tracing::warn!(
+            target: TARGET,
+            event = "refresh_token_reused",
+            revoked_access_tokens = access_tokens.len(),
+            "a used refresh token was presented again; its family is revoked"
+        );
+    }
+    redemption
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlguard_auth::refresh::MemoryRefreshStore;
+
+    /// A refresh store like the SQL one: its blocking methods must not be reached from async
+    /// code (they panic here); the async ones delegate to memory.
+    #[derive(Debug, Default)]
+    struct AsyncOnly(MemoryRefreshStore);
+
+    impl RefreshTokenStore for AsyncOnly {
+        fn issue(
+            &self,
+            _: &str,
+            _: Option<&[String]>,
+            _: Option<&str>,
+        ) -> Result<(Zeroizing<String>, String), AuthError> {
+            panic!("blocking issue() reached")
+        }
+        fn peek(&self, _: &str) -> Result<Option<RefreshGrant>, AuthError> {
+            panic!("blocking peek() reached")
+        }
+        fn redeem(&self, _: &str) -> Result<Redemption, AuthError> {
+            panic!("blocking redeem() reached")
+        }
+        fn record_access_token(&self, _: &str, _: &str, _: SystemTime) -> Result<Recorded, AuthError> {
+            panic!("blocking record_access_token() reached")
+        }
+        fn issue_async<'a>(
+            &'a self,
+            username: &'a str,
+            scope: Option<&'a [String]>,
+            family: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<(Zeroizing<String>, String), AuthError>> {
+            Box::pin(std::future::ready(self.0.issue(username, scope, family)))
+        }
+        fn peek_async<'a>(
+            &'a self,
+            token: &'a str,
+        ) -> BoxFuture<'a, Result<Option<RefreshGrant>, AuthError>> {
+            Box::pin(std::future::ready(self.0.peek(token)))
+        }
+        fn redeem_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Redemption, AuthError>> {
+            Box::pin(std::future::ready(self.0.redeem(token)))
+        }
+        fn record_access_token_async<'a>(
+            &'a self,
+            family: &'a str,
+            jti: &'a str,
+            expires_at: SystemTime,
+        ) -> BoxFuture<'a, Result<Recorded, AuthError>> {
+            Box::pin(std::future::ready(
+                self.0.record_access_token(family, jti, expires_at),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_audited_store_forwards_the_async_methods() {
+        let store = AuditedRefreshTokens::new(AsyncOnly::default());
+        let (token, family) = store.issue_async("alice", None, None).await.unwrap();
+        let expires = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(
+            store
+                .record_access_token_async(&family, "j1", expires)
+                .await
+                .unwrap(),
+            Recorded::Recorded
+        );
+        assert!(store.peek_async(&token).await.unwrap().is_some());
+        assert!(matches!(
+            store.redeem_async(&token).await.unwrap(),
+            Redemption::Valid(_)
+        ));
+        // Reuse still reported (and audited) through the async path.
+        assert!(matches!(
+            store.redeem_async(&token).await.unwrap(),
+            Redemption::Reused { .. }
+        ));
+    }
 
     #[test]
     fn names_are_bounded_and_escaped() {

@@ -66,6 +66,9 @@ use tower_layer::Layer;
 /// The default header: `X-API-Key`.
 pub const DEFAULT_HEADER: &str = "x-api-key";
 
+/// `Retry-After` of the 503 answered when the key store cannot answer (its backend is down).
+pub const STORE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// Query parameter names recognised as an attempt to send a key in the URL.
 const QUERY_NAMES: [&str; 5] = ["api_key", "apikey", "api-key", "key", "x-api-key"];
 
@@ -194,10 +197,12 @@ impl ApiKeyAuth {
             Ok(Some(record)) => record,
             Ok(None) => return Err(self.invalid("unknown key id")),
             Err(error) => {
+                // A store that cannot answer (its database down past its stale bound) is
+                // temporary: 503 with `Retry-After`, and fail closed.
                 tracing::error!(%error, "API key store failed");
                 return Err(Problem::service_unavailable(
                     "Authentication is unavailable",
-                    None,
+                    Some(STORE_RETRY_AFTER),
                 ));
             }
         };

@@ -115,8 +115,8 @@ pub enum OAuthErrorCode {
     InvalidScope,
     /// Our own failure (a store or signing error); answered with 500.
     ServerError,
-    /// Too many logins are being checked (RFC 6749 section 4.1.2.1's code); answered with 503
-    /// and `Retry-After`.
+    /// Too many logins are being checked, or a store's backend (the database) is down (RFC
+    /// 6749 section 4.1.2.1's code); answered with 503 and `Retry-After`.
     TemporarilyUnavailable,
 }
 
@@ -162,7 +162,7 @@ impl TokenFailure {
             Self::UnsupportedGrantType => Some(OAuthErrorCode::UnsupportedGrantType),
             Self::Malformed => Some(OAuthErrorCode::InvalidRequest),
             Self::ServerError => Some(OAuthErrorCode::ServerError),
-            Self::Busy => Some(OAuthErrorCode::TemporarilyUnavailable),
+            Self::Busy | Self::Unavailable => Some(OAuthErrorCode::TemporarilyUnavailable),
             Self::TooLarge => None,
         }
     }
@@ -223,10 +223,36 @@ impl OAuthError {
         OAuthErrorCode::TemporarilyUnavailable,
         "Too many logins are being checked; retry shortly",
     );
+    const UNAVAILABLE: Self = Self::new(
+        OAuthErrorCode::TemporarilyUnavailable,
+        "Logins are temporarily unavailable; retry shortly",
+    )
+    .reported_as(TokenFailure::Unavailable);
 }
 
-/// `Retry-After` of a 503 `temporarily_unavailable` answer, in seconds.
+/// The answer to a store failure: a backend that is down ([`AuthError::Backend`](crate::AuthError::Backend),
+/// a database or Redis) is temporary, 503 `temporarily_unavailable` with `Retry-After`; anything
+/// else is our own failure, 500. The cause goes to the log, never to the client.
+fn store_failed(what: &'static str) -> impl FnOnce(crate::AuthError) -> OAuthError {
+    move |error| match error {
+        crate::AuthError::Backend(_) => {
+            tracing::warn!(%error, store = what, "store unavailable: answering 503");
+            OAuthError::UNAVAILABLE
+        }
+        _ => {
+            tracing::error!(%error, store = what, "store failed");
+            OAuthError::SERVER
+        }
+    }
+}
+
+/// `Retry-After` of a 503 `temporarily_unavailable` answer when logins are over their bound,
+/// in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
+
+/// `Retry-After` of a 503 `temporarily_unavailable` answer when a store's backend (the
+/// database) is down, in seconds: long enough not to hammer a recovering database.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 5;
 
 /// A successful grant.
 pub struct TokenGrant {
@@ -303,7 +329,8 @@ impl TokenResponse {
         }
     }
 
-    /// The status: 200, 400, 500, or 503 (with `Retry-After`) when logins are over their bound.
+    /// The status: 200, 400, 500, or 503 (with `Retry-After`) when logins are over their bound
+    /// or a store's backend (the database) is down.
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -330,13 +357,17 @@ impl TokenResponse {
         let bytes = Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default());
         let mut response = Response::new(make_body(bytes));
         *response.status_mut() = self.status;
+        let retry_after = match self.outcome.failure_reason() {
+            Some(TokenFailure::Unavailable) => UNAVAILABLE_RETRY_AFTER_SECS,
+            _ => BUSY_RETRY_AFTER_SECS,
+        };
         response.extensions_mut().insert(self.outcome);
         let h = response.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS));
+            h.insert(RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }
@@ -455,10 +486,7 @@ impl TokenEndpoint {
         password: Zeroizing<String>,
         scope: Option<&str>,
     ) -> Result<TokenGrant, OAuthError> {
-        let user = self.users.get(username).map_err(|error| {
-            tracing::error!(%error, "user store failed");
-            OAuthError::SERVER
-        })?;
+        let user = self.users.get(username).map_err(store_failed("users"))?;
         let phc = user.as_ref().map(|u| u.password_hash.clone());
         // Bounded (PasswordHasher::limits): over the bound, 503 for known and unknown users alike.
         let check = self
@@ -509,16 +537,23 @@ impl TokenEndpoint {
         if scope.is_some_and(|s| form::parse_scope(s).is_none()) {
             return Err(OAuthError::BAD_SCOPE);
         }
-        if let Some(peeked) = store.peek(refresh_token).map_err(|_| OAuthError::SERVER)?
+        if let Some(peeked) = store
+            .peek_async(refresh_token)
+            .await
+            .map_err(store_failed("refresh tokens"))?
             && let Some(user) = self
                 .users
                 .get(&peeked.username)
-                .map_err(|_| OAuthError::SERVER)?
+                .map_err(store_failed("users"))?
                 .filter(|u| !u.disabled)
         {
             self.granted_scope(&user.roles, scope, peeked.scope.as_deref())?;
         }
-        let grant = match store.redeem(refresh_token).map_err(|_| OAuthError::SERVER)? {
+        let grant = match store
+            .redeem_async(refresh_token)
+            .await
+            .map_err(store_failed("refresh tokens"))?
+        {
             Redemption::Valid(grant) => grant,
             Redemption::Invalid => return Err(OAuthError::BAD_REFRESH),
             Redemption::Reused { access_tokens } => {
@@ -533,7 +568,7 @@ impl TokenEndpoint {
             }
         };
         // Roles are re-read: a disabled or demoted user gets nothing or less.
-        let user = match self.users.get(&grant.username).map_err(|_| OAuthError::SERVER)? {
+        let user = match self.users.get(&grant.username).map_err(store_failed("users"))? {
             Some(user) if !user.disabled => user,
             _ => return Err(OAuthError::BAD_REFRESH),
         };
@@ -587,11 +622,16 @@ impl TokenEndpoint {
             // A login: a new family, which nothing can have revoked yet.
             (Some(store), None) => {
                 let (token, family) = store
-                    .issue(username, scope.as_deref(), None)
-                    .map_err(|_| OAuthError::SERVER)?;
-                match store.record_access_token(&family, access.jti(), access.expires_at()) {
-                    Ok(Recorded::Recorded) => Some(token),
-                    Ok(Recorded::FamilyRevoked) | Err(_) => return Err(OAuthError::SERVER),
+                    .issue_async(username, scope.as_deref(), None)
+                    .await
+                    .map_err(store_failed("refresh tokens"))?;
+                match store
+                    .record_access_token_async(&family, access.jti(), access.expires_at())
+                    .await
+                    .map_err(store_failed("refresh tokens"))?
+                {
+                    Recorded::Recorded => Some(token),
+                    Recorded::FamilyRevoked => return Err(OAuthError::SERVER),
                 }
             }
             // A rotation: the access token is recorded before anything is handed out, atomically
@@ -600,8 +640,9 @@ impl TokenEndpoint {
             // in the family and denies it.
             (Some(store), Some(family)) => {
                 match store
-                    .record_access_token(family, access.jti(), access.expires_at())
-                    .map_err(|_| OAuthError::SERVER)?
+                    .record_access_token_async(family, access.jti(), access.expires_at())
+                    .await
+                    .map_err(store_failed("refresh tokens"))?
                 {
                     Recorded::Recorded => {}
                     Recorded::FamilyRevoked => {
@@ -615,8 +656,9 @@ impl TokenEndpoint {
                     }
                 }
                 let (token, _) = store
-                    .issue(username, scope.as_deref(), Some(family))
-                    .map_err(|_| OAuthError::SERVER)?;
+                    .issue_async(username, scope.as_deref(), Some(family))
+                    .await
+                    .map_err(store_failed("refresh tokens"))?;
                 Some(token)
             }
         };

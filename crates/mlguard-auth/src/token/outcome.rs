@@ -55,6 +55,9 @@ pub enum TokenFailure {
     /// Too many password checks in progress: refused before hashing (503 with `Retry-After`,
     /// `temporarily_unavailable`).
     Busy,
+    /// A store's backend (the database) is down: refused without a decision (503 with
+    /// `Retry-After`, `temporarily_unavailable`).
+    Unavailable,
 }
 
 impl TokenFailure {
@@ -70,6 +73,7 @@ impl TokenFailure {
             Self::TooLarge => "too_large",
             Self::ServerError => "server_error",
             Self::Busy => "busy",
+            Self::Unavailable => "unavailable",
         }
     }
 
