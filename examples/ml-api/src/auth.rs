@@ -10,12 +10,13 @@ use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
 use crate::config::{IdpConfig, Secret};
 use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
-use mlguard_auth::apikey::FileKeyStore;
+use mlguard_auth::apikey::{FileKeyStore, KeyStore};
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, RemoteJwks, SigningKey, VerifyingKey};
-use mlguard_auth::refresh::MemoryRefreshStore;
+use mlguard_auth::refresh::{MemoryRefreshStore, RefreshTokenStore};
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
+use mlguard_auth::sql::SqlStore;
 use mlguard_auth::token::TokenEndpoint;
-use mlguard_auth::users::FileUserStore;
+use mlguard_auth::users::{FileUserStore, UserStore};
 use mlguard_auth::{ApiKeyAuth, AuthError, AuthLayer, BearerAuth};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +33,9 @@ pub struct Auth {
     pub layer: AuthLayer,
     /// `POST /token`.
     pub token: Arc<TokenEndpoint>,
-    /// The API key store (re-read when the file changes: revocation without restart).
-    pub keys: Arc<FileKeyStore>,
+    /// The API key store (the database's, kept in memory and told of changes: revocation
+    /// without restart).
+    pub keys: Arc<dyn KeyStore>,
 }
 
 impl Auth {
@@ -82,6 +84,46 @@ impl Auth {
         idp: Option<&IdpConfig>,
     ) -> Result<Self, AuthError> {
         let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
+        let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
+        let refresh = Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl));
+        Self::build(keys, users, refresh, jwt_secret, access_ttl, revocations, idp)
+    }
+
+    /// Users, API keys, refresh tokens and (unless `revocations` is given) the `jti` denylist
+    /// in the database `store`, and the identity provider's tokens when `idp` is set: what the
+    /// server uses.
+    ///
+    /// # Errors
+    /// The secret or the provider's settings are refused.
+    pub fn with_database(
+        store: &SqlStore,
+        jwt_secret: &Secret,
+        access_ttl: Duration,
+        revocations: Option<Arc<dyn RevocationStore>>,
+        idp: Option<&IdpConfig>,
+    ) -> Result<Self, AuthError> {
+        let store = Arc::new(store.clone());
+        let revocations = revocations.unwrap_or_else(|| store.clone());
+        Self::build(
+            store.clone(),
+            store.clone(),
+            store,
+            jwt_secret,
+            access_ttl,
+            revocations,
+            idp,
+        )
+    }
+
+    fn build(
+        keys: Arc<dyn KeyStore>,
+        users: Arc<dyn UserStore>,
+        refresh: Arc<dyn RefreshTokenStore>,
+        jwt_secret: &Secret,
+        access_ttl: Duration,
+        revocations: Arc<dyn RevocationStore>,
+        idp: Option<&IdpConfig>,
+    ) -> Result<Self, AuthError> {
         let secret = jwt_secret.expose().as_bytes();
         let verifier = JwtVerifier::builder()
             .key(VerifyingKey::hmac(JwtAlgorithm::HS256, secret)?.with_kid(KEY_ID))
@@ -94,11 +136,8 @@ impl Auth {
             .ttl(access_ttl);
         // Reused refresh tokens revoke their family's access tokens: one store for both sides.
         let revoked: Arc<dyn RevocationStore> = Arc::new(AuditedRevocations::new(revocations));
-        let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
         let token = TokenEndpoint::new(users, issuer)
-            .refresh_tokens(Arc::new(AuditedRefreshTokens::new(
-                MemoryRefreshStore::new().with_ttl(refresh_ttl),
-            )))
+            .refresh_tokens(Arc::new(AuditedRefreshTokens::new(refresh)))
             .revocation(revoked.clone());
         let mut bearer = BearerAuth::new(verifier).realm(REALM).revocation(revoked);
         if let Some(idp) = idp {

@@ -7,8 +7,8 @@
 //! | `model.key` | 32 random bytes, base64url: the HMAC key that signs the model file |
 //! | `iris.model.json` | the trained random forest, signed with `model.key` |
 //! | `tls-cert.pem`, `tls-key.pem` | a self-signed ECDSA P-256 certificate for `localhost`, `127.0.0.1`, `::1` |
-//! | `users.json` | the users; the first run adds `admin` with a random password |
-//! | `apikeys.json` | the API keys (hashes only) |
+//! | `mlguard.db` | the SQLite database of users, API key hashes, refresh tokens and revocations, unless `database_url` names another (PostgreSQL for many instances); the first start adds `admin` with a random password |
+//! | `users.json.imported`, `apikeys.json.imported` | an older layout's files, after their one-time import into the database |
 //!
 //! The directory is `0700`, files `0600`, each created atomically (see [`crate::datadir`]).
 //! A secret given in the environment (`MLGUARD_JWT_SECRET`, `MLGUARD_FERNET_KEY`) is used
@@ -88,6 +88,10 @@ pub enum BootstrapError {
     /// The users or API key store failed.
     #[error("user store: {0}")]
     Users(String),
+    /// The authentication database cannot be opened, migrated or imported into (the message
+    /// never contains the database URL).
+    #[error("database: {0}")]
+    Database(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BootstrapError + '_ {
@@ -152,10 +156,8 @@ pub fn bootstrap(config: &Config) -> Result<Bootstrapped, BootstrapError> {
         _ => None,
     };
 
-    let admin_password = crate::users::ensure_admin(&dir).map_err(BootstrapError::Users)?;
-    if admin_password.is_some() {
-        created.push(files::USERS);
-    }
+    // Users and API keys live in the database: `admin` is created by `open_database`.
+    let admin_password = None;
 
     Ok(Bootstrapped {
         data_dir: dir,
@@ -260,4 +262,70 @@ fn self_signed_cert(
         created.push(files::TLS_CERT);
     }
     Ok((cert_path, key_path))
+}
+
+/// The authentication database, opened by [`open_database`].
+#[derive(Debug)]
+pub struct Database {
+    /// Users, API keys, refresh tokens and revocations.
+    pub store: mlguard_auth::sql::SqlStore,
+    /// `admin`'s password, when this start created the user (print it once, then drop it).
+    pub admin_password: Option<Secret>,
+    /// What was imported from an old data directory's `users.json` / `apikeys.json`.
+    pub imported: mlguard_auth::sql::ImportReport,
+}
+
+/// Connects to the configured database (running its migrations), imports an old data
+/// directory's `users.json` and `apikeys.json` once (renamed `*.imported`), and, when
+/// `create_admin` is set and the database has no user, creates `admin` with a random password.
+///
+/// Two instances starting together on one PostgreSQL cannot both create `admin`: the user is
+/// written to a `users.json` and imported, and the import only adds users that are not there
+/// yet, so only the instance whose insert won shows a password.
+///
+/// # Errors
+/// [`BootstrapError::Database`]: its message never contains the database URL.
+pub async fn open_database(config: &Config, create_admin: bool) -> Result<Database, BootstrapError> {
+    let url = config.database_url();
+    let db_err = |e: mlguard_auth::AuthError| BootstrapError::Database(scrub(&e.to_string(), url.expose()));
+    let dir = DataDir::new(&config.data_dir);
+    ensure_private_dir(dir.root()).map_err(io_err(dir.root()))?;
+    // The periodic reload must come well within stale_max.
+    let resync = (config.db_stale_max / 3).min(mlguard_auth::sql::DEFAULT_RESYNC_EVERY);
+    let store = mlguard_auth::sql::SqlStore::builder(url.expose())
+        .stale_max(config.db_stale_max)
+        .resync_every(resync)
+        .refresh_ttl(config.refresh_token_ttl)
+        .connect()
+        .await
+        .map_err(db_err)?;
+    let mut imported = store.import_json_dir(dir.root()).await.map_err(db_err)?;
+    let mut admin_password = None;
+    if create_admin && store.list_users().await.map_err(db_err)?.is_empty() {
+        let password = crate::users::ensure_admin(&dir).map_err(BootstrapError::Users)?;
+        let report = store.import_json_dir(dir.root()).await.map_err(db_err)?;
+        if report.users > 0 {
+            admin_password = password;
+        }
+        imported.renamed.extend(report.renamed);
+    }
+    tracing::info!(backend = store.backend(), "authentication database ready");
+    Ok(Database {
+        store,
+        admin_password,
+        imported,
+    })
+}
+
+/// `message` without the database URL or its password (a driver error may quote either).
+fn scrub(message: &str, url: &str) -> String {
+    let mut out = message.replace(url, "<database url>");
+    if let Some(rest) = url.split_once("://").map(|(_, r)| r)
+        && let Some((userinfo, _)) = rest.split_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+        && !password.is_empty()
+    {
+        out = out.replace(password, "<redacted>");
+    }
+    out
 }

@@ -107,6 +107,12 @@ pub mod defaults {
     /// `jwks_refresh_interval`: the least time between two fetches of the provider's JWKS (an
     /// unknown `kid` fetches at most this often).
     pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+    // --- database (issue 19) ---
+    /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`).
+    pub const DATABASE_FILE: &str = "mlguard.db";
+    /// `db_stale_max`: how long API-key and bearer checks serve from memory after the last
+    /// successful sync with an unreachable database, before failing closed (503).
+    pub const DB_STALE_MAX: Duration = Duration::from_secs(30);
 }
 
 /// One layer of raw settings: the command-line flags (with their `MLGUARD_*` variables) and the
@@ -267,6 +273,21 @@ pub struct Settings {
     /// CA certificate (PEM) that signs the provider's https certificate.
     #[arg(long, env = "MLGUARD_JWKS_CA", global = true, value_name = "PEM")]
     pub jwks_ca: Option<PathBuf>,
+    // --- database (issue 19) ---
+    /// Database of users, API keys, refresh tokens and revocations: `sqlite://PATH` or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`; unset: `sqlite://<data dir>/mlguard.db`.
+    /// Prefer `MLGUARD_DATABASE_URL` to the flag when the URL holds a password (`ps` shows flags).
+    #[arg(
+        long,
+        env = "MLGUARD_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// How long authentication serves from memory while the database is unreachable, e.g. `30s`.
+    #[arg(long, env = "MLGUARD_DB_STALE_MAX", global = true, value_name = "DURATION")]
+    pub db_stale_max: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -285,6 +306,8 @@ impl fmt::Debug for Settings {
             .field("predict_rate", &self.predict_rate)
             .field("crypto_rate", &self.crypto_rate)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("database_url", &redact(&self.database_url))
+            .field("db_stale_max", &self.db_stale_max)
             .finish_non_exhaustive()
     }
 }
@@ -384,6 +407,8 @@ impl Settings {
             jwt_roles_claim: self.jwt_roles_claim.or(lower.jwt_roles_claim),
             jwks_refresh_interval: self.jwks_refresh_interval.or(lower.jwks_refresh_interval),
             jwks_ca: self.jwks_ca.or(lower.jwks_ca),
+            database_url: self.database_url.or(lower.database_url),
+            db_stale_max: self.db_stale_max.or(lower.db_stale_max),
         }
     }
 }
@@ -592,6 +617,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// An identity provider whose tokens are accepted too (`jwks_url` set).
     pub idp: Option<IdpConfig>,
+    // --- database (issue 19) ---
+    /// The database URL given (it may hold a password: never logged); `None`: the SQLite file
+    /// in the data directory (see [`Config::database_url`]).
+    pub database_url: Option<Secret>,
+    /// How long authentication serves from memory while the database is unreachable.
+    pub db_stale_max: Duration,
 }
 
 /// A configuration that cannot be used. Messages name the setting and never contain a secret.
@@ -855,7 +886,42 @@ impl Config {
             )?,
             shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
             idp,
+            database_url: match s.database_url {
+                Some(url)
+                    if !(url.starts_with("sqlite:")
+                        || url.starts_with("postgres://")
+                        || url.starts_with("postgresql://")) =>
+                {
+                    return Err(ConfigError::BadValue {
+                        setting: "database_url",
+                        message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
+                    });
+                }
+                url => url.map(Secret::new),
+            },
+            db_stale_max: {
+                let d = duration("db_stale_max", &s.db_stale_max, defaults::DB_STALE_MAX)?;
+                if d < Duration::from_secs(1) {
+                    return Err(ConfigError::BadValue {
+                        setting: "db_stale_max",
+                        message: "must be at least 1s".to_owned(),
+                    });
+                }
+                d
+            },
         })
+    }
+
+    /// The database URL: the one configured, else `sqlite://<data dir>/mlguard.db`. It may hold
+    /// a password: never log it.
+    pub fn database_url(&self) -> Secret {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}",
+                self.data_dir.join(defaults::DATABASE_FILE).display()
+            )),
+        }
     }
 
     /// Defaults only, with `data_dir` set: what tests and embedders start from.
@@ -906,6 +972,8 @@ fn unreachable_defaults() -> Config {
         refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
         shutdown_grace: defaults::SHUTDOWN_GRACE,
         idp: None,
+        database_url: None,
+        db_stale_max: defaults::DB_STALE_MAX,
     }
 }
 

@@ -48,6 +48,7 @@ pub struct Running {
     trained_accuracy: Option<f64>,
     created: Vec<&'static str>,
     data_dir: PathBuf,
+    store: mlguard_auth::sql::SqlStore,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -97,6 +98,12 @@ impl Running {
     /// The data directory.
     pub fn data_dir(&self) -> &PathBuf {
         &self.data_dir
+    }
+
+    /// The authentication database this server uses (users, API keys, refresh tokens,
+    /// revocations): what the CLI manages, for embedders and tests.
+    pub fn store(&self) -> &mlguard_auth::sql::SqlStore {
+        &self.store
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), and waits.
@@ -151,20 +158,28 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         .with_model_protection(protection);
     let json = crate::app::json_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
     let quotas = crate::quotas::Quotas::from_config(&config).map_err(|e| StartError::Setup(e.to_string()))?;
-    let revocations: std::sync::Arc<dyn mlguard_auth::revocation::RevocationStore> = match &config.redis_url {
-        // Shared with the other instances: a token revoked on one is refused by all.
-        Some(url) => std::sync::Arc::new(
-            mlguard_auth::revocation::RedisRevocationStore::connect(url.expose())
-                .await
-                .map_err(|e| StartError::Setup(format!("revocation store: {e}")))?,
-        ),
-        None => std::sync::Arc::new(mlguard_auth::revocation::MemoryRevocationStore::new()),
-    };
-    let auth = crate::auth::Auth::with_identity_provider(
-        &boot.data_dir,
+    // Users, API keys, refresh tokens and revocations: the database (migrated, and an old data
+    // directory's JSON files imported, here).
+    let database = crate::bootstrap::open_database(&config, true).await?;
+    let mut created = boot.created;
+    if database.admin_password.is_some() {
+        created.push(crate::config::defaults::DATABASE_FILE);
+    }
+    let revocations: Option<std::sync::Arc<dyn mlguard_auth::revocation::RevocationStore>> =
+        match &config.redis_url {
+            // With Redis the `jti` denylist stays there (one round trip per bearer check, shared at
+            // once); without, it is the database's (in memory, told of changes).
+            Some(url) => Some(std::sync::Arc::new(
+                mlguard_auth::revocation::RedisRevocationStore::connect(url.expose())
+                    .await
+                    .map_err(|e| StartError::Setup(format!("revocation store: {e}")))?,
+            )),
+            None => None,
+        };
+    let auth = crate::auth::Auth::with_database(
+        &database.store,
         &boot.jwt_secret,
         config.access_token_ttl,
-        config.refresh_token_ttl,
         revocations,
         config.idp.as_ref(),
     )
@@ -198,9 +213,10 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         addr,
         tls: is_tls,
         cert: boot.self_signed.as_ref().map(|(c, _)| c.clone()),
-        admin_password: boot.admin_password,
+        admin_password: database.admin_password,
         trained_accuracy: boot.trained_accuracy,
-        created: boot.created,
+        created,
+        store: database.store,
         data_dir: config.data_dir.clone(),
         shutdown: Some(tx),
         task,

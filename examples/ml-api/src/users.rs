@@ -1,11 +1,10 @@
-//! Users in the data directory (`users.json`, argon2id PHC hashes), through mlguard-auth's
-//! file-backed store. A running server re-reads the file when it changes.
+//! The first user: `admin`, written as a `users.json` in the data directory that the database
+//! then imports (see [`crate::bootstrap::open_database`]). Users live in the database.
 
 use crate::config::Secret;
 use crate::datadir::{DataDir, files, random_b64};
 use mlguard_auth::password::PasswordHasher;
-use mlguard_auth::users::{FileUserStore, UserFile, UserRecord};
-use std::path::Path;
+use mlguard_auth::users::{UserFile, UserRecord};
 
 /// Creates `users.json` with an `admin` user (role `admin`, a random 24-character password)
 /// when the file does not exist yet; returns the password when it did so. Later runs leave the
@@ -36,31 +35,4 @@ pub fn ensure_admin(dir: &DataDir) -> Result<Option<Secret>, String> {
         Ok(false) => Ok(None),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
-}
-
-/// Opens (or creates, empty) the user store.
-///
-/// # Errors
-/// A message naming the file.
-pub fn open(dir: &DataDir) -> Result<FileUserStore, String> {
-    let path = dir.file(files::USERS);
-    FileUserStore::open_or_create(&path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Removes `username` from the users file; `false` when there was no such user.
-///
-/// # Errors
-/// A message naming the file.
-pub fn remove(path: &Path, username: &str) -> Result<bool, String> {
-    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let text = std::fs::read(path).map_err(|e| err(&e))?;
-    let mut doc: UserFile = serde_json::from_slice(&text).map_err(|e| err(&e))?;
-    let before = doc.users.len();
-    doc.users.retain(|u| u.username != username);
-    if doc.users.len() == before {
-        return Ok(false);
-    }
-    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| err(&e))?;
-    mlguard_core::fs::write_atomic(path, &bytes).map_err(|e| err(&e))?;
-    Ok(true)
 }

@@ -765,6 +765,25 @@ impl KeyStore for SqlStore {
     }
 }
 
+/// [`ApiKeyManager`](crate::apikey::ApiKeyManager) over the database: each call waits for the
+/// database (on the store's own I/O thread), then every instance is told of the change.
+impl crate::apikey::ManagedKeyStore for SqlStore {
+    fn store_record(&self, record: ApiKeyRecord) -> Result<(), AuthError> {
+        let store = self.clone();
+        self.block(async move { store.insert_key(record).await })
+    }
+
+    fn revoke_record(&self, key_id: &str) -> Result<bool, AuthError> {
+        let (store, key_id) = (self.clone(), key_id.to_owned());
+        self.block(async move { store.revoke_key(&key_id).await })
+    }
+
+    fn list_records(&self) -> Result<Vec<ApiKeyRecord>, AuthError> {
+        let store = self.clone();
+        self.block(async move { store.list_keys().await })
+    }
+}
+
 impl RevocationStore for SqlStore {
     fn revoke<'a>(&'a self, jti: &'a str, expires_at: SystemTime) -> BoxFuture<'a, Result<(), AuthError>> {
         let shared = self.shared.clone();

@@ -74,7 +74,7 @@ pub enum ApikeyCommand {
     },
     /// List keys (ids, names, roles; never the keys).
     List,
-    /// Revoke a key by id; takes effect without restart.
+    /// Revoke a key by id; every running instance refuses it within a second, without restart.
     Revoke {
         /// Key id.
         id: String,
@@ -104,6 +104,38 @@ pub enum CliError {
     /// Anything else, with a message for the user.
     #[error("{0}")]
     Other(String),
+}
+
+/// Opens the configured database (migrations, a one-time import of an old data directory's
+/// JSON files) on a small runtime and runs `f` with it: the `user` and `apikey` verbs.
+///
+/// # Errors
+/// [`CliError`]: the database cannot be opened, or `f` failed.
+pub(crate) fn with_database<T>(
+    config: &Config,
+    f: impl AsyncFnOnce(&mlguard_auth::sql::SqlStore) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let database = crate::bootstrap::open_database(config, false).await?;
+        f(&database.store).await
+    })
+}
+
+/// A database error for the user: the message never contains the database URL.
+pub(crate) fn db_error(config: &Config) -> impl Fn(mlguard_auth::AuthError) -> CliError + '_ {
+    move |e| {
+        let message = e.to_string();
+        let url = config.database_url();
+        CliError::Other(if message.contains(url.expose()) {
+            "database error (details withheld: they quote the database URL)".to_owned()
+        } else {
+            message
+        })
+    }
 }
 
 /// Runs `command` with `config`.

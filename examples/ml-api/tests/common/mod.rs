@@ -4,8 +4,24 @@
 use ml_api::config::{Config, Settings};
 use ml_api::datadir::files;
 use ml_api::run::Running;
-use mlguard_auth::apikey::{FileKeyStore, generate};
+use mlguard_auth::apikey::generate;
 use std::path::Path;
+
+/// Runs `f` to completion from synchronous test code, inside or outside a runtime (the SQL
+/// store does its I/O on its own thread; this only waits).
+pub fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(f)
+        })
+        .join()
+        .unwrap()
+    })
+}
 
 pub struct TestServer {
     pub admin_password: String,
@@ -24,29 +40,33 @@ impl TestServer {
         self.dir.path().join("data")
     }
 
-    /// Adds an API key for `role` to the running server's key file; returns the key.
+    /// The running server's authentication database.
+    pub fn store(&self) -> &mlguard_auth::sql::SqlStore {
+        self.running.as_ref().expect("server running").store()
+    }
+
+    /// Adds an API key for `role` to the running server's database; returns the key.
     pub fn api_key(&self, name: &str, role: &str) -> String {
-        let store = FileKeyStore::open_or_create(self.data().join(files::API_KEYS)).unwrap();
         let (key, record) = generate(name, [role]).unwrap();
-        store.insert(record).unwrap();
+        let store = self.store().clone();
+        block_on(async move { store.insert_key(record).await }).unwrap();
         key.expose_secret().to_owned()
     }
 
-    /// Adds a user with `role` (argon2id hash) to the running server's users file.
+    /// Adds a user with `role` (argon2id hash) to the running server's database.
     pub fn add_user(&self, name: &str, password: &str, role: &str) {
-        use mlguard_auth::users::{FileUserStore, UserRecord};
-        let store = FileUserStore::open_or_create(self.data().join(files::USERS)).unwrap();
+        use mlguard_auth::users::UserRecord;
         let hash = mlguard_auth::password::PasswordHasher::new()
             .hash_blocking(password)
             .unwrap();
-        store
-            .insert(UserRecord {
-                username: name.into(),
-                password_hash: hash,
-                roles: vec![role.into()],
-                disabled: false,
-            })
-            .unwrap();
+        let user = UserRecord {
+            username: name.into(),
+            password_hash: hash,
+            roles: vec![role.into()],
+            disabled: false,
+        };
+        let store = self.store().clone();
+        block_on(async move { store.upsert_user(user).await }).unwrap();
     }
 
     /// `POST /token` with the password grant.
