@@ -90,9 +90,21 @@ async fn an_old_json_data_directory_upgrades_with_nothing_lost() {
         );
         let client = client_for(&running, |b| b);
         let base = running.url();
-        assert_eq!(login(&client, &base, "alice", "alice-old-password").await, 200, "{round}");
-        assert_eq!(login(&client, &base, "admin", "old-admin-password").await, 200, "{round}");
-        assert_eq!(login(&client, &base, "alice", "wrong-password").await, 400, "{round}");
+        assert_eq!(
+            login(&client, &base, "alice", "alice-old-password").await,
+            200,
+            "{round}"
+        );
+        assert_eq!(
+            login(&client, &base, "admin", "old-admin-password").await,
+            200,
+            "{round}"
+        );
+        assert_eq!(
+            login(&client, &base, "alice", "wrong-password").await,
+            400,
+            "{round}"
+        );
         assert_eq!(
             login(&client, &base, "mallory", "mallory-old-password").await,
             400,
