@@ -238,3 +238,119 @@ async fn three_instances_share_users_keys_refresh_tokens_and_quotas() {
         n.running.shutdown().await;
     }
 }
+
+/// Polls `probe` until it gives `want`, for at most `bound`; returns the time it took.
+async fn eventually<F, Fut>(what: &str, bound: Duration, mut probe: F, want: u16) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let start = Instant::now();
+    loop {
+        let got = probe().await;
+        if got == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < bound,
+            "{what}: still {got} after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_logins_503_keys_serve_until_stale_max_then_503_and_recover() {
+    let Some(mut pg) = mlguard_testkit::PostgresServer::start() else {
+        return;
+    };
+    let db = pg.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("a");
+    let mut s = settings(&data);
+    s.no_tls = Some(true);
+    s.database_url = Some(db.clone());
+    s.db_stale_max = Some("3s".into());
+    s.token_rate = Some("1000/minute".into());
+    s.predict_rate = Some("1000/minute".into());
+    let running = ml_api::run::start(Config::resolve(s, None).unwrap())
+        .await
+        .unwrap();
+    let node = Node {
+        client: client_for(&running, |b| b),
+        base: running.url(),
+        running,
+    };
+    cli(
+        &data,
+        &db,
+        &["user", "add", "dave", "--role", "user"],
+        b"dave-password-1\n",
+    );
+    let key = cli(&data, &db, &["apikey", "create", "job", "--role", "admin"], b"")
+        .trim()
+        .to_owned();
+    within_a_second("key works", || node.predict(("x-api-key", &key)), 200).await;
+    let login = || async {
+        node.token(&[("username", "dave"), ("password", "dave-password-1")])
+            .await
+            .0
+    };
+    within_a_second("dave logs in", login, 200).await;
+
+    pg.stop();
+    let stopped = Instant::now();
+    // Key authentication goes on from memory within stale_max (3 s after the last sync, at
+    // most 1 s before the stop: this runs well inside it).
+    assert_eq!(node.predict(("x-api-key", &key)).await, 200);
+    let served_after = stopped.elapsed();
+    // Logins need the database (refresh-token family): 503 with Retry-After.
+    let r = node
+        .client
+        .post(format!("{}/token", node.base))
+        .form(&[("username", "dave"), ("password", "dave-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // Key authentication then fails closed with 503 + Retry-After.
+    eventually(
+        "stale keys fail closed",
+        Duration::from_secs(15),
+        || node.predict(("x-api-key", &key)),
+        503,
+    )
+    .await;
+    eprintln!(
+        "key auth served {served_after:?} after the stop; failed closed {:?} after the stop (stale_max 3s)",
+        stopped.elapsed()
+    );
+    let r = node
+        .client
+        .post(format!("{}/predict", node.base))
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body(SETOSA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"), "{:?}", r.headers());
+
+    // Recovery by itself.
+    pg.start_again();
+    let took = eventually(
+        "keys recover",
+        Duration::from_secs(20),
+        || node.predict(("x-api-key", &key)),
+        200,
+    )
+    .await;
+    eventually("logins recover", Duration::from_secs(20), login, 200).await;
+    eprintln!("recovered {took:?} after the database came back");
+    node.running.shutdown().await;
+}
