@@ -82,8 +82,14 @@ impl Server {
         }
     }
 
+    /// Collects what the server printed until it is quiet for 300 ms, for at most 3 s (a
+    /// running server at `RUST_LOG=debug` may never be quiet: the database driver logs its
+    /// periodic queries).
     fn drain(&mut self) {
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(3)
+            && let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300))
+        {
             self.log.push(line);
         }
     }
