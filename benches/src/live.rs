@@ -157,6 +157,40 @@ impl LiveServer {
             .unwrap_or_else(|e| panic!("client: {e}"))
     }
 
+    /// [`create_key`] while the server runs, then waits (at most 10 s) until the server knows
+    /// the key: it learns of keys the CLI adds through its database (SQLite is polled every
+    /// 250 ms), not at once. The probe is a `POST /decrypt` of `{}`: 401 while the key is
+    /// unknown, a 4xx for the body once it is known.
+    ///
+    /// # Errors
+    /// The command fails, or the server does not learn of the key in time.
+    pub async fn create_key(
+        &self,
+        ml_api: &Path,
+        data: &Path,
+        name: &str,
+        role: &str,
+    ) -> Result<String, String> {
+        let key = create_key(ml_api, data, name, role)?;
+        let client = self.client(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        for _ in 0..200 {
+            let status = client
+                .post(format!("{}/decrypt", self.base))
+                .header("x-api-key", &key)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            if status != 401 && status != 0 {
+                return Ok(key);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("the server did not learn of the key {name} within 10 s"))
+    }
+
     /// Logs in with the password grant; returns the access token.
     ///
     /// # Errors

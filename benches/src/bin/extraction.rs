@@ -292,7 +292,7 @@ async fn run() -> Result<(), String> {
         ];
         let server = LiveServer::start(&ml_api, &data, &dir.path().join("server.log"), &env).await?;
         let http = server.client(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let admin = live::create_key(&ml_api, &data, "oracle", "admin")?;
+        let admin = server.create_key(&ml_api, &data, "oracle", "admin").await?;
         let base = Client {
             http: http.clone(),
             base: server.base.clone(),
@@ -306,12 +306,14 @@ async fn run() -> Result<(), String> {
         }
         for (policy, role) in policies {
             for attack in ["(a) uniform random", "(b) line search", "(c) jittered iris"] {
-                let key = live::create_key(
-                    &ml_api,
-                    &data,
-                    &format!("{attack}-{policy}").replace([' ', '(', ')'], ""),
-                    role,
-                )?;
+                let key = server
+                    .create_key(
+                        &ml_api,
+                        &data,
+                        &format!("{attack}-{policy}").replace([' ', '(', ')'], ""),
+                        role,
+                    )
+                    .await?;
                 let mut rng = ChaCha8Rng::seed_from_u64(7);
                 let before = base.alarms().await;
                 let mut xs: Vec<[f64; 4]> = Vec::new();
@@ -372,7 +374,9 @@ async fn run() -> Result<(), String> {
             let mut alarmed = 0;
             let mut queries = 0;
             for client in 0..50u64 {
-                let key = live::create_key(&ml_api, &data, &format!("benign{client}"), "client")?;
+                let key = server
+                    .create_key(&ml_api, &data, &format!("benign{client}"), "client")
+                    .await?;
                 let mut rng = ChaCha8Rng::seed_from_u64(1000 + client);
                 let before = base.alarms().await;
                 let mut sent = 0;
