@@ -3,19 +3,17 @@
 //! client with good credentials to authenticate. A request an authentication layer marked
 //! [`Anonymous`] (optional authentication, no credentials) still gets 401.
 
+mod misconfig_common;
+
 use axum::Router;
-use axum::body::Body;
-use axum::middleware::{Next, from_fn};
-use axum::response::Response;
+use axum::middleware::from_fn;
 use axum::routing::post;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use mlguard_core::{Anonymous, Principal};
-use mlguard_rbac::{Authorizer, Policy, RequirePermissionLayer};
+use http::StatusCode;
+use misconfig_common::{auth, authz, send};
+use mlguard_rbac::RequirePermissionLayer;
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -28,45 +26,6 @@ impl Write for Buffer {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn authz() -> Authorizer {
-    Authorizer::new(Policy::builder().role("user", ["model:predict"]).build().unwrap())
-}
-
-/// Stand-in authentication: `x-user` becomes a principal with role `user`; without it the
-/// request is marked anonymous (optional authentication).
-async fn auth(mut req: Request<Body>, next: Next) -> Response {
-    let user = req
-        .headers()
-        .get("x-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match user {
-        Some(user) => {
-            req.extensions_mut()
-                .insert(Principal::builder(user).role("user").build());
-        }
-        None => {
-            req.extensions_mut().insert(Anonymous);
-        }
-    }
-    next.run(req).await
-}
-
-async fn send(app: &Router, user: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::post("/predict");
-    if let Some(user) = user {
-        req = req.header("x-user", user);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// The classic ordering mistake: with `route_layer`, the layer added last runs first, so

@@ -2,54 +2,14 @@
 //! binary of its own: tracing caches callsite interest process-wide, and this test emits the
 //! error event with no subscriber, which would hide it from `misconfig.rs`'s capture).
 
+mod misconfig_common;
+
 use axum::Router;
-use axum::body::Body;
-use axum::middleware::{Next, from_fn};
-use axum::response::Response;
+use axum::middleware::from_fn;
 use axum::routing::post;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use mlguard_core::{Anonymous, Principal};
-use mlguard_rbac::{Authorizer, Policy};
-use serde_json::Value;
-use tower::ServiceExt;
-
-fn authz() -> Authorizer {
-    Authorizer::new(Policy::builder().role("user", ["model:predict"]).build().unwrap())
-}
-
-async fn auth(mut req: Request<Body>, next: Next) -> Response {
-    let user = req
-        .headers()
-        .get("x-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match user {
-        Some(user) => {
-            req.extensions_mut()
-                .insert(Principal::builder(user).role("user").build());
-        }
-        None => {
-            req.extensions_mut().insert(Anonymous);
-        }
-    }
-    next.run(req).await
-}
-
-async fn send(app: &Router, user: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::post("/predict");
-    if let Some(user) = user {
-        req = req.header("x-user", user);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
+use http::StatusCode;
+use misconfig_common::{auth, authz, send};
+use mlguard_rbac::Authorizer;
 
 mlguard_rbac::permission_marker!(ModelPredict = "model:predict");
 
