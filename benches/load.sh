@@ -9,10 +9,13 @@
 #   bash benches/load.sh                      # the figures in docs/benchmarks.md
 #   DURATION=5 ROUNDS=1 bash benches/load.sh  # a quick look
 #   PROFILE=1 bash benches/load.sh            # also a perf profile of each server's /predict
+#   PG_CASE=0 bash benches/load.sh            # without the PostgreSQL cases
 #
 # Knobs (environment): DURATION seconds per measurement (10), CONNECTIONS (32), THREADS of wrk (1),
 # ROUNDS (3: every case runs once per round, rounds alternate the order, the table shows the
-# median round), TLS_CASE (1: also ml-api over TLS), PROFILE (0), SERVER_CPU (0), LOAD_CPU (1).
+# median round), TLS_CASE (1: also ml-api over TLS), PROFILE (0), SERVER_CPU (0), LOAD_CPU (1),
+# PG_CASE (1 when initdb and postgres are found: also ml-api with MLGUARD_DATABASE_URL on a
+# throwaway PostgreSQL, to show the hot path makes no database round trip; 0 to skip).
 #
 # Every server listens on 127.0.0.1 on a free port and all traffic stays on loopback. Every
 # process started here is stopped on exit (trap), and every load run is bounded by DURATION.
@@ -25,6 +28,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-3}
 TLS_CASE=${TLS_CASE:-1}
+# PostgreSQL's binaries: on PATH, else Debian's /usr/lib/postgresql/*/bin (not on PATH).
+PG_BIN=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)")
+if [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/postgres" ]; then PG_CASE=${PG_CASE:-1}; else PG_CASE=${PG_CASE:-0}; fi
 PROFILE=${PROFILE:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -35,10 +41,16 @@ die() { log "error: $*"; exit 1; }
 
 WORK=$(mktemp -d /tmp/mlguard-load.XXXXXX)
 PIDS=()
+PG_DIR=""   # the throwaway PostgreSQL's directory, when PG_CASE=1
+AS_PG=()    # how PostgreSQL's commands run: as an unprivileged user when we are root
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ -n "$PG_DIR" ]; then
+        "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -152,6 +164,46 @@ if [ "$TLS_CASE" = 1 ]; then
     wait_up "$PID_TLS" "$URL_TLS/healthz"
 fi
 
+if [ "$PG_CASE" = 1 ]; then
+    # A throwaway PostgreSQL (the way mlguard-testkit starts one): initdb into its own temporary
+    # directory, trust authentication, loopback TCP and a Unix socket in that directory, no
+    # fsync; as root, everything runs as the `postgres` user (or `nobody`) through setpriv,
+    # since PostgreSQL refuses to run as root. Stopped (immediate) and removed on exit.
+    log "starting a throwaway PostgreSQL and ml-api on it (MLGUARD_DATABASE_URL)"
+    [ -x "$PG_BIN/pg_ctl" ] || die "pg_ctl not found next to $PG_BIN/initdb"
+    PG_DIR=$(mktemp -d /tmp/mlguard-load-pg.XXXXXX)
+    if [ "$(id -u)" = 0 ]; then
+        pg_user=postgres
+        id "$pg_user" >/dev/null 2>&1 || pg_user=nobody
+        chown "$(id -u "$pg_user"):$(id -g "$pg_user")" "$PG_DIR"
+        AS_PG=(setpriv "--reuid=$(id -u "$pg_user")" "--regid=$(id -g "$pg_user")" --clear-groups)
+    fi
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --no-sync -E UTF8 \
+        --locale=C >"$WORK/pg-initdb.log" 2>&1 || die "initdb failed (see $WORK/pg-initdb.log)"
+    PORT_PG=$(free_port)
+    # Pinned with the servers: whatever PostgreSQL does during a run counts against their core.
+    "${SERVER_PIN[@]}" "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT_PG -k $PG_DIR -c fsync=off" start >/dev/null ||
+        die "PostgreSQL did not start: $(tail -5 "$PG_DIR/log" 2>/dev/null)"
+    PG_URL="postgres://postgres@127.0.0.1:$PORT_PG/postgres"
+    DATA_PG="$WORK/ml-api-pg-data"
+    MLGUARD_DATA_DIR="$DATA_PG" MLGUARD_DATABASE_URL="$PG_URL" \
+        "$ML_API" apikey create load-bench --role admin >"$WORK/apikey-pg" 2>/dev/null ||
+        die "apikey create on PostgreSQL failed"
+    API_KEY_PG=$(tr -d '\n' <"$WORK/apikey-pg")
+    PORT_API_PG=$(free_port)
+    MLGUARD_DATA_DIR="$DATA_PG" MLGUARD_DATABASE_URL="$PG_URL" MLGUARD_NO_TLS=1 \
+        MLGUARD_LISTEN="127.0.0.1:$PORT_API_PG" start ml-api-pg "$ML_API" serve
+    PID_API_PG=$LAST_PID
+    URL_API_PG="http://127.0.0.1:$PORT_API_PG"
+    wait_up "$PID_API_PG" "$URL_API_PG/healthz"
+    ADMIN_PASSWORD_PG=$(sed -n 's/.*created user `admin` with password: \(.*\)$/\1/p' "$WORK/ml-api-pg.err" | head -1)
+    [ -n "$ADMIN_PASSWORD_PG" ] || die "no admin password in the PostgreSQL ml-api's first-run output"
+    JWT_API_PG=$(curl -s --data-urlencode grant_type=password --data-urlencode username=admin \
+        --data-urlencode "password=$ADMIN_PASSWORD_PG" "$URL_API_PG/token" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+fi
+
 log "starting the bare server"
 PORT_BARE=$(free_port)
 start bare "$BARE" "127.0.0.1:$PORT_BARE"
@@ -187,8 +239,16 @@ CASES=(
     "FastAPI /predict-apikey, API key|$PID_PY|$URL_PY/predict-apikey|api-key: $FA_API_KEY|predict.json"
     "FastAPI /encrypt/ 1 KiB, no auth|$PID_PY|$URL_PY/encrypt/||encrypt.json"
 )
+IDX_TLS=-1
 if [ "$TLS_CASE" = 1 ]; then
+    IDX_TLS=${#CASES[@]}
     CASES+=("ml-api /predict, JWT, TLS|$PID_TLS|$URL_TLS/predict|Authorization: Bearer $JWT_API|predict.json")
+fi
+IDX_PG=-1
+if [ "$PG_CASE" = 1 ]; then
+    IDX_PG=${#CASES[@]}
+    CASES+=("ml-api /predict, JWT, PostgreSQL|$PID_API_PG|$URL_API_PG/predict|Authorization: Bearer $JWT_API_PG|predict.json")
+    CASES+=("ml-api /predict, API key, PostgreSQL|$PID_API_PG|$URL_API_PG/predict|X-API-Key: $API_KEY_PG|predict.json")
 fi
 
 # lua FILE HEADER BODYFILE: a wrk script that POSTs the body and prints one RESULT line.
@@ -302,8 +362,11 @@ ratio(2, 0, "ml-api /predict API key / bare")
 ratio(1, 4, "ml-api / FastAPI, /predict with JWT")
 ratio(2, 5, "ml-api / FastAPI, /predict with API key")
 ratio(3, 6, "ml-api / FastAPI, /encrypt 1 KiB")
-if len(names) > 7:
-    ratio(7, 1, "ml-api TLS / plain HTTP, /predict with JWT")
+if $IDX_TLS >= 0:
+    ratio($IDX_TLS, 1, "ml-api TLS / plain HTTP, /predict with JWT")
+if $IDX_PG >= 0:
+    ratio($IDX_PG, 1, "ml-api PostgreSQL / SQLite (default), /predict with JWT")
+    ratio($IDX_PG + 1, 2, "ml-api PostgreSQL / SQLite (default), /predict with API key")
 EOF
 
 # --- profile (optional, after the table) ------------------------------------------------------------------------
