@@ -93,7 +93,16 @@ use http::{HeaderMap, Uri};
 use mlguard_core::{BearerError, Principal, Problem, WwwAuthenticate};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_layer::Layer;
+
+/// `Retry-After` of the 503 answered when the [revocation store](BearerAuth::revocation)
+/// cannot answer (its backend is down): 5 s, as for the API-key store.
+///
+/// ```
+/// assert_eq!(mlguard_auth::jwt::REVOCATION_RETRY_AFTER.as_secs(), 5);
+/// ```
+pub const REVOCATION_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Bearer-token authentication settings: the verifier, the realm, an optional denylist.
 #[derive(Clone)]
@@ -232,10 +241,12 @@ impl BearerAuth {
                     Err(invalid_token(&realm))
                 }
                 Err(error) => {
+                    // Temporary (the denylist's backend is down, or its copy is past its stale
+                    // bound): 503 with `Retry-After`, and fail closed.
                     tracing::error!(%error, "revocation store failed");
                     Err(Problem::service_unavailable(
                         "Authentication is unavailable",
-                        None,
+                        Some(REVOCATION_RETRY_AFTER),
                     ))
                 }
             }
