@@ -225,3 +225,48 @@ async fn an_api_key_store_that_is_down_is_503_with_retry_after() {
         .unwrap();
     assert!(retry >= 1);
 }
+
+/// A denylist whose backend is down (Redis unreachable, a database copy past its stale bound).
+#[derive(Debug)]
+struct DownRevocations;
+
+impl mlguard_auth::revocation::RevocationStore for DownRevocations {
+    fn revoke<'a>(&'a self, _: &'a str, _: SystemTime) -> BoxFuture<'a, Result<(), AuthError>> {
+        Box::pin(std::future::ready(Err(backend())))
+    }
+
+    fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, AuthError>> {
+        Box::pin(std::future::ready(Err(backend())))
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_store_that_is_down_is_503_with_retry_after_for_bearer_tokens() {
+    use mlguard_auth::jwt::{JwtVerifier, REVOCATION_RETRY_AFTER, VerifyingKey};
+    use mlguard_auth::{BearerAuth, BearerAuthLayer};
+    let verifier = JwtVerifier::builder()
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &[5; 32])
+                .unwrap()
+                .with_kid("k1"),
+        )
+        .audience("t")
+        .build()
+        .unwrap();
+    let token = issuer().issue("alice", &["user".into()], None).unwrap();
+    let auth = BearerAuth::new(verifier).revocation(Arc::new(DownRevocations));
+    let svc = BearerAuthLayer::new(auth).layer(tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    }));
+    let req = http::Request::get("/predict")
+        .header("authorization", format!("Bearer {}", token.access_token()))
+        .body(())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "fail closed");
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .expect("a 503 from a denylist that is down carries Retry-After");
+    assert_eq!(retry, &REVOCATION_RETRY_AFTER.as_secs().to_string());
+}
