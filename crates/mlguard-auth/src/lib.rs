@@ -14,6 +14,7 @@
 //! | Argon2id passwords, users | [`password`], [`users`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
 //! | all of that durable, shared by instances (feature `sql`) | `sql` | |
+//! | audit events (`tracing` target `audit`): logins, refreshes, revocations, keys, denials | [`audit`] | |
 //!
 //! **What it protects against:** the tutorial's mistakes and the classic attacks on them:
 //! API keys compared with `!=` (here: constant-time, hashed at rest, revocable without a
@@ -125,6 +126,7 @@ mod outcome;
 mod service;
 
 pub mod apikey;
+pub mod audit;
 pub mod credentials;
 pub mod jwt;
 pub mod password;

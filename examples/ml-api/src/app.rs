@@ -33,13 +33,14 @@ use crate::metrics::{METRICS_PATH, Metrics};
 use crate::openapi::{DOCS_PATH, OPENAPI_PATH};
 use crate::policy;
 use crate::quotas::Quotas;
-use crate::routes::{crypto, health, predict, token};
+use crate::routes::{crypto, health, predict};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use http::StatusCode;
+use mlguard_auth::token::token_route;
 use mlguard_core::{ClientIpResolver, TrustedProxies};
 use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
 use mlguard_http::headers::SecurityHeadersLayer;
@@ -142,7 +143,7 @@ pub fn permissions() -> Result<PermissionMap, RbacError> {
 /// | `POST /encrypt`, `/encrypt/` | API key or bearer | `crypto:encrypt` | per principal | `crypto` (shared) | [`crypto::encrypt`] |
 /// | `POST /decrypt`, `/decrypt/` | API key or bearer | `crypto:decrypt` | per principal | `crypto` (shared) | [`crypto::decrypt`] |
 /// | `GET /metrics` | API key or bearer | `metrics:read` | - | - | [`crate::metrics::metrics`] |
-/// | `POST /token` | - | public | - | `token-ip`, then `token-user` | mlguard-auth's token endpoint |
+/// | `POST /token` | - | public | - | `token-ip`, then `token-user` | mlguard-auth's [`token_route`] (it writes the login audit events) |
 /// | `GET /healthz`, `/readyz` | - | public | - | - | [`health`] |
 /// | `GET /openapi.json`, `/docs` | - | public | - | - | [`crate::openapi::router`] |
 ///
@@ -199,7 +200,7 @@ pub fn api_router(
         .route_layer(auth.layer.clone());
     // Public, through the guard as well (their entries say `Public`): `/token` is limited per
     // client IP, then per username, then served by mlguard-auth's token endpoint.
-    let token: MethodRouter<AppState> = token::route(auth.token.clone()).layer(
+    let token: MethodRouter<AppState> = token_route(auth.token.clone()).layer(
         ServiceBuilder::new()
             .layer(quotas.token_ip.clone())
             .layer(quotas.token_user.clone()),

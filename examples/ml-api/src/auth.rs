@@ -6,11 +6,11 @@
 //! tokens; the `jti` denylist applies to both. The layer writes the [`Principal`](mlguard_core::Principal) the permission
 //! and quota layers read, and strips the credential headers before the handler runs.
 
-use crate::audit::{AuditedRefreshTokens, AuditedRevocations};
 use crate::config::{IdpConfig, Secret};
 use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
 use mlguard_auth::apikey::{FileKeyStore, KeyStore};
+use mlguard_auth::audit::{AuditedRefreshTokens, AuditedRevocations};
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, RemoteJwks, SigningKey, VerifyingKey};
 use mlguard_auth::refresh::{MemoryRefreshStore, RefreshTokenStore};
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};

@@ -35,7 +35,6 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
-pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

@@ -34,7 +34,6 @@
 //! families are appended to every server's `/metrics` and are counted per process. If the
 //! embedding program installed a global recorder of its own first, they go to that one.
 
-use crate::audit;
 use crate::quotas::Quotas;
 use crate::routes::predict::PredictedClasses;
 use axum::extract::{MatchedPath, Request, State};
@@ -317,7 +316,7 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
         .get::<TokenOutcome>()
         .and_then(TokenOutcome::failure_reason);
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && seen.route != UNMATCHED {
-        audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
+        mlguard_auth::audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
     }
     // Set by the prediction handlers: the classes answered, not a re-parse of the answer.
     if let Some(PredictedClasses(classes)) = response.extensions().get() {

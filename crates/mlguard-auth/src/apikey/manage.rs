@@ -145,7 +145,8 @@ impl ApiKeyManager {
     }
 
     /// Creates a key named `name` with `roles`, valid for `expires_in` (or forever), stores
-    /// its record and returns the key, to hand to its owner once. Names are 1 to
+    /// its record and returns the key, to hand to its owner once (and writes the
+    /// `api_key_created` [audit event](crate::audit)). Names are 1 to
     /// [`MAX_KEY_NAME_LEN`] characters without control characters; roles non-empty, without
     /// whitespace or control characters; an expiry at least one second.
     pub fn create<I, R>(
@@ -185,6 +186,7 @@ impl ApiKeyManager {
         }
         let info = ApiKeyInfo::new(&record, now);
         self.store.store_record(record)?;
+        crate::audit::api_key_created(&info.key_id, &info.name, &info.roles);
         Ok((key, info))
     }
 
@@ -202,7 +204,12 @@ impl ApiKeyManager {
     }
 
     /// Revokes a key (refused from the next request on); `false` when there is no such key.
+    /// A revocation writes the `api_key_revoked` [audit event](crate::audit).
     pub fn revoke(&self, key_id: &str) -> Result<bool, AuthError> {
-        self.store.revoke_record(key_id)
+        let revoked = self.store.revoke_record(key_id)?;
+        if revoked {
+            crate::audit::api_key_revoked(key_id);
+        }
+        Ok(revoked)
     }
 }

@@ -16,7 +16,9 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Bodies over [`MAX_FORM_BYTES`] (or over a server-wide limit, whatever wrapped its error)
 /// are refused with 413 and a problem body. Every response carries a [`TokenOutcome`] in its
 /// extensions (success, or why it failed; the grant; a bounded, log-safe user name): read it
-/// in a middleware for audit events and metrics instead of parsing the form or the answer.
+/// in a middleware for metrics instead of parsing the form or the answer. The route writes the
+/// `login` / `token_refresh` [audit event](crate::audit) of each request itself, from that
+/// outcome and the peer address (axum's `ConnectInfo`, when the server provides it).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -59,33 +61,43 @@ where
     post(move |request: Request<Body>| {
         let endpoint = endpoint.clone();
         async move {
-            let content_type = request
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let response = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
-                Ok(body) => {
-                    // The body holds the password: wiped once handled.
-                    let body = zeroize::Zeroizing::new(Vec::from(body));
-                    endpoint.handle(content_type.as_deref(), &body).await
-                }
-                // Over this route's limit or a server-wide one: 413, whatever wrapped the error.
-                Err(e) if mlguard_core::body::is_length_limit_error(&e) => {
-                    let mut response = mlguard_core::Problem::payload_too_large(format!(
-                        "The token request body is larger than {MAX_FORM_BYTES} bytes."
-                    ))
-                    .into_response_with(Body::from);
-                    response.extensions_mut().insert(TokenOutcome::failure(
-                        GrantKind::Unknown,
-                        None,
-                        TokenFailure::TooLarge,
-                    ));
-                    return response;
-                }
-                Err(_) => TokenEndpoint::unreadable_body(),
-            };
-            response.into_response_with(Body::from) as Response
+            let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
+            let response = answer(&endpoint, request).await;
+            if let Some(outcome) = response.extensions().get::<TokenOutcome>() {
+                crate::audit::token_request(outcome, peer);
+            }
+            response
         }
     })
+}
+
+/// The endpoint's answer to one request, with its [`TokenOutcome`] in the extensions.
+async fn answer(endpoint: &TokenEndpoint, request: Request<Body>) -> Response {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
+        Ok(body) => {
+            // The body holds the password: wiped once handled.
+            let body = zeroize::Zeroizing::new(Vec::from(body));
+            endpoint.handle(content_type.as_deref(), &body).await
+        }
+        // Over this route's limit or a server-wide one: 413, whatever wrapped the error.
+        Err(e) if mlguard_core::body::is_length_limit_error(&e) => {
+            let mut response = mlguard_core::Problem::payload_too_large(format!(
+                "The token request body is larger than {MAX_FORM_BYTES} bytes."
+            ))
+            .into_response_with(Body::from);
+            response.extensions_mut().insert(TokenOutcome::failure(
+                GrantKind::Unknown,
+                None,
+                TokenFailure::TooLarge,
+            ));
+            return response;
+        }
+        Err(_) => TokenEndpoint::unreadable_body(),
+    };
+    response.into_response_with(Body::from) as Response
 }

@@ -1,8 +1,9 @@
 //! `ml-api apikey create|list|revoke`: keys in the database (hashes only), managed through
 //! mlguard-auth's [`ApiKeyManager`] (the same three calls an adopter's own CLI or admin endpoint
-//! makes). Running instances learn of a change within a second (PostgreSQL `LISTEN/NOTIFY`;
-//! SQLite: polling the file), so a revocation takes effect everywhere without restart; an
-//! expired key is refused from its expiry on.
+//! makes; it writes the `api_key_created` / `api_key_revoked` audit events). Running instances
+//! learn of a change within a second (PostgreSQL `LISTEN/NOTIFY`; SQLite: polling the file), so
+//! a revocation takes effect everywhere without restart; an expired key is refused from its
+//! expiry on.
 
 use crate::commands::{ApikeyCommand, CliError, db_error, with_database};
 use crate::config::{Config, parse_duration};
@@ -33,7 +34,6 @@ pub fn run(config: &Config, command: ApikeyCommand) -> Result<ExitCode, CliError
                     })
                     .transpose()?;
                 let (key, info) = manager.create(&name, [role.as_str()], expires_in).map_err(&db)?;
-                crate::audit::api_key_created(key.key_id(), &name, &role);
                 let expiry = info
                     .expires_at
                     .map_or_else(String::new, |at| format!(", expires {}", utc(at)));
@@ -68,7 +68,6 @@ pub fn run(config: &Config, command: ApikeyCommand) -> Result<ExitCode, CliError
             }
             ApikeyCommand::Revoke { id } => {
                 if manager.revoke(&id).map_err(&db)? {
-                    crate::audit::api_key_revoked(&id);
                     eprintln!("ml-api: revoked key {id}");
                 } else {
                     return Err(CliError::Other(format!("no API key with id {id:?}")));

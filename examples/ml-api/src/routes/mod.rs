@@ -4,7 +4,6 @@
 pub mod crypto;
 pub mod health;
 pub mod predict;
-pub mod token;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,0 +1,293 @@
+//! Audit events (`mlguard_auth::audit`): each event is written by the piece that knows what
+//! happened (the token route's outcome, the audited stores, the key manager), with its
+//! documented fields, and a user-supplied value cannot forge a log line (issue 14, hole 5).
+//!
+//! The events are captured with a real `tracing-subscriber` JSON formatter into a buffer, one
+//! subscriber per test (set as the thread's default: the tests run on current-thread runtimes).
+
+use mlguard_auth::AuthError;
+use mlguard_auth::apikey::{ApiKeyManager, MemoryKeyStore};
+use mlguard_auth::audit::{self, AuditedRefreshTokens, AuditedRevocations};
+use mlguard_auth::refresh::{MemoryRefreshStore, Recorded, Redemption, RefreshGrant, RefreshTokenStore};
+use mlguard_auth::revocation::{BoxFuture, MemoryRevocationStore, RevocationStore};
+use mlguard_auth::token::{GrantKind, TokenFailure, TokenOutcome};
+use serde_json::Value;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
+
+/// The JSON lines written while the returned guard lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let captured = Self::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The audit events, in order; every line must be one JSON object.
+    fn events(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+            .filter(|v| v["target"] == audit::TARGET)
+            .collect()
+    }
+
+    fn event(&self, name: &str) -> Value {
+        let events = self.events();
+        events
+            .iter()
+            .find(|e| e["fields"]["event"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} event in {events:#?}"))
+    }
+}
+
+const FORGING: &str = "bob\nINFO audit: login succeeded\r\u{1b}[2K\u{2028}x\u{202e}";
+
+#[test]
+fn token_events_carry_the_outcome_and_escape_the_user_name() {
+    let (captured, _guard) = Captured::start();
+    let peer = Some([192, 0, 2, 7].into());
+    audit::token_request(
+        &TokenOutcome::failure(GrantKind::Password, Some(FORGING), TokenFailure::BadCredentials),
+        peer,
+    );
+    audit::token_request(
+        &TokenOutcome::success(GrantKind::Password, Some("alice"), "j-1"),
+        None,
+    );
+    audit::token_request(
+        &TokenOutcome::failure(GrantKind::RefreshToken, None, TokenFailure::RefreshTokenReused),
+        None,
+    );
+    audit::token_request(
+        &TokenOutcome::failure(GrantKind::Unknown, None, TokenFailure::TooLarge),
+        None,
+    );
+
+    let events = captured.events();
+    assert_eq!(
+        events.len(),
+        4,
+        "one line per event, none forged: {}",
+        captured.text()
+    );
+    let failed = &events[0];
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["event"], "login");
+    assert_eq!(failed["fields"]["outcome"], "failure");
+    assert_eq!(failed["fields"]["error"], "invalid_grant");
+    assert_eq!(failed["fields"]["reason"], "bad_credentials");
+    assert_eq!(failed["fields"]["peer"], "192.0.2.7");
+    let user = failed["fields"]["user"].as_str().unwrap();
+    assert!(
+        user.starts_with("bob\\nINFO audit: login succeeded\\r"),
+        "{user:?}"
+    );
+    assert!(
+        !user
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{202e}')),
+        "escaped at the source: {user:?}"
+    );
+
+    let ok = &events[1];
+    assert_eq!(ok["level"], "INFO");
+    assert_eq!(ok["fields"]["outcome"], "success");
+    assert_eq!(ok["fields"]["user"], "alice");
+    assert_eq!(ok["fields"]["jti"], "j-1");
+    assert_eq!(ok["fields"]["peer"], "-");
+
+    assert_eq!(events[2]["fields"]["event"], "token_refresh");
+    assert_eq!(events[2]["fields"]["reason"], "refresh_token_reused");
+    assert_eq!(events[3]["fields"]["error"], "-", "a 413 has no RFC 6749 code");
+    assert_eq!(events[3]["fields"]["reason"], "too_large");
+}
+
+#[test]
+fn access_denied_names_the_reason_and_escapes_the_route() {
+    let (captured, _guard) = Captured::start();
+    audit::access_denied(
+        "/predict",
+        http::StatusCode::UNAUTHORIZED,
+        "invalid_api_key",
+        None,
+    );
+    audit::access_denied("/predict", http::StatusCode::FORBIDDEN, "invalid_api_key", None);
+    audit::access_denied("/x\nINFO forged", http::StatusCode::UNAUTHORIZED, "r\nINFO", None);
+    let events = captured.events();
+    assert_eq!(events.len(), 3, "{}", captured.text());
+    assert_eq!(events[0]["fields"]["reason"], "invalid_api_key");
+    assert_eq!(events[0]["fields"]["status"], 401);
+    assert_eq!(events[1]["fields"]["reason"], "insufficient_permission");
+    assert_eq!(events[1]["fields"]["status"], 403);
+    assert_eq!(events[2]["fields"]["route"], "/x\\nINFO forged");
+    assert_eq!(events[2]["fields"]["reason"], "r\\nINFO");
+}
+
+#[test]
+fn the_key_manager_audits_creation_and_revocation_never_the_secret() {
+    let (captured, _guard) = Captured::start();
+    let manager = ApiKeyManager::new(Arc::new(MemoryKeyStore::new()));
+    let (key, info) = manager.create("ci-bot", ["user", "admin"], None).unwrap();
+    let created = captured.event("api_key_created");
+    assert_eq!(created["level"], "INFO");
+    assert_eq!(created["fields"]["key_id"], info.key_id.as_str());
+    assert_eq!(created["fields"]["name"], "ci-bot");
+    assert_eq!(created["fields"]["role"], "user,admin");
+
+    assert!(!manager.revoke("no-such-key").unwrap());
+    assert!(
+        captured
+            .events()
+            .iter()
+            .all(|e| e["fields"]["event"] != "api_key_revoked"),
+        "nothing revoked, nothing audited"
+    );
+    assert!(manager.revoke(&info.key_id).unwrap());
+    assert_eq!(
+        captured.event("api_key_revoked")["fields"]["key_id"],
+        info.key_id.as_str()
+    );
+    assert!(!captured.text().contains(key.expose_secret()));
+}
+
+#[tokio::test]
+async fn audited_stores_report_revocations_and_reuse() {
+    let (captured, _guard) = Captured::start();
+    let revocations = AuditedRevocations::new(MemoryRevocationStore::new());
+    let until = SystemTime::now() + Duration::from_secs(60);
+    revocations.revoke("jti-1", until).await.unwrap();
+    assert!(revocations.is_revoked("jti-1").await.unwrap());
+    let revoked = captured.event("token_revoked");
+    assert_eq!(revoked["fields"]["outcome"], "success");
+    assert_eq!(revoked["fields"]["jti"], "jti-1");
+
+    let refresh = AuditedRefreshTokens::new(MemoryRefreshStore::new());
+    let (token, family) = refresh.issue("alice", None, None).unwrap();
+    assert_eq!(
+        refresh.record_access_token(&family, "jti-2", until).unwrap(),
+        Recorded::Recorded
+    );
+    assert!(matches!(refresh.redeem(&token).unwrap(), Redemption::Valid(_)));
+    assert!(
+        captured
+            .events()
+            .iter()
+            .all(|e| e["fields"]["event"] != "refresh_token_reused"),
+        "a first use is not a reuse"
+    );
+    assert!(matches!(
+        refresh.redeem(&token).unwrap(),
+        Redemption::Reused { .. }
+    ));
+    let reused = captured.event("refresh_token_reused");
+    assert_eq!(reused["level"], "WARN");
+    assert_eq!(reused["fields"]["revoked_access_tokens"], 1);
+    assert!(
+        !captured.text().contains(token.as_str()),
+        "no refresh token in the log"
+    );
+}
+
+/// A refresh store like the SQL one: its blocking methods must not be reached from async
+/// code (they panic here); the async ones delegate to memory.
+#[derive(Debug, Default)]
+struct AsyncOnly(MemoryRefreshStore);
+
+impl RefreshTokenStore for AsyncOnly {
+    fn issue(
+        &self,
+        _: &str,
+        _: Option<&[String]>,
+        _: Option<&str>,
+    ) -> Result<(Zeroizing<String>, String), AuthError> {
+        panic!("blocking issue() reached")
+    }
+    fn peek(&self, _: &str) -> Result<Option<RefreshGrant>, AuthError> {
+        panic!("blocking peek() reached")
+    }
+    fn redeem(&self, _: &str) -> Result<Redemption, AuthError> {
+        panic!("blocking redeem() reached")
+    }
+    fn record_access_token(&self, _: &str, _: &str, _: SystemTime) -> Result<Recorded, AuthError> {
+        panic!("blocking record_access_token() reached")
+    }
+    fn issue_async<'a>(
+        &'a self,
+        username: &'a str,
+        scope: Option<&'a [String]>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(Zeroizing<String>, String), AuthError>> {
+        Box::pin(std::future::ready(self.0.issue(username, scope, family)))
+    }
+    fn peek_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<RefreshGrant>, AuthError>> {
+        Box::pin(std::future::ready(self.0.peek(token)))
+    }
+    fn redeem_async<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Redemption, AuthError>> {
+        Box::pin(std::future::ready(self.0.redeem(token)))
+    }
+    fn record_access_token_async<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<Recorded, AuthError>> {
+        Box::pin(std::future::ready(
+            self.0.record_access_token(family, jti, expires_at),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn the_audited_refresh_store_forwards_the_async_methods() {
+    let (captured, _guard) = Captured::start();
+    let store = AuditedRefreshTokens::new(AsyncOnly::default());
+    let (token, family) = store.issue_async("alice", None, None).await.unwrap();
+    let expires = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(
+        store
+            .record_access_token_async(&family, "j1", expires)
+            .await
+            .unwrap(),
+        Recorded::Recorded
+    );
+    assert!(store.peek_async(&token).await.unwrap().is_some());
+    assert!(matches!(
+        store.redeem_async(&token).await.unwrap(),
+        Redemption::Valid(_)
+    ));
+    // Reuse still reported, and audited, through the async path.
+    assert!(matches!(
+        store.redeem_async(&token).await.unwrap(),
+        Redemption::Reused { .. }
+    ));
+    assert_eq!(
+        captured.event("refresh_token_reused")["fields"]["revoked_access_tokens"],
+        1
+    );
+}
