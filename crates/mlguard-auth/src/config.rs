@@ -3,7 +3,7 @@
 
 use crate::apikey::ApiKeyAuth;
 use crate::jwt::BearerAuth;
-use crate::outcome::{Authenticator, Outcome};
+use crate::outcome::{AuthFailure, Authenticator, Outcome, Refusal};
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, Uri};
 use mlguard_core::Problem;
@@ -30,15 +30,15 @@ impl Authenticator for AuthConfig {
                 } else if headers.contains_key(AUTHORIZATION) {
                     bearer.authenticate_outcome(headers)
                 } else {
-                    match keys.authenticate(headers, uri) {
+                    match keys.check(headers, uri) {
                         // A key in the query string, or an allowed query key.
                         Ok(p) => Outcome::Done(Ok(p.into())),
-                        Err(p) if p.detail() != keys.missing().detail() => Outcome::Done(Err(p)),
+                        Err(r) if r.failure != AuthFailure::MissingCredentials => Outcome::Done(Err(r)),
                         Err(_) => {
                             let challenge = keys.challenge().to_header_value();
                             let problem = Problem::unauthorized("Not authenticated", &bearer.challenge())
                                 .with_header(WWW_AUTHENTICATE, challenge);
-                            Outcome::Done(Err(problem))
+                            Outcome::Done(Err(Refusal::new(AuthFailure::MissingCredentials, problem)))
                         }
                     }
                 }
@@ -47,9 +47,12 @@ impl Authenticator for AuthConfig {
             (None, Some(bearer)) => bearer.authenticate_outcome(headers),
             (None, None) => {
                 tracing::error!("AuthLayer has no authenticator: add .api_key(..) or .bearer(..)");
-                Outcome::Done(Err(Problem::new(
-                    http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "no authentication configured",
+                Outcome::Done(Err(Refusal::new(
+                    AuthFailure::Misconfigured,
+                    Problem::new(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "no authentication configured",
+                    ),
                 )))
             }
         }

@@ -141,4 +141,5 @@ pub use apikey::{ApiKeyAuth, ApiKeyLayer};
 pub use error::AuthError;
 pub use jwt::{BearerAuth, BearerAuthLayer};
 pub use layer::AuthLayer;
+pub use outcome::AuthFailure;
 pub use service::{AuthFuture, AuthService};

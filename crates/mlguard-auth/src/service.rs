@@ -1,7 +1,7 @@
 //! The service and future shared by [`ApiKeyLayer`](crate::ApiKeyLayer),
 //! [`BearerAuthLayer`](crate::BearerAuthLayer) and [`AuthLayer`](crate::AuthLayer).
 
-use crate::outcome::{AuthCheck, Authenticator, Outcome};
+use crate::outcome::{AuthCheck, Authenticator, Outcome, Refusal};
 use http::{Request, Response};
 use mlguard_core::{Problem, RefusalFormat, ResponseBody};
 use pin_project_lite::pin_project;
@@ -14,7 +14,9 @@ use tower_service::Service;
 
 /// The authenticating service: on success the request reaches `S` with a
 /// [`Principal`](mlguard_core::Principal) in its
-/// extensions and without the credential headers; on failure it gets a 401 problem response.
+/// extensions and without the credential headers; on failure it gets a 401 problem response
+/// (503 when a store cannot answer) with the [`AuthFailure`](crate::AuthFailure) in its
+/// extensions.
 pub struct AuthService<S> {
     inner: S,
     config: Arc<dyn Authenticator>,
@@ -67,7 +69,7 @@ where
         // gRPC clients get `grpc-status`, others a problem body (RefusalFormat::Auto).
         let format = self.format.resolve(req.headers());
         match self.config.authenticate(req.headers(), req.uri()) {
-            Outcome::Done(Err(problem)) => AuthFuture::reject(problem.with_format(format)),
+            Outcome::Done(Err(refusal)) => AuthFuture::reject(refusal, format),
             Outcome::Done(Ok(authenticated)) => {
                 self.config.strip(req.headers_mut());
                 authenticated.insert_into(req.extensions_mut());
@@ -115,15 +117,16 @@ pin_project! {
             format: RefusalFormat,
         },
         Inner { #[pin] future: F },
-        Reject { problem: Option<Problem> },
+        Reject { refusal: Option<Refusal>, format: RefusalFormat },
     }
 }
 
 impl<S, B, F> AuthFuture<S, B, F> {
-    fn reject(problem: Problem) -> Self {
+    fn reject(refusal: Refusal, format: RefusalFormat) -> Self {
         Self {
             state: State::Reject {
-                problem: Some(problem),
+                refusal: Some(refusal),
+                format,
             },
         }
     }
@@ -158,9 +161,7 @@ where
                         return Poll::Ready(Ok(ResponseBody::problem(polled_after_completion())));
                     };
                     match result {
-                        Err(problem) => {
-                            return Poll::Ready(Ok(ResponseBody::problem(problem.with_format(*format))));
-                        }
+                        Err(refusal) => return Poll::Ready(Ok(refused(refusal, *format))),
                         Ok(authenticated) => {
                             config.strip(request.headers_mut());
                             authenticated.insert_into(request.extensions_mut());
@@ -173,13 +174,22 @@ where
                     let response = ready!(future.poll(cx))?;
                     return Poll::Ready(Ok(ResponseBody::map_response(response)));
                 }
-                StateProj::Reject { problem } => {
-                    let problem = problem.take().unwrap_or_else(polled_after_completion);
-                    return Poll::Ready(Ok(ResponseBody::problem(problem)));
+                StateProj::Reject { refusal, format } => {
+                    return Poll::Ready(Ok(match refusal.take() {
+                        Some(refusal) => refused(refusal, *format),
+                        None => ResponseBody::problem(polled_after_completion()),
+                    }));
                 }
             }
         }
     }
+}
+
+/// The refusal's problem response, with its [`AuthFailure`](crate::AuthFailure) in the extensions.
+fn refused<B>(refusal: Refusal, format: RefusalFormat) -> Response<ResponseBody<B>> {
+    let mut response = ResponseBody::problem(refusal.problem.with_format(format));
+    response.extensions_mut().insert(refusal.failure);
+    response
 }
 
 fn polled_after_completion() -> Problem {

@@ -128,3 +128,98 @@ async fn query_key_is_refused_even_with_bearer_configured() {
     assert_eq!(res.status(), 401);
     assert!(body_string(res).await.contains("query string"));
 }
+
+/// A denylist whose backend is down.
+#[derive(Debug)]
+struct DownRevocations;
+
+impl mlguard_auth::revocation::RevocationStore for DownRevocations {
+    fn revoke<'a>(
+        &'a self,
+        _: &'a str,
+        _: std::time::SystemTime,
+    ) -> mlguard_auth::revocation::BoxFuture<'a, Result<(), mlguard_auth::AuthError>> {
+        Box::pin(async { Err(mlguard_auth::AuthError::Backend("down".into())) })
+    }
+    fn is_revoked<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> mlguard_auth::revocation::BoxFuture<'a, Result<bool, mlguard_auth::AuthError>> {
+        Box::pin(async { Err(mlguard_auth::AuthError::Backend("down".into())) })
+    }
+}
+
+/// Every refusal carries its reason, typed, in the response extensions (what metrics and audit
+/// read instead of the body or the request headers); a success carries none.
+#[tokio::test]
+async fn each_refusal_carries_its_typed_reason() {
+    use mlguard_auth::AuthFailure::*;
+    let store = Arc::new(MemoryKeyStore::new());
+    let (key, record) = generate("job", ["user"]).unwrap();
+    store.insert(record);
+    let (_, inner) = recorder();
+    let svc = layer(store.clone()).layer(inner.clone());
+    type Case = (
+        &'static str,
+        Option<(&'static str, String)>,
+        Option<mlguard_auth::AuthFailure>,
+    );
+    let cases: [Case; 8] = [
+        ("/p", None, Some(MissingCredentials)),
+        (
+            "/p",
+            Some(("authorization", "Basic YTpi".into())),
+            Some(MissingCredentials),
+        ),
+        ("/p", Some(("x-api-key", "mlg_nope".into())), Some(InvalidApiKey)),
+        (
+            "/p",
+            Some(("x-api-key", format!("{}x", key.expose_secret()))),
+            Some(InvalidApiKey),
+        ),
+        ("/p?api_key=mlg_abc", None, Some(ApiKeyInQuery)),
+        (
+            "/p",
+            Some(("authorization", "Bearer not.a.jwt".into())),
+            Some(InvalidToken),
+        ),
+        (
+            "/p",
+            Some(("authorization", format!("Bearer {}x", token()))),
+            Some(InvalidToken),
+        ),
+        ("/p", Some(("x-api-key", key.expose_secret().to_owned())), None),
+    ];
+    for (uri, header, want) in cases {
+        let mut request = Request::get(uri);
+        if let Some((name, value)) = &header {
+            request = request.header(*name, value.as_str());
+        }
+        let response = svc.clone().oneshot(request.body(()).unwrap()).await.unwrap();
+        let got = response.extensions().get::<mlguard_auth::AuthFailure>().copied();
+        assert_eq!(got, want, "{uri} {:?}", header.map(|h| h.0));
+        let status = if want.is_some() { 401 } else { 200 };
+        assert_eq!(response.status(), status, "{uri}");
+    }
+
+    // A denylist that cannot answer: 503, `Unavailable` (fail closed).
+    let verifier = JwtVerifier::builder()
+        .key(
+            VerifyingKey::hmac(JwtAlgorithm::HS256, &SECRET)
+                .unwrap()
+                .with_kid("k"),
+        )
+        .accept_any_audience()
+        .build()
+        .unwrap();
+    let down = AuthLayer::new()
+        .bearer(BearerAuth::new(verifier).revocation(Arc::new(DownRevocations)))
+        .layer(inner);
+    let request = Request::get("/p")
+        .header("authorization", format!("Bearer {}", token()))
+        .body(())
+        .unwrap();
+    let response = down.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.extensions().get(), Some(&Unavailable));
+}

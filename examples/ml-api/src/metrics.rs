@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status`: mlguard-http's [`RequestMetricsLayer`] with prefix `ml_api_http_` |
 //! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` (same layer) |
-//! | `ml_api_auth_failures_total` | counter | `route`, `reason`: `missing_credentials`, `invalid_api_key`, `invalid_token` (401s), `bad_credentials` (`/token` logins refused) |
+//! | `ml_api_auth_failures_total` | counter | `route`, `reason`: for 401s mlguard-auth's [`AuthFailure`] (`missing_credentials`, `invalid_api_key`, `api_key_in_query`, `invalid_token`), `bad_credentials` (`/token` logins refused) |
 //! | `ml_api_authz_denials_total` | counter | `route` (403s) |
 //! | `ml_api_rate_limited_total` | counter | `route` (429s) |
 //! | `ml_api_predictions_total` | counter | `class` |
@@ -43,6 +43,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 use metrics::{Recorder, counter, with_local_recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use mlguard_auth::AuthFailure;
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
 use mlguard_http::request_metrics::{DURATION_BUCKETS, RequestMetricsLayer};
@@ -175,12 +176,18 @@ impl Metrics {
         text
     }
 
-    fn record_outcome(&self, seen: &Seen, status: StatusCode, outcome: Option<TokenFailure>) {
-        let route = seen.route.clone();
+    fn record_outcome(
+        &self,
+        route: String,
+        status: StatusCode,
+        failure: Option<AuthFailure>,
+        outcome: Option<TokenFailure>,
+    ) {
         self.with(|| {
             match status {
                 StatusCode::UNAUTHORIZED => {
-                    counter!("ml_api_auth_failures_total", "route" => route.clone(), "reason" => seen.credential.reason())
+                    let reason = failure.map_or("unknown", AuthFailure::as_str);
+                    counter!("ml_api_auth_failures_total", "route" => route.clone(), "reason" => reason)
                         .increment(1);
                 }
                 StatusCode::FORBIDDEN => {
@@ -262,51 +269,16 @@ fn export_model_guard(guard: &mlguard_modelsec::ModelGuard) {
     counter!(BUDGET_EXHAUSTED).absolute(spent);
 }
 
-/// The credential a request carried (never its value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Credential {
-    None,
-    ApiKey,
-    Authorization,
-}
-
-impl Credential {
-    fn of(headers: &http::HeaderMap) -> Self {
-        if headers.contains_key("x-api-key") {
-            Self::ApiKey
-        } else if headers.contains_key(http::header::AUTHORIZATION) {
-            Self::Authorization
-        } else {
-            Self::None
-        }
-    }
-
-    fn reason(self) -> &'static str {
-        match self {
-            Self::None => "missing_credentials",
-            Self::ApiKey => "invalid_api_key",
-            Self::Authorization => "invalid_token",
-        }
-    }
-}
-
-struct Seen {
-    route: String,
-    credential: Credential,
-}
-
 /// The middleware: counts 401/403/429 and login failures, and the classes of successful
 /// predictions; emits an audit event for each denial (request counts and durations:
 /// [`Metrics::request_layer`]). Mount it with `Router::layer` (inside the routing, where the
 /// matched path is known).
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let seen = Seen {
-        route: request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned()),
-        credential: Credential::of(request.headers()),
-    };
+    // The matched path template, never the raw path.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
     let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
     let response = next.run(request).await;
     let status = response.status();
@@ -315,14 +287,17 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
         .extensions()
         .get::<TokenOutcome>()
         .and_then(TokenOutcome::failure_reason);
-    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && seen.route != UNMATCHED {
-        mlguard_auth::audit::access_denied(&seen.route, status, seen.credential.reason(), peer);
+    // Set by mlguard-auth's layer on each refusal: why, typed, not guessed from the headers.
+    let failure = response.extensions().get::<AuthFailure>().copied();
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && route != UNMATCHED {
+        let reason = failure.map_or("-", AuthFailure::as_str);
+        mlguard_auth::audit::access_denied(&route, status, reason, peer);
     }
     // Set by the prediction handlers: the classes answered, not a re-parse of the answer.
     if let Some(PredictedClasses(classes)) = response.extensions().get() {
         classes.iter().for_each(|class| metrics.record_prediction(class));
     }
-    metrics.record_outcome(&seen, status, outcome);
+    metrics.record_outcome(route, status, failure, outcome);
     response
 }
 

@@ -54,7 +54,7 @@ pub use key::{
 pub use manage::{ApiKeyInfo, ApiKeyManager, MAX_KEY_NAME_LEN, ManagedKeyStore};
 pub use store::{FileKeyStore, KeyFile, KeyStore, MemoryKeyStore};
 
-use crate::outcome::{Authenticator, Outcome};
+use crate::outcome::{AuthFailure, Authenticator, Outcome, Refusal};
 use crate::service::AuthService;
 use http::{HeaderMap, HeaderName, Uri};
 use mlguard_core::{AuthMethod, Principal, Problem, SharedClock, SystemClock, WwwAuthenticate};
@@ -172,6 +172,11 @@ impl ApiKeyAuth {
     /// assert_eq!(principal.api_key_id(), Some(key.key_id()));
     /// ```
     pub fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Result<Principal, Problem> {
+        self.check(headers, uri).map_err(|refusal| refusal.problem)
+    }
+
+    /// [`authenticate`](Self::authenticate), with the reason of a refusal.
+    pub(crate) fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<Principal, Refusal> {
         let mut values = headers.get_all(&self.header).iter();
         let presented = match (values.next(), values.next()) {
             (Some(v), None) => v.to_str().ok().map(str::to_owned),
@@ -180,9 +185,12 @@ impl ApiKeyAuth {
                 QueryKey::None => return Err(self.missing()),
                 QueryKey::Refused => {
                     tracing::debug!("API key in the query string refused");
-                    return Err(Problem::unauthorized(
-                        "API keys are not accepted in the query string",
-                        &self.challenge(),
+                    return Err(Refusal::new(
+                        AuthFailure::ApiKeyInQuery,
+                        Problem::unauthorized(
+                            "API keys are not accepted in the query string",
+                            &self.challenge(),
+                        ),
                     ));
                 }
                 QueryKey::Key(k) => Some(k),
@@ -200,9 +208,9 @@ impl ApiKeyAuth {
                 // A store that cannot answer (its database down past its stale bound) is
                 // temporary: 503 with `Retry-After`, and fail closed.
                 tracing::error!(%error, "API key store failed");
-                return Err(Problem::service_unavailable(
-                    "Authentication is unavailable",
-                    Some(STORE_RETRY_AFTER),
+                return Err(Refusal::new(
+                    AuthFailure::Unavailable,
+                    Problem::service_unavailable("Authentication is unavailable", Some(STORE_RETRY_AFTER)),
                 ));
             }
         };
@@ -255,16 +263,22 @@ impl ApiKeyAuth {
 
     /// [`authenticate`](Self::authenticate) as the service runs it.
     pub(crate) fn authenticate_outcome(&self, headers: &HeaderMap, uri: &Uri) -> Outcome {
-        Outcome::Done(self.authenticate(headers, uri).map(Into::into))
+        Outcome::Done(self.check(headers, uri).map(Into::into))
     }
 
-    pub(crate) fn missing(&self) -> Problem {
-        Problem::unauthorized("Missing API key", &self.challenge())
+    fn missing(&self) -> Refusal {
+        Refusal::new(
+            AuthFailure::MissingCredentials,
+            Problem::unauthorized("Missing API key", &self.challenge()),
+        )
     }
 
-    fn invalid(&self, reason: &'static str) -> Problem {
+    fn invalid(&self, reason: &'static str) -> Refusal {
         tracing::debug!(reason, "API key rejected");
-        Problem::unauthorized("Invalid API key", &self.challenge())
+        Refusal::new(
+            AuthFailure::InvalidApiKey,
+            Problem::unauthorized("Invalid API key", &self.challenge()),
+        )
     }
 }
 

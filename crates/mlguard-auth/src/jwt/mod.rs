@@ -86,7 +86,7 @@ pub use verify::{
 };
 
 use crate::credentials::{CredentialError, bearer_from_headers};
-use crate::outcome::{Authenticated, Authenticator, Outcome};
+use crate::outcome::{AuthFailure, Authenticated, Authenticator, Outcome, Refusal};
 use crate::revocation::RevocationStore;
 use crate::service::AuthService;
 use http::{HeaderMap, Uri};
@@ -175,7 +175,7 @@ impl BearerAuth {
         WwwAuthenticate::bearer().realm(&self.realm)
     }
 
-    fn invalid(&self, reason: &dyn fmt::Display) -> Problem {
+    fn invalid(&self, reason: &dyn fmt::Display) -> Refusal {
         tracing::debug!(%reason, "bearer token rejected");
         invalid_token(&self.realm)
     }
@@ -184,7 +184,8 @@ impl BearerAuth {
         let token = match bearer_from_headers(headers, self.verifier.max_token_len()) {
             Ok(token) => token,
             Err(CredentialError::Missing | CredentialError::WrongScheme) => {
-                return Outcome::Done(Err(Problem::unauthorized("Not authenticated", &self.challenge())));
+                let problem = Problem::unauthorized("Not authenticated", &self.challenge());
+                return Outcome::Done(Err(Refusal::new(AuthFailure::MissingCredentials, problem)));
             }
             Err(e) => return Outcome::Done(Err(self.invalid(&format_args!("{e:?}")))),
         };
@@ -244,10 +245,11 @@ impl BearerAuth {
                     // Temporary (the denylist's backend is down, or its copy is past its stale
                     // bound): 503 with `Retry-After`, and fail closed.
                     tracing::error!(%error, "revocation store failed");
-                    Err(Problem::service_unavailable(
+                    let problem = Problem::service_unavailable(
                         "Authentication is unavailable",
                         Some(REVOCATION_RETRY_AFTER),
-                    ))
+                    );
+                    Err(Refusal::new(AuthFailure::Unavailable, problem))
                 }
             }
         }))
@@ -260,6 +262,7 @@ impl BearerAuth {
             .finish()
             .await
             .map(|authenticated| authenticated.principal)
+            .map_err(|refusal| refusal.problem)
     }
 }
 
@@ -274,11 +277,12 @@ fn authenticated(mut verified: VerifiedToken) -> Authenticated {
     }
 }
 
-fn invalid_token(realm: &str) -> Problem {
+fn invalid_token(realm: &str) -> Refusal {
     let challenge = WwwAuthenticate::bearer()
         .realm(realm)
         .error(BearerError::InvalidToken);
-    Problem::unauthorized("Invalid or expired token", &challenge)
+    let problem = Problem::unauthorized("Invalid or expired token", &challenge);
+    Refusal::new(AuthFailure::InvalidToken, problem)
 }
 
 impl Authenticator for BearerAuth {
