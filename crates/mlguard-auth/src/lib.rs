@@ -113,6 +113,9 @@
 //!
 //! - `axum`: `token::token_route`, the `/token` route for axum; `jwt::VerifiedClaims<T>`, the
 //!   verified claims as an extractor.
+//! - `openapi`: OpenAPI schemas (utoipa) of the token endpoint's form and bodies,
+//!   `token::TokenRequestForm` and `ToSchema` for `token::TokenSuccessBody`,
+//!   `token::OAuthErrorBody` and `token::OAuthErrorCode`.
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
 //! - `sql`: `sql::SqlStore`, users, API keys, refresh tokens and the denylist in SQLite or

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document (`GET /openapi.json`) and the interactive docs page (`GET /docs`).
 //!
 //! The document is generated with [utoipa] from the code: the request and response types derive
-//! `ToSchema`, the handlers carry `#[utoipa::path]`, and [`ApiDoc`]'s modifiers add what every
+//! `ToSchema` (the token endpoint's come from mlguard-auth's `openapi` feature), the handlers
+//! carry `#[utoipa::path]`, and [`ApiDoc`]'s modifiers add what every
 //! route shares (the security schemes, the problem bodies the hardening layers can answer, the
 //! trailing-slash aliases `/encrypt/` and `/decrypt/`).
 //!
@@ -27,8 +28,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use http::{HeaderValue, Method};
-use mlguard_auth::token::OAuthErrorCode;
-use serde::{Deserialize, Serialize};
+use mlguard_auth::token::{OAuthErrorBody, OAuthErrorCode, TokenRequestForm, TokenSuccessBody};
 use std::collections::BTreeMap;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::response::ResponseBuilder;
@@ -37,7 +37,7 @@ use utoipa::openapi::security::{
     SecurityScheme,
 };
 use utoipa::openapi::{Content, OpenApi as Document, PathItem, Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -65,77 +65,6 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
 /// 0.2.0) inserts; a new Swagger UI may need a new hash (the browser test names the directive).
 pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=";
 
-/// The RFC 6749 section 5.2 error body of `POST /token`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = OAuthError)]
-pub struct OAuthErrorDoc {
-    /// The error code.
-    #[schema(value_type = OAuthErrorCodeDoc, example = "invalid_grant")]
-    pub error: String,
-    /// What went wrong, for humans.
-    pub error_description: Option<String>,
-}
-
-/// The `OAuthErrorCode` schema: the codes of [`mlguard_auth::token::OAuthErrorCode::ALL`].
-#[derive(Debug)]
-pub struct OAuthErrorCodeDoc;
-
-impl utoipa::PartialSchema for OAuthErrorCodeDoc {
-    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .description(Some(
-                "RFC 6749 error codes the token endpoint answers (`invalid_grant` for any bad \
-                 credentials or refresh token: no user enumeration)",
-            ))
-            .enum_values(Some(OAuthErrorCode::ALL.map(OAuthErrorCode::as_str)))
-            .into()
-    }
-}
-
-impl ToSchema for OAuthErrorCodeDoc {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "OAuthErrorCode".into()
-    }
-}
-
-/// The `POST /token` form (RFC 6749 sections 4.3.2 and 6); other parameters (`client_id`) are
-/// ignored, none may repeat.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = TokenRequest)]
-pub struct TokenRequestDoc {
-    /// `password` (the default when absent) or `refresh_token`.
-    #[schema(example = "password")]
-    pub grant_type: Option<String>,
-    /// The user name (password grant).
-    pub username: Option<String>,
-    /// The password (password grant).
-    #[schema(format = Password)]
-    pub password: Option<String>,
-    /// A refresh token from an earlier answer (refresh grant).
-    pub refresh_token: Option<String>,
-    /// Space-separated scopes, within what the user's roles allow.
-    pub scope: Option<String>,
-}
-
-/// The `POST /token` success body (RFC 6749 section 5.1).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = TokenResponse)]
-pub struct TokenResponseDoc {
-    /// The bearer token (an HS256 JWT).
-    pub access_token: String,
-    /// Always `bearer`.
-    #[schema(example = "bearer")]
-    pub token_type: String,
-    /// Lifetime of `access_token`, seconds.
-    #[schema(example = 900)]
-    pub expires_in: u64,
-    /// A single-use refresh token.
-    pub refresh_token: Option<String>,
-    /// The granted scopes, when a scope was requested.
-    pub scope: Option<String>,
-}
-
 /// The generated document; see the [module docs](self).
 #[derive(OpenApi)]
 #[openapi(
@@ -160,10 +89,10 @@ pub struct TokenResponseDoc {
     ),
     components(schemas(
         crate::routes::ProblemDoc,
-        OAuthErrorDoc,
-        OAuthErrorCodeDoc,
-        TokenRequestDoc,
-        TokenResponseDoc,
+        OAuthErrorBody,
+        OAuthErrorCode,
+        TokenRequestForm,
+        TokenSuccessBody,
         crate::routes::health::StatusDoc
     )),
     modifiers(&SecuritySchemes, &SharedResponses, &TrailingSlashAliases),
@@ -187,12 +116,12 @@ pub struct ApiDoc;
     description = "Limited per client IP and per username (`MLGUARD_TOKEN_RATE`). Unknown users \
         and wrong passwords get the same `invalid_grant` answer. Answers carry \
         `Cache-Control: no-store`.",
-    request_body(content = TokenRequestDoc, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = TokenRequestForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Tokens issued", body = TokenResponseDoc),
-        (status = 400, description = "RFC 6749 error", body = OAuthErrorDoc),
+        (status = 200, description = "Tokens issued", body = TokenSuccessBody),
+        (status = 400, description = "RFC 6749 error", body = OAuthErrorBody),
         (status = 429, description = "Too many logins", body = crate::routes::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Too many password checks in progress (`temporarily_unavailable`, with `Retry-After`)", body = OAuthErrorDoc),
+        (status = 503, description = "Too many password checks in progress (`temporarily_unavailable`, with `Retry-After`)", body = OAuthErrorBody),
     )
 )]
 #[allow(dead_code)] // documentation only

@@ -62,13 +62,19 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod body;
 mod form;
 mod outcome;
+#[cfg(feature = "openapi")]
+mod schema;
 
 #[cfg(feature = "axum")]
 pub use self::axum::{MAX_FORM_BYTES, token_route};
+pub use body::{OAuthErrorBody, TokenSuccessBody};
 pub use form::{GrantRequest, parse_form};
 pub use outcome::{GrantKind, MAX_OUTCOME_USERNAME, TokenFailure, TokenOutcome};
+#[cfg(feature = "openapi")]
+pub use schema::TokenRequestForm;
 
 use crate::jwt::{IssuedToken, JwtIssuer};
 use crate::password::{PasswordCheck, PasswordHasher};
@@ -79,7 +85,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -298,17 +304,15 @@ impl fmt::Debug for TokenResponse {
 
 impl TokenResponse {
     fn success(grant: &TokenGrant, kind: GrantKind, username: Option<&str>) -> Self {
-        let mut body = json!({
-            "access_token": grant.access.access_token(),
-            "token_type": "bearer",
-            "expires_in": grant.access.expires_in(),
-        });
-        if let Some(refresh) = &grant.refresh_token {
-            body["refresh_token"] = json!(refresh.as_str());
-        }
-        if let Some(scope) = &grant.scope {
-            body["scope"] = json!(scope.join(" "));
-        }
+        let body = serde_json::to_value(TokenSuccessBody {
+            access_token: grant.access.access_token(),
+            token_type: "bearer",
+            expires_in: grant.access.expires_in(),
+            refresh_token: grant.refresh_token.as_ref().map(|t| t.as_str()),
+            scope: grant.scope.as_ref().map(|s| s.join(" ")),
+        })
+        // A struct of strings and numbers always serializes.
+        .unwrap_or_default();
         Self {
             status: StatusCode::OK,
             body,
@@ -324,7 +328,11 @@ impl TokenResponse {
         };
         Self {
             status,
-            body: json!({"error": error.code.as_str(), "error_description": error.description}),
+            body: serde_json::to_value(OAuthErrorBody {
+                error: error.code,
+                error_description: error.description,
+            })
+            .unwrap_or_default(),
             outcome: TokenOutcome::failure(kind, username, error.failure),
         }
     }
