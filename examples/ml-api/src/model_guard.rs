@@ -105,31 +105,3 @@ impl ModelProtection {
         &self.guard
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn admin_gets_rounded_client_label_only() {
-        let p = ModelProtection::output_only(2);
-        let admin = Principal::builder("a").role("admin").build();
-        let client = Principal::builder("c").role("client").build();
-        let rows = vec![vec![5.0, 3.0, 1.5, 0.2]];
-        for (who, want) in [
-            (&admin, OutputPolicy::Rounded { decimals: 2 }),
-            (&client, OutputPolicy::LabelOnly),
-        ] {
-            let adm = p.guard().admit(who, &rows).await.unwrap();
-            let released = p.guard().release(who, &adm, &rows, &[0]).await.unwrap();
-            assert_eq!(released, want);
-        }
-    }
-
-    #[test]
-    fn bad_budget_is_refused() {
-        let mut c = Config::for_data_dir("/nonexistent");
-        c.predict_budget = "lots".into();
-        assert!(ModelProtection::from_config(&c, None).is_err());
-    }
-}

@@ -66,33 +66,3 @@ pub fn check_role(role: &str) -> Result<(), String> {
         ))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mlguard_core::Principal;
-    use mlguard_rbac::Permission;
-
-    #[test]
-    fn admin_predicts_user_does_not_both_use_crypto() {
-        let p = policy().unwrap();
-        let admin = Principal::builder("a").role("admin").build();
-        let user = Principal::builder("u").role("user").build();
-        let perm = |s: &str| s.parse::<Permission>().unwrap();
-        assert!(p.is_allowed(&admin, &perm(MODEL_PREDICT)).is_allowed());
-        assert!(p.is_allowed(&admin, &perm(METRICS_READ)).is_allowed());
-        assert!(!p.is_allowed(&user, &perm(MODEL_PREDICT)).is_allowed());
-        assert!(!p.is_allowed(&user, &perm(METRICS_READ)).is_allowed());
-        for c in [CRYPTO_ENCRYPT, CRYPTO_DECRYPT] {
-            assert!(p.is_allowed(&admin, &perm(c)).is_allowed());
-            assert!(p.is_allowed(&user, &perm(c)).is_allowed());
-        }
-        assert!(check_role("root").is_err());
-        assert!(check_role("client").is_ok());
-        let client = Principal::builder("c").role("client").build();
-        assert!(p.is_allowed(&client, &perm(MODEL_PREDICT)).is_allowed());
-        assert!(!p.is_allowed(&client, &perm(MODEL_PROBABILITIES)).is_allowed());
-        assert!(p.is_allowed(&admin, &perm(MODEL_PROBABILITIES)).is_allowed());
-        assert!(!p.is_allowed(&client, &perm(CRYPTO_ENCRYPT)).is_allowed());
-    }
-}
