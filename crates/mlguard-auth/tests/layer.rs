@@ -12,8 +12,8 @@ use tower::{Layer, ServiceExt};
 
 const SECRET: [u8; 32] = [4; 32];
 
-fn layer(store: Arc<MemoryKeyStore>) -> AuthLayer {
-    let verifier = JwtVerifier::builder()
+fn verifier() -> JwtVerifier {
+    JwtVerifier::builder()
         .key(
             VerifyingKey::hmac(JwtAlgorithm::HS256, &SECRET)
                 .unwrap()
@@ -21,10 +21,13 @@ fn layer(store: Arc<MemoryKeyStore>) -> AuthLayer {
         )
         .accept_any_audience()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn layer(store: Arc<MemoryKeyStore>) -> AuthLayer {
     AuthLayer::new()
         .api_key(ApiKeyAuth::new(store).realm("ml-api"))
-        .bearer(BearerAuth::new(verifier).realm("ml-api"))
+        .bearer(BearerAuth::new(verifier()).realm("ml-api"))
 }
 
 fn token() -> String {
@@ -203,17 +206,8 @@ async fn each_refusal_carries_its_typed_reason() {
     }
 
     // A denylist that cannot answer: 503, `Unavailable` (fail closed).
-    let verifier = JwtVerifier::builder()
-        .key(
-            VerifyingKey::hmac(JwtAlgorithm::HS256, &SECRET)
-                .unwrap()
-                .with_kid("k"),
-        )
-        .accept_any_audience()
-        .build()
-        .unwrap();
     let down = AuthLayer::new()
-        .bearer(BearerAuth::new(verifier).revocation(Arc::new(DownRevocations)))
+        .bearer(BearerAuth::new(verifier()).revocation(Arc::new(DownRevocations)))
         .layer(inner);
     let request = Request::get("/p")
         .header("authorization", format!("Bearer {}", token()))

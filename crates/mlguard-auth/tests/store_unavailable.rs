@@ -270,3 +270,28 @@ async fn a_revocation_store_that_is_down_is_503_with_retry_after_for_bearer_toke
         .expect("a 503 from a denylist that is down carries Retry-After");
     assert_eq!(retry, &REVOCATION_RETRY_AFTER.as_secs().to_string());
 }
+
+/// The audit wrapper (`mlguard_auth::audit`) forwards the async methods to the store it wraps:
+/// a database store behind it is never called through its blocking methods.
+#[tokio::test]
+async fn the_audited_refresh_store_forwards_the_async_methods() {
+    let store = mlguard_auth::audit::AuditedRefreshTokens::new(AsyncOnly::default());
+    let (token, family) = store.issue_async("alice", None, None).await.unwrap();
+    let expires = SystemTime::now() + std::time::Duration::from_secs(60);
+    assert_eq!(
+        store
+            .record_access_token_async(&family, "j1", expires)
+            .await
+            .unwrap(),
+        Recorded::Recorded
+    );
+    assert!(store.peek_async(&token).await.unwrap().is_some());
+    assert!(matches!(
+        store.redeem_async(&token).await.unwrap(),
+        Redemption::Valid(_)
+    ));
+    assert!(matches!(
+        store.redeem_async(&token).await.unwrap(),
+        Redemption::Reused { .. }
+    ));
+}
