@@ -10,6 +10,7 @@
 //! | API keys (`X-API-Key: mlg_<id>_<secret>`); create, list, revoke ([`apikey::ApiKeyManager`]) | [`apikey`] | [`ApiKeyLayer`] |
 //! | JWT bearer tokens (static keys or remote JWKS; roles from any claim, [`jwt::JwtVerifierBuilder::roles_claim`]) | [`jwt`] | [`BearerAuthLayer`] |
 //! | either of the two (`/predict`) | [`layer`] | [`AuthLayer`] |
+//! | an external identity provider's tokens next to your own (feature `jwks`) | `idp` | |
 //! | `/token`: OAuth2 password and refresh grants | [`token`] | (a handler) |
 //! | Argon2id passwords, users | [`password`], [`users`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
@@ -131,6 +132,8 @@ mod service;
 pub mod apikey;
 pub mod audit;
 pub mod credentials;
+#[cfg(feature = "jwks")]
+pub mod idp;
 pub mod jwt;
 pub mod password;
 pub mod refresh;

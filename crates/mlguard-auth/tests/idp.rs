@@ -374,3 +374,47 @@ async fn each_issuer_is_checked_with_its_own_keys_and_the_denylist_covers_both()
     revoked.revoke_now("idp-1", std::time::SystemTime::now() + Duration::from_secs(3600));
     assert_eq!(check(from_idp).await.unwrap_err(), StatusCode::UNAUTHORIZED);
 }
+
+/// `mlguard_auth::idp`: the provider's settings are checked together, naming the setting.
+#[test]
+fn identity_provider_settings_are_checked_together() {
+    use mlguard_auth::idp::{IdentityProvider, IdpSetting};
+    let idp = |url: &str| IdentityProvider::new(url, "https://sso/realms/ml", "ml-api");
+    let refused = |p: IdentityProvider| p.validate().unwrap_err().setting;
+    for loopback in [
+        "http://127.0.0.1:8080/certs",
+        "http://[::1]/certs",
+        "http://localhost/certs",
+    ] {
+        assert_eq!(idp(loopback).validate(), Ok(()), "{loopback}");
+    }
+    assert_eq!(idp("https://sso/certs").ca("ca.pem").validate(), Ok(()));
+    assert_eq!(refused(idp("https://sso/certs")), IdpSetting::Ca);
+    assert_eq!(refused(idp("http://127.0.0.1/c").ca("ca.pem")), IdpSetting::Ca);
+    for remote in [
+        "http://10.0.0.1/certs",
+        "http://127.evil.example/certs",
+        "ftp://127.0.0.1/certs",
+        "not a url",
+    ] {
+        assert_eq!(refused(idp(remote)), IdpSetting::JwksUrl, "{remote}");
+    }
+    let local = "http://127.0.0.1/c";
+    assert_eq!(
+        refused(IdentityProvider::new(local, " ", "a")),
+        IdpSetting::Issuer
+    );
+    assert_eq!(
+        refused(IdentityProvider::new(local, "i", "")),
+        IdpSetting::Audience
+    );
+    assert_eq!(refused(idp(local).roles_claim("roles")), IdpSetting::RolesClaim);
+    assert_eq!(
+        refused(idp(local).refresh_interval(Duration::from_millis(500))),
+        IdpSetting::RefreshInterval
+    );
+    // The verifier is refused for the same reasons, and for a CA file that is not there.
+    assert!(idp("http://10.0.0.1/certs").verifier().is_err());
+    let missing_ca = idp("https://sso/certs").ca("/nonexistent/ca.pem").verifier();
+    assert!(missing_ca.unwrap_err().to_string().contains("CA file"));
+}

@@ -11,7 +11,7 @@ use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
 use mlguard_auth::apikey::{FileKeyStore, KeyStore};
 use mlguard_auth::audit::{AuditedRefreshTokens, AuditedRevocations};
-use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, RemoteJwks, SigningKey, VerifyingKey};
+use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
 use mlguard_auth::refresh::{MemoryRefreshStore, RefreshTokenStore};
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
 use mlguard_auth::sql::SqlStore;
@@ -146,7 +146,7 @@ impl Auth {
                     "jwt_issuer must differ from ml-api's own issuer `{ISSUER}` (MLGUARD_JWT_ISSUER)"
                 )));
             }
-            bearer = bearer.issuer_verifier(idp.issuer.clone(), idp_verifier(idp)?);
+            bearer = bearer.issuer_verifier(idp.issuer.clone(), idp.verifier()?);
         }
         let layer = AuthLayer::new()
             .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))
@@ -157,29 +157,4 @@ impl Auth {
             keys,
         })
     }
-}
-
-/// The identity provider's verifier: only the asymmetric keys of its JWKS, its `iss` and
-/// `aud`, roles where `roles_claim` points.
-fn idp_verifier(idp: &IdpConfig) -> Result<JwtVerifier, AuthError> {
-    let mut jwks = RemoteJwks::builder(idp.jwks_url.clone()).min_refresh_interval(idp.refresh_interval);
-    if let Some(ca) = &idp.ca {
-        let pem =
-            std::fs::read(ca).map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| AuthError::Config(format!("jwks_ca {}: {e}", ca.display())))?;
-        let client = reqwest::Client::builder()
-            .add_root_certificate(cert)
-            .timeout(mlguard_auth::jwt::jwks::DEFAULT_FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::Config(format!("JWKS HTTP client: {e}")))?;
-        jwks = jwks.http_client(client);
-    }
-    JwtVerifier::builder()
-        .jwks(Arc::new(jwks.build()?))
-        .issuer(idp.issuer.clone())
-        .audience(idp.audience.clone())
-        .roles_claim(idp.roles_claim.clone())
-        .build()
 }

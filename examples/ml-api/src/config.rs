@@ -103,10 +103,10 @@ pub mod defaults {
     /// Minimum length of `jwt_secret`, in bytes (HS256 wants at least its output size).
     pub const MIN_JWT_SECRET_LEN: usize = 32;
     /// `jwt_roles_claim`: where an identity provider's tokens carry the roles (JSON Pointer).
-    pub const JWT_ROLES_CLAIM: &str = "/roles";
+    pub const JWT_ROLES_CLAIM: &str = mlguard_auth::jwt::DEFAULT_ROLES_CLAIM;
     /// `jwks_refresh_interval`: the least time between two fetches of the provider's JWKS (an
     /// unknown `kid` fetches at most this often).
-    pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+    pub const JWKS_REFRESH_INTERVAL: Duration = mlguard_auth::jwt::jwks::DEFAULT_MIN_REFRESH;
     // --- database (issue 19) ---
     /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`).
     pub const DATABASE_FILE: &str = "mlguard.db";
@@ -430,127 +430,67 @@ pub enum TlsSource {
     },
 }
 
-/// An identity provider whose tokens ml-api accepts next to its own (`jwks_url` and friends).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IdpConfig {
-    /// The JWKS URL.
-    pub jwks_url: String,
-    /// The provider's `iss`.
-    pub issuer: String,
-    /// The `aud` its tokens must carry.
-    pub audience: String,
-    /// JSON Pointer to the roles.
-    pub roles_claim: String,
-    /// Least time between two JWKS fetches.
-    pub refresh_interval: Duration,
-    /// CA certificate for an https JWKS URL.
-    pub ca: Option<PathBuf>,
-}
+/// An identity provider whose tokens ml-api accepts next to its own (`jwks_url` and friends):
+/// mlguard-auth's, which checks the URL, CA, pointer and interval rules.
+pub type IdpConfig = mlguard_auth::idp::IdentityProvider;
 
-impl IdpConfig {
-    fn resolve(s: &Settings) -> Result<Option<Self>, ConfigError> {
-        let bad = |setting: &'static str, message: &str| ConfigError::BadValue {
-            setting,
-            message: message.to_owned(),
+/// The identity provider of `s`, checked by mlguard-auth; errors name ml-api's setting.
+fn resolve_idp(s: &Settings) -> Result<Option<IdpConfig>, ConfigError> {
+    use mlguard_auth::idp::IdpSetting;
+    let bad = |setting: &'static str, message: &str| ConfigError::BadValue {
+        setting,
+        message: message.to_owned(),
+    };
+    let stray = [
+        ("jwt_issuer", s.jwt_issuer.is_some()),
+        ("jwt_audience", s.jwt_audience.is_some()),
+        ("jwt_roles_claim", s.jwt_roles_claim.is_some()),
+        ("jwks_refresh_interval", s.jwks_refresh_interval.is_some()),
+        ("jwks_ca", s.jwks_ca.is_some()),
+    ];
+    let Some(url) = s.jwks_url.clone() else {
+        return match stray.into_iter().find(|(_, set)| *set) {
+            Some((setting, _)) => Err(bad(
+                setting,
+                "only means something with jwks_url (MLGUARD_JWKS_URL)",
+            )),
+            None => Ok(None),
         };
-        let Some(url) = s.jwks_url.clone() else {
-            for (setting, set) in [
-                ("jwt_issuer", s.jwt_issuer.is_some()),
-                ("jwt_audience", s.jwt_audience.is_some()),
-                ("jwt_roles_claim", s.jwt_roles_claim.is_some()),
-                ("jwks_refresh_interval", s.jwks_refresh_interval.is_some()),
-                ("jwks_ca", s.jwks_ca.is_some()),
-            ] {
-                if set {
-                    return Err(bad(
-                        setting,
-                        "only means something with jwks_url (MLGUARD_JWKS_URL)",
-                    ));
-                }
-            }
-            return Ok(None);
-        };
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| bad("jwks_url", "not a URL (MLGUARD_JWKS_URL)"))?;
-        let host = uri.host().unwrap_or_default();
-        match uri.scheme_str() {
-            Some("https") if !host.is_empty() => {
-                if s.jwks_ca.is_none() {
-                    return Err(bad(
-                        "jwks_ca",
-                        "required with an https jwks_url: the PEM of the CA that signs the provider's \
-                         certificate (ml-api has no built-in root store) (MLGUARD_JWKS_CA)",
-                    ));
-                }
-            }
-            Some("http") if is_loopback(host) => {
-                if s.jwks_ca.is_some() {
-                    return Err(bad("jwks_ca", "only means something with an https jwks_url"));
-                }
-            }
-            Some("http") => {
-                return Err(bad(
-                    "jwks_url",
-                    "http is allowed only to a loopback address (127.0.0.0/8, ::1, localhost); use https (MLGUARD_JWKS_URL)",
-                ));
-            }
-            _ => return Err(bad("jwks_url", "must be an https URL (MLGUARD_JWKS_URL)")),
-        }
-        let required =
-            |setting: &'static str, v: &Option<String>, env: &str| match v.as_deref().map(str::trim) {
-                Some(v) if !v.is_empty() => Ok(v.to_owned()),
-                _ => Err(bad(setting, &format!("required with jwks_url ({env})"))),
-            };
-        let issuer = required("jwt_issuer", &s.jwt_issuer, "MLGUARD_JWT_ISSUER")?;
-        let audience = required("jwt_audience", &s.jwt_audience, "MLGUARD_JWT_AUDIENCE")?;
-        // ml-api's own `iss` (`crate::auth::ISSUER`; not imported: auth imports config). The
-        // verifier is chosen by `iss`, so the provider's must differ; tests/idp.rs pins this.
-        if issuer == "ml-api" {
-            return Err(bad(
-                "jwt_issuer",
-                "must differ from ml-api's own issuer `ml-api` (MLGUARD_JWT_ISSUER)",
-            ));
-        }
-        let roles_claim = s
-            .jwt_roles_claim
-            .clone()
-            .unwrap_or_else(|| defaults::JWT_ROLES_CLAIM.to_owned());
-        if let Err(e) = mlguard_auth::jwt::JsonPointer::parse(&roles_claim) {
-            return Err(bad(
-                "jwt_roles_claim",
-                &format!(
-                    "not a JSON Pointer (RFC 6901, e.g. `/realm_access/roles`): {e} (MLGUARD_JWT_ROLES_CLAIM)"
-                ),
-            ));
-        }
-        let refresh_interval = match &s.jwks_refresh_interval {
-            Some(text) => parse_duration(text).map_err(|source| ConfigError::BadDuration {
-                setting: "jwks_refresh_interval",
-                source,
-            })?,
-            None => defaults::JWKS_REFRESH_INTERVAL,
-        };
-        if refresh_interval < Duration::from_secs(1) {
-            return Err(bad("jwks_refresh_interval", "must be at least 1s"));
-        }
-        Ok(Some(Self {
-            jwks_url: url,
-            issuer,
-            audience,
-            roles_claim,
-            refresh_interval,
-            ca: s.jwks_ca.clone(),
-        }))
+    };
+    let text = |v: &Option<String>| v.as_deref().map_or("", str::trim).to_owned();
+    let mut idp = IdpConfig::new(url, text(&s.jwt_issuer), text(&s.jwt_audience));
+    if let Some(claim) = &s.jwt_roles_claim {
+        idp = idp.roles_claim(claim.clone());
     }
-}
-
-/// `127.0.0.0/8`, `::1` (in brackets, as in a URL) or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    if let Some(text) = &s.jwks_refresh_interval {
+        idp = idp.refresh_interval(parse_duration(text).map_err(|source| ConfigError::BadDuration {
+            setting: "jwks_refresh_interval",
+            source,
+        })?);
+    }
+    if let Some(ca) = &s.jwks_ca {
+        idp = idp.ca(ca.clone());
+    }
+    if let Err(e) = idp.validate() {
+        let (setting, env) = match e.setting {
+            IdpSetting::JwksUrl => ("jwks_url", "MLGUARD_JWKS_URL"),
+            IdpSetting::Ca => ("jwks_ca", "MLGUARD_JWKS_CA"),
+            IdpSetting::Issuer => ("jwt_issuer", "MLGUARD_JWT_ISSUER"),
+            IdpSetting::Audience => ("jwt_audience", "MLGUARD_JWT_AUDIENCE"),
+            IdpSetting::RolesClaim => ("jwt_roles_claim", "MLGUARD_JWT_ROLES_CLAIM"),
+            _ => ("jwks_refresh_interval", "MLGUARD_JWKS_REFRESH_INTERVAL"),
+        };
+        return Err(bad(setting, &format!("{e} ({env})")));
+    }
+    // ml-api's own `iss` (`crate::auth::ISSUER`; not imported: auth imports config). The
+    // verifier is chosen by `iss`, so the provider's must differ; tests/idp.rs pins this.
+    if idp.issuer == "ml-api" {
+        return Err(bad(
+            "jwt_issuer",
+            "must differ from ml-api's own issuer `ml-api` (MLGUARD_JWT_ISSUER)",
+        ));
+    }
+    Ok(Some(idp))
 }
 
 /// The validated configuration.
@@ -732,7 +672,7 @@ impl Config {
             n => Ok(n),
         };
 
-        let idp = IdpConfig::resolve(&s)?;
+        let idp = resolve_idp(&s)?;
         let jwt_secret = s.jwt_secret.map(Secret::new);
         if let Some(secret) = &jwt_secret {
             let len = secret.expose().len();
