@@ -105,8 +105,8 @@ pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7
 )]
 pub struct ApiDoc;
 
-/// `POST /token`: documented here, served by mlguard-auth's token endpoint (see
-/// [`crate::routes::token`]).
+/// `POST /token`: documented here, served by mlguard-auth's `token_route` (mounted in
+/// [`crate::app::api_router`]).
 #[utoipa::path(
     post,
     path = "/token",
