@@ -64,6 +64,7 @@ mod header;
 mod issue;
 mod json;
 mod key;
+mod mac;
 mod mapping;
 mod pointer;
 pub mod verify;

@@ -1,8 +1,9 @@
 //! [`JwtVerifier`]: signature and claim checks, with time from a [`Clock`](mlguard_core::Clock).
 //!
 //! The token is parsed by this module, not handed whole to a library: the header is checked
-//! before any key is chosen, and `jsonwebtoken` is only asked to verify one signature with
-//! one key under the one algorithm that key was configured for. Claims are then checked here
+//! before any key is chosen, and the signature is checked with one key under the one
+//! algorithm that key was configured for: HMAC here, with the key's keyed state built once
+//! (a constant-time, full-length tag comparison), public-key signatures by `jsonwebtoken`. Claims are then checked here
 //! against the injected clock, so expiry tests are exact.
 //!
 //! Checks, in order (each failure has its own [`TokenError`]):
@@ -638,9 +639,10 @@ fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> 
             return Err(TokenError::ZeroSignature);
         }
     }
-    match jsonwebtoken::crypto::verify(parts.signature, parts.message.as_bytes(), &key.key, alg.to_jwt()) {
-        Ok(true) => Ok(()),
-        _ => Err(TokenError::BadSignature),
+    if key.signed(parts.message.as_bytes(), sig, parts.signature) {
+        Ok(())
+    } else {
+        Err(TokenError::BadSignature)
     }
 }
 
