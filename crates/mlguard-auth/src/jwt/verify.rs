@@ -646,20 +646,31 @@ fn check_signature(parts: &Parts<'_>, key: &VerifyingKey, alg: JwtAlgorithm) -> 
     }
 }
 
-/// `B64URL[b]`: whether byte `b` is in the base64url alphabet (RFC 4648 section 5).
-static B64URL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
-        b += 1;
-    }
-    table
-};
-
+/// Whether `s` is only base64url characters (RFC 4648 section 5: `A-Z a-z 0-9 - _`). No
+/// early exit, so the compiler checks many bytes per instruction (this runs over the whole
+/// token before anything else).
 fn is_b64url(s: &str) -> bool {
-    s.bytes().all(|b| B64URL[usize::from(b)])
+    s.bytes().fold(true, |ok, b| {
+        ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+    })
+}
+
+#[cfg(test)]
+mod b64url_tests {
+    use super::is_b64url;
+
+    #[test]
+    fn exactly_the_base64url_alphabet() {
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for c in (0u8..128).map(char::from) {
+            let long = format!("{}{c}{}", "A".repeat(40), "b".repeat(40));
+            assert_eq!(is_b64url(&c.to_string()), alphabet.contains(c), "{c:?}");
+            assert_eq!(is_b64url(&long), alphabet.contains(c), "{c:?} inside a long part");
+        }
+        assert!(is_b64url(""));
+        assert!(!is_b64url(&format!("{}\u{e9}", "A".repeat(64))));
+        assert!(!is_b64url("AAAA="));
+    }
 }
 
 /// A NumericDate claim: absent, or a finite non-negative JSON number (integer or not).
