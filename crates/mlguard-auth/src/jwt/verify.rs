@@ -655,6 +655,11 @@ fn is_b64url(s: &str) -> bool {
     })
 }
 
+/// A NumericDate claim: absent, or a finite non-negative JSON number (integer or not).
+fn numeric_date(found: Option<Result<f64, ()>>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    found.transpose().map_err(|()| TokenError::InvalidClaimType(name))
+}
+
 #[cfg(test)]
 mod b64url_tests {
     use super::is_b64url;
@@ -671,9 +676,4 @@ mod b64url_tests {
         assert!(!is_b64url(&format!("{}\u{e9}", "A".repeat(64))));
         assert!(!is_b64url("AAAA="));
     }
-}
-
-/// A NumericDate claim: absent, or a finite non-negative JSON number (integer or not).
-fn numeric_date(found: Option<Result<f64, ()>>, name: &'static str) -> Result<Option<f64>, TokenError> {
-    found.transpose().map_err(|()| TokenError::InvalidClaimType(name))
 }
