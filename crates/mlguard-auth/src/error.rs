@@ -43,6 +43,14 @@ pub enum AuthError {
     /// (the token endpoint answers 503 with `Retry-After`).
     #[error("too many password verifications in progress")]
     Busy,
+    /// The password hasher's work budget ([`HashBudget`](crate::password::HashBudget)) is
+    /// spent: the next hash or verification may start after `retry_after` (the token endpoint
+    /// answers 503 with that `Retry-After`, rounded up to whole seconds).
+    #[error("password hashing is over its work budget")]
+    OverBudget {
+        /// How long until the budget allows the next run.
+        retry_after: std::time::Duration,
+    },
     /// A token could not be signed.
     #[error("token signing failed")]
     Signing,

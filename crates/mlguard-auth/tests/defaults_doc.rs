@@ -191,3 +191,76 @@ async fn every_documented_auth_failure_is_what_the_layers_answer() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// The "Argon2 work budget" row of the defaults table says what `HashBudget::for_cost` does.
+#[test]
+fn the_documented_argon2_work_budget_is_the_code_s() {
+    use mlguard_auth::password::{
+        ASSUMED_KIB_PER_SECOND_PER_CORE, DEFAULT_BUDGET_BURST_SECONDS, DEFAULT_BUDGET_MIN_BURST,
+        DEFAULT_BUDGET_SHARE_PERCENT, HashBudget, OWASP_M_COST, OWASP_T_COST, PasswordHasher,
+    };
+    use std::num::NonZeroUsize;
+    let row = DEFAULTS
+        .lines()
+        .find(|l| l.starts_with("| Argon2 work budget |"))
+        .expect("defaults.md has the Argon2 work budget row");
+    let cores = |n| NonZeroUsize::new(n).unwrap();
+    let one = HashBudget::for_cost(OWASP_M_COST, OWASP_T_COST, cores(1));
+    let two = HashBudget::for_cost(OWASP_M_COST, OWASP_T_COST, cores(2));
+    for said in [
+        format!("at most {} Argon2 runs a second per core", one.count()),
+        format!("({} on 2 cores)", two.count()),
+        format!(
+            "a burst of {DEFAULT_BUDGET_BURST_SECONDS} seconds of that (at least {DEFAULT_BUDGET_MIN_BURST})"
+        ),
+        format!("{DEFAULT_BUDGET_SHARE_PERCENT} % of the cores"),
+    ] {
+        assert!(row.contains(&said), "the row does not say {said:?}:\n{row}");
+    }
+    assert_eq!(
+        ASSUMED_KIB_PER_SECOND_PER_CORE, 1_500_000,
+        "the row says 1,500,000"
+    );
+    assert!(row.contains("1,500,000 KiB"));
+    assert_eq!(two.burst(), two.count() * DEFAULT_BUDGET_BURST_SECONDS);
+    let here = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    assert_eq!(
+        PasswordHasher::new().budget(),
+        Some(HashBudget::for_cost(OWASP_M_COST, OWASP_T_COST, here))
+    );
+}
+
+/// The "login over the Argon2 concurrency bound or work budget" status row, against what the
+/// token endpoint answers over its work budget.
+#[tokio::test]
+async fn the_documented_login_over_budget_answer_is_the_endpoint_s() {
+    use mlguard_auth::password::{HashBudget, PasswordHasher};
+    use mlguard_auth::token::TokenEndpoint;
+    use mlguard_auth::users::MemoryUserStore;
+    use std::time::Duration;
+    let hasher = PasswordHasher::danger_with_weak_params(256, 1, 1)
+        .unwrap()
+        .hash_budget(HashBudget::new(1, Duration::from_secs(60)).unwrap());
+    let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &SECRET).unwrap());
+    let endpoint = TokenEndpoint::new(Arc::new(MemoryUserStore::new()), issuer).hasher(hasher);
+    let form = Some("application/x-www-form-urlencoded");
+    let first = endpoint.handle(form, b"username=nobody&password=pw").await;
+    assert_eq!(first.status(), 400);
+    let response = endpoint
+        .handle(form, b"username=nobody&password=pw")
+        .await
+        .into_response();
+    let row = row("login over the Argon2 concurrency bound or work budget");
+    let cells: Vec<&str> = row.split(" | ").collect();
+    assert_eq!(cells[1], response.status().as_str());
+    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(
+        row.contains("the seconds until the budget allows the next run over the work budget")
+            && row.contains("`no-store`"),
+        "{row}"
+    );
+    let body: Value = serde_json::from_str(&body_string(response).await).unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(row.contains(&format!("\"error\":\"{error}\"")), "{row}");
+}

@@ -13,13 +13,15 @@ use axum::Router;
 #[cfg(feature = "axum")]
 use http_body_util::BodyExt;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
-use mlguard_auth::password::PasswordHasher;
+use mlguard_auth::password::{HashBudget, PasswordHasher};
 #[cfg(feature = "axum")]
 use mlguard_auth::token::token_route;
 use mlguard_auth::token::{TokenEndpoint, TokenResponse};
 use mlguard_auth::users::{MemoryUserStore, UserRecord};
+use mlguard_core::ManualClock;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 #[cfg(feature = "axum")]
 use tower::ServiceExt;
 
@@ -32,7 +34,15 @@ fn alice_hash() -> &'static str {
 }
 
 fn endpoint(concurrent: usize, queued: usize) -> (PasswordHasher, Arc<TokenEndpoint>) {
-    let hasher = PasswordHasher::new().limits(NonZeroUsize::new(concurrent).unwrap(), queued);
+    // Only the concurrency bound here: the budget has its own tests below.
+    endpoint_with(
+        PasswordHasher::new()
+            .limits(NonZeroUsize::new(concurrent).unwrap(), queued)
+            .without_hash_budget(),
+    )
+}
+
+fn endpoint_with(hasher: PasswordHasher) -> (PasswordHasher, Arc<TokenEndpoint>) {
     let users = Arc::new(MemoryUserStore::new());
     users.insert(UserRecord {
         username: "alice".into(),
@@ -148,4 +158,114 @@ fn the_default_bound_is_the_number_of_cores() {
     let hasher = PasswordHasher::new();
     assert_eq!(hasher.max_concurrent_verifications(), cores);
     assert!(hasher.max_queued_verifications() >= cores);
+}
+
+/// The work budget (issue 14: a login flood must not move `/predict` p99 by more than 20 %;
+/// a concurrency bound alone keeps one core per slot busy). A hasher with a budget of `count`
+/// per `period` and a burst of `burst`, on a clock the test moves, and a generous concurrency
+/// bound so only the budget refuses.
+fn budget_endpoint(
+    count: u32,
+    period: Duration,
+    burst: u32,
+) -> (ManualClock, PasswordHasher, Arc<TokenEndpoint>) {
+    let clock = ManualClock::at_unix(1_700_000_000);
+    let budget = HashBudget::new(count, period).unwrap().with_burst(burst).unwrap();
+    let hasher = PasswordHasher::new()
+        .limits(NonZeroUsize::new(4).unwrap(), 16)
+        .hash_budget(budget)
+        .clock(Arc::new(clock.clone()));
+    let (_, endpoint) = endpoint_with(hasher.clone());
+    (clock, hasher, endpoint)
+}
+
+fn retry_after(r: &TokenResponse) -> String {
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    let response = r.clone().into_response();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.headers()["retry-after"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_over_the_work_budget_get_503_with_the_budget_s_retry_after_and_run_no_hash() {
+    // One login per 5 s, no burst.
+    let (clock, hasher, endpoint) = budget_endpoint(1, Duration::from_secs(5), 1);
+    let first = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(first.status(), 200);
+    // Sequential, not concurrent: only the budget can refuse these.
+    let second = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(
+        retry_after(&second),
+        "5",
+        "the wait until the budget allows the next"
+    );
+    clock.advance(Duration::from_millis(2_500));
+    let third = endpoint.handle(FORM, b"username=mallory&password=pw").await;
+    assert_eq!(
+        retry_after(&third),
+        "3",
+        "2.5 s left, rounded up; unknown users are refused alike"
+    );
+    assert_eq!(hasher.verification_count(), 1, "a refused login runs no hash");
+    assert_eq!(hasher.over_budget_count(), 2);
+    clock.advance(Duration::from_millis(2_500));
+    let fourth = endpoint.handle(FORM, b"username=alice&password=wrong").await;
+    assert_eq!(fourth.json()["error"], "invalid_grant", "the budget refilled");
+    assert_eq!(hasher.verification_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_logins_within_the_budget_is_served_and_the_next_waits_one_interval() {
+    // 4 a second (one per 250 ms), a burst of 3.
+    let (clock, hasher, endpoint) = budget_endpoint(4, Duration::from_secs(1), 3);
+    for _ in 0..3 {
+        let r = endpoint.handle(FORM, b"username=alice&password=pw").await;
+        assert_eq!(r.status(), 200);
+    }
+    let over = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(retry_after(&over), "1", "250 ms, rounded up to a whole second");
+    clock.advance(Duration::from_millis(249));
+    let still = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(retry_after(&still), "1");
+    clock.advance(Duration::from_millis(1));
+    let refilled = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(refilled.status(), 200, "exactly one interval later");
+    assert_eq!(hasher.verification_count(), 4);
+}
+
+/// A login the concurrency bound refuses did no work, so it gives its run back to the budget:
+/// a flood that hits the concurrency bound does not also drain the budget of later logins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_refused_by_the_concurrency_bound_does_not_spend_the_budget() {
+    let clock = ManualClock::at_unix(1_700_000_000);
+    let hasher = PasswordHasher::new()
+        .limits(NonZeroUsize::new(1).unwrap(), 0)
+        .hash_budget(HashBudget::new(2, Duration::from_secs(60)).unwrap())
+        .clock(Arc::new(clock.clone()));
+    let (_, endpoint) = endpoint_with(hasher.clone());
+    let (a, b) = tokio::join!(
+        endpoint.handle(FORM, b"username=alice&password=pw"),
+        endpoint.handle(FORM, b"username=alice&password=pw"),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 503], "one ran, one hit the concurrency bound");
+    assert_eq!(hasher.over_budget_count(), 0);
+    // The clock has not moved: the budget still has the refused login's run.
+    let later = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(later.status(), 200);
+    let over = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(retry_after(&over), "30");
+}
+
+#[test]
+fn the_default_budget_is_derived_from_the_cores_and_the_hash_cost() {
+    let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let expected = HashBudget::for_cost(19_456, 2, cores);
+    assert_eq!(PasswordHasher::new().budget(), Some(expected));
+    // About 12 % of the machine at 1.5e6 KiB per core-second: 38912 KiB per run.
+    let share = f64::from(expected.count()) * 38_912.0 / 1.5e6 / cores.get() as f64;
+    assert!((0.08..=0.121).contains(&share), "{share}");
+    assert_eq!(PasswordHasher::new().without_hash_budget().budget(), None);
 }

@@ -22,8 +22,9 @@
 //! `invalid_grant`, `unsupported_grant_type` or `invalid_scope`. (401 with `WWW-Authenticate`
 //! is reserved for `invalid_client`, which this endpoint, serving public clients, never
 //! returns.) When more logins are being checked than the hasher's bound allows
-//! ([`PasswordHasher::limits`]), the answer is 503 with `Retry-After` and
-//! `temporarily_unavailable`, for known and unknown users alike.
+//! ([`PasswordHasher::limits`]), or its work budget is spent ([`PasswordHasher::hash_budget`]),
+//! the answer is 503 with `Retry-After` (over the budget: the seconds until it allows the next
+//! login) and `temporarily_unavailable`, for known and unknown users alike.
 //!
 //! # Example (framework-free)
 //!
@@ -184,6 +185,8 @@ pub struct OAuthError {
     /// Why, for audit and metrics (finer than the code: a reused refresh token and an unknown
     /// one are both `invalid_grant`).
     failure: TokenFailure,
+    /// `Retry-After` of a 503, in seconds, when the cause knows it (the hasher's work budget).
+    retry_after: Option<u32>,
 }
 
 impl OAuthError {
@@ -200,7 +203,14 @@ impl OAuthError {
             code,
             description,
             failure,
+            retry_after: None,
         }
+    }
+
+    /// The same error, answered with `Retry-After: secs` when it is a 503.
+    pub(crate) const fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// The same error, reported as `failure` in the [`TokenOutcome`].
@@ -252,8 +262,9 @@ fn store_failed(what: &'static str) -> impl FnOnce(crate::AuthError) -> OAuthErr
     }
 }
 
-/// `Retry-After` of a 503 `temporarily_unavailable` answer when logins are over their bound,
-/// in seconds.
+/// `Retry-After` of a 503 `temporarily_unavailable` answer when logins are over the hasher's
+/// concurrency bound, in seconds. (Over its work budget the answer says when the budget allows
+/// the next login: [`AuthError::OverBudget`](crate::AuthError::OverBudget).)
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
 /// `Retry-After` of a 503 `temporarily_unavailable` answer when a store's backend (the
@@ -289,6 +300,8 @@ pub struct TokenResponse {
     status: StatusCode,
     body: Value,
     outcome: TokenOutcome,
+    /// `Retry-After` of a 503 when the cause set it; else the failure's constant.
+    retry_after: Option<u32>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -317,6 +330,7 @@ impl TokenResponse {
             status: StatusCode::OK,
             body,
             outcome: TokenOutcome::success(kind, username, grant.access.jti()),
+            retry_after: None,
         }
     }
 
@@ -334,6 +348,7 @@ impl TokenResponse {
             })
             .unwrap_or_default(),
             outcome: TokenOutcome::failure(kind, username, error.failure),
+            retry_after: error.retry_after,
         }
     }
 
@@ -365,10 +380,10 @@ impl TokenResponse {
         let bytes = Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default());
         let mut response = Response::new(make_body(bytes));
         *response.status_mut() = self.status;
-        let retry_after = match self.outcome.failure_reason() {
+        let retry_after = self.retry_after.unwrap_or(match self.outcome.failure_reason() {
             Some(TokenFailure::Unavailable) => UNAVAILABLE_RETRY_AFTER_SECS,
             _ => BUSY_RETRY_AFTER_SECS,
-        };
+        });
         response.extensions_mut().insert(self.outcome);
         let h = response.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -505,6 +520,14 @@ impl TokenEndpoint {
                 crate::AuthError::Busy => {
                     tracing::warn!("login refused: too many password verifications in progress");
                     OAuthError::BUSY
+                }
+                // Over the hasher's work budget: the same answer, `Retry-After` from the budget.
+                crate::AuthError::OverBudget { retry_after } => {
+                    tracing::debug!(
+                        ?retry_after,
+                        "login refused: password hashing over its work budget"
+                    );
+                    OAuthError::BUSY.retry_after(crate::password::retry_after_secs(retry_after))
                 }
                 _ => OAuthError::SERVER,
             })?;

@@ -7,10 +7,14 @@
 //! logins stalling other requests (each hash or verification runs off the async runtime, on
 //! the hasher's own Argon2 threads), and login floods (at most one Argon2 computation per core
 //! runs at once, a short queue waits, the rest fail at once with [`AuthError::Busy`]: see
-//! [`PasswordHasher::limits`]). The Argon2 threads are as many as may run at once, started on
+//! [`PasswordHasher::limits`]; and at most so many Argon2 runs start per second, about
+//! [`DEFAULT_BUDGET_SHARE_PERCENT`] % of the machine by default, the rest fail at once with
+//! [`AuthError::OverBudget`] and the wait until the next: see
+//! [`PasswordHasher::hash_budget`] and [`HashBudget`]). The Argon2 threads are as many as may run at once, started on
 //! first use and kept, so the work never spreads over an unbounded number of blocking-pool
 //! threads, and they run at the lowest priority (nice 19 on Linux), so a login flood takes the
-//! CPU the API leaves idle rather than sharing it evenly. Memory: each Argon2 thread keeps one block buffer (19 MiB with OWASP's parameters)
+//! CPU the API leaves idle rather than sharing it evenly. Memory: each Argon2 thread keeps one
+//! block buffer (19 MiB with OWASP's parameters)
 //! and reuses it for every hash and verification it runs, so a login flood costs a fixed
 //! `max_concurrent` × 19 MiB rather than a fresh allocation per run (which the allocator partly
 //! kept: a plateau of 200-400 MiB before). Argon2 writes every block of the buffer before it
@@ -35,92 +39,29 @@
 //! # }
 //! ```
 
+mod budget;
+mod compute;
+
+pub use budget::{
+    ASSUMED_KIB_PER_SECOND_PER_CORE, DEFAULT_BUDGET_BURST_SECONDS, DEFAULT_BUDGET_MIN_BURST,
+    DEFAULT_BUDGET_SHARE_PERCENT, HashBudget, MAX_BUDGET_PERIOD, retry_after_secs,
+};
+
 use crate::AuthError;
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
-use std::cell::RefCell;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use budget::TokenBucket;
+use compute::{Job, argon2_into, start_workers, verify_phc};
+use mlguard_core::{SharedClock, SystemClock};
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use subtle::ConstantTimeEq as _;
+use std::sync::{Arc, OnceLock, mpsc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use zeroize::Zeroizing;
 
 /// Salt length of new hashes: 16 bytes, as `password-hash`'s `hash_password` makes them.
 const SALT_LEN: usize = 16;
-
-thread_local! {
-    /// The Argon2 block buffer of an Argon2 thread (`None` on every other thread).
-    static BLOCKS: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
-}
-
-/// Runs Argon2 into `out` with the calling Argon2 thread's block buffer (grown to the block
-/// count on first use and kept), or with a buffer for this run only on any other thread.
-/// `hash_password_into_with_memory` assigns every block in its first pass before any read, so
-/// the buffer's previous contents (another password's blocks) never reach the output.
-fn argon2_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
-    let reused = BLOCKS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => slot
-            .as_mut()
-            .map(|blocks| argon2_with(blocks, argon2, password, salt, &mut *out)),
-        Err(_) => None,
-    });
-    match reused {
-        Some(ok) => ok,
-        None => argon2_with(&mut Vec::new(), argon2, password, salt, out),
-    }
-}
-
-/// Runs Argon2 into `out` in `blocks`, grown to the parameters' block count when shorter.
-fn argon2_with(
-    blocks: &mut Vec<Block>,
-    argon2: &Argon2<'_>,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-) -> bool {
-    let count = argon2.params().block_count();
-    if blocks.len() < count {
-        if blocks.try_reserve_exact(count - blocks.len()).is_err() {
-            return false;
-        }
-        blocks.resize(count, Block::default());
-    }
-    blocks.get_mut(..count).is_some_and(|mem| {
-        argon2
-            .hash_password_into_with_memory(password, salt, out, mem)
-            .is_ok()
-    })
-}
-
-/// Whether `password` matches `hash`, exactly as strict as `argon2`'s own
-/// `PasswordVerifier::verify_password` (password-hash 0.6): salt and hash must be present, the
-/// algorithm identifier must be argon2d, argon2i or argon2id, the version 0x10 or 0x13 (0x13
-/// when absent), the parameters (m, t, p, keyid, data) valid, the output length is the stored
-/// hash's, and the outputs are compared in constant time. Computed with [`argon2_into`].
-fn verify_phc(password: &[u8], hash: &PasswordHash) -> bool {
-    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
-        return false;
-    };
-    let version = match hash.version.map(Version::try_from) {
-        None => Version::default(),
-        Some(Ok(version)) => version,
-        Some(Err(_)) => return false,
-    };
-    let Ok(params) = Params::try_from(hash) else {
-        return false;
-    };
-    let mut buffer = Zeroizing::new([0u8; Output::MAX_LENGTH]);
-    let Some(out) = buffer.get_mut(..expected.len()) else {
-        return false;
-    };
-    let argon2 = Argon2::new(algorithm, version, params);
-    argon2_into(&argon2, password, salt.as_ref(), out) && bool::from(out.ct_eq(expected.as_bytes()))
-}
 
 /// OWASP's Argon2id memory cost: 19456 KiB (19 MiB).
 pub const OWASP_M_COST: u32 = 19_456;
@@ -146,55 +87,30 @@ pub enum PasswordCheck {
     Invalid,
 }
 
-struct Inner {
+/// What a hasher is built from; the builder methods change it and build a new [`Inner`].
+#[derive(Clone)]
+struct Settings {
     params: Params,
+    concurrent: NonZeroUsize,
+    queued: usize,
+    /// `None`: no work budget.
+    budget: Option<HashBudget>,
+    clock: SharedClock,
+}
+
+struct Inner {
+    settings: Settings,
     dummy: OnceLock<String>,
     verifications: AtomicU64,
-    max_concurrent: usize,
-    max_queued: usize,
+    over_budget: AtomicU64,
     slots: Arc<Semaphore>,
+    bucket: Option<TokenBucket>,
     waiting: AtomicUsize,
     running: AtomicUsize,
     peak: AtomicUsize,
     /// The Argon2 threads' queue; `None` when no thread could be started (the work then goes
     /// to tokio's blocking pool).
     workers: OnceLock<Option<mpsc::Sender<Job>>>,
-}
-
-/// One hash or verification for an Argon2 thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Starts `count` threads that run jobs from one queue until its sender is dropped (with the
-/// hasher). A job that panics does not take its thread down.
-fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
-    let (sender, receiver) = mpsc::channel::<Job>();
-    let receiver = Arc::new(Mutex::new(receiver));
-    let mut started = 0;
-    for i in 0..count {
-        let receiver = receiver.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("mlguard-argon2-{i}"))
-            .spawn(move || {
-                // The lowest priority: a login flood takes only the CPU the API leaves idle
-                // (scripts/login-flood). Failing to lower it leaves the thread as it was.
-                if let Err(error) =
-                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-                {
-                    tracing::debug!(?error, "could not lower the Argon2 thread's priority");
-                }
-                BLOCKS.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
-                loop {
-                    let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(job) = job else { break };
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                }
-            });
-        match spawned {
-            Ok(_) => started += 1,
-            Err(error) => tracing::error!(%error, "could not start an Argon2 thread"),
-        }
-    }
-    (started > 0).then_some(sender)
 }
 
 /// Argon2id hasher and verifier; cheap to clone.
@@ -205,11 +121,14 @@ pub struct PasswordHasher {
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.inner.params;
+        let s = &self.inner.settings;
         f.debug_struct("PasswordHasher")
-            .field("m_cost", &p.m_cost())
-            .field("t_cost", &p.t_cost())
-            .field("p_cost", &p.p_cost())
+            .field("m_cost", &s.params.m_cost())
+            .field("t_cost", &s.params.t_cost())
+            .field("p_cost", &s.params.p_cost())
+            .field("max_concurrent", &s.concurrent)
+            .field("max_queued", &s.queued)
+            .field("budget", &s.budget)
             .finish()
     }
 }
@@ -253,24 +172,42 @@ impl PasswordHasher {
 
     fn from_params(params: Params) -> Self {
         let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-        Self::from_parts(params, cores, cores.get() * DEFAULT_QUEUE_PER_CORE)
+        let budget = HashBudget::for_cost(params.m_cost(), params.t_cost(), cores);
+        Self::from_settings(Settings {
+            params,
+            concurrent: cores,
+            queued: cores.get().saturating_mul(DEFAULT_QUEUE_PER_CORE),
+            budget: Some(budget),
+            clock: Arc::new(SystemClock),
+        })
     }
 
-    fn from_parts(params: Params, concurrent: NonZeroUsize, queued: usize) -> Self {
+    fn from_settings(settings: Settings) -> Self {
+        let bucket = settings
+            .budget
+            .map(|budget| TokenBucket::new(budget, settings.clock.clone()));
         Self {
             inner: Arc::new(Inner {
-                params,
                 dummy: OnceLock::new(),
                 verifications: AtomicU64::new(0),
-                max_concurrent: concurrent.get(),
-                max_queued: queued,
-                slots: Arc::new(Semaphore::new(concurrent.get())),
+                over_budget: AtomicU64::new(0),
+                slots: Arc::new(Semaphore::new(settings.concurrent.get())),
+                bucket,
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
                 workers: OnceLock::new(),
+                settings,
             }),
         }
+    }
+
+    /// The same hasher with `change` made to its settings (a new hasher: clones made before
+    /// keep the old ones).
+    fn rebuilt(&self, change: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.inner.settings.clone();
+        change(&mut settings);
+        Self::from_settings(settings)
     }
 
     /// Bounds the async hashes and verifications ([`verify`](Self::verify),
@@ -281,17 +218,72 @@ impl PasswordHasher {
     /// core. Call it before sharing the hasher (clones made before keep the old bound).
     #[must_use]
     pub fn limits(self, concurrent: NonZeroUsize, queued: usize) -> Self {
-        Self::from_parts(self.inner.params.clone(), concurrent, queued)
+        self.rebuilt(|s| {
+            s.concurrent = concurrent;
+            s.queued = queued;
+        })
+    }
+
+    /// Bounds the work of the async hashes and verifications: at most `budget` Argon2 runs
+    /// start per period across this hasher and its clones, whatever the concurrency; the
+    /// rest fail at once with [`AuthError::OverBudget`], which says how long until the budget
+    /// allows the next one (the token endpoint answers 503 with that `Retry-After`), and run
+    /// no hash. The default is [`HashBudget::for_cost`] of the hasher's parameters and the
+    /// cores: about [`DEFAULT_BUDGET_SHARE_PERCENT`] % of the machine. Call it before sharing
+    /// the hasher (clones made before keep the old budget).
+    ///
+    /// ```
+    /// use mlguard_auth::AuthError;
+    /// use mlguard_auth::password::{HashBudget, PasswordHasher};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let hasher = PasswordHasher::danger_with_weak_params(256, 1, 1)
+    ///     .unwrap()
+    ///     .hash_budget(HashBudget::per_second(2).unwrap());
+    /// assert_eq!(hasher.budget().map(|b| b.count()), Some(2));
+    /// assert!(hasher.verify("pw".to_owned().into(), None).await.is_ok());
+    /// assert!(hasher.verify("pw".to_owned().into(), None).await.is_ok());
+    /// let third = hasher.verify("pw".to_owned().into(), None).await;
+    /// assert!(matches!(third, Err(AuthError::OverBudget { .. })));
+    /// assert_eq!(hasher.over_budget_count(), 1);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn hash_budget(self, budget: HashBudget) -> Self {
+        self.rebuilt(|s| s.budget = Some(budget))
+    }
+
+    /// No work budget: only the concurrency [`limits`](Self::limits) bound Argon2 (for a
+    /// service that bounds logins elsewhere, and for measurements).
+    #[must_use]
+    pub fn without_hash_budget(self) -> Self {
+        self.rebuilt(|s| s.budget = None)
+    }
+
+    /// Reads the time of the work budget from `clock` (tests set it; the default is the
+    /// system clock).
+    #[must_use]
+    pub fn clock(self, clock: SharedClock) -> Self {
+        self.rebuilt(|s| s.clock = clock)
+    }
+
+    /// The work budget, if any.
+    pub fn budget(&self) -> Option<HashBudget> {
+        self.inner.settings.budget
+    }
+
+    /// How many hashes and verifications were refused for the work budget (a metric).
+    pub fn over_budget_count(&self) -> u64 {
+        self.inner.over_budget.load(Ordering::Relaxed)
     }
 
     /// How many verifications may run at once.
     pub fn max_concurrent_verifications(&self) -> usize {
-        self.inner.max_concurrent
+        self.inner.settings.concurrent.get()
     }
 
     /// How many verifications may wait for a slot.
     pub fn max_queued_verifications(&self) -> usize {
-        self.inner.max_queued
+        self.inner.settings.queued
     }
 
     /// The most hashes and verifications that ever ran at once on this hasher (a metric for
@@ -300,8 +292,26 @@ impl PasswordHasher {
         self.inner.peak.load(Ordering::Relaxed)
     }
 
-    /// A slot: at once when one is free, after waiting when the queue has room, else `Busy`.
+    /// A run from the work budget, then a slot: at once when one is free, after waiting when
+    /// the queue has room, else `Busy` (and the run goes back to the budget: no work was done).
     async fn slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
+        if let Some(bucket) = &self.inner.bucket
+            && let Err(retry_after) = bucket.try_take()
+        {
+            self.inner.over_budget.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthError::OverBudget { retry_after });
+        }
+        let slot = self.concurrency_slot().await;
+        if slot.is_err()
+            && let Some(bucket) = &self.inner.bucket
+        {
+            bucket.give_back();
+        }
+        slot
+    }
+
+    /// A slot of the concurrency bound.
+    async fn concurrency_slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
         if let Ok(permit) = self.inner.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -313,7 +323,7 @@ impl PasswordHasher {
         }
         let queued = self.inner.waiting.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.inner.waiting);
-        if queued >= self.inner.max_queued {
+        if queued >= self.inner.settings.queued {
             return Err(AuthError::Busy);
         }
         self.inner
@@ -344,7 +354,7 @@ impl PasswordHasher {
         let workers = self
             .inner
             .workers
-            .get_or_init(|| start_workers(self.inner.max_concurrent));
+            .get_or_init(|| start_workers(self.inner.settings.concurrent.get()));
         let job = match workers {
             Some(queue) => queue.send(job).err().map(|e| e.0),
             None => Some(job),
@@ -357,7 +367,11 @@ impl PasswordHasher {
     }
 
     fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.inner.params.clone())
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.inner.settings.params.clone(),
+        )
     }
 
     /// Hashes `password` to a PHC string, on the current thread (it takes tens of
@@ -451,7 +465,7 @@ impl PasswordHasher {
         let Ok(params) = Params::try_from(&parsed) else {
             return true;
         };
-        let want = &self.inner.params;
+        let want = &self.inner.settings.params;
         params.m_cost() != want.m_cost()
             || params.t_cost() != want.t_cost()
             || params.p_cost() != want.p_cost()
@@ -489,9 +503,9 @@ mod tests {
         let h = PasswordHasher::new();
         assert_eq!(
             (
-                h.inner.params.m_cost(),
-                h.inner.params.t_cost(),
-                h.inner.params.p_cost()
+                h.inner.settings.params.m_cost(),
+                h.inner.settings.params.t_cost(),
+                h.inner.settings.params.p_cost()
             ),
             (OWASP_M_COST, OWASP_T_COST, OWASP_P_COST)
         );
