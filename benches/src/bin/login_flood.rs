@@ -1,16 +1,24 @@
-//! Does a login flood slow down predictions? (issue 14: argon2id verifications are bounded.)
+//! Does a login flood slow down predictions? (issue 14: argon2id verifications are bounded,
+//! in concurrency and in work per second.)
 //!
 //! The release `ml-api` serves paced `/predict` requests (API key) from 127.0.0.1 in three
 //! phases of `FLOOD_SECONDS` (10) each: alone, with a flood of wrong-password logins from 16
 //! concurrent clients (the login quotas are lifted, as for a flood spread over many addresses
 //! and user names, so every attempt reaches argon2id), and alone again. It prints p50/p99 of
 //! `/predict` per phase and the ratio of the flood's p99 to the mean of the two quiet phases,
-//! and what the flood was answered. Run it with `scripts/login-flood`; figures go into
-//! docs/benchmarks.md. Not run by CI (it is a measurement, not a test).
+//! and what the flood was answered.
+//!
+//! `FLOOD_HASH_RATES` (default `off,default`) lists the Argon2 work budgets to compare in the
+//! same run, one server each, in this order: `off` (no budget in effect, `1000000/second`:
+//! the concurrency bound alone, as before the budget), `default` (`MLGUARD_LOGIN_HASH_RATE`
+//! unset: mlguard-auth's default for the cores) or a quota (`4/second`). Run it with
+//! `scripts/login-flood`; figures go into docs/benchmarks.md. Not run by CI (it is a
+//! measurement, not a test).
 
 use mlguard_benches::live::{self, LiveServer};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -18,23 +26,73 @@ use tokio::time::{Instant, sleep};
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const SETOSA: &str = r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#;
 
+/// One phase: its name, `/predict` successes and failures, p50, p99, the flood's answers.
+type Row = (&'static str, usize, u64, Duration, Duration, BTreeMap<u16, u64>);
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), String> {
     let seconds: u64 = std::env::var("FLOOD_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
+    let rates = std::env::var("FLOOD_HASH_RATES").unwrap_or_else(|_| "off,default".to_owned());
     let ml_api = live::ml_api_binary()?;
+    let mut summary = Vec::new();
+    for rate in rates.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let hash_rate = match rate {
+            "off" => Some("1000000/second"),
+            "default" => None,
+            quota => Some(quota),
+        };
+        println!("\n## Argon2 work budget: {rate}\n");
+        let rows = run(&ml_api, seconds, hash_rate).await?;
+        println!("| phase | /predict ok | failed | p50 ms | p99 ms | flood answers |");
+        println!("|---|---:|---:|---:|---:|---|");
+        for (phase, n, failed, p50, p99, statuses) in &rows {
+            let answers: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}x{n}")).collect();
+            println!(
+                "| {phase} | {n} | {failed} | {:.2} | {:.2} | {} |",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                answers.join(" ")
+            );
+        }
+        let quiet = (rows[0].4.as_secs_f64() + rows[2].4.as_secs_f64()) / 2.0;
+        let ratio = rows[1].4.as_secs_f64() / quiet.max(f64::MIN_POSITIVE);
+        println!("\np99 under the flood / mean quiet p99 = {ratio:.2}x (goal <= 1.20x)");
+        summary.push((rate.to_owned(), rows, ratio));
+    }
+    println!("\n## Summary (one run, {seconds} s phases)\n");
+    println!("| Argon2 work budget | quiet p99 | flood p99 | quiet again p99 | ratio | flood answers |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for (rate, rows, ratio) in &summary {
+        let answers: Vec<String> = rows[1].5.iter().map(|(s, n)| format!("{s} x {n}")).collect();
+        println!(
+            "| {rate} | {:.2} ms | {:.2} ms | {:.2} ms | {ratio:.2}x | {} |",
+            rows[0].4.as_secs_f64() * 1e3,
+            rows[1].4.as_secs_f64() * 1e3,
+            rows[2].4.as_secs_f64() * 1e3,
+            answers.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// One server with `MLGUARD_LOGIN_HASH_RATE` = `hash_rate` (unset when `None`), three phases.
+async fn run(ml_api: &Path, seconds: u64, hash_rate: Option<&str>) -> Result<Vec<Row>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
-    let key = live::create_key(&ml_api, &data, "flood-bench", "admin")?;
-    let env = [
+    let key = live::create_key(ml_api, &data, "flood-bench", "admin")?;
+    let mut env = vec![
         ("MLGUARD_PREDICT_RATE", "1000000000/second".to_owned()),
         ("MLGUARD_TOKEN_RATE", "1000000000/second".to_owned()),
         ("MLGUARD_PREDICT_BUDGET", "1000000000/day".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
-    let server = Arc::new(LiveServer::start(&ml_api, &data, &dir.path().join("ml-api.log"), &env).await?);
+    if let Some(rate) = hash_rate {
+        env.push(("MLGUARD_LOGIN_HASH_RATE", rate.to_owned()));
+    }
+    let server = Arc::new(LiveServer::start(ml_api, &data, &dir.path().join("ml-api.log"), &env).await?);
 
     let mut rows = Vec::new();
     for (phase, flood) in [("quiet", false), ("login flood", true), ("quiet again", false)] {
@@ -95,26 +153,10 @@ async fn main() -> Result<(), String> {
         rows.push((phase, latencies.len(), failures, pct(0.5), pct(0.99), statuses));
     }
 
-    println!("| phase | /predict ok | failed | p50 ms | p99 ms | flood answers |");
-    println!("|---|---:|---:|---:|---:|---|");
-    for (phase, n, failed, p50, p99, statuses) in &rows {
-        let answers: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}x{n}")).collect();
-        println!(
-            "| {phase} | {n} | {failed} | {:.2} | {:.2} | {} |",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            answers.join(" ")
-        );
-    }
-    let quiet = (rows[0].4.as_secs_f64() + rows[2].4.as_secs_f64()) / 2.0;
-    println!(
-        "\np99 under the flood / mean quiet p99 = {:.2}x (goal <= 1.20x)",
-        rows[1].4.as_secs_f64() / quiet.max(f64::MIN_POSITIVE)
-    );
     if let Some(server) = Arc::into_inner(server) {
         server.stop().await;
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// 16 clients sending wrong-password logins back to back until `deadline`, on a runtime of their

@@ -12,6 +12,7 @@ use crate::policy::REALM;
 use mlguard_auth::apikey::{FileKeyStore, KeyStore};
 use mlguard_auth::audit::{AuditedRefreshTokens, AuditedRevocations};
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::refresh::{MemoryRefreshStore, RefreshTokenStore};
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
 use mlguard_auth::sql::SqlStore;
@@ -86,12 +87,22 @@ impl Auth {
         let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
         let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
         let refresh = Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl));
-        Self::build(keys, users, refresh, jwt_secret, access_ttl, revocations, idp)
+        let hasher = PasswordHasher::new();
+        Self::build(
+            keys,
+            users,
+            refresh,
+            jwt_secret,
+            access_ttl,
+            revocations,
+            idp,
+            hasher,
+        )
     }
 
     /// Users, API keys, refresh tokens and (unless `revocations` is given) the `jti` denylist
-    /// in the database `store`, and the identity provider's tokens when `idp` is set: what the
-    /// server uses.
+    /// in the database `store`, and the identity provider's tokens when `idp` is set, logins
+    /// checked by `hasher` (its concurrency bound and work budget): what the server uses.
     ///
     /// # Errors
     /// The secret or the provider's settings are refused.
@@ -101,6 +112,7 @@ impl Auth {
         access_ttl: Duration,
         revocations: Option<Arc<dyn RevocationStore>>,
         idp: Option<&IdpConfig>,
+        hasher: PasswordHasher,
     ) -> Result<Self, AuthError> {
         let store = Arc::new(store.clone());
         let revocations = revocations.unwrap_or_else(|| store.clone());
@@ -112,9 +124,11 @@ impl Auth {
             access_ttl,
             revocations,
             idp,
+            hasher,
         )
     }
 
+    #[allow(clippy::too_many_arguments)] // the stores, the token settings and the hasher
     fn build(
         keys: Arc<dyn KeyStore>,
         users: Arc<dyn UserStore>,
@@ -123,6 +137,7 @@ impl Auth {
         access_ttl: Duration,
         revocations: Arc<dyn RevocationStore>,
         idp: Option<&IdpConfig>,
+        hasher: PasswordHasher,
     ) -> Result<Self, AuthError> {
         let secret = jwt_secret.expose().as_bytes();
         let verifier = JwtVerifier::builder()
@@ -137,6 +152,7 @@ impl Auth {
         // Reused refresh tokens revoke their family's access tokens: one store for both sides.
         let revoked: Arc<dyn RevocationStore> = Arc::new(AuditedRevocations::new(revocations));
         let token = TokenEndpoint::new(users, issuer)
+            .hasher(hasher)
             .refresh_tokens(Arc::new(AuditedRefreshTokens::new(refresh)))
             .revocation(revoked.clone());
         let mut bearer = BearerAuth::new(verifier).realm(REALM).revocation(revoked);

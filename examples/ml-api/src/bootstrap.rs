@@ -172,6 +172,16 @@ pub fn bootstrap(config: &Config) -> Result<Bootstrapped, BootstrapError> {
     })
 }
 
+/// The password hasher of `/token`: OWASP's Argon2id, one check per core at once, and the
+/// work budget `login_hash_rate` (mlguard-auth's default for the cores when unset).
+pub fn login_hasher(config: &Config) -> mlguard_auth::password::PasswordHasher {
+    let hasher = mlguard_auth::password::PasswordHasher::new();
+    match config.login_hash_budget {
+        Some(budget) => hasher.hash_budget(budget),
+        None => hasher,
+    }
+}
+
 fn model_key(dir: &DataDir, created: &mut Vec<&'static str>) -> Result<ModelKey, BootstrapError> {
     let text = secret_file(dir, files::MODEL_KEY, created, || random_b64(32))?;
     let bad = || BootstrapError::BadSecret {

@@ -37,6 +37,9 @@ pub mod defaults {
     pub const PREDICT_RATE: &str = "10/minute";
     /// `crypto_rate`: `/encrypt` and `/decrypt` requests per principal (one quota for both).
     pub const CRYPTO_RATE: &str = "60/minute";
+    /// `login_hash_rate` unset: mlguard-auth's default work budget for Argon2
+    /// (`HashBudget::for_cost`: about 12 % of the cores; 9 a second, burst 18, on 2 cores).
+    pub const LOGIN_HASH_RATE: Option<&str> = None;
     /// `max_in_flight_per_principal`, unless set: this fraction (1/8) of `concurrency_limit`,
     /// at least 1, so one principal holds at most an eighth of the shared slots.
     pub const IN_FLIGHT_PER_PRINCIPAL_DIVISOR: usize = 8;
@@ -154,6 +157,10 @@ pub struct Settings {
     /// Quota of `/encrypt` and `/decrypt` requests per principal, e.g. `60/minute`.
     #[arg(long, env = "MLGUARD_CRYPTO_RATE", global = true, value_name = "QUOTA")]
     pub crypto_rate: Option<String>,
+    /// Argon2 password checks (logins) the whole server may start, e.g. `8/second` (default:
+    /// about 12 % of the cores); more are answered 503 with `Retry-After`.
+    #[arg(long, env = "MLGUARD_LOGIN_HASH_RATE", global = true, value_name = "QUOTA")]
+    pub login_hash_rate: Option<String>,
     /// Maximum requests of one principal in flight (default: concurrency_limit / 8).
     #[arg(
         long,
@@ -305,6 +312,7 @@ impl fmt::Debug for Settings {
             .field("token_rate", &self.token_rate)
             .field("predict_rate", &self.predict_rate)
             .field("crypto_rate", &self.crypto_rate)
+            .field("login_hash_rate", &self.login_hash_rate)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("database_url", &redact(&self.database_url))
             .field("db_stale_max", &self.db_stale_max)
@@ -379,6 +387,7 @@ impl Settings {
             token_rate: self.token_rate.or(lower.token_rate),
             predict_rate: self.predict_rate.or(lower.predict_rate),
             crypto_rate: self.crypto_rate.or(lower.crypto_rate),
+            login_hash_rate: self.login_hash_rate.or(lower.login_hash_rate),
             max_in_flight_per_principal: self
                 .max_in_flight_per_principal
                 .or(lower.max_in_flight_per_principal),
@@ -515,6 +524,9 @@ pub struct Config {
     pub predict_rate: String,
     /// `/encrypt` and `/decrypt` quota per principal.
     pub crypto_rate: String,
+    /// The work budget of Argon2 password checks across the server; `None`: mlguard-auth's
+    /// default for the cores.
+    pub login_hash_budget: Option<mlguard_auth::password::HashBudget>,
     /// Requests of one principal in flight.
     pub max_in_flight_per_principal: usize,
     /// Requests from one client address in flight.
@@ -779,6 +791,7 @@ impl Config {
                 .predict_rate
                 .unwrap_or_else(|| defaults::PREDICT_RATE.to_owned()),
             crypto_rate: s.crypto_rate.unwrap_or_else(|| defaults::CRYPTO_RATE.to_owned()),
+            login_hash_budget: login_hash_budget(s.login_hash_rate.as_deref())?,
             max_in_flight_per_principal: positive(
                 "max_in_flight_per_principal",
                 s.max_in_flight_per_principal,
@@ -880,6 +893,23 @@ impl Config {
     }
 }
 
+/// `login_hash_rate` as a work budget: a quota (`8/second`, `600/minute;burst=10`), its burst
+/// as written (the count when not).
+fn login_hash_budget(rate: Option<&str>) -> Result<Option<mlguard_auth::password::HashBudget>, ConfigError> {
+    let Some(rate) = rate.or(defaults::LOGIN_HASH_RATE) else {
+        return Ok(None);
+    };
+    let bad = |message: String| ConfigError::BadValue {
+        setting: "login_hash_rate",
+        message,
+    };
+    let quota: mlguard_ratelimit::Quota = rate.parse().map_err(|e| bad(format!("{e}")))?;
+    mlguard_auth::password::HashBudget::new(quota.count(), quota.period())
+        .and_then(|b| b.with_burst(quota.burst()))
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
 fn unreachable_defaults() -> Config {
     Config {
         data_dir: PathBuf::from(defaults::DATA_DIR),
@@ -891,6 +921,7 @@ fn unreachable_defaults() -> Config {
         token_rate: defaults::TOKEN_RATE.to_owned(),
         predict_rate: defaults::PREDICT_RATE.to_owned(),
         crypto_rate: defaults::CRYPTO_RATE.to_owned(),
+        login_hash_budget: None,
         max_in_flight_per_principal: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_PRINCIPAL_DIVISOR,
         max_in_flight_per_ip: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_IP_DIVISOR,
         body_read_timeout: defaults::BODY_READ_TIMEOUT,

@@ -182,6 +182,7 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         config.access_token_ttl,
         revocations,
         config.idp.as_ref(),
+        crate::bootstrap::login_hasher(&config),
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
     let app = build_with(

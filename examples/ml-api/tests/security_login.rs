@@ -331,6 +331,8 @@ async fn timing_server() -> TestServer {
     start_with(|c| {
         c.no_tls = Some(true);
         c.token_rate = Some("1000000/minute".into());
+        // Back-to-back logins by design: lift the Argon2 work budget as the quota is.
+        c.login_hash_rate = Some("1000000/second".into());
     })
     .await
 }
@@ -403,4 +405,35 @@ async fn login_latency_of_unknown_user_and_wrong_password_is_indistinguishable()
         "Kolmogorov-Smirnov tells unknown users from wrong passwords (p = {p_ks})"
     );
     s.stop().await;
+}
+
+/// Issue 14: `login_hash_rate` (`MLGUARD_LOGIN_HASH_RATE`) bounds the Argon2 work of the whole
+/// server. Over it, logins are answered 503 `temporarily_unavailable` with the budget's
+/// `Retry-After`, for a known user and an unknown one alike (no enumeration), and no hash runs.
+#[tokio::test]
+async fn logins_over_the_server_s_argon2_work_budget_get_503_with_the_budget_s_retry_after() {
+    let s = start_with(|c| {
+        c.token_rate = Some("1000/minute".into());
+        c.login_hash_rate = Some("1/minute".into());
+    })
+    .await;
+    assert_eq!(s.login("admin", "wrong-password").await.status(), 400);
+    for user in ["admin", "nobody-here"] {
+        let r = s.login(user, "wrong-password").await;
+        assert_eq!(r.status(), 503, "{user}");
+        let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((59..=60).contains(&retry), "the wait until the budget's next run: {retry}");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    // A budget that does not parse, or allows nothing, refuses to start.
+    for bad in ["fast", "0/second", "1/0second"] {
+        let settings = ml_api::config::Settings {
+            login_hash_rate: Some(bad.into()),
+            ..ml_api::config::Settings::default()
+        };
+        let err = ml_api::config::Config::resolve(settings, None).unwrap_err();
+        assert!(err.to_string().contains("login_hash_rate"), "{bad}: {err}");
+    }
 }
