@@ -422,7 +422,10 @@ async fn logins_over_the_server_s_argon2_work_budget_get_503_with_the_budget_s_r
         let r = s.login(user, "wrong-password").await;
         assert_eq!(r.status(), 503, "{user}");
         let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((59..=60).contains(&retry), "the wait until the budget's next run: {retry}");
+        assert!(
+            (59..=60).contains(&retry),
+            "the wait until the budget's next run: {retry}"
+        );
         assert_eq!(r.headers()["cache-control"], "no-store");
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
