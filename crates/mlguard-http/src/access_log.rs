@@ -7,7 +7,7 @@
 //! so any other layer that prints headers with `Debug` shows `Sensitive` instead of the value.
 
 use http::header::{AUTHORIZATION, COOKIE, HeaderName, SET_COOKIE};
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response, Uri};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -87,14 +87,12 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        // Clones of shared buffers, not copies: a URI and a header value parsed by hyper point
+        // into its read buffer, and the generated id is shared with the request-id layers.
         let info = Info {
             method: req.method().clone(),
-            path: req.uri().path().chars().take(256).collect(),
-            request_id: req
-                .headers()
-                .get(super::request_id::X_REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            uri: req.uri().clone(),
+            request_id: req.headers().get(super::request_id::X_REQUEST_ID).cloned(),
             client: mlguard_core::client_ip::peer_addr(req.extensions()).map(|a| a.ip()),
         };
         ResponseFuture {
@@ -107,9 +105,20 @@ where
 
 struct Info {
     method: Method,
-    path: String,
-    request_id: Option<String>,
+    /// Only its path is logged, never the query.
+    uri: Uri,
+    request_id: Option<HeaderValue>,
     client: Option<std::net::IpAddr>,
+}
+
+/// The longest path the log records, in characters.
+const MAX_PATH_CHARS: usize = 256;
+
+/// `path` cut to its first [`MAX_PATH_CHARS`] characters.
+fn logged_path(path: &str) -> &str {
+    path.char_indices()
+        .nth(MAX_PATH_CHARS)
+        .map_or(path, |(end, _)| &path[..end])
 }
 
 pin_project! {
@@ -137,14 +146,88 @@ where
             tracing::info!(
                 target: "mlguard_http::access",
                 method = %info.method,
-                path = ?info.path,
+                path = ?logged_path(info.uri.path()),
                 status,
                 latency_ms = format_args!("{latency_ms:.2}"),
-                request_id = info.request_id.as_deref().unwrap_or("-"),
+                request_id = info.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
                 client = ?info.client,
                 "request"
             );
         }
         Poll::Ready(result)
+    }
+}
+
+#[cfg(all(test, feature = "subscriber"))]
+mod tests {
+    use super::*;
+    use crate::log_format::EscapedFields;
+    use std::io;
+    use std::sync::{Arc, Mutex};
+    use tower::{ServiceBuilder, ServiceExt};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The log line of one request through the access log.
+    async fn line_of(req: Request<()>) -> String {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .fmt_fields(EscapedFields)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let svc = ServiceBuilder::new()
+            .layer(AccessLogLayer::new())
+            .service_fn(|_req: Request<()>| async { Ok::<_, std::convert::Infallible>(Response::new(())) });
+        svc.oneshot(req).await.unwrap();
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn logs_path_status_and_id_never_query_or_headers() {
+        let req = Request::post("/predict?api_key=query-secret")
+            .header("authorization", "Bearer header-secret")
+            .header("x-api-key", "key-secret")
+            .header("x-request-id", "abc-1")
+            .body(())
+            .unwrap();
+        let line = line_of(req).await;
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(
+            line.contains(
+                "mlguard_http::access: request method=POST path=\"/predict\" status=200 latency_ms="
+            ),
+            "{line}"
+        );
+        assert!(line.contains(r#" request_id="abc-1" client=None"#), "{line}");
+        assert!(!line.contains("secret"), "{line}");
+        assert!(!line.contains('?'), "{line}");
+    }
+
+    #[tokio::test]
+    async fn long_paths_are_cut_and_odd_ones_escaped() {
+        let long = format!("/{}", "a".repeat(400));
+        let line = line_of(Request::get(long.as_str()).body(()).unwrap()).await;
+        assert!(
+            line.contains(&format!("path=\"/{}\" ", "a".repeat(255))),
+            "{line}"
+        );
+        assert!(!line.contains(&"a".repeat(256)), "{line}");
+        assert!(line.contains(r#"request_id="-""#), "{line}");
+        // No request id header, a path with a quote and a percent escape: quoted and escaped.
+        let line = line_of(Request::get("/a%0Ab\"c").body(()).unwrap()).await;
+        assert!(line.contains(r#"path="/a%0Ab\"c""#), "{line}");
     }
 }

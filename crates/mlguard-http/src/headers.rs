@@ -165,10 +165,11 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         let h = response.headers_mut();
+        // Room for all of them at once: one growth of the map instead of several. The names
+        // and values are static or shared (`from_static`, `Bytes`): cloning them copies nothing.
+        h.reserve(this.headers.len() + usize::from(*this.no_store));
         for (name, value) in this.headers.iter() {
-            if !h.contains_key(name) {
-                h.insert(name.clone(), value.clone());
-            }
+            h.entry(name).or_insert_with(|| value.clone());
         }
         if *this.no_store {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -84,6 +84,12 @@
 //! cannot start a fake line or rewrite the terminal, in `tracing-subscriber`'s text or JSON
 //! format.
 //!
+//! ## `log_writer` (feature `subscriber`): logs off the request path
+//! A slow or stuck log sink (a terminal, a full pipe, a stalled collector) slowing or stopping
+//! requests, and a `write` system call per access-log line on the request thread: lines go
+//! through a bounded queue to one writer thread (tracing-appender's `non_blocking`, lossy);
+//! when the queue is full, lines are dropped and counted, never waited for.
+//!
 //! ## [`problem`]: one shape for every refusal
 //! Framework-made 404, 405, 408, 413, 415 (and 400/422, 5xx) with plain-text bodies that differ
 //! from every other error and may echo the client's input: replaced with problem bodies with a
@@ -129,6 +135,7 @@
 //! | `mlguard_http_body_read_timeouts_total` | | [`limits::BodyReadTimeoutLayer`] answered 408 |
 //! | `mlguard_http_path_refused_total` | | [`path::CanonicalPathLayer`] answered 400 |
 //! | `mlguard_http_connections_refused_total` | | [`server`] closed a connection over its address's cap |
+//! | `mlguard_http_log_lines_dropped_total` | | log lines a [`log_writer`] (feature `subscriber`) dropped because its queue was full (the sink is stuck or too slow) |
 //! | `mlguard_http_requests_total` | `route` (template or `unmatched`), `method`, `status` | every request through [`request_metrics::RequestMetricsLayer`] (prefix configurable) |
 //! | `mlguard_http_request_duration_seconds` | `route`, `method`, `status` | histogram of their durations, seconds (same layer, same prefix) |
 //!
@@ -147,6 +154,8 @@ pub mod idle;
 pub mod limits;
 #[cfg(feature = "subscriber")]
 pub mod log_format;
+#[cfg(feature = "subscriber")]
+pub mod log_writer;
 pub mod metric_names;
 pub mod path;
 pub mod problem;

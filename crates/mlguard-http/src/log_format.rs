@@ -10,21 +10,31 @@
 //! U+2028/U+2029 and bidi controls as `\u` escapes (valid JSON, same value). Escape values at
 //! the source too ([`mlguard_core::log`]); this is the safety net for every other call site.
 //!
+//! [`CachedSystemTime`] writes the same timestamps as tracing-subscriber's default timer,
+//! formatting the date and time of day once per second per thread instead of once per line.
+//!
 //! ```
-//! use mlguard_http::log_format::{EscapedFields, JsonSafeStderr};
+//! use mlguard_http::log_format::{CachedSystemTime, EscapedFields, JsonSafeStderr};
 //! // Text:
-//! let text = tracing_subscriber::fmt().fmt_fields(EscapedFields).with_writer(std::io::stderr).finish();
+//! let text = tracing_subscriber::fmt()
+//!     .fmt_fields(EscapedFields)
+//!     .with_timer(CachedSystemTime)
+//!     .with_writer(std::io::stderr)
+//!     .finish();
 //! // JSON:
 //! let json = tracing_subscriber::fmt().json().with_writer(JsonSafeStderr).finish();
 //! # let _ = (text, json);
 //! ```
 
 use mlguard_core::log::{is_unsafe_char, write_escaped};
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
+use std::time::UNIX_EPOCH;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 
 /// The fields of the text format, written as tracing-subscriber's default formatter writes
@@ -87,6 +97,81 @@ impl<W: fmt::Write + ?Sized> fmt::Write for Escaping<'_, W> {
     }
 }
 
+/// RFC 3339 UTC timestamps with microseconds (`2026-12-02T01:03:21.123456Z`), exactly as
+/// tracing-subscriber's default [`SystemTime`] timer writes them, with the part up to the second
+/// formatted once per second per thread (the rest is six digits). Give it to the `fmt`
+/// builder's `with_timer`; see the [module docs](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CachedSystemTime;
+
+thread_local! {
+    /// The last second this thread formatted: Unix seconds and `YYYY-MM-DDTHH:MM:SS`.
+    static LAST_SECOND: Cell<Option<(u64, [u8; 19])>> = const { Cell::new(None) };
+}
+
+/// The last second before year 10000 (longer years do not fit the cached form).
+const MAX_CACHED_SECOND: u64 = 253_402_300_799;
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `secs` since the Unix epoch, at most [`MAX_CACHED_SECOND`].
+fn date_time(secs: u64) -> [u8; 19] {
+    // Howard Hinnant's `civil_from_days`, for days since 1970-01-01.
+    let days = (secs / 86_400) as i64;
+    let of_day = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, of_day / 3600);
+    put(14, 2, of_day / 60 % 60);
+    put(17, 2, of_day % 60);
+    out
+}
+
+impl FormatTime for CachedSystemTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let Ok(now) = std::time::SystemTime::now().duration_since(UNIX_EPOCH) else {
+            return SystemTime.format_time(w); // before 1970: the general formatter
+        };
+        let secs = now.as_secs();
+        if secs > MAX_CACHED_SECOND {
+            return SystemTime.format_time(w);
+        }
+        let prefix = LAST_SECOND.with(|last| match last.get() {
+            Some((second, prefix)) if second == secs => prefix,
+            _ => {
+                let prefix = date_time(secs);
+                last.set(Some((secs, prefix)));
+                prefix
+            }
+        });
+        let mut out = [0u8; 27];
+        out[..19].copy_from_slice(&prefix);
+        out[19] = b'.';
+        let mut micros = now.subsec_micros();
+        for digit in out[20..26].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        out[26] = b'Z';
+        w.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
 /// Whether the JSON encoder leaves `c` raw although it must not reach a log raw.
 fn json_leaves_raw(c: char) -> bool {
     u32::from(c) >= 0x20 && is_unsafe_char(c)
@@ -99,7 +184,7 @@ pub fn escape_json_line(line: &str) -> String {
     for c in line.chars() {
         if json_leaves_raw(c) {
             // All of them are in the Basic Multilingual Plane: one `\u` escape each.
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {
             out.push(c);
         }
@@ -119,8 +204,10 @@ impl MakeWriter<'_> for JsonSafeStderr {
     }
 }
 
-/// Writes each buffer (tracing-subscriber writes one whole event at a time) with
-/// [`escape_json_line`] applied to the inner writer.
+/// Writes each buffer (tracing-subscriber writes one whole event at a time, a
+/// [`LogWriter`](crate::log_writer::LogWriter) one or several whole events) with
+/// [`escape_json_line`] applied to the inner writer. Each buffer is written whole
+/// (`write_all`), so a caller never hands over the rest of a line on its own.
 #[derive(Debug)]
 pub struct JsonSafeWriter<W>(pub W);
 
@@ -129,10 +216,10 @@ impl<W: Write> Write for JsonSafeWriter<W> {
         match std::str::from_utf8(buf) {
             Ok(text) if text.chars().any(json_leaves_raw) => {
                 self.0.write_all(escape_json_line(text).as_bytes())?;
-                Ok(buf.len())
             }
-            _ => self.0.write(buf),
+            _ => self.0.write_all(buf)?,
         }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -156,6 +243,45 @@ mod tests {
         let mut out = JsonSafeWriter(Vec::new());
         out.write_all(line.as_bytes()).unwrap();
         assert_eq!(String::from_utf8(out.0).unwrap(), escaped);
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        for (secs, want) in [
+            (0, "1970-01-01T00:00:00"),
+            (951_782_400, "2000-02-29T00:00:00"),
+            (951_868_799, "2000-02-29T23:59:59"),
+            (1_764_637_401, "2025-12-02T01:03:21"),
+            (1_798_761_599, "2026-12-31T23:59:59"),
+            (4_102_444_800, "2100-01-01T00:00:00"),
+            (MAX_CACHED_SECOND, "9999-12-31T23:59:59"),
+        ] {
+            assert_eq!(std::str::from_utf8(&date_time(secs)).unwrap(), want, "{secs}");
+        }
+    }
+
+    /// The cached timer writes what tracing-subscriber's own timer writes, to the second (the
+    /// two read the clock apart, so a pair that straddles a second is read again).
+    #[test]
+    fn cached_timestamps_match_the_default_timer() {
+        let format = |timer: &dyn FormatTime| {
+            let mut s = String::new();
+            timer.format_time(&mut Writer::new(&mut s)).unwrap();
+            s
+        };
+        for _ in 0..100 {
+            let ours = format(&CachedSystemTime);
+            let theirs = format(&SystemTime);
+            let again = format(&CachedSystemTime);
+            assert_eq!(ours.len(), 27, "{ours}");
+            assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+            assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+            if ours[..19] == again[..19] {
+                assert_eq!(ours[..19], theirs[..19]);
+                return;
+            }
+        }
+        panic!("the clock never held still for a second");
     }
 
     #[test]

@@ -5,9 +5,23 @@
 //! ([`is_acceptable`]); anything else (line breaks, escapes, megabytes) is dropped and replaced,
 //! so an id can neither forge log lines nor grow them without bound. [`RequestIdLayer`] is
 //! tower-http's `SetRequestIdLayer` and `PropagateRequestIdLayer` behind that check.
+//!
+//! # What a generated id is, and is not
+//! [`MakeUuid`] draws the 122 random bits of each UUID v4 from a ChaCha12 generator per thread
+//! (`rand_chacha`), seeded once from the operating system (`getrandom`) the first time the
+//! thread makes an id: no system call per id. Ids are unique for any practical purpose (each
+//! thread's stream comes from its own 256-bit seed; the chance that any two of the first 10^14
+//! ids collide is below one in a billion) and cannot be predicted from earlier ids without
+//! breaking ChaCha. They are **not secrets**: every response and log line shows them.
+//! Never use one as a session id, a token, a nonce or anything whose value grants something.
+//! A thread whose seeding fails (no OS randomness) makes no id for that request (the request
+//! goes on without one) and tries again on the next.
 
 use http::HeaderName;
 use http::Request;
+use rand_chacha::ChaCha12Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use std::cell::RefCell;
 use std::task::{Context, Poll};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestId, PropagateRequestIdLayer, RequestId, SetRequestId, SetRequestIdLayer,
@@ -18,26 +32,61 @@ use tower_service::Service;
 /// The header name.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Makes UUID v4 request ids.
+thread_local! {
+    /// This thread's id generator, seeded on first use.
+    static GENERATOR: RefCell<Option<ChaCha12Rng>> = const { RefCell::new(None) };
+}
+
+/// 16 random bytes from this thread's generator (seeding it first if needed); `None` when the
+/// operating system gives no randomness to seed it.
+fn random_16() -> Option<[u8; 16]> {
+    GENERATOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).ok()?;
+            *slot = Some(ChaCha12Rng::from_seed(seed));
+        }
+        let mut bytes = [0u8; 16];
+        slot.as_mut()?.fill_bytes(&mut bytes);
+        Some(bytes)
+    })
+}
+
+/// `bytes` as a UUID v4 (version and variant bits set) in its 36-character hyphenated form.
+fn uuid_v4(mut bytes: [u8; 16]) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut out = [b'-'; 36];
+    let mut i = 0;
+    for (n, byte) in bytes.iter().enumerate() {
+        if matches!(n, 4 | 6 | 8 | 10) {
+            i += 1; // the hyphen already there
+        }
+        out[i] = HEX[usize::from(byte >> 4)];
+        out[i + 1] = HEX[usize::from(byte & 0x0f)];
+        i += 2;
+    }
+    out
+}
+
+/// Makes UUID v4 request ids from a per-thread generator seeded once; see the
+/// [module docs](self) for what they are and are not.
+///
+/// ```
+/// use mlguard_http::request_id::MakeUuid;
+/// use tower_http::request_id::MakeRequestId;
+/// let id = MakeUuid.make_request_id(&http::Request::new(())).expect("OS randomness");
+/// assert_eq!(id.header_value().len(), 36);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MakeUuid;
 
 impl MakeRequestId for MakeUuid {
     fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
-        let mut b = [0u8; 16];
-        getrandom::fill(&mut b).ok()?;
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        );
-        http::HeaderValue::try_from(id).ok().map(RequestId::new)
+        let id = uuid_v4(random_16()?);
+        http::HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
 }
 
@@ -146,6 +195,74 @@ mod tests {
             .body(())
             .unwrap();
         assert!(drop_malformed(req).headers().get("x-request-id").is_none());
+    }
+
+    #[test]
+    fn uuid_layout_matches_the_bytes() {
+        let id = uuid_v4([0xff; 16]);
+        assert_eq!(&id, b"ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = uuid_v4([0; 16]);
+        assert_eq!(&id, b"00000000-0000-4000-8000-000000000000");
+        let bytes: [u8; 16] = std::array::from_fn(|i| i as u8 * 17);
+        let id = uuid_v4(bytes);
+        assert_eq!(&id, b"00112233-4455-4677-8899-aabbccddeeff");
+    }
+
+    /// Ids from many threads at once are all distinct, well-formed UUID v4s.
+    #[test]
+    fn ids_are_unique_across_threads() {
+        const THREADS: usize = 8;
+        const PER_THREAD: usize = 20_000;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    (0..PER_THREAD)
+                        .map(|_| {
+                            let id = MakeUuid.make_request_id(&http::Request::new(())).unwrap();
+                            id.header_value().to_str().unwrap().to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for handle in handles {
+            for id in handle.join().unwrap() {
+                let b = id.as_bytes();
+                assert_eq!(b.len(), 36, "{id}");
+                assert_eq!(b[14], b'4', "{id}");
+                assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+                assert!(
+                    b.iter()
+                        .enumerate()
+                        .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) {
+                            *c == b'-'
+                        } else {
+                            c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+                        }),
+                    "{id}"
+                );
+                assert!(all.insert(id.clone()), "duplicate id {id}");
+            }
+        }
+        assert_eq!(all.len(), THREADS * PER_THREAD);
+        // Random, not a counter or a constant pattern: half of the random hex digits' bits are 1.
+        let (mut ones, mut bits) = (0u64, 0u64);
+        for id in &all {
+            for (i, c) in id.bytes().enumerate() {
+                if matches!(i, 8 | 13 | 14 | 18 | 19 | 23) {
+                    continue; // hyphens, the version digit, the variant digit
+                }
+                let v = char::from(c).to_digit(16).unwrap();
+                ones += u64::from(v.count_ones());
+                bits += 4;
+            }
+        }
+        let share = ones as f64 / bits as f64;
+        assert!((0.495..0.505).contains(&share), "{share}");
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@
 //! ```
 
 use http::{Method, Request, Response};
-use metrics::{Recorder, counter, histogram, with_local_recorder};
+use metrics::{Recorder, SharedString, counter, histogram, with_local_recorder};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -59,8 +59,9 @@ pub struct RequestMetricsLayer {
 
 #[derive(Clone)]
 struct Settings {
-    requests: String,
-    duration: String,
+    /// Static (the default names) or shared: cloned for each request without copying.
+    requests: SharedString,
+    duration: SharedString,
     route: Arc<RouteFn>,
     recorder: Option<Arc<dyn Recorder + Send + Sync>>,
 }
@@ -68,8 +69,8 @@ struct Settings {
 impl fmt::Debug for RequestMetricsLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestMetricsLayer")
-            .field("requests", &self.inner.requests)
-            .field("duration", &self.inner.duration)
+            .field("requests", &&*self.inner.requests)
+            .field("duration", &&*self.inner.duration)
             .field("own_recorder", &self.inner.recorder.is_some())
             .finish_non_exhaustive()
     }
@@ -92,8 +93,8 @@ impl RequestMetricsLayer {
         let route: Arc<RouteFn> = Arc::new(|_: &http::Uri, _: &http::Extensions| None);
         Self {
             inner: Arc::new(Settings {
-                requests: crate::metric_names::REQUESTS.to_owned(),
-                duration: crate::metric_names::REQUEST_DURATION.to_owned(),
+                requests: SharedString::const_str(crate::metric_names::REQUESTS),
+                duration: SharedString::const_str(crate::metric_names::REQUEST_DURATION),
                 route,
                 recorder: None,
             }),
@@ -108,8 +109,8 @@ impl RequestMetricsLayer {
     /// The metric names become `{prefix}requests_total` and `{prefix}request_duration_seconds`.
     pub fn prefix(mut self, prefix: &str) -> Self {
         let s = self.settings();
-        s.requests = format!("{prefix}requests_total");
-        s.duration = format!("{prefix}request_duration_seconds");
+        s.requests = SharedString::from(Arc::<str>::from(format!("{prefix}requests_total")));
+        s.duration = SharedString::from(Arc::<str>::from(format!("{prefix}request_duration_seconds")));
         self
     }
 
@@ -182,8 +183,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let route =
-            (self.layer.inner.route)(req.uri(), req.extensions()).unwrap_or_else(|| UNMATCHED.to_owned());
+        let route = (self.layer.inner.route)(req.uri(), req.extensions())
+            .map_or(SharedString::const_str(UNMATCHED), SharedString::from);
         let seen = Seen {
             route,
             method: method_label(req.method()),
@@ -198,7 +199,7 @@ where
 }
 
 struct Seen {
-    route: String,
+    route: SharedString,
     method: &'static str,
     settings: Arc<Settings>,
 }
@@ -206,7 +207,7 @@ struct Seen {
 impl Seen {
     fn record(self, status: u16, seconds: f64) {
         let s = &self.settings;
-        let status = status.to_string();
+        let status = status_label(status);
         let emit = || {
             counter!(s.requests.clone(), "route" => self.route.clone(), "method" => self.method, "status" => status.clone())
                 .increment(1);
@@ -218,6 +219,36 @@ impl Seen {
             None => emit(),
         }
     }
+}
+
+/// The `status` label: a static string for the statuses an API answers most (no allocation),
+/// the number written out for the others.
+fn status_label(status: u16) -> SharedString {
+    let known = match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return SharedString::from(status.to_string()),
+    };
+    SharedString::const_str(known)
 }
 
 fn method_label(method: &Method) -> &'static str {

@@ -45,8 +45,11 @@ impl Cli {
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init();
-    match run(cli) {
+    let log = crate::logging::init();
+    let result = run(cli);
+    // Writes out the queued log lines before the last message.
+    drop(log);
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ml-api: {e}");
