@@ -15,6 +15,17 @@
 //!
 //! After the run, the bench prints a Markdown table of the medians, the time each case adds
 //! over its baseline, and the ratio, read from criterion's estimates of this run.
+//!
+//! The edge cases (`request_id`, `access_log`, `security_headers`, `edge`) wrap the whole
+//! router, as ml-api does. The access log writes through a `tracing-subscriber` text format with
+//! mlguard's escaping into mlguard-http's non-blocking `LogWriter` (to `io::sink`), the way
+//! ml-api logs; the subscriber records only the access-log target, so no other case logs.
+//!
+//! With the `count-allocations` feature (which replaces the global allocator with
+//! `allocation-counter`'s), each case's heap allocations per request are counted on the bench
+//! thread before it is measured (after a warm-up, over [`ALLOC_REQUESTS`] requests built
+//! beforehand) and printed as a table, also in `cargo test` mode:
+//! `cargo test -p mlguard-benches --features count-allocations --bench layers -- --nocapture`.
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -35,6 +46,11 @@ use mlguard_auth::jwt::{
     BearerAuth, BearerAuthLayer, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey,
 };
 use mlguard_core::{AuthMethod, ClientIpResolver, Principal};
+use mlguard_http::access_log::{ACCESS_LOG_TARGET, AccessLogLayer, sensitive_headers_layer};
+use mlguard_http::headers::SecurityHeadersLayer;
+use mlguard_http::log_format::{CachedSystemTime, EscapedFields};
+use mlguard_http::log_writer::{LogWriterBuilder, LogWriterGuard};
+use mlguard_http::request_id::RequestIdLayer;
 use mlguard_model::{ForestParams, Model};
 use mlguard_ratelimit::{KeyExtractor, OnRedisFailure, RateLimitLayer, RedisBackend};
 use mlguard_rbac::{Authorizer, Policy, RequirePermissionLayer};
@@ -43,8 +59,11 @@ use mlguard_validate::ValidatedJson;
 use mlguard_validate::validators::finite;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 use tower::util::MapRequestLayer;
+use tower::{ServiceBuilder, ServiceExt};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{Layer as _, filter::Targets};
 use validator::Validate;
 
 /// The criterion group every case belongs to.
@@ -153,6 +172,52 @@ fn request(credential: &Credential) -> Request<Body> {
 struct Bench<'a> {
     rt: &'a Runtime,
     ran: &'a RefCell<Vec<Entry>>,
+    /// Allocations per request of each case (with the `count-allocations` feature).
+    allocs: &'a RefCell<Vec<(Case, f64)>>,
+}
+
+/// Requests whose allocations are counted per case (after as many unmeasured ones).
+const ALLOC_REQUESTS: usize = 200;
+
+/// Heap allocations per request of `app` on this thread (requests built beforehand).
+#[cfg(feature = "count-allocations")]
+fn allocations_per_request(rt: &Runtime, app: &Router, credential: &Credential) -> f64 {
+    let run = |n: usize| {
+        let requests: Vec<_> = (0..n).map(|_| request(credential)).collect();
+        let mut statuses = Vec::with_capacity(n);
+        let info = allocation_counter::measure(|| {
+            for req in requests {
+                let resp = rt
+                    .block_on(app.clone().oneshot(req))
+                    .unwrap_or_else(|e| match e {});
+                statuses.push(resp.status());
+            }
+        });
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+        info.count_total
+    };
+    run(ALLOC_REQUESTS); // warm-up: lazily built state, thread-local buffers
+    run(ALLOC_REQUESTS) as f64 / ALLOC_REQUESTS as f64
+}
+
+/// Prints the allocations table (nothing without the `count-allocations` feature).
+fn print_allocs(allocs: &[(Case, f64)]) {
+    if allocs.is_empty() {
+        return;
+    }
+    let find = |id: &str| allocs.iter().find(|(c, _)| c.id == id).map(|(_, n)| *n);
+    println!(
+        "\nHeap allocations per request on the bench thread ({ALLOC_REQUESTS} requests after as many warm-up ones)."
+    );
+    println!("| case | allocations per request | baseline | added over baseline |");
+    println!("|---|---|---|---|");
+    for (case, n) in allocs {
+        let added = match find(case.baseline) {
+            Some(base) if case.id != case.baseline => format!("{:+.1}", n - base),
+            _ => "-".to_owned(),
+        };
+        println!("| `{}` | {n:.1} | `{}` | {added} |", case.id, case.baseline);
+    }
 }
 
 /// A case that criterion measured, kept for the interleaved rounds.
@@ -188,6 +253,10 @@ impl Bench<'_> {
             "{}: the case must succeed",
             case.id
         );
+        #[cfg(feature = "count-allocations")]
+        self.allocs
+            .borrow_mut()
+            .push((case, allocations_per_request(self.rt, &app, &credential)));
         group.bench_function(case.id, |b| {
             let mut ran = self.ran.borrow_mut();
             if !ran.iter().any(|e| e.case.id == case.id) {
@@ -226,9 +295,14 @@ fn bearer_value(token: &str) -> HeaderValue {
 
 /// Defines and measures every case; returns the Redis server (kept alive for the
 /// interleaved rounds) when one was started.
-fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Entry>>) -> Option<RedisServer> {
+fn layers(
+    c: &mut Criterion,
+    rt: &Runtime,
+    ran: &RefCell<Vec<Entry>>,
+    allocs: &RefCell<Vec<(Case, f64)>>,
+) -> Option<RedisServer> {
     let _enter = rt.enter();
-    let bench = Bench { rt, ran };
+    let bench = Bench { rt, ran, allocs };
 
     // Credentials and verifiers.
     let secret = [7u8; 32];
@@ -322,6 +396,62 @@ fn layers(c: &mut Criterion, rt: &Runtime, ran: &RefCell<Vec<Entry>>) -> Option<
         &mut group,
         case("bare", "bare", "bare handler (small JSON answer, body unread)"),
         bare_router(),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "identity_layer",
+            "bare",
+            "a layer that does nothing, wrapping the router as the edge layers do (axum boxes it)",
+        ),
+        bare_router().layer(MapRequestLayer::new(|req: Request<Body>| req)),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "request_id",
+            "identity_layer",
+            "`RequestIdLayer` (a UUID v4 per request, echoed on the response)",
+        ),
+        bare_router().layer(RequestIdLayer::new()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "access_log",
+            "identity_layer",
+            "`AccessLogLayer`, one text line per request to the non-blocking writer",
+        ),
+        bare_router().layer(AccessLogLayer::new()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "security_headers",
+            "identity_layer",
+            "`SecurityHeadersLayer` (five headers on the response)",
+        ),
+        bare_router().layer(SecurityHeadersLayer::new()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "edge",
+            "identity_layer",
+            "ml-api's edge: sensitive headers, request id, access log, security headers",
+        ),
+        bare_router().layer(
+            ServiceBuilder::new()
+                .layer(sensitive_headers_layer())
+                .layer(RequestIdLayer::new())
+                .layer(AccessLogLayer::new())
+                .layer(SecurityHeadersLayer::new()),
+        ),
         none.clone(),
     );
     bench.case(
@@ -662,16 +792,38 @@ fn print_table(cases: &[Case], since: SystemTime) {
     }
 }
 
+/// Installs the access log's subscriber, as ml-api's (text format, escaped fields, the
+/// non-blocking writer), recording only the access-log target; the guard keeps the writer.
+fn access_log_subscriber() -> LogWriterGuard {
+    let (writer, guard) = LogWriterBuilder::new()
+        .build(std::io::sink())
+        .unwrap_or_else(|e| panic!("log writer: {e}"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_timer(CachedSystemTime)
+                .fmt_fields(EscapedFields)
+                .with_writer(writer)
+                .with_filter(Targets::new().with_target(ACCESS_LOG_TARGET, tracing::Level::INFO)),
+        )
+        .init();
+    guard
+}
+
 fn main() {
     let since = SystemTime::now();
+    let _log = access_log_subscriber();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let ran = RefCell::new(Vec::new());
+    let allocs = RefCell::new(Vec::new());
     let mut c = Criterion::default().configure_from_args();
-    let redis = layers(&mut c, &rt, &ran);
+    let redis = layers(&mut c, &rt, &ran, &allocs);
     c.final_summary();
+    print_allocs(&allocs.borrow());
     let entries = ran.into_inner();
     let cases: Vec<Case> = entries.iter().map(|e| e.case).collect();
     print_table(&cases, since);

@@ -86,7 +86,11 @@ pub struct MakeUuid;
 impl MakeRequestId for MakeUuid {
     fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
         let id = uuid_v4(random_16()?);
-        http::HeaderValue::from_bytes(&id).ok().map(RequestId::new)
+        // One allocation, shared by every clone (the request, its extensions, the response,
+        // the access log); `from_bytes` would copy it and allocate again on the first clone.
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
