@@ -8,7 +8,8 @@
 #   bash benches/syscalls.sh                  # REQUESTS=20000 per server
 #   REQUESTS=5000 bash benches/syscalls.sh    # a quick look
 #
-# Knobs (environment): REQUESTS (20000), CONNECTIONS (8: wrk keeps them open, so connection
+# Knobs (environment): BUILD (1; 0 uses the release binaries already in target/), REQUESTS
+# (20000), CONNECTIONS (8: wrk keeps them open, so connection
 # set-up is 8 accepts in the whole run), TOP (12: calls listed per server). wrk stops after
 # REQUESTS responses; the requests still in flight then (at most CONNECTIONS - 1) were served
 # but not counted, so the figures are high by at most CONNECTIONS / REQUESTS (0.04 %).
@@ -19,6 +20,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-1}
 REQUESTS=${REQUESTS:-20000}
 CONNECTIONS=${CONNECTIONS:-8}
 TOP=${TOP:-12}
@@ -41,8 +43,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "building release ml-api and the bare server"
-(cd "$ROOT" && cargo build --release -q -p ml-api && cargo build --release -q -p mlguard-benches --example bare_server)
+if [ "$BUILD" = 1 ]; then
+    log "building release ml-api and the bare server"
+    (cd "$ROOT" && cargo build --release -q -p ml-api && cargo build --release -q -p mlguard-benches --example bare_server)
+fi
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 ML_API="$TARGET_DIR/release/ml-api"
 BARE="$TARGET_DIR/release/examples/bare_server"
