@@ -10,12 +10,9 @@ mod common;
 use common::{SETOSA, client_for, settings};
 use ml_api::config::Config;
 use ml_api::run::Running;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ml-api");
 const JWT_SECRET: &str = "one-secret-for-the-whole-cluster-0123456789";
 
 struct Node {
@@ -73,24 +70,8 @@ impl Node {
 
 /// `ml-api --data-dir DIR --database-url URL ARGS` with `stdin`; returns stdout on success.
 fn cli(data: &Path, db: &str, args: &[&str], stdin: &[u8]) -> String {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .env("MLGUARD_DATABASE_URL", db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ml-api {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::run_cli_on_database(data, db, args, stdin)
+        .unwrap_or_else(|stderr| panic!("ml-api {args:?}: {stderr}"))
 }
 
 /// Polls `probe` until it gives `want`, for at most 1 s (the bound); returns the time.

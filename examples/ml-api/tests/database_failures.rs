@@ -17,7 +17,6 @@ mod common;
 
 use common::{SETOSA, client_for, settings};
 use ml_api::config::Config;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,23 +29,9 @@ const JWT_SECRET: &str = "one-secret-for-the-whole-cluster-0123456789";
 /// `ml-api --data-dir DIR ARGS` with `stdin` against the database `db`; stdout on success,
 /// `None` when the command failed.
 fn cli(data: &Path, db: &str, args: &[&str], stdin: &[u8]) -> Option<String> {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .env("MLGUARD_DATABASE_URL", db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    if !out.status.success() {
-        eprintln!("ml-api {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        return None;
-    }
-    Some(String::from_utf8(out.stdout).unwrap())
+    common::run_cli_on_database(data, db, args, stdin)
+        .map_err(|stderr| eprintln!("ml-api {args:?} failed: {stderr}"))
+        .ok()
 }
 
 /// A real `ml-api serve` process (plain HTTP on a loopback port), killed on drop.

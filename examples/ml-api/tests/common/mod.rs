@@ -223,3 +223,28 @@ pub const VIRGINICA: &str = r#"{"sepal_length":6.7,"sepal_width":3.0,"petal_leng
 pub async fn json(resp: reqwest::Response) -> serde_json::Value {
     resp.json().await.unwrap()
 }
+
+/// Runs the real `ml-api --data-dir DATA ARGS` binary against the database `db`
+/// (`MLGUARD_DATABASE_URL`), with `stdin` written to it: its stdout when it succeeded, its
+/// stderr when it failed.
+pub fn run_cli_on_database(data: &Path, db: &str, args: &[&str], stdin: &[u8]) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ml-api"))
+        .arg("--data-dir")
+        .arg(data)
+        .env("MLGUARD_DATABASE_URL", db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
