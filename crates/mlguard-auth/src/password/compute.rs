@@ -93,13 +93,7 @@ pub(super) fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
         let spawned = std::thread::Builder::new()
             .name(format!("mlguard-argon2-{i}"))
             .spawn(move || {
-                // The lowest priority: a login flood takes only the CPU the API leaves idle
-                // (scripts/login-flood). Failing to lower it leaves the thread as it was.
-                if let Err(error) =
-                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-                {
-                    tracing::debug!(?error, "could not lower the Argon2 thread's priority");
-                }
+                lower_priority();
                 BLOCKS.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -113,4 +107,29 @@ pub(super) fn start_workers(count: usize) -> Option<mpsc::Sender<Job>> {
         }
     }
     (started > 0).then_some(sender)
+}
+
+/// Puts the calling Argon2 thread at the lowest priority, so a login flood takes only the CPU
+/// the API leaves idle (scripts/login-flood). On Linux that is the `SCHED_IDLE` policy: a
+/// request thread that wakes up preempts an Argon2 run at once, where under nice 19 it could
+/// wait for the scheduler's next tick, which is what set `/predict`'s p99 under a flood.
+/// Elsewhere, or when the policy cannot be set, the lowest nice value. Failing both leaves the
+/// thread as it was (logged at debug).
+fn lower_priority() {
+    use thread_priority::{ThreadPriority, set_current_thread_priority};
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            Ok(()) => return,
+            Err(error) => tracing::debug!(?error, "could not put an Argon2 thread on SCHED_IDLE"),
+        }
+    }
+    if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
+        tracing::debug!(?error, "could not lower the Argon2 thread's priority");
+    }
 }

@@ -12,7 +12,8 @@
 //! [`AuthError::OverBudget`] and the wait until the next: see
 //! [`PasswordHasher::hash_budget`] and [`HashBudget`]). The Argon2 threads are as many as may run at once, started on
 //! first use and kept, so the work never spreads over an unbounded number of blocking-pool
-//! threads, and they run at the lowest priority (nice 19 on Linux), so a login flood takes the
+//! threads, and they run at the lowest priority (the `SCHED_IDLE` policy on Linux, the lowest nice value
+//! elsewhere), so a login flood takes the
 //! CPU the API leaves idle rather than sharing it evenly. Memory: each Argon2 thread keeps one
 //! block buffer (19 MiB with OWASP's parameters)
 //! and reuses it for every hash and verification it runs, so a login flood costs a fixed
