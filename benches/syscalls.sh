@@ -5,14 +5,14 @@
 # process) while wrk sends a fixed number of `POST /predict` requests. Prints a Markdown table
 # of system calls per request, per server and per call, from this one run.
 #
-#   bash benches/syscalls.sh                  # REQUESTS=20000 per server
-#   REQUESTS=5000 bash benches/syscalls.sh    # a quick look
+#   bash benches/syscalls.sh                  # TRACE_SECONDS=10 per server
+#   TRACE_SECONDS=3 bash benches/syscalls.sh  # a quick look
 #
-# Knobs (environment): BUILD (1; 0 uses the release binaries already in target/), REQUESTS
-# (20000), CONNECTIONS (8: wrk keeps them open, so connection
-# set-up is 8 accepts in the whole run), TOP (12: calls listed per server). wrk stops after
-# REQUESTS responses; the requests still in flight then (at most CONNECTIONS - 1) were served
-# but not counted, so the figures are high by at most CONNECTIONS / REQUESTS (0.04 %).
+# Knobs (environment): BUILD (1; 0 uses the release binaries already in target/),
+# TRACE_SECONDS (10), CONNECTIONS (8: wrk keeps them open, so connection set-up is 8 accepts
+# in the whole run), TOP (12: calls listed per server). Counts are divided by the responses wrk
+# counted; the requests still in flight when it stops (at most CONNECTIONS) were served but
+# not counted, so the figures are high by at most CONNECTIONS / requests (printed).
 #
 # Under strace every system call is much slower, so absolute speed means nothing here; the
 # count per request is the figure (it also depends on batching: a slower server finds more
@@ -21,7 +21,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-1}
-REQUESTS=${REQUESTS:-20000}
+TRACE_SECONDS=${TRACE_SECONDS:-10}
 CONNECTIONS=${CONNECTIONS:-8}
 TOP=${TOP:-12}
 
@@ -91,21 +91,24 @@ EOF
     } >"$file"
 }
 
-# measure NAME PID URL HEADER: warm up, then strace -c -f the server during REQUESTS requests.
+# measure NAME PID URL HEADER: warm up, then strace -c -f the server for TRACE_SECONDS.
 measure() {
     local name=$1 pid=$2 url=$3 header=$4 out reqs non2xx
     lua "$WORK/$name-warm.lua" "$header" 0
-    lua "$WORK/$name.lua" "$header" "$REQUESTS"
+    lua "$WORK/$name.lua" "$header" 0
     code=$(curl -s -o "$WORK/$name.resp" -w '%{http_code}' -H 'Content-Type: application/json' \
         ${header:+-H "$header"} --data-binary "@$WORK/predict.json" "$url")
     [ "$code" = 200 ] || die "$name: HTTP $code: $(head -c 300 "$WORK/$name.resp")"
     log "$name: warming up (2 s)"
     wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/$name-warm.lua" "$url" >/dev/null
-    log "$name: $REQUESTS requests under strace -c -f"
+    log "$name: $TRACE_SECONDS s of requests under strace -c -f"
     strace -c -f -p "$pid" -o "$WORK/$name.strace" &
     local strace_pid=$!
     sleep 1 # attached to every thread
-    out=$(timeout 600 wrk -t1 -c"$CONNECTIONS" -d600s --timeout 10s -s "$WORK/$name.lua" "$url")
+    # A fixed duration, not wrk's `thread:stop()` after REQUESTS responses: wrk's main thread
+    # sleeps for the whole -d duration whatever its threads do, so a stopped thread left wrk
+    # (and this script) waiting for the full 600 s. The count is what wrk answered.
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$TRACE_SECONDS"s --timeout 10s -s "$WORK/$name.lua" "$url")
     kill -INT "$strace_pid"
     wait "$strace_pid" 2>/dev/null || true
     read -r _ reqs non2xx <<<"$(grep '^RESULT' <<<"$out")"
