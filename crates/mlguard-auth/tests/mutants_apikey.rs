@@ -1,0 +1,76 @@
+//! What `scripts/mutants apikey` (issue 20) found no test pinning down in `apikey/`: each test
+//! below fails with the mutant named in its comment (checked by applying it by hand).
+
+use http::{HeaderMap, Uri};
+use mlguard_auth::ApiKeyAuth;
+use mlguard_auth::apikey::{MemoryKeyStore, generate};
+use mlguard_core::ManualClock;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn headers(key: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-api-key", key.parse().unwrap());
+    h
+}
+
+/// Mutant: `UNIX_EPOCH + Duration::from_secs(exp)` into `-` in `ApiKeyAuth::check`.
+#[test]
+fn an_expiring_key_gives_a_principal_that_expires_when_the_key_does() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let expires = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let (key, record) = generate("ci-bot", ["user"]).unwrap();
+    store.insert(record.with_expiry(expires));
+    let auth = ApiKeyAuth::new(store).clock(Arc::new(ManualClock::at_unix(1_900_000_000)));
+    let principal = auth
+        .authenticate(&headers(key.expose_secret()), &Uri::from_static("/"))
+        .unwrap();
+    assert_eq!(principal.expires_at(), Some(expires));
+    // Control: a key without an expiry gives a principal without one.
+    let store = Arc::new(MemoryKeyStore::new());
+    let (key, record) = generate("forever", ["user"]).unwrap();
+    store.insert(record);
+    let principal = ApiKeyAuth::new(store)
+        .authenticate(&headers(key.expose_secret()), &Uri::from_static("/"))
+        .unwrap();
+    assert_eq!(principal.expires_at(), None);
+}
+
+/// Mutant: the first `||` into `&&` in `ApiKeyAuth::key_in_query`: a query parameter with a
+/// key-like name is refused whatever its value looks like, and so is one named like the header.
+#[test]
+fn a_query_parameter_named_like_an_api_key_is_refused_whatever_its_value() {
+    let auth = ApiKeyAuth::new(Arc::new(MemoryKeyStore::new()));
+    for query in [
+        "/predict?api_key=abc",
+        "/predict?KEY=1",
+        "/predict?x-api-key=zzz",
+        "/predict?apikey=",
+    ] {
+        let refused = auth
+            .authenticate(&HeaderMap::new(), &Uri::from_static(query))
+            .unwrap_err();
+        assert!(refused.detail().contains("query string"), "{query}: {refused:?}");
+    }
+    // Control: other parameters are not a key in the query: the key is just missing.
+    let missing = auth
+        .authenticate(&HeaderMap::new(), &Uri::from_static("/predict?limit=3"))
+        .unwrap_err();
+    assert!(!missing.detail().contains("query string"), "{missing:?}");
+}
+
+/// Mutant: `<impl Debug for ApiKeyAuth>::fmt` into `Ok(())`: its settings must show (they are
+/// what an operator reads in a startup log), the stored secrets never.
+#[test]
+fn debug_of_the_authenticator_shows_its_settings_and_no_secret() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let (key, record) = generate("ci-bot", ["user"]).unwrap();
+    store.insert(record);
+    let auth = ApiKeyAuth::new(store)
+        .realm("ml-api")
+        .header(http::HeaderName::from_static("x-ml-key"));
+    let shown = format!("{auth:?}");
+    assert!(shown.starts_with("ApiKeyAuth"), "{shown}");
+    assert!(shown.contains("x-ml-key") && shown.contains("ml-api"), "{shown}");
+    assert!(!shown.contains(key.expose_secret()), "{shown}");
+}
