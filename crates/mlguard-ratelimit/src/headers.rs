@@ -55,12 +55,14 @@ pub(crate) struct HeaderPlan {
     x_limit: Option<HeaderValue>,
 }
 
-/// The fields for one response, without a `Vec`: at most five, known by name.
+/// The fields for one response, without a `Vec`: at most five, known by name. The three
+/// `X-RateLimit-*` values (off by default) are boxed so that the response future, which carries
+/// this struct, stays small.
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     policy: Option<HeaderValue>,
     ratelimit: Option<HeaderValue>,
-    x: Option<[HeaderValue; 3]>,
+    x: Option<Box<[HeaderValue; 3]>>,
 }
 
 impl Fields {
@@ -72,7 +74,8 @@ impl Fields {
         if let Some(ratelimit) = self.ratelimit {
             headers.append(&RATELIMIT, ratelimit);
         }
-        if let Some([limit, remaining, reset]) = self.x {
+        if let Some(x) = self.x {
+            let [limit, remaining, reset] = *x;
             headers.append(&X_RATELIMIT_LIMIT, limit);
             headers.append(&X_RATELIMIT_REMAINING, remaining);
             headers.append(&X_RATELIMIT_RESET, reset);
@@ -81,7 +84,8 @@ impl Fields {
 
     /// The fields as (name, value) pairs, in the order they are written.
     pub(crate) fn into_pairs(self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
-        let x = self.x.map(|[limit, remaining, reset]| {
+        let x = self.x.map(|x| {
+            let [limit, remaining, reset] = *x;
             [
                 (X_RATELIMIT_LIMIT.clone(), limit),
                 (X_RATELIMIT_REMAINING.clone(), remaining),
@@ -122,11 +126,11 @@ impl HeaderPlan {
             fields.ratelimit = ratelimit_value(prefix, d.remaining, reset);
         }
         if let Some(limit) = &self.x_limit {
-            fields.x = Some([
+            fields.x = Some(Box::new([
                 limit.clone(),
                 HeaderValue::from(d.remaining),
                 HeaderValue::from(reset),
-            ]);
+            ]));
         }
         fields
     }
