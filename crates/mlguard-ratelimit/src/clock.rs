@@ -34,6 +34,7 @@ impl TokioClock {
 
     /// Nanoseconds since the epoch, now: the same instant as [`Clock::now`], in integers only
     /// (no `SystemTime` arithmetic, no virtual call).
+    #[inline]
     fn now_nanos(&self) -> u64 {
         let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.base_nanos.saturating_add(elapsed)
@@ -55,6 +56,7 @@ pub(crate) enum TimeSource {
 
 impl TimeSource {
     /// Nanoseconds since the Unix epoch (0 before it, `u64::MAX` from the year 2554).
+    #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
         match self {
             Self::Tokio(clock) => clock.now_nanos(),

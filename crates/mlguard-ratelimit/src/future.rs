@@ -24,7 +24,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F, fields: Fields },
+        Inner { #[pin] future: F, fields: Option<Fields> },
         Reject { problem: Option<Problem> },
         Boxed { future: BoxedResponse<B, E> },
     }
@@ -37,7 +37,7 @@ impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F, fields: Fields) -> Self {
+    pub(crate) fn inner(future: F, fields: Option<Fields>) -> Self {
         Self {
             kind: Kind::Inner { future, fields },
         }
@@ -58,8 +58,10 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     }
 }
 
-pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Fields) {
-    fields.append_to(response.headers_mut());
+pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Option<Fields>) {
+    if let Some(fields) = fields {
+        fields.append_to(response.headers_mut());
+    }
 }
 
 impl<F, B, E> Future for ResponseFuture<F, B, E>
@@ -72,7 +74,7 @@ where
         match self.project().kind.project() {
             KindProj::Inner { future, fields } => {
                 let mut response = ready!(future.poll(cx))?;
-                add_fields(&mut response, std::mem::take(fields));
+                add_fields(&mut response, fields.take());
                 Poll::Ready(Ok(ResponseBody::map_response(response)))
             }
             KindProj::Reject { problem } => {

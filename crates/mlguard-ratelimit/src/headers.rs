@@ -115,8 +115,17 @@ impl HeaderPlan {
         }
     }
 
-    /// The fields for one decision.
-    pub(crate) fn fields(&self, d: &Decision) -> Fields {
+    /// The fields for one decision; `None` when every field is off (nothing to write, nothing
+    /// to compute).
+    #[inline]
+    pub(crate) fn fields(&self, d: &Decision) -> Option<Fields> {
+        if self.ratelimit_prefix.is_none() && self.x_limit.is_none() {
+            return None;
+        }
+        Some(self.build(d))
+    }
+
+    fn build(&self, d: &Decision) -> Fields {
         let reset = ceil_secs(d.reset);
         let mut fields = Fields {
             policy: self.policy.clone(),
@@ -171,7 +180,8 @@ mod tests {
 
     fn pairs(plan: &HeaderPlan, d: &Decision) -> Vec<(String, String)> {
         plan.fields(d)
-            .into_pairs()
+            .into_iter()
+            .flat_map(Fields::into_pairs)
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
             .collect()
     }
@@ -214,6 +224,6 @@ mod tests {
     fn off_means_no_fields() {
         let quota: Quota = "10/minute".parse().unwrap();
         let plan = HeaderPlan::new("default", &quota, false, false);
-        assert!(pairs(&plan, &decision(1, Duration::from_secs(1))).is_empty());
+        assert!(plan.fields(&decision(1, Duration::from_secs(1))).is_none());
     }
 }

@@ -304,6 +304,7 @@ impl KeyExtractor {
     /// The key from a request's headers and extensions, without taking the request apart;
     /// `None` when missing, for body fields, and for custom functions (see
     /// [`reads_head_only`](Self::reads_head_only)).
+    #[inline]
     pub(crate) fn key_of_head(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<RateLimitKey> {
         match &self.kind {
             KeyKind::ClientIp { resolver, v6_prefix } => {

@@ -373,7 +373,7 @@ pub struct RateLimit<S> {
 }
 
 enum Step {
-    Pass(Fields),
+    Pass(Option<Fields>),
     Reject(Problem),
     Wait(Duration, Decision),
 }
@@ -502,13 +502,26 @@ impl Config {
             format!("Rate limit exceeded: {}.", self.limiter.quota())
         };
         let mut problem = Problem::too_many_requests(detail, d.retry_after);
-        for (name, value) in self.headers.fields(d).into_pairs() {
+        for (name, value) in self.headers.fields(d).into_iter().flat_map(Fields::into_pairs) {
             problem = problem.with_header(name, value);
         }
         problem
     }
 
+    #[inline]
     fn step(&self, result: Result<Decision, CheckError>) -> Step {
+        match result {
+            Ok(d) if d.allowed => {
+                RateLimitStats::bump(&self.limiter.stats().allowed);
+                Step::Pass(self.headers.fields(&d))
+            }
+            other => self.step_refused(other),
+        }
+    }
+
+    /// [`step`](Self::step) for a request that does not pass at once.
+    #[inline(never)]
+    fn step_refused(&self, result: Result<Decision, CheckError>) -> Step {
         match result {
             Ok(d) if d.allowed => {
                 RateLimitStats::bump(&self.limiter.stats().allowed);

@@ -68,7 +68,7 @@ impl RateLimiter {
                 quota,
                 algorithm,
                 clock,
-                global: GlobalCell::new(algorithm),
+                global: GlobalCell::new(algorithm, &quota),
                 memory: MemoryStore::new(algorithm, quota, max_keys, on_full),
                 stats: Arc::new(RateLimitStats::default()),
                 #[cfg(feature = "redis")]
@@ -113,13 +113,18 @@ impl RateLimiter {
     }
 
     /// Checks `cost` units for `key` in the memory store, now.
+    #[inline]
     pub fn check_local(&self, key: &RateLimitKey, cost: u32) -> Result<Decision, CheckError> {
         let inner = &*self.inner;
         let now = inner.clock.now_nanos();
         if let RateLimitKey::Global = key {
-            return Ok(inner.global.check(inner.algorithm, &inner.quota, now, cost));
+            return Ok(inner.global.check(now, cost));
         }
-        match inner.memory.check(key, now, cost) {
+        self.check_memory(key, now, cost)
+    }
+
+    fn check_memory(&self, key: &RateLimitKey, now: u64, cost: u32) -> Result<Decision, CheckError> {
+        match self.inner.memory.check(key, now, cost) {
             Ok((decision, evicted)) => {
                 if evicted {
                     RateLimitStats::bump(&self.inner.stats.evicted_live);

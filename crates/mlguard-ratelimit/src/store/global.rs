@@ -13,13 +13,19 @@
 //! `Option<Cell>` under a `Mutex`, like one entry of the keyed store.
 
 use crate::Quota;
-use crate::algorithm::{Algorithm, Cell, Decision};
+use crate::algorithm::{Algorithm, Cell, Decision, Rates};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The global bucket of one limiter.
 #[derive(Debug)]
-pub(crate) enum GlobalCell {
+pub(crate) struct GlobalCell {
+    rates: Rates,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
     /// GCRA: the TAT in nanoseconds since the epoch; 0 = never seen.
     Gcra(AtomicU64),
     /// Fixed window: the window and its spent units, `None` = never seen.
@@ -27,21 +33,27 @@ pub(crate) enum GlobalCell {
 }
 
 impl GlobalCell {
-    pub(crate) fn new(algorithm: Algorithm) -> Self {
-        match algorithm {
-            Algorithm::Gcra => Self::Gcra(AtomicU64::new(0)),
-            Algorithm::FixedWindow => Self::Window(Mutex::new(None)),
+    pub(crate) fn new(algorithm: Algorithm, quota: &Quota) -> Self {
+        let state = match algorithm {
+            Algorithm::Gcra => State::Gcra(AtomicU64::new(0)),
+            Algorithm::FixedWindow => State::Window(Mutex::new(None)),
+        };
+        Self {
+            rates: Rates::new(algorithm, quota),
+            state,
         }
     }
 
     /// Checks `cost` units at `now` and records them when allowed: the same decision as the
     /// keyed store makes for a key with this state.
-    pub(crate) fn check(&self, algorithm: Algorithm, quota: &Quota, now: u64, cost: u32) -> Decision {
-        match self {
-            Self::Gcra(tat) => {
+    #[inline]
+    pub(crate) fn check(&self, now: u64, cost: u32) -> Decision {
+        let rates = &self.rates;
+        match &self.state {
+            State::Gcra(tat) => {
                 let mut current = tat.load(Ordering::Acquire);
                 loop {
-                    let (next, decision) = algorithm.check(Some(Cell { a: current, b: 0 }), now, quota, cost);
+                    let (next, decision) = rates.check(Some(Cell { a: current, b: 0 }), now, cost);
                     if !decision.allowed {
                         return decision;
                     }
@@ -51,22 +63,24 @@ impl GlobalCell {
                     }
                 }
             }
-            Self::Window(cell) => {
-                let mut cell = cell.lock().unwrap_or_else(|e| e.into_inner());
-                let (next, decision) = algorithm.check(*cell, now, quota, cost);
-                if decision.allowed {
-                    *cell = Some(next);
-                }
-                decision
-            }
+            State::Window(cell) => Self::check_window(rates, cell, now, cost),
         }
+    }
+
+    fn check_window(rates: &Rates, cell: &Mutex<Option<Cell>>, now: u64, cost: u32) -> Decision {
+        let mut cell = cell.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, decision) = rates.check(*cell, now, cost);
+        if decision.allowed {
+            *cell = Some(next);
+        }
+        decision
     }
 
     /// Whether the bucket has a state (has let a request through).
     pub(crate) fn in_use(&self) -> bool {
-        match self {
-            Self::Gcra(tat) => tat.load(Ordering::Relaxed) != 0,
-            Self::Window(cell) => cell.lock().unwrap_or_else(|e| e.into_inner()).is_some(),
+        match &self.state {
+            State::Gcra(tat) => tat.load(Ordering::Relaxed) != 0,
+            State::Window(cell) => cell.lock().unwrap_or_else(|e| e.into_inner()).is_some(),
         }
     }
 }
@@ -90,50 +104,50 @@ mod tests {
     #[test]
     fn gcra_allows_exactly_the_burst_then_refills_one_per_interval() {
         let q = quota("10/minute");
-        let cell = GlobalCell::new(Algorithm::Gcra);
+        let cell = GlobalCell::new(Algorithm::Gcra, &q);
         let t0 = 1_000 * S;
         for i in 0..10 {
-            let d = cell.check(Algorithm::Gcra, &q, t0, 1);
+            let d = cell.check(t0, 1);
             assert!(d.allowed, "request {i}");
             assert_eq!(d.remaining, 9 - i);
         }
-        let d = cell.check(Algorithm::Gcra, &q, t0, 1);
+        let d = cell.check(t0, 1);
         assert!(!d.allowed);
         assert_eq!(d.retry_after, Duration::from_secs(6));
         // One unit is back after exactly one emission interval (6 s), not a nanosecond before.
-        assert!(!cell.check(Algorithm::Gcra, &q, t0 + 6 * S - 1, 1).allowed);
-        assert!(cell.check(Algorithm::Gcra, &q, t0 + 6 * S, 1).allowed);
-        assert!(!cell.check(Algorithm::Gcra, &q, t0 + 6 * S, 1).allowed);
+        assert!(!cell.check(t0 + 6 * S - 1, 1).allowed);
+        assert!(cell.check(t0 + 6 * S, 1).allowed);
+        assert!(!cell.check(t0 + 6 * S, 1).allowed);
         // A whole refill brings the whole burst back.
         let later = t0 + 6 * S + 60 * S;
-        assert!(cell.check(Algorithm::Gcra, &q, later, 10).allowed);
-        assert!(!cell.check(Algorithm::Gcra, &q, later, 1).allowed);
+        assert!(cell.check(later, 10).allowed);
+        assert!(!cell.check(later, 1).allowed);
     }
 
     #[test]
     fn gcra_explicit_burst_and_cost() {
         let q = quota("60/minute; burst=3");
-        let cell = GlobalCell::new(Algorithm::Gcra);
+        let cell = GlobalCell::new(Algorithm::Gcra, &q);
         let t0 = 5 * S;
-        assert!(cell.check(Algorithm::Gcra, &q, t0, 3).allowed);
-        assert!(!cell.check(Algorithm::Gcra, &q, t0, 1).allowed);
-        let d = cell.check(Algorithm::Gcra, &q, t0, 4);
+        assert!(cell.check(t0, 3).allowed);
+        assert!(!cell.check(t0, 1).allowed);
+        let d = cell.check(t0, 4);
         assert!(!d.allowed && d.impossible);
-        assert!(cell.check(Algorithm::Gcra, &q, t0 + S, 1).allowed);
-        assert!(!cell.check(Algorithm::Gcra, &q, t0 + S, 1).allowed);
+        assert!(cell.check(t0 + S, 1).allowed);
+        assert!(!cell.check(t0 + S, 1).allowed);
     }
 
     #[test]
     fn fixed_window_at_the_epoch_is_a_real_window() {
         // A window starting at t = 0 must not be taken for "never seen".
         let q = quota("2/minute");
-        let cell = GlobalCell::new(Algorithm::FixedWindow);
+        let cell = GlobalCell::new(Algorithm::FixedWindow, &q);
         assert!(!cell.in_use());
-        assert!(cell.check(Algorithm::FixedWindow, &q, 0, 1).allowed);
+        assert!(cell.check(0, 1).allowed);
         assert!(cell.in_use());
-        assert!(cell.check(Algorithm::FixedWindow, &q, S, 1).allowed);
-        assert!(!cell.check(Algorithm::FixedWindow, &q, 2 * S, 1).allowed);
-        assert!(cell.check(Algorithm::FixedWindow, &q, 60 * S, 2).allowed);
+        assert!(cell.check(S, 1).allowed);
+        assert!(!cell.check(2 * S, 1).allowed);
+        assert!(cell.check(60 * S, 2).allowed);
     }
 
     #[test]
@@ -142,20 +156,16 @@ mod tests {
         // lost update, none granted twice.
         for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow] {
             let q = quota("1000/hour");
-            let cell = Arc::new(GlobalCell::new(algorithm));
+            let cell = Arc::new(GlobalCell::new(algorithm, &q));
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     let cell = Arc::clone(&cell);
-                    std::thread::spawn(move || {
-                        (0..500)
-                            .filter(|_| cell.check(algorithm, &q, 77 * S, 1).allowed)
-                            .count()
-                    })
+                    std::thread::spawn(move || (0..500).filter(|_| cell.check(77 * S, 1).allowed).count())
                 })
                 .collect();
             let passed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
             assert_eq!(passed, 1000, "{algorithm:?}");
-            assert!(!cell.check(algorithm, &q, 77 * S, 1).allowed);
+            assert!(!cell.check(77 * S, 1).allowed);
         }
     }
 
@@ -175,12 +185,12 @@ mod tests {
             let algorithm = if gcra { Algorithm::Gcra } else { Algorithm::FixedWindow };
             let burst = if gcra { count + burst_extra } else { count };
             let q: Quota = format!("{count}/{period_s}s; burst={burst}").parse().unwrap();
-            let cell = GlobalCell::new(algorithm);
+            let cell = GlobalCell::new(algorithm, &q);
             let store = MemoryStore::new(algorithm, q, 10, OnFull::Reject);
             let mut now = start;
             for (gap, cost) in steps {
                 now += gap;
-                let fast = cell.check(algorithm, &q, now, cost);
+                let fast = cell.check(now, cost);
                 let (general, _) = store.check(&RateLimitKey::Global, now, cost).unwrap();
                 prop_assert_eq!(fast, general, "at {} cost {}", now, cost);
             }
