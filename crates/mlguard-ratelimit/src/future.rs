@@ -24,7 +24,8 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F, fields: Option<Fields> },
+        Plain { #[pin] future: F },
+        Inner { #[pin] future: F, fields: Fields },
         Reject { problem: Option<Problem> },
         Boxed { future: BoxedResponse<B, E> },
     }
@@ -37,10 +38,15 @@ impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
+    /// The inner service's future, and the fields to add to its response (`None`: every field
+    /// is off, and the future carries no `Fields` at all).
+    #[inline]
     pub(crate) fn inner(future: F, fields: Option<Fields>) -> Self {
-        Self {
-            kind: Kind::Inner { future, fields },
-        }
+        let kind = match fields {
+            None => Kind::Plain { future },
+            Some(fields) => Kind::Inner { future, fields },
+        };
+        Self { kind }
     }
 
     pub(crate) fn reject(problem: Problem) -> Self {
@@ -72,9 +78,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
+            KindProj::Plain { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(ResponseBody::map_response(response)))
+            }
             KindProj::Inner { future, fields } => {
                 let mut response = ready!(future.poll(cx))?;
-                add_fields(&mut response, fields.take());
+                std::mem::take(fields).append_to(response.headers_mut());
                 Poll::Ready(Ok(ResponseBody::map_response(response)))
             }
             KindProj::Reject { problem } => {
