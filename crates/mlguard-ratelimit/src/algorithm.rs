@@ -124,7 +124,7 @@ impl Rates {
     }
 
     /// See [`Algorithm::check`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check(&self, cell: Option<Cell>, now: u64, cost: u32) -> (Cell, Decision) {
         match self.algorithm {
             Algorithm::Gcra => self.gcra(cell, now, cost),

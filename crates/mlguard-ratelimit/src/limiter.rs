@@ -113,7 +113,7 @@ impl RateLimiter {
     }
 
     /// Checks `cost` units for `key` in the memory store, now.
-    #[inline]
+    #[inline(always)]
     pub fn check_local(&self, key: &RateLimitKey, cost: u32) -> Result<Decision, CheckError> {
         let inner = &*self.inner;
         let now = inner.clock.now_nanos();
@@ -123,6 +123,7 @@ impl RateLimiter {
         self.check_memory(key, now, cost)
     }
 
+    #[inline(never)]
     fn check_memory(&self, key: &RateLimitKey, now: u64, cost: u32) -> Result<Decision, CheckError> {
         match self.inner.memory.check(key, now, cost) {
             Ok((decision, evicted)) => {

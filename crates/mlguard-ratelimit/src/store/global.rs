@@ -46,7 +46,7 @@ impl GlobalCell {
 
     /// Checks `cost` units at `now` and records them when allowed: the same decision as the
     /// keyed store makes for a key with this state.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check(&self, now: u64, cost: u32) -> Decision {
         let rates = &self.rates;
         match &self.state {
@@ -67,6 +67,7 @@ impl GlobalCell {
         }
     }
 
+    #[inline(never)]
     fn check_window(rates: &Rates, cell: &Mutex<Option<Cell>>, now: u64, cost: u32) -> Decision {
         let mut cell = cell.lock().unwrap_or_else(|e| e.into_inner());
         let (next, decision) = rates.check(*cell, now, cost);
