@@ -160,7 +160,30 @@ fn ratelimit_value(prefix: &[u8], remaining: u64, reset: u64) -> Option<HeaderVa
         buf.get_mut(len..end)?.copy_from_slice(part);
         len = end;
     }
-    HeaderValue::from_bytes(&buf[..len]).ok()
+    HeaderValue::from_maybe_shared(shared_copy(&buf[..len])).ok()
+}
+
+/// Bytes the values of one thread are carved from: one allocation serves many responses.
+const ARENA_CHUNK: usize = 4096;
+
+thread_local! {
+    static ARENA: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// `bytes` as a `Bytes` carved from this thread's arena: a refcount increment instead of an
+/// allocation per value (a chunk of [`ARENA_CHUNK`] bytes lives until the last value cut from
+/// it is dropped).
+fn shared_copy(bytes: &[u8]) -> bytes::Bytes {
+    ARENA
+        .try_with(|arena| {
+            let mut arena = arena.borrow_mut();
+            if arena.capacity() - arena.len() < bytes.len() {
+                *arena = bytes::BytesMut::with_capacity(ARENA_CHUNK.max(bytes.len()));
+            }
+            arena.extend_from_slice(bytes);
+            arena.split().freeze()
+        })
+        .unwrap_or_else(|_| bytes::Bytes::copy_from_slice(bytes))
 }
 
 #[cfg(test)]
@@ -218,6 +241,23 @@ mod tests {
             got[1].1,
             format!("\"{name}\";r={};t={}", u64::MAX, ceil_secs(reset))
         );
+    }
+
+    #[test]
+    fn values_carved_from_the_arena_stay_intact_across_chunks() {
+        // Enough values to fill several arena chunks; every one must keep its own bytes while
+        // later ones are written (and after the chunk it came from is replaced).
+        let quota: Quota = "10/minute".parse().unwrap();
+        let plan = HeaderPlan::new("arena", &quota, true, false);
+        let kept: Vec<(u64, HeaderValue)> = (0..2_000u64)
+            .map(|i| {
+                let fields = plan.fields(&decision(i * 7919, Duration::from_secs(i))).unwrap();
+                (i, fields.ratelimit.unwrap())
+            })
+            .collect();
+        for (i, value) in kept {
+            assert_eq!(value.to_str().unwrap(), format!("\"arena\";r={};t={i}", i * 7919));
+        }
     }
 
     #[test]
