@@ -309,7 +309,11 @@ impl KeyExtractor {
         match &self.kind {
             KeyKind::ClientIp { resolver, v6_prefix } => {
                 let ip = resolve(resolver, headers, extensions)?;
-                Some(RateLimitKey::Ip(ip.aggregated(*v6_prefix)))
+                Some(RateLimitKey::Ip(match ip.0 {
+                    // Kept whole by `aggregated` (its documented contract): skip the call.
+                    v4 @ IpAddr::V4(_) => v4,
+                    IpAddr::V6(_) => ip.aggregated(*v6_prefix),
+                }))
             }
             KeyKind::Principal => {
                 Principal::from_extensions(extensions).map(|p| RateLimitKey::principal(&p.id()))
