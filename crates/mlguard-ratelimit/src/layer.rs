@@ -659,10 +659,16 @@ where
             {
                 // The common case: key and cost read in place, the request never taken apart.
                 let cost = default_cost(req.extensions());
-                return match config.step(config.limiter.check_local(&key, cost)) {
-                    Step::Pass(fields) => ResponseFuture::inner(self.inner.call(req), fields),
-                    step => self.sync_refusal(req, step, key, cost),
-                };
+                let result = config.limiter.check_local(&key, cost);
+                if let Ok(d) = &result
+                    && d.allowed
+                {
+                    RateLimitStats::bump(&config.limiter.stats().allowed);
+                    let fields = config.headers.fields(d);
+                    return ResponseFuture::inner(self.inner.call(req), fields);
+                }
+                let step = config.step(result);
+                return self.sync_refusal(req, step, key, cost);
             }
             let (parts, body) = req.into_parts();
             let key = match config.key_sync(&parts) {
