@@ -1,7 +1,10 @@
 //! The layer's overhead beside tower_governor's on the same in-process workload: a trivial
 //! tower service, one key (global) and one client address (peer IP), a quota high enough never
-//! to reject; plus the bare service as the baseline. Every future here is ready at once, so it
-//! is polled once with a no-op waker: no runtime in the measurement.
+//! to reject; plus the bare service as the baseline. Each side runs with its response headers
+//! off and on (ours: the IETF `RateLimit-Policy` / `RateLimit` fields; tower_governor's
+//! `use_headers()`: `x-ratelimit-limit` / `-remaining`). Every future here is ready at once, so
+//! it is polled once with a no-op waker: no runtime in the measurement. Instructions per request:
+//! see docs/benchmarks.md (valgrind callgrind on `drive`, which is never inlined for that).
 
 use std::future::Future;
 use std::hint::black_box;
