@@ -1,7 +1,10 @@
 //! The layer's overhead beside tower_governor's on the same in-process workload: a trivial
 //! tower service, one key (global) and one client address (peer IP), a quota high enough never
-//! to reject; plus the bare service as the baseline. Every future here is ready at once, so it
-//! is polled once with a no-op waker: no runtime in the measurement.
+//! to reject; plus the bare service as the baseline. Each side runs with its response headers
+//! off and on (ours: the IETF `RateLimit-Policy` / `RateLimit` fields; tower_governor's
+//! `use_headers()`: `x-ratelimit-limit` / `-remaining`). Every future here is ready at once, so
+//! it is polled once with a no-op waker: no runtime in the measurement. Instructions per request:
+//! see docs/benchmarks.md (valgrind callgrind on `drive`, which is never inlined for that).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -42,6 +45,7 @@ fn request() -> Request<Body> {
     req
 }
 
+#[inline(never)]
 fn drive<S>(svc: &mut S)
 where
     S: Service<Request<Body>>,
@@ -85,6 +89,15 @@ fn bench(c: &mut Criterion) {
     let mut svc = ours_ip.layer(inner());
     group.bench_function("mlguard peer ip", |b| b.iter(|| drive(&mut svc)));
 
+    let ours_ip_bare = RateLimitLayer::builder()
+        .quota(QUOTA)
+        .key(KeyExtractor::client_ip(mlguard_core::ClientIpResolver::new()))
+        .ietf_headers(false)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut svc = ours_ip_bare.layer(inner());
+    group.bench_function("mlguard peer ip, no headers", |b| b.iter(|| drive(&mut svc)));
+
     let global = GovernorConfigBuilder::default()
         .per_nanosecond(1)
         .burst_size(1_000_000)
@@ -101,6 +114,29 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|| unreachable!());
     let mut svc = tower_governor::GovernorLayer::new(Arc::new(by_ip)).layer(inner());
     group.bench_function("tower_governor peer ip", |b| b.iter(|| drive(&mut svc)));
+
+    // With `use_headers()`: `x-ratelimit-limit` and `x-ratelimit-remaining` on every response,
+    // the like-for-like comparison for our fields.
+    let global_headers = GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(1_000_000)
+        .key_extractor(GlobalKeyExtractor)
+        .use_headers()
+        .finish()
+        .unwrap_or_else(|| unreachable!());
+    let mut svc = tower_governor::GovernorLayer::new(Arc::new(global_headers)).layer(inner());
+    group.bench_function("tower_governor global key, headers", |b| {
+        b.iter(|| drive(&mut svc))
+    });
+
+    let by_ip_headers = GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(1_000_000)
+        .use_headers()
+        .finish()
+        .unwrap_or_else(|| unreachable!());
+    let mut svc = tower_governor::GovernorLayer::new(Arc::new(by_ip_headers)).layer(inner());
+    group.bench_function("tower_governor peer ip, headers", |b| b.iter(|| drive(&mut svc)));
 
     group.finish();
 }

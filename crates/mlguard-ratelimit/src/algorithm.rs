@@ -70,15 +70,14 @@ fn dur(nanos: u64) -> Duration {
 
 impl Algorithm {
     /// Checks one request of `cost` units at `now`; returns the new state (to store when
-    /// allowed) and the decision.
+    /// allowed) and the decision. (The stores keep [`Rates`] and call its `check`.)
+    #[cfg(test)]
     pub(crate) fn check(self, cell: Option<Cell>, now: u64, quota: &Quota, cost: u32) -> (Cell, Decision) {
-        match self {
-            Self::Gcra => gcra(cell, now, quota, cost),
-            Self::FixedWindow => fixed_window(cell, now, quota, cost),
-        }
+        Rates::new(self, quota).check(cell, now, cost)
     }
 
     /// When a stored cell stops mattering: removing it then changes no decision.
+    #[cfg(test)]
     pub(crate) fn expires_at(self, cell: Cell, quota: &Quota) -> u64 {
         match self {
             Self::Gcra => cell.a,
@@ -87,79 +86,127 @@ impl Algorithm {
     }
 }
 
-fn gcra(cell: Option<Cell>, now: u64, quota: &Quota, cost: u32) -> (Cell, Decision) {
-    let t = quota.emission_interval_nanos();
-    let tau = t.saturating_mul(u64::from(quota.burst()));
-    let tat = cell.map_or(now, |c| c.a.max(now));
-    let new_tat = tat.saturating_add(t.saturating_mul(u64::from(cost)));
-    let old = Cell { a: tat, b: 0 };
-    if cost > quota.burst() {
-        let decision = Decision {
-            allowed: false,
-            remaining: (tau - (tat - now).min(tau)) / t,
-            reset: dur(tat - now),
-            retry_after: quota.period(),
-            impossible: true,
-        };
-        return (old, decision);
-    }
-    if new_tat - now <= tau {
-        let decision = Decision {
-            allowed: true,
-            remaining: (tau - (new_tat - now)) / t,
-            reset: dur(new_tat - now),
-            retry_after: Duration::ZERO,
-            impossible: false,
-        };
-        (Cell { a: new_tat, b: 0 }, decision)
-    } else {
-        let decision = Decision {
-            allowed: false,
-            remaining: (tau - (tat - now).min(tau)) / t,
-            reset: dur(tat - now),
-            retry_after: dur(new_tat - tau - now),
-            impossible: false,
-        };
-        (old, decision)
-    }
+/// An algorithm with its quota's numbers worked out once (the per-request path does no
+/// `Duration` arithmetic and no division for them): what a store keeps to check requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rates {
+    algorithm: Algorithm,
+    /// GCRA's emission interval `T` (ns).
+    t: u64,
+    /// GCRA's burst tolerance `T × burst` (ns).
+    tau: u64,
+    burst: u32,
+    count: u32,
+    period_nanos: u64,
+    period: Duration,
 }
 
-fn fixed_window(cell: Option<Cell>, now: u64, quota: &Quota, cost: u32) -> (Cell, Decision) {
-    let period = quota.period_nanos();
-    let limit = quota.count();
-    let current = cell.filter(|c| c.a.saturating_add(period) > now && c.a <= now);
-    let (start, spent) = current.map_or((now, 0), |c| (c.a, c.b));
-    let reset = dur(start.saturating_add(period) - now);
-    let remaining_before = u64::from(limit.saturating_sub(spent));
-    if cost > limit {
-        let decision = Decision {
-            allowed: false,
-            remaining: remaining_before,
-            reset,
-            retry_after: quota.period(),
-            impossible: true,
-        };
-        return (Cell { a: start, b: spent }, decision);
+impl Rates {
+    pub(crate) fn new(algorithm: Algorithm, quota: &Quota) -> Self {
+        let t = quota.emission_interval_nanos();
+        Self {
+            algorithm,
+            t,
+            tau: t.saturating_mul(u64::from(quota.burst())),
+            burst: quota.burst(),
+            count: quota.count(),
+            period_nanos: quota.period_nanos(),
+            period: quota.period(),
+        }
     }
-    if u64::from(spent) + u64::from(cost) <= u64::from(limit) {
-        let spent = spent + cost;
-        let decision = Decision {
-            allowed: true,
-            remaining: u64::from(limit - spent),
-            reset,
-            retry_after: Duration::ZERO,
-            impossible: false,
-        };
-        (Cell { a: start, b: spent }, decision)
-    } else {
-        let decision = Decision {
-            allowed: false,
-            remaining: remaining_before,
-            reset,
-            retry_after: reset,
-            impossible: false,
-        };
-        (Cell { a: start, b: spent }, decision)
+
+    /// See [`Algorithm::expires_at`].
+    pub(crate) fn expires_at(&self, cell: Cell) -> u64 {
+        match self.algorithm {
+            Algorithm::Gcra => cell.a,
+            Algorithm::FixedWindow => cell.a.saturating_add(self.period_nanos),
+        }
+    }
+
+    /// See [`Algorithm::check`].
+    #[inline(always)]
+    pub(crate) fn check(&self, cell: Option<Cell>, now: u64, cost: u32) -> (Cell, Decision) {
+        match self.algorithm {
+            Algorithm::Gcra => self.gcra(cell, now, cost),
+            Algorithm::FixedWindow => self.fixed_window(cell, now, cost),
+        }
+    }
+
+    #[inline]
+    fn gcra(&self, cell: Option<Cell>, now: u64, cost: u32) -> (Cell, Decision) {
+        let (t, tau) = (self.t, self.tau);
+        let tat = cell.map_or(now, |c| c.a.max(now));
+        let new_tat = tat.saturating_add(t.saturating_mul(u64::from(cost)));
+        let old = Cell { a: tat, b: 0 };
+        if cost > self.burst {
+            let decision = Decision {
+                allowed: false,
+                remaining: (tau - (tat - now).min(tau)) / t,
+                reset: dur(tat - now),
+                retry_after: self.period,
+                impossible: true,
+            };
+            return (old, decision);
+        }
+        if new_tat - now <= tau {
+            let decision = Decision {
+                allowed: true,
+                remaining: (tau - (new_tat - now)) / t,
+                reset: dur(new_tat - now),
+                retry_after: Duration::ZERO,
+                impossible: false,
+            };
+            (Cell { a: new_tat, b: 0 }, decision)
+        } else {
+            let decision = Decision {
+                allowed: false,
+                remaining: (tau - (tat - now).min(tau)) / t,
+                reset: dur(tat - now),
+                retry_after: dur(new_tat - tau - now),
+                impossible: false,
+            };
+            (old, decision)
+        }
+    }
+
+    #[inline]
+    fn fixed_window(&self, cell: Option<Cell>, now: u64, cost: u32) -> (Cell, Decision) {
+        let period = self.period_nanos;
+        let limit = self.count;
+        let current = cell.filter(|c| c.a.saturating_add(period) > now && c.a <= now);
+        let (start, spent) = current.map_or((now, 0), |c| (c.a, c.b));
+        let reset = dur(start.saturating_add(period) - now);
+        let remaining_before = u64::from(limit.saturating_sub(spent));
+        if cost > limit {
+            let decision = Decision {
+                allowed: false,
+                remaining: remaining_before,
+                reset,
+                retry_after: self.period,
+                impossible: true,
+            };
+            return (Cell { a: start, b: spent }, decision);
+        }
+        if u64::from(spent) + u64::from(cost) <= u64::from(limit) {
+            let spent = spent + cost;
+            let decision = Decision {
+                allowed: true,
+                remaining: u64::from(limit - spent),
+                reset,
+                retry_after: Duration::ZERO,
+                impossible: false,
+            };
+            (Cell { a: start, b: spent }, decision)
+        } else {
+            let decision = Decision {
+                allowed: false,
+                remaining: remaining_before,
+                reset,
+                retry_after: reset,
+                impossible: false,
+            };
+            (Cell { a: start, b: spent }, decision)
+        }
     }
 }
 

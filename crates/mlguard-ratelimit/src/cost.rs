@@ -21,6 +21,7 @@ pub struct RateLimitCost(pub u32);
 
 pub(crate) type CostFn = Arc<dyn Fn(&Parts) -> u32 + Send + Sync>;
 
-pub(crate) fn default_cost(parts: &Parts) -> u32 {
-    parts.extensions.get::<RateLimitCost>().map_or(1, |c| c.0)
+#[inline]
+pub(crate) fn default_cost(extensions: &http::Extensions) -> u32 {
+    extensions.get::<RateLimitCost>().map_or(1, |c| c.0)
 }

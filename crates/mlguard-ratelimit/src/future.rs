@@ -24,6 +24,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
+        Plain { #[pin] future: F },
         Inner { #[pin] future: F, fields: Fields },
         Reject { problem: Option<Problem> },
         Boxed { future: BoxedResponse<B, E> },
@@ -37,10 +38,15 @@ impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F, fields: Fields) -> Self {
-        Self {
-            kind: Kind::Inner { future, fields },
-        }
+    /// The inner service's future, and the fields to add to its response (`None`: every field
+    /// is off, and the future carries no `Fields` at all).
+    #[inline]
+    pub(crate) fn inner(future: F, fields: Option<Fields>) -> Self {
+        let kind = match fields {
+            None => Kind::Plain { future },
+            Some(fields) => Kind::Inner { future, fields },
+        };
+        Self { kind }
     }
 
     pub(crate) fn reject(problem: Problem) -> Self {
@@ -58,8 +64,10 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     }
 }
 
-pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Fields) {
-    fields.append_to(response.headers_mut());
+pub(crate) fn add_fields<B>(response: &mut Response<B>, fields: Option<Fields>) {
+    if let Some(fields) = fields {
+        fields.append_to(response.headers_mut());
+    }
 }
 
 impl<F, B, E> Future for ResponseFuture<F, B, E>
@@ -70,9 +78,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
+            KindProj::Plain { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(ResponseBody::map_response(response)))
+            }
             KindProj::Inner { future, fields } => {
                 let mut response = ready!(future.poll(cx))?;
-                add_fields(&mut response, std::mem::take(fields));
+                std::mem::take(fields).append_to(response.headers_mut());
                 Poll::Ready(Ok(ResponseBody::map_response(response)))
             }
             KindProj::Reject { problem } => {

@@ -55,12 +55,14 @@ pub(crate) struct HeaderPlan {
     x_limit: Option<HeaderValue>,
 }
 
-/// The fields for one response, without a `Vec`: at most five, known by name.
+/// The fields for one response, without a `Vec`: at most five, known by name. The three
+/// `X-RateLimit-*` values (off by default) are boxed so that the response future, which carries
+/// this struct, stays small.
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     policy: Option<HeaderValue>,
     ratelimit: Option<HeaderValue>,
-    x: Option<[HeaderValue; 3]>,
+    x: Option<Box<[HeaderValue; 3]>>,
 }
 
 impl Fields {
@@ -72,7 +74,8 @@ impl Fields {
         if let Some(ratelimit) = self.ratelimit {
             headers.append(&RATELIMIT, ratelimit);
         }
-        if let Some([limit, remaining, reset]) = self.x {
+        if let Some(x) = self.x {
+            let [limit, remaining, reset] = *x;
             headers.append(&X_RATELIMIT_LIMIT, limit);
             headers.append(&X_RATELIMIT_REMAINING, remaining);
             headers.append(&X_RATELIMIT_RESET, reset);
@@ -81,7 +84,8 @@ impl Fields {
 
     /// The fields as (name, value) pairs, in the order they are written.
     pub(crate) fn into_pairs(self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
-        let x = self.x.map(|[limit, remaining, reset]| {
+        let x = self.x.map(|x| {
+            let [limit, remaining, reset] = *x;
             [
                 (X_RATELIMIT_LIMIT.clone(), limit),
                 (X_RATELIMIT_REMAINING.clone(), remaining),
@@ -111,8 +115,17 @@ impl HeaderPlan {
         }
     }
 
-    /// The fields for one decision.
-    pub(crate) fn fields(&self, d: &Decision) -> Fields {
+    /// The fields for one decision; `None` when every field is off (nothing to write, nothing
+    /// to compute).
+    #[inline]
+    pub(crate) fn fields(&self, d: &Decision) -> Option<Fields> {
+        if self.ratelimit_prefix.is_none() && self.x_limit.is_none() {
+            return None;
+        }
+        Some(self.build(d))
+    }
+
+    fn build(&self, d: &Decision) -> Fields {
         let reset = ceil_secs(d.reset);
         let mut fields = Fields {
             policy: self.policy.clone(),
@@ -122,11 +135,11 @@ impl HeaderPlan {
             fields.ratelimit = ratelimit_value(prefix, d.remaining, reset);
         }
         if let Some(limit) = &self.x_limit {
-            fields.x = Some([
+            fields.x = Some(Box::new([
                 limit.clone(),
                 HeaderValue::from(d.remaining),
                 HeaderValue::from(reset),
-            ]);
+            ]));
         }
         fields
     }
@@ -147,7 +160,30 @@ fn ratelimit_value(prefix: &[u8], remaining: u64, reset: u64) -> Option<HeaderVa
         buf.get_mut(len..end)?.copy_from_slice(part);
         len = end;
     }
-    HeaderValue::from_bytes(&buf[..len]).ok()
+    HeaderValue::from_maybe_shared(shared_copy(&buf[..len])).ok()
+}
+
+/// Bytes the values of one thread are carved from: one allocation serves many responses.
+const ARENA_CHUNK: usize = 4096;
+
+thread_local! {
+    static ARENA: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// `bytes` as a `Bytes` carved from this thread's arena: a refcount increment instead of an
+/// allocation per value (a chunk of [`ARENA_CHUNK`] bytes lives until the last value cut from
+/// it is dropped).
+fn shared_copy(bytes: &[u8]) -> bytes::Bytes {
+    ARENA
+        .try_with(|arena| {
+            let mut arena = arena.borrow_mut();
+            if arena.capacity() - arena.len() < bytes.len() {
+                *arena = bytes::BytesMut::with_capacity(ARENA_CHUNK.max(bytes.len()));
+            }
+            arena.extend_from_slice(bytes);
+            arena.split().freeze()
+        })
+        .unwrap_or_else(|_| bytes::Bytes::copy_from_slice(bytes))
 }
 
 #[cfg(test)]
@@ -167,7 +203,8 @@ mod tests {
 
     fn pairs(plan: &HeaderPlan, d: &Decision) -> Vec<(String, String)> {
         plan.fields(d)
-            .into_pairs()
+            .into_iter()
+            .flat_map(Fields::into_pairs)
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
             .collect()
     }
@@ -207,9 +244,26 @@ mod tests {
     }
 
     #[test]
+    fn values_carved_from_the_arena_stay_intact_across_chunks() {
+        // Enough values to fill several arena chunks; every one must keep its own bytes while
+        // later ones are written (and after the chunk it came from is replaced).
+        let quota: Quota = "10/minute".parse().unwrap();
+        let plan = HeaderPlan::new("arena", &quota, true, false);
+        let kept: Vec<(u64, HeaderValue)> = (0..2_000u64)
+            .map(|i| {
+                let fields = plan.fields(&decision(i * 7919, Duration::from_secs(i))).unwrap();
+                (i, fields.ratelimit.unwrap())
+            })
+            .collect();
+        for (i, value) in kept {
+            assert_eq!(value.to_str().unwrap(), format!("\"arena\";r={};t={i}", i * 7919));
+        }
+    }
+
+    #[test]
     fn off_means_no_fields() {
         let quota: Quota = "10/minute".parse().unwrap();
         let plan = HeaderPlan::new("default", &quota, false, false);
-        assert!(pairs(&plan, &decision(1, Duration::from_secs(1))).is_empty());
+        assert!(plan.fields(&decision(1, Duration::from_secs(1))).is_none());
     }
 }

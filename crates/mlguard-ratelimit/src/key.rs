@@ -1,7 +1,7 @@
 //! Whose bucket a request counts against: [`KeyExtractor`] and [`RateLimitKey`].
 
-use http::StatusCode;
 use http::request::Parts;
+use http::{Extensions, HeaderMap, StatusCode};
 use mlguard_core::principal::NO_AUTHENTICATION_FIX;
 use mlguard_core::{ClientIpResolver, Principal, PrincipalId, PrincipalLookup};
 use sha2::{Digest, Sha256};
@@ -290,24 +290,44 @@ impl KeyExtractor {
     /// [`crate::body_key`]).
     pub(crate) fn key_of(&self, parts: &Parts) -> Option<RateLimitKey> {
         match &self.kind {
+            KeyKind::Custom(f) => f(parts).map(|s| RateLimitKey::custom(&s)),
+            _ => self.key_of_head(&parts.headers, &parts.extensions),
+        }
+    }
+
+    /// Whether [`key_of_head`](Self::key_of_head) can find this extractor's key: everything
+    /// but a custom function (which is given the whole [`Parts`]).
+    pub(crate) fn reads_head_only(&self) -> bool {
+        !matches!(self.kind, KeyKind::Custom(_))
+    }
+
+    /// The key from a request's headers and extensions, without taking the request apart;
+    /// `None` when missing, for body fields, and for custom functions (see
+    /// [`reads_head_only`](Self::reads_head_only)).
+    #[inline]
+    pub(crate) fn key_of_head(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<RateLimitKey> {
+        match &self.kind {
             KeyKind::ClientIp { resolver, v6_prefix } => {
-                let ip = resolve(resolver, parts)?;
-                Some(RateLimitKey::Ip(ip.aggregated(*v6_prefix)))
+                let ip = resolve(resolver, headers, extensions)?;
+                Some(RateLimitKey::Ip(match ip.0 {
+                    // Kept whole by `aggregated` (its documented contract): skip the call.
+                    v4 @ IpAddr::V4(_) => v4,
+                    IpAddr::V6(_) => ip.aggregated(*v6_prefix),
+                }))
             }
             KeyKind::Principal => {
-                Principal::from_extensions(&parts.extensions).map(|p| RateLimitKey::principal(&p.id()))
+                Principal::from_extensions(extensions).map(|p| RateLimitKey::principal(&p.id()))
             }
-            KeyKind::Subject => Principal::from_extensions(&parts.extensions)
+            KeyKind::Subject => Principal::from_extensions(extensions)
                 .map(|p| p.subject())
                 .filter(|s| !s.is_empty())
                 .map(RateLimitKey::subject),
-            KeyKind::ApiKeyId => Principal::from_extensions(&parts.extensions)
+            KeyKind::ApiKeyId => Principal::from_extensions(extensions)
                 .and_then(|p| p.api_key_id())
                 .filter(|s| !s.is_empty())
                 .map(RateLimitKey::api_key),
-            KeyKind::BodyField { .. } => None,
+            KeyKind::BodyField { .. } | KeyKind::Custom(_) => None,
             KeyKind::Global => Some(RateLimitKey::Global),
-            KeyKind::Custom(f) => f(parts).map(|s| RateLimitKey::custom(&s)),
         }
     }
 }
@@ -336,14 +356,16 @@ impl KeyExtractor {
     }
 }
 
-fn resolve(resolver: &ClientIpResolver, parts: &Parts) -> Option<mlguard_core::ClientIp> {
-    if let Some(ip) = parts.extensions.get::<mlguard_core::ClientIp>() {
+fn resolve(
+    resolver: &ClientIpResolver,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Option<mlguard_core::ClientIp> {
+    if let Some(ip) = extensions.get::<mlguard_core::ClientIp>() {
         return Some(*ip);
     }
-    let peer = mlguard_core::client_ip::peer_addr(&parts.extensions)?;
-    Some(mlguard_core::ClientIp(
-        resolver.resolve(peer.ip(), &parts.headers),
-    ))
+    let peer = mlguard_core::client_ip::peer_addr(extensions)?;
+    Some(mlguard_core::ClientIp(resolver.resolve(peer.ip(), headers)))
 }
 
 /// What happens to a request for which the extractor finds no key. Either way it is logged

@@ -1,6 +1,7 @@
 //! [`RateLimitLayer`], its builder, and the [`RateLimit`] service.
 
 use crate::body_key;
+use crate::clock::TimeSource;
 use crate::cost::{CostFn, default_cost};
 use crate::future::{Fields, ResponseFuture, add_fields};
 use crate::headers::{HeaderPlan, valid_policy_name};
@@ -87,11 +88,16 @@ struct Config {
     limiter: RateLimiter,
     key: KeyExtractor,
     missing: MissingKey,
-    cost: CostFn,
+    /// `None`: the default cost (the request's `RateLimitCost`, or 1).
+    cost: Option<CostFn>,
     name: String,
     headers: HeaderPlan,
     throttle: Option<ThrottleState>,
+    /// Memory only and no body key: the decision is taken in `call`, no boxed future.
     sync: bool,
+    /// Besides `sync`: the key and the cost come from the request's headers and extensions
+    /// (no custom key or cost function), so `call` need not take the request apart.
+    head_only: bool,
     format: RefusalFormat,
     misconfig: ReportGate,
 }
@@ -317,7 +323,9 @@ impl RateLimitLayerBuilder {
         if self.throttle.is_some_and(|t| t.max_waiters == 0) {
             return Err(RateLimitError::Zero("the throttle's max_waiters"));
         }
-        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
+        let clock = self
+            .clock
+            .map_or_else(|| TimeSource::Tokio(TokioClock::new()), TimeSource::Shared);
         #[cfg(feature = "redis")]
         let redis = self
             .redis
@@ -335,19 +343,21 @@ impl RateLimitLayerBuilder {
         let needs_body =
             self.key.needs_body() || matches!(&self.missing, MissingKey::Fallback(k) if k.needs_body());
         let sync = limiter.is_memory_only() && !needs_body;
+        let head_only = self.cost.is_none() && self.key.reads_head_only();
         Ok(RateLimitLayer {
             config: Arc::new(Config {
                 headers: HeaderPlan::new(&self.name, &quota, self.ietf, self.x_headers),
                 limiter,
                 key: self.key,
                 missing: self.missing,
-                cost: self.cost.unwrap_or_else(|| Arc::new(default_cost)),
+                cost: self.cost,
                 name: self.name,
                 throttle: self.throttle.map(|t| ThrottleState {
                     max_delay: t.max_delay,
                     waiters: Arc::new(Semaphore::new(t.max_waiters.min(Semaphore::MAX_PERMITS))),
                 }),
                 sync,
+                head_only,
                 format: self.format,
                 misconfig: ReportGate::default(),
             }),
@@ -363,12 +373,19 @@ pub struct RateLimit<S> {
 }
 
 enum Step {
-    Pass(Fields),
+    Pass(Option<Fields>),
     Reject(Problem),
     Wait(Duration, Decision),
 }
 
 impl Config {
+    fn cost_of(&self, parts: &Parts) -> u32 {
+        match &self.cost {
+            Some(f) => f(parts),
+            None => default_cost(&parts.extensions),
+        }
+    }
+
     fn missing_problem(&self, status: StatusCode, extractor: &KeyExtractor) -> Problem {
         let detail = format!(
             "This endpoint is rate limited by {}, and the request carries none.",
@@ -485,13 +502,26 @@ impl Config {
             format!("Rate limit exceeded: {}.", self.limiter.quota())
         };
         let mut problem = Problem::too_many_requests(detail, d.retry_after);
-        for (name, value) in self.headers.fields(d).into_pairs() {
+        for (name, value) in self.headers.fields(d).into_iter().flat_map(Fields::into_pairs) {
             problem = problem.with_header(name, value);
         }
         problem
     }
 
+    #[inline]
     fn step(&self, result: Result<Decision, CheckError>) -> Step {
+        match result {
+            Ok(d) if d.allowed => {
+                RateLimitStats::bump(&self.limiter.stats().allowed);
+                Step::Pass(self.headers.fields(&d))
+            }
+            other => self.step_refused(other),
+        }
+    }
+
+    /// [`step`](Self::step) for a request that does not pass at once.
+    #[inline(never)]
+    fn step_refused(&self, result: Result<Decision, CheckError>) -> Step {
         match result {
             Ok(d) if d.allowed => {
                 RateLimitStats::bump(&self.limiter.stats().allowed);
@@ -569,6 +599,39 @@ where
     }
 }
 
+impl<S> RateLimit<S> {
+    /// The synchronous path's answer when the request does not pass at once: a refusal, or a
+    /// throttled wait (boxed, with its own clones of the config and the inner service).
+    fn sync_refusal<ReqBody, ResBody>(
+        &mut self,
+        req: Request<ReqBody>,
+        step: Step,
+        key: RateLimitKey,
+        cost: u32,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        let format = self.config.format.resolve(req.headers());
+        match step {
+            Step::Pass(fields) => ResponseFuture::inner(self.inner.call(req), fields),
+            Step::Reject(problem) => ResponseFuture::reject(problem.with_format(format)),
+            step @ Step::Wait(..) => {
+                let config = self.config.clone();
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::boxed(Box::pin(async move {
+                    finish(&config, inner, req, step, &key, cost, format).await
+                }))
+            }
+        }
+    }
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -587,31 +650,42 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let format = self.config.format.resolve(req.headers());
         if self.config.sync {
             // The decision is taken here, on a borrowed config: the `Arc` is cloned only for
             // the throttled (boxed) path.
             let config = &*self.config;
+            if config.head_only
+                && let Some(key) = config.key.key_of_head(req.headers(), req.extensions())
+            {
+                // The common case: key and cost read in place, the request never taken apart.
+                let cost = default_cost(req.extensions());
+                let result = config.limiter.check_local(&key, cost);
+                if let Ok(d) = &result
+                    && d.allowed
+                {
+                    RateLimitStats::bump(&config.limiter.stats().allowed);
+                    let fields = config.headers.fields(d);
+                    return ResponseFuture::inner(self.inner.call(req), fields);
+                }
+                let step = config.step(result);
+                return self.sync_refusal(req, step, key, cost);
+            }
             let (parts, body) = req.into_parts();
             let key = match config.key_sync(&parts) {
                 Ok(key) => key,
-                Err(problem) => return ResponseFuture::reject(problem.with_format(format)),
+                Err(problem) => {
+                    let format = config.format.resolve(&parts.headers);
+                    return ResponseFuture::reject(problem.with_format(format));
+                }
             };
-            let cost = (config.cost)(&parts);
+            let cost = config.cost_of(&parts);
             let req = Request::from_parts(parts, body);
             return match config.step(config.limiter.check_local(&key, cost)) {
                 Step::Pass(fields) => ResponseFuture::inner(self.inner.call(req), fields),
-                Step::Reject(problem) => ResponseFuture::reject(problem.with_format(format)),
-                step @ Step::Wait(..) => {
-                    let config = self.config.clone();
-                    let clone = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, clone);
-                    ResponseFuture::boxed(Box::pin(async move {
-                        finish(&config, inner, req, step, &key, cost, format).await
-                    }))
-                }
+                step => self.sync_refusal(req, step, key, cost),
             };
         }
+        let format = self.config.format.resolve(req.headers());
         let config = self.config.clone();
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -621,7 +695,7 @@ where
                 Err(problem) => return Ok(ResponseBody::problem(problem.with_format(format))),
             };
             let (parts, body) = req.into_parts();
-            let cost = (config.cost)(&parts);
+            let cost = config.cost_of(&parts);
             let req = Request::from_parts(parts, body);
             let step = config.step(config.limiter.check(&key, cost).await);
             finish(&config, inner, req, step, &key, cost, format).await

@@ -132,7 +132,10 @@
 //! `cargo run --release -p mlguard-ratelimit --example memory_per_key` (resident memory over one
 //! million keys, hash-table slack included): 88 bytes per address key, 116 per 16-byte text key
 //! (text keys are cut at [`MAX_KEY_LEN`] bytes); so the default cap costs about 9 to 12 MB per
-//! limit at worst.
+//! limit at worst. The global key ([`KeyExtractor::global`]) is kept apart from the keyed
+//! store, in one bucket of its own (for GCRA one atomic word updated by compare-and-swap, for a
+//! fixed window one small lock): no hashing, no shard, never evicted, and it takes none of the
+//! `max_keys` places.
 //!
 //! # Redis (feature `redis`)
 //!

@@ -1,12 +1,12 @@
 //! The shared state of one limit: quota, algorithm, clock, store(s) and counters.
 
 use crate::algorithm::Decision;
+use crate::clock::TimeSource;
 use crate::stats::RateLimitStats;
+use crate::store::global::GlobalCell;
 use crate::store::memory::MemoryStore;
 use crate::{Algorithm, OnFull, Quota, RateLimitKey};
-use mlguard_core::SharedClock;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 /// Why a check could not be decided against the quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +44,10 @@ pub struct RateLimiter {
 struct Inner {
     quota: Quota,
     algorithm: Algorithm,
-    clock: SharedClock,
+    clock: TimeSource,
+    /// The bucket of [`RateLimitKey::Global`]: one atomic word (GCRA) or one small lock (fixed
+    /// window), outside the keyed store (no hash, no shard, never evicted).
+    global: GlobalCell,
     memory: MemoryStore,
     stats: Arc<RateLimitStats>,
     #[cfg(feature = "redis")]
@@ -55,7 +58,7 @@ impl RateLimiter {
     pub(crate) fn new(
         quota: Quota,
         algorithm: Algorithm,
-        clock: SharedClock,
+        clock: TimeSource,
         max_keys: usize,
         on_full: OnFull,
         #[cfg(feature = "redis")] redis: Option<crate::store::redis::RedisStore>,
@@ -65,6 +68,7 @@ impl RateLimiter {
                 quota,
                 algorithm,
                 clock,
+                global: GlobalCell::new(algorithm, &quota),
                 memory: MemoryStore::new(algorithm, quota, max_keys, on_full),
                 stats: Arc::new(RateLimitStats::default()),
                 #[cfg(feature = "redis")]
@@ -88,9 +92,11 @@ impl RateLimiter {
         &self.inner.stats
     }
 
-    /// Keys the memory store tracks now (with Redis: the local fallback's keys).
+    /// Keys the memory store tracks now (with Redis: the local fallback's keys). The global
+    /// key ([`RateLimitKey::Global`]) counts once it has been checked; it is kept apart from the
+    /// keyed store and takes none of its [`max_keys`](Self::max_keys) places.
     pub fn tracked_keys(&self) -> usize {
-        self.inner.memory.len()
+        self.inner.memory.len() + usize::from(self.inner.global.in_use())
     }
 
     /// The most keys the memory store will ever track.
@@ -106,17 +112,20 @@ impl RateLimiter {
         true
     }
 
-    fn now_nanos(&self) -> u64 {
-        self.inner
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    /// Checks `cost` units for `key` in the memory store, now.
+    #[inline(always)]
+    pub fn check_local(&self, key: &RateLimitKey, cost: u32) -> Result<Decision, CheckError> {
+        let inner = &*self.inner;
+        let now = inner.clock.now_nanos();
+        if let RateLimitKey::Global = key {
+            return Ok(inner.global.check(now, cost));
+        }
+        self.check_memory(key, now, cost)
     }
 
-    /// Checks `cost` units for `key` in the memory store, now.
-    pub fn check_local(&self, key: &RateLimitKey, cost: u32) -> Result<Decision, CheckError> {
-        match self.inner.memory.check(key, self.now_nanos(), cost) {
+    #[inline(never)]
+    fn check_memory(&self, key: &RateLimitKey, now: u64, cost: u32) -> Result<Decision, CheckError> {
+        match self.inner.memory.check(key, now, cost) {
             Ok((decision, evicted)) => {
                 if evicted {
                     RateLimitStats::bump(&self.inner.stats.evicted_live);

@@ -64,6 +64,7 @@ impl RateLimitStats {
         }
     }
 
+    #[inline]
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -54,6 +54,23 @@ async fn ipv6_clients_are_aggregated_to_their_64() {
 }
 
 #[tokio::test]
+async fn ipv4_clients_are_kept_whole_and_mapped_addresses_join_them() {
+    let svc = service(&one_per_minute(KeyExtractor::client_ip(ClientIpResolver::new())));
+    assert_eq!(status(&svc, from_ip("192.0.2.7")).await, StatusCode::OK);
+    // The same address written as IPv4-mapped IPv6: the same client, the same bucket.
+    assert_eq!(
+        status(&svc, from_ip("::ffff:192.0.2.7")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Every IPv4 address is its own bucket, even beside one in the same /24.
+    assert_eq!(status(&svc, from_ip("192.0.2.8")).await, StatusCode::OK);
+    assert_eq!(
+        status(&svc, from_ip("::ffff:192.0.2.8")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn a_forged_forwarded_for_does_not_pick_a_fresh_bucket() {
     let resolver =
         ClientIpResolver::new().with_trusted_proxies("10.0.0.0/8".parse::<TrustedProxies>().unwrap());

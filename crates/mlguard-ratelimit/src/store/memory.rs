@@ -16,7 +16,7 @@
 //! in the shard's `hashbrown::HashTable` (which reads the low bits and the top seven). Client
 //! addresses are hashed as one integer rather than through the derived `Hash` of the key.
 
-use crate::algorithm::{Algorithm, Cell, Decision};
+use crate::algorithm::{Algorithm, Cell, Decision, Rates};
 use crate::{Quota, RateLimitKey};
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -61,8 +61,7 @@ pub(crate) struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     capacity: usize,
-    algorithm: Algorithm,
-    quota: Quota,
+    rates: Rates,
     on_full: OnFull,
     sweep_interval: u64,
 }
@@ -93,8 +92,7 @@ impl MemoryStore {
                 .collect(),
             hasher: RandomState::new(),
             capacity: max_keys,
-            algorithm,
-            quota,
+            rates: Rates::new(algorithm, &quota),
             on_full,
             sweep_interval,
         }
@@ -120,8 +118,9 @@ impl MemoryStore {
         match key {
             RateLimitKey::Global => h.write_u8(0),
             RateLimitKey::Ip(IpAddr::V4(ip)) => {
-                h.write_u8(1);
-                h.write_u32(ip.to_bits());
+                // Tag and address in one write: one pass through the hasher's buffering.
+                let [a, b, c, d] = ip.octets();
+                h.write(&[1, a, b, c, d]);
             }
             RateLimitKey::Ip(IpAddr::V6(ip)) => {
                 h.write_u8(2);
@@ -149,13 +148,13 @@ impl MemoryStore {
         let index = ((hash >> 24) as u32 as usize) % self.shards.len();
         let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, cell)) = shard.map.find_mut(hash, |(k, _)| k == key) {
-            let (next, decision) = self.algorithm.check(Some(*cell), now, &self.quota, cost);
+            let (next, decision) = self.rates.check(Some(*cell), now, cost);
             if decision.allowed {
                 *cell = next;
             }
             return Ok((decision, false));
         }
-        let (next, decision) = self.algorithm.check(None, now, &self.quota, cost);
+        let (next, decision) = self.rates.check(None, now, cost);
         if !decision.allowed {
             return Ok((decision, false));
         }
@@ -168,8 +167,8 @@ impl MemoryStore {
                 .map
                 .iter()
                 .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, c)| self.algorithm.expires_at(*c, &self.quota))
-                .map(|(k, c)| (k.clone(), self.algorithm.expires_at(*c, &self.quota)));
+                .min_by_key(|(_, c)| self.rates.expires_at(*c))
+                .map(|(k, c)| (k.clone(), self.rates.expires_at(*c)));
             match victim {
                 Some((k, expires)) if expires <= now || self.on_full == OnFull::EvictSoonestExpiring => {
                     if let Ok(entry) = shard.map.find_entry(self.hash(&k), |(x, _)| *x == k) {
@@ -187,8 +186,8 @@ impl MemoryStore {
     }
 
     fn sweep(&self, shard: &mut Shard, now: u64) {
-        let (algorithm, quota) = (self.algorithm, &self.quota);
-        shard.map.retain(|(_, c)| algorithm.expires_at(*c, quota) > now);
+        let rates = self.rates;
+        shard.map.retain(|(_, c)| rates.expires_at(*c) > now);
         if shard.map.capacity() > 4 * shard.map.len().max(16) {
             shard.map.shrink_to_fit(|(k, _)| self.hash(k));
         }
