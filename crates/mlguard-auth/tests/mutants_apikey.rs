@@ -74,3 +74,28 @@ fn debug_of_the_authenticator_shows_its_settings_and_no_secret() {
     assert!(shown.contains("x-ml-key") && shown.contains("ml-api"), "{shown}");
     assert!(!shown.contains(key.expose_secret()), "{shown}");
 }
+
+/// Mutants: `<impl Debug for ApiKeySecret>::fmt` and `<impl Debug for ApiKeyRecord>::fmt` into
+/// `Ok(())`. A key and its record print what identifies them (the key id, the name, the roles)
+/// and never the secret or its SHA-256; an empty output would hide them from an operator.
+#[test]
+fn debug_of_a_key_and_its_record_shows_the_key_id_and_hides_the_secret_and_its_hash() {
+    let (key, record) = generate("ci-bot", ["user", "reader"]).unwrap();
+    let secret = key.expose_secret();
+    let shown = format!("{key:?}");
+    assert!(shown.starts_with("ApiKeySecret"), "{shown}");
+    assert!(
+        shown.contains(key.key_id()) && shown.contains("[redacted]"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&secret[key.key_id().len() + 5..]), "{shown}");
+    let shown = format!("{record:?}");
+    assert!(shown.starts_with("ApiKeyRecord"), "{shown}");
+    for part in [record.key_id.as_str(), "ci-bot", "reader", "revoked: false"] {
+        assert!(shown.contains(part), "{part} missing from {shown}");
+    }
+    assert!(
+        !shown.contains(&record.sha256) && !shown.contains(secret),
+        "{shown}"
+    );
+}
