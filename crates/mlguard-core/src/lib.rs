@@ -16,6 +16,8 @@
 //! - [`RefusalFormat`] ([`refusal`]): refusals a gRPC client understands (`grpc-status`), and
 //!   [`misconfig`]: a missing peer address or principal answered as the server's mistake.
 //! - [`fs`]: atomic, durable, owner-only file writes (stores, model files, data directories).
+//! - [`Secret`]: a configuration secret that `Debug` never shows, wiped on drop; and
+//!   [`duration::parse_duration`]: human durations (`500ms`, `10s`, `7d`) for settings.
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -61,12 +63,14 @@ pub mod body;
 pub mod challenge;
 pub mod client_ip;
 pub mod clock;
+pub mod duration;
 pub mod fs;
 pub mod log;
 pub mod misconfig;
 pub mod principal;
 pub mod problem;
 pub mod refusal;
+pub mod secret;
 
 pub use body::{ResponseBody, ResponseFuture};
 pub use challenge::{BearerError, WwwAuthenticate};
@@ -77,3 +81,4 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use principal::{Anonymous, AuthMethod, Principal, PrincipalBuilder, PrincipalId, PrincipalLookup};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use refusal::RefusalFormat;
+pub use secret::Secret;

@@ -10,11 +10,8 @@
 //! directory, where the first run generates them. Every setting and its default is listed in
 //! `docs/configuration.md`.
 
-mod duration;
-mod secret;
-
-pub use duration::{DurationError, parse_duration};
-pub use secret::Secret;
+pub use mlguard_core::Secret;
+pub use mlguard_core::duration::{DurationError, parse_duration};
 
 use mlguard_core::TrustedProxies;
 use serde::Deserialize;

@@ -1,13 +1,14 @@
-//! [`Secret`]: a configuration string that never reaches logs or `Debug` output.
+//! [`Secret`]: a configuration string (a signing secret, a key, a URL with a password) that
+//! never reaches logs, `Debug` output or error bodies, and is wiped from memory on drop.
 
 use std::fmt;
 use zeroize::Zeroizing;
 
 /// A secret configuration value (JWT secret, Fernet key, a URL with a password).
-/// Its `Debug` prints `Secret(<redacted>)`; the memory is wiped on drop.
+/// Its `Debug` prints `Secret(<redacted>)` (it has no `Display`); the memory is wiped on drop.
 ///
 /// ```
-/// let s = ml_api::config::Secret::new("hunter2-hunter2");
+/// let s = mlguard_core::Secret::new("hunter2-hunter2");
 /// assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
 /// assert_eq!(s.expose(), "hunter2-hunter2");
 /// ```
