@@ -6,26 +6,14 @@
 //! `ml-api apikey create prometheus --role admin`). Scrapers that cannot send a header can be
 //! given a key through their `authorization`/`http_headers` settings.
 //!
-//! | metric | type | labels |
-//! |---|---|---|
-//! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status`: mlguard-http's [`RequestMetricsLayer`] with prefix `ml_api_http_` |
-//! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` (same layer) |
-//! | `ml_api_auth_failures_total` | counter | `route`, `reason`: for 401s mlguard-auth's [`AuthFailure`] (`missing_credentials`, `invalid_api_key`, `api_key_in_query`, `invalid_token`), `bad_credentials` (`/token` logins refused) |
-//! | `ml_api_authz_denials_total` | counter | `route` (403s) |
-//! | `ml_api_rate_limited_total` | counter | `route` (429s) |
-//! | `ml_api_predictions_total` | counter | `class` |
-//! | `ml_api_ratelimit_backend_errors_total` | counter | `policy` (Redis calls that failed or timed out) |
-//! | `ml_api_ratelimit_fallback_decisions_total` | counter | `policy` (decided locally because Redis failed) |
-//! | `ml_api_ratelimit_decisions_total` | counter | `policy`, `decision` (`allowed`, `rejected`) |
-//! | `mlguard_extraction_alarms_total` | counter | `action` (`log`, `degrade`, `block`): extraction alarms (mlguard-modelsec) |
-//! | `mlguard_ood_inputs_total` | counter | `action` (`log`, `reject`; `off` without training statistics): prediction rows outside the training envelope |
-//! | `mlguard_query_budget_exhausted_total` | counter | none: predictions refused for a spent `predict_budget` |
+//! The families, their types and labels are listed in one table, in `docs/observability.md`
+//! (section "`GET /metrics`"); no name there may change (dashboards and alerts script against them).
 //!
 //! The counts are taken at the router, around each route (inside the hardening layers): answers
 //! that the outer layers give on their own (413 over the body limit, 408, 503 when shedding, 400
 //! for an ambiguous path) are in the access log, not here. The rate-limiter figures are read
-//! from mlguard-ratelimit's own counters at scrape time, the `mlguard_*` figures from
-//! mlguard-modelsec's counters ([`mlguard_modelsec::ModelSecStats`]).
+//! from mlguard-ratelimit's own counters at scrape time ([`mlguard_ratelimit::metrics::export`]),
+//! the `mlguard_*` figures from mlguard-modelsec's ([`mlguard_modelsec::ModelGuard::export_metrics`]).
 //!
 //! Each server has its own recorder for the `ml_api_*` figures: two servers in one process, as
 //! in the tests, count separately. The crates' layers record their own metrics (the
@@ -156,18 +144,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.with(|| {
             for (policy, limiter) in &self.inner.limiters {
-                let s = limiter.stats().snapshot();
-                counter!("ml_api_ratelimit_backend_errors_total", "policy" => *policy)
-                    .absolute(s.backend_errors);
-                counter!("ml_api_ratelimit_fallback_decisions_total", "policy" => *policy)
-                    .absolute(s.fallback_decisions);
-                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "allowed")
-                    .absolute(s.allowed);
-                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "rejected")
-                    .absolute(s.rejected);
+                mlguard_ratelimit::metrics::export(limiter, "ml_api_", policy);
             }
             if let Some(guard) = &self.inner.model_guard {
-                export_model_guard(guard);
+                guard.export_metrics();
             }
         });
         self.inner.handle.run_upkeep();
@@ -246,27 +226,6 @@ pub fn layer_metrics() -> String {
         .filter(|l| family(l))
         .flat_map(|l| [l, "\n"])
         .collect()
-}
-
-/// mlguard-modelsec's counters, into the current (local) recorder.
-fn export_model_guard(guard: &mlguard_modelsec::ModelGuard) {
-    use mlguard_modelsec::ModelSecStats;
-    use mlguard_modelsec::events::{BUDGET_EXHAUSTED, EXTRACTION_ALARMS, OOD_INPUTS};
-    let (action, alarms) = guard.extraction().map_or(("off", 0), |d| {
-        (
-            d.action().as_str(),
-            ModelSecStats::get(&d.stats().extraction_alarms),
-        )
-    });
-    counter!(EXTRACTION_ALARMS, "action" => action).absolute(alarms);
-    let (action, ood) = guard.envelope().map_or(("off", 0), |e| {
-        (e.action().as_str(), ModelSecStats::get(&e.stats().ood_inputs))
-    });
-    counter!(OOD_INPUTS, "action" => action).absolute(ood);
-    let spent = guard
-        .budget()
-        .map_or(0, |b| ModelSecStats::get(&b.stats().budget_exhausted));
-    counter!(BUDGET_EXHAUSTED).absolute(spent);
 }
 
 /// The middleware: counts 401/403/429 and login failures, and the classes of successful
