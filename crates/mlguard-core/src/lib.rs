@@ -18,6 +18,7 @@
 //! - [`fs`]: atomic, durable, owner-only file writes (stores, model files, data directories).
 //! - [`Secret`]: a configuration secret that `Debug` never shows, wiped on drop; and
 //!   [`duration::parse_duration`]: human durations (`500ms`, `10s`, `7d`) for settings.
+//! - `openapi` (feature): the problem body's schema and the refusals every operation documents.
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -58,6 +59,7 @@
 //!
 //! - `axum`: `IntoResponse` for [`Problem`], `FromRequestParts` for [`Principal`] and
 //!   [`ClientIp`], and `ConnectInfo<SocketAddr>` as a peer-address source.
+//! - `openapi`: the `openapi` module (utoipa): the `Problem` schema and problem responses.
 
 pub mod body;
 pub mod challenge;
@@ -67,6 +69,8 @@ pub mod duration;
 pub mod fs;
 pub mod log;
 pub mod misconfig;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod principal;
 pub mod problem;
 pub mod refusal;
