@@ -885,8 +885,8 @@ impl Config {
             data_dir: Some(data_dir.into()),
             ..Settings::default()
         };
-        // Defaults always validate; the fallback is unreachable but keeps this panic-free.
-        Self::resolve(settings, None).unwrap_or_else(|_| unreachable_defaults())
+        // Constant defaults, never request data; `tests/config.rs` pins that they validate.
+        Self::resolve(settings, None).expect("the defaults validate")
     }
 }
 
@@ -905,42 +905,4 @@ fn login_hash_budget(rate: Option<&str>) -> Result<Option<mlguard_auth::password
         .and_then(|b| b.with_burst(quota.burst()))
         .map(Some)
         .map_err(|e| bad(e.to_string()))
-}
-
-fn unreachable_defaults() -> Config {
-    Config {
-        data_dir: PathBuf::from(defaults::DATA_DIR),
-        listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-        tls: TlsSource::SelfSigned,
-        jwt_secret: None,
-        fernet_key: None,
-        redis_url: None,
-        token_rate: defaults::TOKEN_RATE.to_owned(),
-        predict_rate: defaults::PREDICT_RATE.to_owned(),
-        crypto_rate: defaults::CRYPTO_RATE.to_owned(),
-        login_hash_budget: None,
-        max_in_flight_per_principal: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_PRINCIPAL_DIVISOR,
-        max_in_flight_per_ip: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_IP_DIVISOR,
-        body_read_timeout: defaults::BODY_READ_TIMEOUT,
-        trusted_proxies: TrustedProxies::none(),
-        max_batch: defaults::MAX_BATCH,
-        probability_decimals: defaults::PROBABILITY_DECIMALS,
-        predict_budget: defaults::PREDICT_BUDGET.to_owned(),
-        ood_action: mlguard_modelsec::OodAction::Log,
-        extraction_action: mlguard_modelsec::ExtractionAction::Degrade,
-        extraction_cooldown: defaults::EXTRACTION_COOLDOWN,
-        body_limit: defaults::BODY_LIMIT,
-        request_timeout: defaults::REQUEST_TIMEOUT,
-        header_read_timeout: defaults::HEADER_READ_TIMEOUT,
-        tls_handshake_timeout: defaults::TLS_HANDSHAKE_TIMEOUT,
-        max_connections: defaults::MAX_CONNECTIONS,
-        max_connections_per_ip: defaults::MAX_CONNECTIONS_PER_IP,
-        concurrency_limit: defaults::CONCURRENCY_LIMIT,
-        access_token_ttl: defaults::ACCESS_TOKEN_TTL,
-        refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
-        shutdown_grace: defaults::SHUTDOWN_GRACE,
-        idp: None,
-        database_url: None,
-        db_stale_max: defaults::DB_STALE_MAX,
-    }
 }
