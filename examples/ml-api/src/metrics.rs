@@ -18,7 +18,8 @@
 //! Each server has its own recorder for the `ml_api_*` figures: two servers in one process, as
 //! in the tests, count separately. The crates' layers record their own metrics (the
 //! `mlguard_http_*` table in mlguard-http's docs) through the `metrics` facade, to the
-//! process-wide Prometheus recorder that the first server installs ([`layer_metrics`]); those
+//! process-wide Prometheus recorder that the first server installs
+//! ([`mlguard_http::prometheus`]); those
 //! families are appended to every server's `/metrics` and are counted per process. If the
 //! embedding program installed a global recorder of its own first, they go to that one.
 
@@ -44,6 +45,8 @@ pub const METRICS_PATH: &str = "/metrics";
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Prefix of the request count and duration families ([`RequestMetricsLayer::prefix`]).
 pub const HTTP_PREFIX: &str = "ml_api_http_";
+/// Prefix of the metric families of mlguard-http's layers.
+pub const LAYER_PREFIX: &str = mlguard_http::request_metrics::DEFAULT_PREFIX;
 /// Route label of requests no route matched.
 pub const UNMATCHED: &str = mlguard_http::request_metrics::UNMATCHED;
 
@@ -100,7 +103,7 @@ impl Metrics {
             })
             .unwrap_or_default();
         // Installed now, before the first request, so no layer event is lost.
-        let _ = global_recorder();
+        let _ = mlguard_http::prometheus::install_global();
         Self {
             inner: Arc::new(Inner {
                 recorder,
@@ -152,7 +155,7 @@ impl Metrics {
         });
         self.inner.handle.run_upkeep();
         let mut text = self.inner.handle.render();
-        text.push_str(&layer_metrics());
+        text.push_str(&mlguard_http::prometheus::render_global(LAYER_PREFIX));
         text
     }
 
@@ -185,47 +188,6 @@ impl Metrics {
             }
         });
     }
-}
-
-/// Prefix of the metric families of mlguard-http's layers.
-pub const LAYER_PREFIX: &str = "mlguard_http_";
-
-/// The process-wide recorder the crates' layers record to: installed by the first call, `None`
-/// when the program had installed another global recorder (logged once).
-fn global_recorder() -> Option<&'static PrometheusHandle> {
-    static GLOBAL: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
-    GLOBAL
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => Some(handle),
-            Err(error) => {
-                tracing::warn!(%error, "another global metrics recorder is installed: the mlguard_http_* metrics go to it, not to /metrics");
-                None
-            }
-        })
-        .as_ref()
-}
-
-/// The `mlguard_http_*` families of the process-wide recorder, in the text format. The other
-/// families there (mlguard-modelsec's own events) are left out: each server exports its model
-/// guard's counters itself, and a family must appear once.
-pub fn layer_metrics() -> String {
-    let Some(handle) = global_recorder() else {
-        return String::new();
-    };
-    handle.run_upkeep();
-    let family = |line: &str| {
-        let line = line
-            .strip_prefix("# TYPE ")
-            .or_else(|| line.strip_prefix("# HELP "))
-            .unwrap_or(line);
-        line.starts_with(LAYER_PREFIX)
-    };
-    handle
-        .render()
-        .lines()
-        .filter(|l| family(l))
-        .flat_map(|l| [l, "\n"])
-        .collect()
 }
 
 /// The middleware: counts 401/403/429 and login failures, and the classes of successful
