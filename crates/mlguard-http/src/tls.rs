@@ -192,6 +192,55 @@ pub fn ensure_self_signed_files(cert: &Path, key: &Path, names: &[String]) -> Re
     Ok(true)
 }
 
+/// Where a server's certificate comes from: the three usual settings (`no_tls`, a certificate
+/// and key pair of PEM files, or neither: a generated self-signed pair), checked once.
+///
+/// ```
+/// use mlguard_http::tls::TlsSource;
+/// assert_eq!(TlsSource::from_settings(false, None, None), Ok(TlsSource::SelfSigned));
+/// assert_eq!(TlsSource::from_settings(true, Some("c.pem".into()), None), Ok(TlsSource::Off));
+/// assert!(TlsSource::from_settings(false, Some("c.pem".into()), None).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsSource {
+    /// Plain HTTP (only behind a TLS-terminating proxy).
+    Off,
+    /// A generated self-signed pair ([`ensure_self_signed_files`]).
+    SelfSigned,
+    /// PEM files.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+/// Only one of the certificate and the key is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("tls_cert and tls_key must be set together")]
+pub struct HalfTlsPair;
+
+impl TlsSource {
+    /// `Off` when `no_tls`, else the files when both are set, else `SelfSigned` when neither is.
+    ///
+    /// # Errors
+    /// [`HalfTlsPair`] when only one of `cert` and `key` is set (and TLS is on).
+    pub fn from_settings(
+        no_tls: bool,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+    ) -> Result<Self, HalfTlsPair> {
+        match (no_tls, cert, key) {
+            (true, _, _) => Ok(Self::Off),
+            (false, None, None) => Ok(Self::SelfSigned),
+            (false, Some(cert), Some(key)) => Ok(Self::Files { cert, key }),
+            _ => Err(HalfTlsPair),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -419,22 +419,8 @@ impl Settings {
     }
 }
 
-/// Where the TLS certificate comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TlsSource {
-    /// Plain HTTP (`no_tls`).
-    Off,
-    /// The self-signed pair generated in the data directory.
-    SelfSigned,
-    /// PEM files given by `tls_cert` and `tls_key`.
-    Files {
-        /// Certificate chain.
-        cert: PathBuf,
-        /// Private key.
-        key: PathBuf,
-    },
-}
+/// Where the TLS certificate comes from: mlguard-http's (`no_tls`, `tls_cert` and `tls_key`).
+pub use mlguard_http::tls::TlsSource;
 
 /// An identity provider whose tokens ml-api accepts next to its own (`jwks_url` and friends):
 /// mlguard-auth's, which checks the URL, CA, pointer and interval rules.
@@ -696,12 +682,8 @@ impl Config {
         if let Some(key) = &fernet_key {
             mlguard_crypto::Fernet::new(key.expose()).map_err(ConfigError::BadFernetKey)?;
         }
-        let tls = match (s.no_tls.unwrap_or(false), s.tls_cert, s.tls_key) {
-            (true, _, _) => TlsSource::Off,
-            (false, None, None) => TlsSource::SelfSigned,
-            (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            _ => return Err(ConfigError::HalfTlsPair),
-        };
+        let tls = TlsSource::from_settings(s.no_tls.unwrap_or(false), s.tls_cert, s.tls_key)
+            .map_err(|_| ConfigError::HalfTlsPair)?;
         let trusted_proxies = match &s.trusted_proxies {
             Some(list) => list.parse()?,
             None => TrustedProxies::none(),

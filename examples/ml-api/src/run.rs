@@ -147,9 +147,9 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
             tracing::warn!("serving plain HTTP (no_tls): only do this behind a TLS-terminating proxy");
             None
         }
-        (TlsSource::Files { cert, key }, _) => Some(server_config(cert, key)?),
-        (TlsSource::SelfSigned, Some((cert, key))) => Some(server_config(cert, key)?),
-        (TlsSource::SelfSigned, None) => None,
+        // The files given, or the self-signed pair the bootstrap made.
+        (TlsSource::Files { cert, key }, _) | (_, Some((cert, key))) => Some(server_config(cert, key)?),
+        _ => None,
     };
     let is_tls = tls.is_some();
     let protection = crate::model_guard::ModelProtection::from_config(&config, boot.training_stats.as_ref())
