@@ -31,7 +31,8 @@
 //!     // tower-http's TimeoutLayer (408) and RequestBodyLimitLayer (413) go here.
 //!     .layer(BodyReadTimeoutLayer::new(Duration::from_secs(5)))
 //!     .layer(CanonicalPathLayer::new());
-//! // `stack.service(router)`; with axum: `Router::new().fallback_service(stack.service(routes))`.
+//! // `stack.service(router)`; with axum: `Router::new().fallback_service(stack.service(routes))`,
+//! // or all of it in one call: `edge::harden` (feature `axum`).
 //! # let _ = stack;
 //! # Ok::<(), mlguard_http::limits::LimitsError>(())
 //! ```
@@ -150,6 +151,8 @@
 //! | `mlguard_http::server` | DEBUG/WARN | connections refused by the per-address cap, failed handshakes, accept errors |
 
 pub mod access_log;
+#[cfg(feature = "axum")]
+pub mod edge;
 pub mod headers;
 pub mod idle;
 pub mod limits;

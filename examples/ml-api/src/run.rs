@@ -1,7 +1,7 @@
 //! Starting the whole server in-process: bootstrap, TLS, router, listener. The binary's `serve`
 //! and the end-to-end tests both go through [`start`].
 
-use crate::app::{HardeningOptions, build_with};
+use crate::app::{build_with, hardening_options};
 use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
 use crate::config::{Config, Secret, TlsSource};
 use crate::state::AppState;
@@ -190,7 +190,7 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         json,
         &quotas,
         &auth,
-        &HardeningOptions::from_config(&config, is_tls),
+        &hardening_options(&config, is_tls),
         extra,
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
