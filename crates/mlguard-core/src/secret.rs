@@ -11,6 +11,12 @@ use zeroize::Zeroizing;
 /// let s = mlguard_core::Secret::new("hunter2-hunter2");
 /// assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
 /// assert_eq!(s.expose(), "hunter2-hunter2");
+///
+/// // In a settings struct: deserialized from a string, and `Debug` derived safely.
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Settings { jwt_secret: Option<mlguard_core::Secret> }
+/// let s: Settings = serde_json::from_str(r#"{"jwt_secret": "hunter2-hunter2"}"#).unwrap();
+/// assert_eq!(format!("{s:?}"), "Settings { jwt_secret: Some(Secret(<redacted>)) }");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
@@ -24,6 +30,24 @@ impl Secret {
     /// The value, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
     }
 }
 

@@ -15,7 +15,7 @@ pub use mlguard_core::duration::{DurationError, parse_duration};
 
 use mlguard_core::TrustedProxies;
 use serde::Deserialize;
-use std::fmt;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -117,7 +117,7 @@ pub mod defaults {
 
 /// One layer of raw settings: the command-line flags (with their `MLGUARD_*` variables) and the
 /// TOML file have this shape. Every field is optional; [`Config::resolve`] fills the gaps.
-#[derive(Clone, Default, PartialEq, clap::Args, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Data directory: secrets, certificate, model, users and API keys.
@@ -138,13 +138,13 @@ pub struct Settings {
     pub no_tls: Option<bool>,
     /// HS256 signing secret, at least 32 bytes (environment or file only).
     #[arg(skip)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Fernet key as Python's `Fernet.generate_key()` prints it (environment or file only).
     #[arg(skip)]
-    pub fernet_key: Option<String>,
+    pub fernet_key: Option<Secret>,
     /// Redis URL to share rate limits and revocations (environment or file only).
     #[arg(skip)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret>,
     /// Quota of `POST /token` per client IP and per username, e.g. `5/minute`.
     #[arg(long, env = "MLGUARD_TOKEN_RATE", global = true, value_name = "QUOTA")]
     pub token_rate: Option<String>,
@@ -288,33 +288,10 @@ pub struct Settings {
         value_name = "URL",
         hide_env_values = true
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// How long authentication serves from memory while the database is unreachable, e.g. `30s`.
     #[arg(long, env = "MLGUARD_DB_STALE_MAX", global = true, value_name = "DURATION")]
     pub db_stale_max: Option<String>,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
-        f.debug_struct("Settings")
-            .field("data_dir", &self.data_dir)
-            .field("listen", &self.listen)
-            .field("tls_cert", &self.tls_cert)
-            .field("tls_key", &self.tls_key)
-            .field("no_tls", &self.no_tls)
-            .field("jwt_secret", &redact(&self.jwt_secret))
-            .field("fernet_key", &redact(&self.fernet_key))
-            .field("redis_url", &redact(&self.redis_url))
-            .field("token_rate", &self.token_rate)
-            .field("predict_rate", &self.predict_rate)
-            .field("crypto_rate", &self.crypto_rate)
-            .field("login_hash_rate", &self.login_hash_rate)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("database_url", &redact(&self.database_url))
-            .field("db_stale_max", &self.db_stale_max)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Settings {
@@ -362,7 +339,7 @@ impl Settings {
     /// process environment.
     #[must_use]
     pub fn with_secrets_from(mut self, env: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        let get = |name: &str| env(name).filter(|v| !v.is_empty()).map(Secret::new);
         self.jwt_secret = get("MLGUARD_JWT_SECRET").or(self.jwt_secret);
         self.fernet_key = get("MLGUARD_FERNET_KEY").or(self.fernet_key);
         self.redis_url = get("MLGUARD_REDIS_URL").or(self.redis_url);
@@ -668,7 +645,7 @@ impl Config {
         };
 
         let idp = resolve_idp(&s)?;
-        let jwt_secret = s.jwt_secret.map(Secret::new);
+        let jwt_secret = s.jwt_secret;
         if let Some(secret) = &jwt_secret {
             let len = secret.expose().len();
             if len < defaults::MIN_JWT_SECRET_LEN {
@@ -678,7 +655,7 @@ impl Config {
                 });
             }
         }
-        let fernet_key = s.fernet_key.map(Secret::new);
+        let fernet_key = s.fernet_key;
         if let Some(key) = &fernet_key {
             mlguard_crypto::Fernet::new(key.expose()).map_err(ConfigError::BadFernetKey)?;
         }
@@ -764,7 +741,7 @@ impl Config {
             tls,
             jwt_secret,
             fernet_key,
-            redis_url: s.redis_url.map(Secret::new),
+            redis_url: s.redis_url,
             token_rate: s.token_rate.unwrap_or_else(|| defaults::TOKEN_RATE.to_owned()),
             predict_rate: s
                 .predict_rate
@@ -820,16 +797,16 @@ impl Config {
             idp,
             database_url: match s.database_url {
                 Some(url)
-                    if !(url.starts_with("sqlite:")
-                        || url.starts_with("postgres://")
-                        || url.starts_with("postgresql://")) =>
+                    if !["sqlite:", "postgres://", "postgresql://"]
+                        .iter()
+                        .any(|scheme| url.expose().starts_with(scheme)) =>
                 {
                     return Err(ConfigError::BadValue {
                         setting: "database_url",
                         message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
                     });
                 }
-                url => url.map(Secret::new),
+                url => url,
             },
             db_stale_max: {
                 let d = duration("db_stale_max", &s.db_stale_max, defaults::DB_STALE_MAX)?;

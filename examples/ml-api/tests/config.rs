@@ -175,7 +175,7 @@ fn debug_redacts_secrets() {
     assert!(!d.contains("s3cr3t") && !d.contains("pw@"));
     let c = Config::resolve(
         Settings {
-            jwt_secret: Some("x".repeat(32)),
+            jwt_secret: Some("x".repeat(32).into()),
             ..Settings::default()
         },
         None,
