@@ -20,7 +20,8 @@
 //!
 //! [`DEFAULT_PREFIX`]: crate::request_metrics::DEFAULT_PREFIX
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use crate::request_metrics::DURATION_BUCKETS;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use std::sync::OnceLock;
 
 /// The global recorder's handle: installed by the first call, `None` when the program had
@@ -58,4 +59,25 @@ pub fn render_global(prefix: &str) -> String {
         .filter(|l| family(l))
         .flat_map(|l| [l, "\n"])
         .collect()
+}
+
+/// A recorder of a server's own (not installed globally) for a
+/// [`RequestMetricsLayer`](crate::request_metrics::RequestMetricsLayer) with `prefix`: its
+/// `{prefix}request_duration_seconds` histogram gets the [`DURATION_BUCKETS`].
+///
+/// ```
+/// use mlguard_http::prometheus::local_recorder;
+/// let recorder = local_recorder("svc_http_");
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::histogram!("svc_http_request_duration_seconds").record(0.003);
+/// });
+/// assert!(recorder.handle().render().contains(r#"svc_http_request_duration_seconds_bucket{le="0.005"} 1"#));
+/// ```
+pub fn local_recorder(prefix: &str) -> PrometheusRecorder {
+    let duration = Matcher::Full(format!("{prefix}request_duration_seconds"));
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(duration, &DURATION_BUCKETS)
+        // Only an empty bucket list is refused; DURATION_BUCKETS is a non-empty constant.
+        .unwrap_or_else(|_| PrometheusBuilder::new())
+        .build_recorder()
 }

@@ -31,11 +31,11 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 use metrics::{Recorder, counter, with_local_recorder};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use mlguard_auth::AuthFailure;
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
-use mlguard_http::request_metrics::{DURATION_BUCKETS, RequestMetricsLayer};
+use mlguard_http::request_metrics::RequestMetricsLayer;
 use mlguard_ratelimit::RateLimiter;
 use std::sync::Arc;
 
@@ -81,16 +81,7 @@ impl Metrics {
     /// assert!(metrics.render().contains(r#"ml_api_predictions_total{class="setosa"} 1"#));
     /// ```
     pub fn new(quotas: Option<&Quotas>) -> Self {
-        let builder = PrometheusBuilder::new();
-        let builder = match builder.set_buckets_for_metric(
-            Matcher::Full(format!("{HTTP_PREFIX}request_duration_seconds")),
-            &DURATION_BUCKETS,
-        ) {
-            Ok(b) => b,
-            // Only an empty bucket list is refused; ours is a non-empty constant.
-            Err(_) => PrometheusBuilder::new(),
-        };
-        let recorder = Arc::new(builder.build_recorder());
+        let recorder = Arc::new(mlguard_http::prometheus::local_recorder(HTTP_PREFIX));
         let handle = recorder.handle();
         let limiters = quotas
             .map(|q| {
