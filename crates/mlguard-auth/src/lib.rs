@@ -116,7 +116,8 @@
 //!   verified claims as an extractor.
 //! - `openapi`: OpenAPI schemas (utoipa) of the token endpoint's form and bodies,
 //!   `token::TokenRequestForm` and `ToSchema` for `token::TokenSuccessBody`,
-//!   `token::OAuthErrorBody` and `token::OAuthErrorCode`.
+//!   `token::OAuthErrorBody` and `token::OAuthErrorCode`; and `openapi::SecuritySchemes`, the
+//!   OAuth2 password, bearer and API key schemes under fixed names.
 //! - `jwks`: `jwt::RemoteJwks`, keys from an identity provider's JWKS URL (reqwest).
 //! - `redis`: `revocation::RedisRevocationStore`, a denylist shared between replicas.
 //! - `sql`: `sql::SqlStore`, users, API keys, refresh tokens and the denylist in SQLite or
@@ -135,6 +136,8 @@ pub mod credentials;
 #[cfg(feature = "jwks")]
 pub mod idp;
 pub mod jwt;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod password;
 pub mod refresh;
 pub mod revocation;

@@ -117,6 +117,48 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Mode of a private directory (Unix).
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` (and parents) with mode `0700` (the umask cannot widen it), or tightens an
+/// existing one that others can read to `0700` (with a warning). Returns whether it was
+/// created now. For the directory that holds a server's secrets and stores.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("mlguard-core-dir-doc-{}", std::process::id()));
+/// assert!(mlguard_core::fs::ensure_private_dir(&dir.join("data"))?);
+/// assert!(!mlguard_core::fs::ensure_private_dir(&dir.join("data"))?);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// I/O errors.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<bool> {
+    #[cfg(unix)]
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory was readable by others; setting mode 0700");
+                fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+            }
+        }
+        return Ok(false);
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(DIR_MODE);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 thread_local! {
     /// Directory syncs done by this thread, for the tests.
@@ -205,5 +247,33 @@ mod tests {
         // `Path::parent` of "m.model" is "", which is not a directory to open.
         assert_eq!(parent_dir(Path::new("m.model")), Path::new("."));
         assert_eq!(parent_dir(Path::new("a/m.model")), Path::new("a"));
+    }
+
+    #[cfg(unix)]
+    fn dir_mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dir_is_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a/b");
+        assert!(ensure_private_dir(&dir).unwrap());
+        assert_eq!(dir_mode(&dir), 0o700);
+        assert!(!ensure_private_dir(&dir).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_dir_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("d");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private_dir(&dir).unwrap();
+        assert_eq!(dir_mode(&dir), 0o700);
     }
 }

@@ -16,6 +16,9 @@
 //! - [`RefusalFormat`] ([`refusal`]): refusals a gRPC client understands (`grpc-status`), and
 //!   [`misconfig`]: a missing peer address or principal answered as the server's mistake.
 //! - [`fs`]: atomic, durable, owner-only file writes (stores, model files, data directories).
+//! - [`Secret`]: a configuration secret that `Debug` never shows, wiped on drop; and
+//!   [`duration::parse_duration`]: human durations (`500ms`, `10s`, `7d`) for settings.
+//! - `openapi` (feature): the problem body's schema and the refusals every operation documents.
 //!
 //! **What it protects against:** spoofed client addresses (forged forwarding headers),
 //! inconsistent or leaky error bodies (every rejection has one shape, and no secret), and header
@@ -56,17 +59,22 @@
 //!
 //! - `axum`: `IntoResponse` for [`Problem`], `FromRequestParts` for [`Principal`] and
 //!   [`ClientIp`], and `ConnectInfo<SocketAddr>` as a peer-address source.
+//! - `openapi`: the `openapi` module (utoipa): the `Problem` schema and problem responses.
 
 pub mod body;
 pub mod challenge;
 pub mod client_ip;
 pub mod clock;
+pub mod duration;
 pub mod fs;
 pub mod log;
 pub mod misconfig;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod principal;
 pub mod problem;
 pub mod refusal;
+pub mod secret;
 
 pub use body::{ResponseBody, ResponseFuture};
 pub use challenge::{BearerError, WwwAuthenticate};
@@ -77,3 +85,4 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use principal::{Anonymous, AuthMethod, Principal, PrincipalBuilder, PrincipalId, PrincipalLookup};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use refusal::RefusalFormat;
+pub use secret::Secret;

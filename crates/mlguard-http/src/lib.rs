@@ -31,7 +31,8 @@
 //!     // tower-http's TimeoutLayer (408) and RequestBodyLimitLayer (413) go here.
 //!     .layer(BodyReadTimeoutLayer::new(Duration::from_secs(5)))
 //!     .layer(CanonicalPathLayer::new());
-//! // `stack.service(router)`; with axum: `Router::new().fallback_service(stack.service(routes))`.
+//! // `stack.service(router)`; with axum: `Router::new().fallback_service(stack.service(routes))`,
+//! // or all of it in one call: `edge::harden` (feature `axum`).
 //! # let _ = stack;
 //! # Ok::<(), mlguard_http::limits::LimitsError>(())
 //! ```
@@ -77,7 +78,8 @@
 //! Attacks and failures nobody sees: a count and a latency histogram per route template (not
 //! per raw path, so a scanner cannot exhaust the metrics store), method and status, so a burst
 //! of 401, 403 or 429 shows on a dashboard. With the `axum` feature the route is axum's matched
-//! path; otherwise a closure gives it.
+//! path; otherwise a closure gives it. With the `prometheus` feature, `prometheus` installs the
+//! process-wide recorder they record to and renders their families for a server's `/metrics`.
 //!
 //! ## `log_format` (feature `subscriber`): logs that cannot be forged
 //! Log forging: a value with a line break, control character, ANSI escape or bidi control
@@ -149,6 +151,8 @@
 //! | `mlguard_http::server` | DEBUG/WARN | connections refused by the per-address cap, failed handshakes, accept errors |
 
 pub mod access_log;
+#[cfg(feature = "axum")]
+pub mod edge;
 pub mod headers;
 pub mod idle;
 pub mod limits;
@@ -159,6 +163,8 @@ pub mod log_writer;
 pub mod metric_names;
 pub mod path;
 pub mod problem;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod request_id;
 pub mod request_metrics;
 pub mod server;

@@ -315,6 +315,36 @@ impl Drop for IpSlot {
     }
 }
 
+/// Completes on SIGTERM (Unix) or Ctrl-C: the usual signal for [`Server::run`] to stop
+/// accepting and drain (within the options' shutdown grace).
+///
+/// ```no_run
+/// # async fn demo(server: mlguard_http::server::Server<axum::Router>) {
+/// server.run(mlguard_http::server::shutdown_signal()).await;
+/// # }
+/// ```
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
 /// A bound listener with its service, ready to [`run`](Server::run); see the [module docs](self).
 ///
 /// `S` is any cloneable tower service of `http::Request<hyper::body::Incoming>` (an axum

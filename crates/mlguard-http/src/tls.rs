@@ -151,9 +151,114 @@ pub fn self_signed(names: &[String]) -> Result<SelfSigned, TlsError> {
     })
 }
 
+/// Makes sure a self-signed pair ([`self_signed`] for `names`) is on disk at `cert` and `key`,
+/// each written atomically with mode `0600` ([`mlguard_core::fs::create_new_atomic`]); an
+/// existing complete pair is left alone. The key is written first: a certificate without its
+/// key is useless, and a half pair (a crash between the two) is generated again. Returns
+/// whether this call generated the pair. For development servers and first runs.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use mlguard_http::tls::{ensure_self_signed_files, server_config};
+/// let dir = std::env::temp_dir().join(format!("mlguard-tls-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+/// let names = ["localhost".to_owned()];
+/// assert!(ensure_self_signed_files(&cert, &key, &names)?);
+/// assert!(!ensure_self_signed_files(&cert, &key, &names)?);
+/// server_config(&cert, &key)?;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`TlsError::Generate`], or [`TlsError::Cert`] / [`TlsError::Key`] naming the file that
+/// could not be written.
+pub fn ensure_self_signed_files(cert: &Path, key: &Path, names: &[String]) -> Result<bool, TlsError> {
+    if cert.exists() && key.exists() {
+        return Ok(false);
+    }
+    let pair = self_signed(names)?;
+    let _ = std::fs::remove_file(cert);
+    let _ = std::fs::remove_file(key);
+    mlguard_core::fs::create_new_atomic(key, pair.key_pem.as_bytes()).map_err(|e| TlsError::Key {
+        path: key.to_owned(),
+        message: e.to_string(),
+    })?;
+    mlguard_core::fs::create_new_atomic(cert, pair.cert_pem.as_bytes()).map_err(|e| TlsError::Cert {
+        path: cert.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(true)
+}
+
+/// Where a server's certificate comes from: the three usual settings (`no_tls`, a certificate
+/// and key pair of PEM files, or neither: a generated self-signed pair), checked once.
+///
+/// ```
+/// use mlguard_http::tls::TlsSource;
+/// assert_eq!(TlsSource::from_settings(false, None, None), Ok(TlsSource::SelfSigned));
+/// assert_eq!(TlsSource::from_settings(true, Some("c.pem".into()), None), Ok(TlsSource::Off));
+/// assert!(TlsSource::from_settings(false, Some("c.pem".into()), None).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsSource {
+    /// Plain HTTP (only behind a TLS-terminating proxy).
+    Off,
+    /// A generated self-signed pair ([`ensure_self_signed_files`]).
+    SelfSigned,
+    /// PEM files.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+/// Only one of the certificate and the key is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("tls_cert and tls_key must be set together")]
+pub struct HalfTlsPair;
+
+impl TlsSource {
+    /// `Off` when `no_tls`, else the files when both are set, else `SelfSigned` when neither is.
+    ///
+    /// # Errors
+    /// [`HalfTlsPair`] when only one of `cert` and `key` is set (and TLS is on).
+    pub fn from_settings(
+        no_tls: bool,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+    ) -> Result<Self, HalfTlsPair> {
+        match (no_tls, cert, key) {
+            (true, _, _) => Ok(Self::Off),
+            (false, None, None) => Ok(Self::SelfSigned),
+            (false, Some(cert), Some(key)) => Ok(Self::Files { cert, key }),
+            _ => Err(HalfTlsPair),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_half_pair_on_disk_is_generated_again_and_a_whole_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let names = ["localhost".to_owned()];
+        assert!(ensure_self_signed_files(&cert, &key, &names).unwrap());
+        let first = std::fs::read(&cert).unwrap();
+        assert!(!ensure_self_signed_files(&cert, &key, &names).unwrap());
+        assert_eq!(std::fs::read(&cert).unwrap(), first);
+        std::fs::remove_file(&key).unwrap();
+        assert!(ensure_self_signed_files(&cert, &key, &names).unwrap());
+        assert_ne!(std::fs::read(&cert).unwrap(), first);
+        server_config(&cert, &key).unwrap();
+    }
 
     #[test]
     fn a_self_signed_pair_makes_a_tls12_and_13_config_and_bad_pem_is_named() {

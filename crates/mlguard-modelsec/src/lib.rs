@@ -106,6 +106,7 @@ pub mod budget;
 pub mod envelope;
 pub mod events;
 pub mod guard;
+mod metrics;
 pub mod output;
 pub mod prada;
 #[cfg(feature = "redis")]

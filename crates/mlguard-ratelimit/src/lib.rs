@@ -181,6 +181,7 @@ pub mod headers;
 mod key;
 mod layer;
 mod limiter;
+pub mod metrics;
 mod quota;
 mod stats;
 mod store;

@@ -23,6 +23,7 @@
 //! | `http` | `http` | edge protections (headers, paths, shedding, request ids, access log), `serve` |
 //! | `axum` | | the axum integration of every enabled layer (extractors, `ConnectInfo` peers) |
 //! | `redis` | | the Redis backends of every enabled layer that has one |
+//! | `openapi` | | OpenAPI (utoipa): the problem schema; with `auth`, the token endpoint's schemas and security schemes |
 //! | `full` | | every layer with `axum` (not `redis`, not `jwks`) |
 //!
 //! **No hidden feature.** With the `axum` feature, every enabled layer's axum support is on,

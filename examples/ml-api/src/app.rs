@@ -2,6 +2,7 @@
 //!
 //! Outer to inner, for every request:
 //!
+//! 1. to 11.: mlguard-http's [`harden`] (its `edge` module), with [`hardening_options`]:
 //! 1. credential headers marked sensitive; malformed client request ids dropped
 //! 2. request id set (`x-request-id`) and copied to the response
 //! 3. access log (no headers, no query)
@@ -35,61 +36,32 @@ use crate::policy;
 use crate::quotas::Quotas;
 use crate::routes::{crypto, health, predict};
 use crate::state::AppState;
-use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
-use http::StatusCode;
 use mlguard_auth::token::token_route;
-use mlguard_core::{ClientIpResolver, TrustedProxies};
-use mlguard_http::access_log::{AccessLogLayer, sensitive_headers_layer};
-use mlguard_http::headers::SecurityHeadersLayer;
-use mlguard_http::limits::{BodyReadTimeoutLayer, LimitsError, PerKeyInFlightLayer, ShedLayer};
-use mlguard_http::path::CanonicalPathLayer;
-use mlguard_http::problem::{PanicProblem, ProblemBodiesLayer};
-use mlguard_http::request_id::RequestIdLayer;
+use mlguard_http::limits::LimitsError;
 use mlguard_ratelimit::RateLimitLayer;
 use mlguard_rbac::{GuardLayer, PermissionMap, RbacError, Requirement};
 use mlguard_validate::JsonConfig;
-use std::time::Duration;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_layer::Layer;
 
-/// Limits and switches of the hardening stack.
-#[derive(Debug, Clone)]
-pub struct HardeningOptions {
-    /// Send HSTS (only when serving TLS).
-    pub hsts: bool,
-    /// Maximum request body, bytes.
-    pub body_limit: usize,
-    /// Whole-request time limit.
-    pub request_timeout: Duration,
-    /// Requests in flight before shedding.
-    pub concurrency_limit: usize,
-    /// Requests of one client address in flight.
-    pub max_in_flight_per_ip: usize,
-    /// Time for a request body to arrive.
-    pub body_read_timeout: Duration,
-    /// Proxies whose forwarding headers name the client (for the per-address cap).
-    pub trusted_proxies: TrustedProxies,
-}
+/// The options of mlguard-http's edge stack ([`harden`]).
+pub use mlguard_http::edge::{EdgeOptions as HardeningOptions, harden};
 
-impl HardeningOptions {
-    /// From the configuration; `tls` says whether connections are TLS.
-    pub fn from_config(config: &Config, tls: bool) -> Self {
-        Self {
-            hsts: tls,
-            body_limit: config.body_limit,
-            request_timeout: config.request_timeout,
-            concurrency_limit: config.concurrency_limit,
-            max_in_flight_per_ip: config.max_in_flight_per_ip,
-            body_read_timeout: config.body_read_timeout,
-            trusted_proxies: config.trusted_proxies.clone(),
-        }
-    }
+/// The edge options of `config`; `tls` says whether connections are TLS (HSTS). The
+/// per-address cap counts IPv6 per /64, like the login rate limit.
+pub fn hardening_options(config: &Config, tls: bool) -> HardeningOptions {
+    let mut options = HardeningOptions::default();
+    options.hsts = tls;
+    options.body_limit = config.body_limit;
+    options.request_timeout = config.request_timeout;
+    options.concurrency_limit = config.concurrency_limit;
+    options.max_in_flight_per_ip = config.max_in_flight_per_ip;
+    options.body_read_timeout = config.body_read_timeout;
+    options.trusted_proxies = config.trusted_proxies.clone();
+    options.v6_prefix = mlguard_ratelimit::DEFAULT_V6_PREFIX;
+    options
 }
 
 /// What each route requires: the input of the deny-by-default [`GuardLayer`]. A route served
@@ -230,44 +202,6 @@ pub enum BuildError {
     /// An in-flight or shedding limit of 0.
     #[error(transparent)]
     Limits(#[from] LimitsError),
-}
-
-/// Wraps `routes` in the hardening stack; see the [module docs](self).
-///
-/// # Errors
-/// A limit of 0.
-pub fn harden(routes: Router, options: &HardeningOptions) -> Result<Router, LimitsError> {
-    let routes = routes.layer(DefaultBodyLimit::max(options.body_limit));
-    let canonical = CanonicalPathLayer::new().layer(routes);
-    let stack = ServiceBuilder::new()
-        .layer(sensitive_headers_layer())
-        .layer(RequestIdLayer::new())
-        .layer(AccessLogLayer::new())
-        .layer(SecurityHeadersLayer::new().hsts(options.hsts))
-        .layer(ProblemBodiesLayer::new())
-        .layer(CatchPanicLayer::custom(PanicProblem))
-        .layer(per_address_in_flight(options)?)
-        .layer(ShedLayer::try_new(options.concurrency_limit)?)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            options.request_timeout,
-        ))
-        .layer(RequestBodyLimitLayer::new(options.body_limit))
-        .layer(BodyReadTimeoutLayer::new(options.body_read_timeout));
-    Ok(Router::new().fallback_service(canonical).layer(stack))
-}
-
-/// The per-address in-flight cap: keyed on the client address (resolved through the trusted
-/// proxies, IPv6 per /64, like the login rate limit), before authentication.
-fn per_address_in_flight(
-    options: &HardeningOptions,
-) -> Result<PerKeyInFlightLayer<std::net::IpAddr>, LimitsError> {
-    let resolver = ClientIpResolver::new().with_trusted_proxies(options.trusted_proxies.clone());
-    PerKeyInFlightLayer::per_client_address(
-        options.max_in_flight_per_ip,
-        resolver,
-        mlguard_ratelimit::DEFAULT_V6_PREFIX,
-    )
 }
 
 /// The JSON limits for `config`: the body limit, and arrays up to `max_batch` rows.

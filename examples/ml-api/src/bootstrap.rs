@@ -1,14 +1,6 @@
 //! First run: everything the server needs, generated into the data directory, reused later.
 //!
-//! | file | content |
-//! |---|---|
-//! | `jwt.secret` | 48 random bytes, base64url: the HS256 signing secret |
-//! | `fernet.key` | a Fernet key, as Python's `Fernet.generate_key()` prints it |
-//! | `model.key` | 32 random bytes, base64url: the HMAC key that signs the model file |
-//! | `iris.model.json` | the trained random forest, signed with `model.key` |
-//! | `tls-cert.pem`, `tls-key.pem` | a self-signed ECDSA P-256 certificate for `localhost`, `127.0.0.1`, `::1` |
-//! | `mlguard.db` | the SQLite database of users, API key hashes, refresh tokens and revocations, unless `database_url` names another (PostgreSQL for many instances); the first start adds `admin` with a random password |
-//! | `users.json.imported`, `apikeys.json.imported` | an older layout's files, after their one-time import into the database |
+//! The files are listed in `docs/configuration.md` ("The data directory").
 //!
 //! The directory is `0700`, files `0600`, each created atomically (see [`crate::datadir`]).
 //! A secret given in the environment (`MLGUARD_JWT_SECRET`, `MLGUARD_FERNET_KEY`) is used
@@ -258,20 +250,12 @@ fn self_signed_cert(
     dir: &DataDir,
     created: &mut Vec<&'static str>,
 ) -> Result<(PathBuf, PathBuf), BootstrapError> {
-    let cert_path = dir.file(files::TLS_CERT);
-    let key_path = dir.file(files::TLS_KEY);
-    if !(cert_path.exists() && key_path.exists()) {
-        let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
-        let pair = mlguard_http::tls::self_signed(&names)?;
-        // Key first: a certificate without its key is useless, the reverse is repaired next run.
-        let _ = std::fs::remove_file(&cert_path);
-        let _ = std::fs::remove_file(&key_path);
-        create_new_atomic(&key_path, pair.key_pem.as_bytes()).map_err(io_err(&key_path))?;
-        create_new_atomic(&cert_path, pair.cert_pem.as_bytes()).map_err(io_err(&cert_path))?;
-        created.push(files::TLS_KEY);
-        created.push(files::TLS_CERT);
+    let (cert, key) = (dir.file(files::TLS_CERT), dir.file(files::TLS_KEY));
+    let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
+    if mlguard_http::tls::ensure_self_signed_files(&cert, &key, &names)? {
+        created.extend([files::TLS_KEY, files::TLS_CERT]);
     }
-    Ok((cert_path, key_path))
+    Ok((cert, key))
 }
 
 /// The authentication database, opened by [`open_database`].

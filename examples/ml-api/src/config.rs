@@ -10,15 +10,12 @@
 //! directory, where the first run generates them. Every setting and its default is listed in
 //! `docs/configuration.md`.
 
-mod duration;
-mod secret;
-
-pub use duration::{DurationError, parse_duration};
-pub use secret::Secret;
+pub use mlguard_core::Secret;
+pub use mlguard_core::duration::{DurationError, parse_duration};
 
 use mlguard_core::TrustedProxies;
 use serde::Deserialize;
-use std::fmt;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -120,7 +117,7 @@ pub mod defaults {
 
 /// One layer of raw settings: the command-line flags (with their `MLGUARD_*` variables) and the
 /// TOML file have this shape. Every field is optional; [`Config::resolve`] fills the gaps.
-#[derive(Clone, Default, PartialEq, clap::Args, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Data directory: secrets, certificate, model, users and API keys.
@@ -141,13 +138,13 @@ pub struct Settings {
     pub no_tls: Option<bool>,
     /// HS256 signing secret, at least 32 bytes (environment or file only).
     #[arg(skip)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Fernet key as Python's `Fernet.generate_key()` prints it (environment or file only).
     #[arg(skip)]
-    pub fernet_key: Option<String>,
+    pub fernet_key: Option<Secret>,
     /// Redis URL to share rate limits and revocations (environment or file only).
     #[arg(skip)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret>,
     /// Quota of `POST /token` per client IP and per username, e.g. `5/minute`.
     #[arg(long, env = "MLGUARD_TOKEN_RATE", global = true, value_name = "QUOTA")]
     pub token_rate: Option<String>,
@@ -291,33 +288,10 @@ pub struct Settings {
         value_name = "URL",
         hide_env_values = true
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// How long authentication serves from memory while the database is unreachable, e.g. `30s`.
     #[arg(long, env = "MLGUARD_DB_STALE_MAX", global = true, value_name = "DURATION")]
     pub db_stale_max: Option<String>,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
-        f.debug_struct("Settings")
-            .field("data_dir", &self.data_dir)
-            .field("listen", &self.listen)
-            .field("tls_cert", &self.tls_cert)
-            .field("tls_key", &self.tls_key)
-            .field("no_tls", &self.no_tls)
-            .field("jwt_secret", &redact(&self.jwt_secret))
-            .field("fernet_key", &redact(&self.fernet_key))
-            .field("redis_url", &redact(&self.redis_url))
-            .field("token_rate", &self.token_rate)
-            .field("predict_rate", &self.predict_rate)
-            .field("crypto_rate", &self.crypto_rate)
-            .field("login_hash_rate", &self.login_hash_rate)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("database_url", &redact(&self.database_url))
-            .field("db_stale_max", &self.db_stale_max)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Settings {
@@ -365,7 +339,7 @@ impl Settings {
     /// process environment.
     #[must_use]
     pub fn with_secrets_from(mut self, env: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        let get = |name: &str| env(name).filter(|v| !v.is_empty()).map(Secret::new);
         self.jwt_secret = get("MLGUARD_JWT_SECRET").or(self.jwt_secret);
         self.fernet_key = get("MLGUARD_FERNET_KEY").or(self.fernet_key);
         self.redis_url = get("MLGUARD_REDIS_URL").or(self.redis_url);
@@ -422,22 +396,8 @@ impl Settings {
     }
 }
 
-/// Where the TLS certificate comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TlsSource {
-    /// Plain HTTP (`no_tls`).
-    Off,
-    /// The self-signed pair generated in the data directory.
-    SelfSigned,
-    /// PEM files given by `tls_cert` and `tls_key`.
-    Files {
-        /// Certificate chain.
-        cert: PathBuf,
-        /// Private key.
-        key: PathBuf,
-    },
-}
+/// Where the TLS certificate comes from: mlguard-http's (`no_tls`, `tls_cert` and `tls_key`).
+pub use mlguard_http::tls::TlsSource;
 
 /// An identity provider whose tokens ml-api accepts next to its own (`jwks_url` and friends):
 /// mlguard-auth's, which checks the URL, CA, pointer and interval rules.
@@ -685,7 +645,7 @@ impl Config {
         };
 
         let idp = resolve_idp(&s)?;
-        let jwt_secret = s.jwt_secret.map(Secret::new);
+        let jwt_secret = s.jwt_secret;
         if let Some(secret) = &jwt_secret {
             let len = secret.expose().len();
             if len < defaults::MIN_JWT_SECRET_LEN {
@@ -695,16 +655,12 @@ impl Config {
                 });
             }
         }
-        let fernet_key = s.fernet_key.map(Secret::new);
+        let fernet_key = s.fernet_key;
         if let Some(key) = &fernet_key {
             mlguard_crypto::Fernet::new(key.expose()).map_err(ConfigError::BadFernetKey)?;
         }
-        let tls = match (s.no_tls.unwrap_or(false), s.tls_cert, s.tls_key) {
-            (true, _, _) => TlsSource::Off,
-            (false, None, None) => TlsSource::SelfSigned,
-            (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            _ => return Err(ConfigError::HalfTlsPair),
-        };
+        let tls = TlsSource::from_settings(s.no_tls.unwrap_or(false), s.tls_cert, s.tls_key)
+            .map_err(|_| ConfigError::HalfTlsPair)?;
         let trusted_proxies = match &s.trusted_proxies {
             Some(list) => list.parse()?,
             None => TrustedProxies::none(),
@@ -785,7 +741,7 @@ impl Config {
             tls,
             jwt_secret,
             fernet_key,
-            redis_url: s.redis_url.map(Secret::new),
+            redis_url: s.redis_url,
             token_rate: s.token_rate.unwrap_or_else(|| defaults::TOKEN_RATE.to_owned()),
             predict_rate: s
                 .predict_rate
@@ -841,16 +797,16 @@ impl Config {
             idp,
             database_url: match s.database_url {
                 Some(url)
-                    if !(url.starts_with("sqlite:")
-                        || url.starts_with("postgres://")
-                        || url.starts_with("postgresql://")) =>
+                    if !["sqlite:", "postgres://", "postgresql://"]
+                        .iter()
+                        .any(|scheme| url.expose().starts_with(scheme)) =>
                 {
                     return Err(ConfigError::BadValue {
                         setting: "database_url",
                         message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
                     });
                 }
-                url => url.map(Secret::new),
+                url => url,
             },
             db_stale_max: {
                 let d = duration("db_stale_max", &s.db_stale_max, defaults::DB_STALE_MAX)?;
@@ -888,8 +844,8 @@ impl Config {
             data_dir: Some(data_dir.into()),
             ..Settings::default()
         };
-        // Defaults always validate; the fallback is unreachable but keeps this panic-free.
-        Self::resolve(settings, None).unwrap_or_else(|_| unreachable_defaults())
+        // Constant defaults, never request data; `tests/config.rs` pins that they validate.
+        Self::resolve(settings, None).expect("the defaults validate")
     }
 }
 
@@ -908,42 +864,4 @@ fn login_hash_budget(rate: Option<&str>) -> Result<Option<mlguard_auth::password
         .and_then(|b| b.with_burst(quota.burst()))
         .map(Some)
         .map_err(|e| bad(e.to_string()))
-}
-
-fn unreachable_defaults() -> Config {
-    Config {
-        data_dir: PathBuf::from(defaults::DATA_DIR),
-        listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-        tls: TlsSource::SelfSigned,
-        jwt_secret: None,
-        fernet_key: None,
-        redis_url: None,
-        token_rate: defaults::TOKEN_RATE.to_owned(),
-        predict_rate: defaults::PREDICT_RATE.to_owned(),
-        crypto_rate: defaults::CRYPTO_RATE.to_owned(),
-        login_hash_budget: None,
-        max_in_flight_per_principal: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_PRINCIPAL_DIVISOR,
-        max_in_flight_per_ip: defaults::CONCURRENCY_LIMIT / defaults::IN_FLIGHT_PER_IP_DIVISOR,
-        body_read_timeout: defaults::BODY_READ_TIMEOUT,
-        trusted_proxies: TrustedProxies::none(),
-        max_batch: defaults::MAX_BATCH,
-        probability_decimals: defaults::PROBABILITY_DECIMALS,
-        predict_budget: defaults::PREDICT_BUDGET.to_owned(),
-        ood_action: mlguard_modelsec::OodAction::Log,
-        extraction_action: mlguard_modelsec::ExtractionAction::Degrade,
-        extraction_cooldown: defaults::EXTRACTION_COOLDOWN,
-        body_limit: defaults::BODY_LIMIT,
-        request_timeout: defaults::REQUEST_TIMEOUT,
-        header_read_timeout: defaults::HEADER_READ_TIMEOUT,
-        tls_handshake_timeout: defaults::TLS_HANDSHAKE_TIMEOUT,
-        max_connections: defaults::MAX_CONNECTIONS,
-        max_connections_per_ip: defaults::MAX_CONNECTIONS_PER_IP,
-        concurrency_limit: defaults::CONCURRENCY_LIMIT,
-        access_token_ttl: defaults::ACCESS_TOKEN_TTL,
-        refresh_token_ttl: defaults::REFRESH_TOKEN_TTL,
-        shutdown_grace: defaults::SHUTDOWN_GRACE,
-        idp: None,
-        database_url: None,
-        db_stale_max: defaults::DB_STALE_MAX,
-    }
 }

@@ -1,16 +1,12 @@
 //! The data directory: its file names ([`files`]), paths ([`DataDir`]), and the directory on
-//! disk, created `0700` (the umask cannot widen it). Its files are
-//! written with [`mlguard_core::fs`]: `0600`, atomically and durably, created once.
+//! disk, created `0700` by [`mlguard_core::fs::ensure_private_dir`]. Its files are written with
+//! [`mlguard_core::fs`]: `0600`, atomically and durably, created once.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
-
-#[cfg(unix)]
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
 /// File names inside the data directory.
 pub mod files {
@@ -65,60 +61,4 @@ pub fn random_b64(n: usize) -> io::Result<Zeroizing<String>> {
     Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(&*bytes)))
 }
 
-/// Mode of the data directory.
-pub const DIR_MODE: u32 = 0o700;
-
-/// Creates `dir` (and parents) with mode `0700`, or tightens an existing one to `0700`.
-/// Returns whether it was created now.
-///
-/// # Errors
-/// I/O errors.
-pub fn ensure_private_dir(dir: &Path) -> io::Result<bool> {
-    if dir.is_dir() {
-        #[cfg(unix)]
-        {
-            let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory was readable by others; setting mode 0700");
-                fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
-            }
-        }
-        return Ok(false);
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    builder.mode(DIR_MODE);
-    builder.create(dir)?;
-    #[cfg(unix)]
-    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
-    Ok(true)
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    use super::*;
-
-    fn mode(p: &Path) -> u32 {
-        fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn dir_is_private() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("a/b");
-        assert!(ensure_private_dir(&dir).unwrap());
-        assert_eq!(mode(&dir), 0o700);
-        assert!(!ensure_private_dir(&dir).unwrap());
-    }
-
-    #[test]
-    fn loose_dir_is_tightened() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("d");
-        fs::create_dir(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        ensure_private_dir(&dir).unwrap();
-        assert_eq!(mode(&dir), 0o700);
-    }
-}
+pub use mlguard_core::fs::{DIR_MODE, ensure_private_dir};

@@ -6,31 +6,20 @@
 //! `ml-api apikey create prometheus --role admin`). Scrapers that cannot send a header can be
 //! given a key through their `authorization`/`http_headers` settings.
 //!
-//! | metric | type | labels |
-//! |---|---|---|
-//! | `ml_api_http_requests_total` | counter | `route` (the matched path template, `unmatched` otherwise, never the raw path), `method`, `status`: mlguard-http's [`RequestMetricsLayer`] with prefix `ml_api_http_` |
-//! | `ml_api_http_request_duration_seconds` | histogram | `route`, `method`, `status` (same layer) |
-//! | `ml_api_auth_failures_total` | counter | `route`, `reason`: for 401s mlguard-auth's [`AuthFailure`] (`missing_credentials`, `invalid_api_key`, `api_key_in_query`, `invalid_token`), `bad_credentials` (`/token` logins refused) |
-//! | `ml_api_authz_denials_total` | counter | `route` (403s) |
-//! | `ml_api_rate_limited_total` | counter | `route` (429s) |
-//! | `ml_api_predictions_total` | counter | `class` |
-//! | `ml_api_ratelimit_backend_errors_total` | counter | `policy` (Redis calls that failed or timed out) |
-//! | `ml_api_ratelimit_fallback_decisions_total` | counter | `policy` (decided locally because Redis failed) |
-//! | `ml_api_ratelimit_decisions_total` | counter | `policy`, `decision` (`allowed`, `rejected`) |
-//! | `mlguard_extraction_alarms_total` | counter | `action` (`log`, `degrade`, `block`): extraction alarms (mlguard-modelsec) |
-//! | `mlguard_ood_inputs_total` | counter | `action` (`log`, `reject`; `off` without training statistics): prediction rows outside the training envelope |
-//! | `mlguard_query_budget_exhausted_total` | counter | none: predictions refused for a spent `predict_budget` |
+//! The families, their types and labels are listed in one table, in `docs/observability.md`
+//! (section "`GET /metrics`"); no name there may change (dashboards and alerts script against them).
 //!
 //! The counts are taken at the router, around each route (inside the hardening layers): answers
 //! that the outer layers give on their own (413 over the body limit, 408, 503 when shedding, 400
 //! for an ambiguous path) are in the access log, not here. The rate-limiter figures are read
-//! from mlguard-ratelimit's own counters at scrape time, the `mlguard_*` figures from
-//! mlguard-modelsec's counters ([`mlguard_modelsec::ModelSecStats`]).
+//! from mlguard-ratelimit's own counters at scrape time ([`mlguard_ratelimit::metrics::export`]),
+//! the `mlguard_*` figures from mlguard-modelsec's ([`mlguard_modelsec::ModelGuard::export_metrics`]).
 //!
 //! Each server has its own recorder for the `ml_api_*` figures: two servers in one process, as
 //! in the tests, count separately. The crates' layers record their own metrics (the
 //! `mlguard_http_*` table in mlguard-http's docs) through the `metrics` facade, to the
-//! process-wide Prometheus recorder that the first server installs ([`layer_metrics`]); those
+//! process-wide Prometheus recorder that the first server installs
+//! ([`mlguard_http::prometheus`]); those
 //! families are appended to every server's `/metrics` and are counted per process. If the
 //! embedding program installed a global recorder of its own first, they go to that one.
 
@@ -42,11 +31,11 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 use metrics::{Recorder, counter, with_local_recorder};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use mlguard_auth::AuthFailure;
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
-use mlguard_http::request_metrics::{DURATION_BUCKETS, RequestMetricsLayer};
+use mlguard_http::request_metrics::RequestMetricsLayer;
 use mlguard_ratelimit::RateLimiter;
 use std::sync::Arc;
 
@@ -56,6 +45,8 @@ pub const METRICS_PATH: &str = "/metrics";
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Prefix of the request count and duration families ([`RequestMetricsLayer::prefix`]).
 pub const HTTP_PREFIX: &str = "ml_api_http_";
+/// Prefix of the metric families of mlguard-http's layers.
+pub const LAYER_PREFIX: &str = mlguard_http::request_metrics::DEFAULT_PREFIX;
 /// Route label of requests no route matched.
 pub const UNMATCHED: &str = mlguard_http::request_metrics::UNMATCHED;
 
@@ -90,16 +81,7 @@ impl Metrics {
     /// assert!(metrics.render().contains(r#"ml_api_predictions_total{class="setosa"} 1"#));
     /// ```
     pub fn new(quotas: Option<&Quotas>) -> Self {
-        let builder = PrometheusBuilder::new();
-        let builder = match builder.set_buckets_for_metric(
-            Matcher::Full(format!("{HTTP_PREFIX}request_duration_seconds")),
-            &DURATION_BUCKETS,
-        ) {
-            Ok(b) => b,
-            // Only an empty bucket list is refused; ours is a non-empty constant.
-            Err(_) => PrometheusBuilder::new(),
-        };
-        let recorder = Arc::new(builder.build_recorder());
+        let recorder = Arc::new(mlguard_http::prometheus::local_recorder(HTTP_PREFIX));
         let handle = recorder.handle();
         let limiters = quotas
             .map(|q| {
@@ -112,7 +94,7 @@ impl Metrics {
             })
             .unwrap_or_default();
         // Installed now, before the first request, so no layer event is lost.
-        let _ = global_recorder();
+        let _ = mlguard_http::prometheus::install_global();
         Self {
             inner: Arc::new(Inner {
                 recorder,
@@ -156,23 +138,15 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.with(|| {
             for (policy, limiter) in &self.inner.limiters {
-                let s = limiter.stats().snapshot();
-                counter!("ml_api_ratelimit_backend_errors_total", "policy" => *policy)
-                    .absolute(s.backend_errors);
-                counter!("ml_api_ratelimit_fallback_decisions_total", "policy" => *policy)
-                    .absolute(s.fallback_decisions);
-                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "allowed")
-                    .absolute(s.allowed);
-                counter!("ml_api_ratelimit_decisions_total", "policy" => *policy, "decision" => "rejected")
-                    .absolute(s.rejected);
+                mlguard_ratelimit::metrics::export(limiter, "ml_api_", policy);
             }
             if let Some(guard) = &self.inner.model_guard {
-                export_model_guard(guard);
+                guard.export_metrics();
             }
         });
         self.inner.handle.run_upkeep();
         let mut text = self.inner.handle.render();
-        text.push_str(&layer_metrics());
+        text.push_str(&mlguard_http::prometheus::render_global(LAYER_PREFIX));
         text
     }
 
@@ -205,68 +179,6 @@ impl Metrics {
             }
         });
     }
-}
-
-/// Prefix of the metric families of mlguard-http's layers.
-pub const LAYER_PREFIX: &str = "mlguard_http_";
-
-/// The process-wide recorder the crates' layers record to: installed by the first call, `None`
-/// when the program had installed another global recorder (logged once).
-fn global_recorder() -> Option<&'static PrometheusHandle> {
-    static GLOBAL: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
-    GLOBAL
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => Some(handle),
-            Err(error) => {
-                tracing::warn!(%error, "another global metrics recorder is installed: the mlguard_http_* metrics go to it, not to /metrics");
-                None
-            }
-        })
-        .as_ref()
-}
-
-/// The `mlguard_http_*` families of the process-wide recorder, in the text format. The other
-/// families there (mlguard-modelsec's own events) are left out: each server exports its model
-/// guard's counters itself, and a family must appear once.
-pub fn layer_metrics() -> String {
-    let Some(handle) = global_recorder() else {
-        return String::new();
-    };
-    handle.run_upkeep();
-    let family = |line: &str| {
-        let line = line
-            .strip_prefix("# TYPE ")
-            .or_else(|| line.strip_prefix("# HELP "))
-            .unwrap_or(line);
-        line.starts_with(LAYER_PREFIX)
-    };
-    handle
-        .render()
-        .lines()
-        .filter(|l| family(l))
-        .flat_map(|l| [l, "\n"])
-        .collect()
-}
-
-/// mlguard-modelsec's counters, into the current (local) recorder.
-fn export_model_guard(guard: &mlguard_modelsec::ModelGuard) {
-    use mlguard_modelsec::ModelSecStats;
-    use mlguard_modelsec::events::{BUDGET_EXHAUSTED, EXTRACTION_ALARMS, OOD_INPUTS};
-    let (action, alarms) = guard.extraction().map_or(("off", 0), |d| {
-        (
-            d.action().as_str(),
-            ModelSecStats::get(&d.stats().extraction_alarms),
-        )
-    });
-    counter!(EXTRACTION_ALARMS, "action" => action).absolute(alarms);
-    let (action, ood) = guard.envelope().map_or(("off", 0), |e| {
-        (e.action().as_str(), ModelSecStats::get(&e.stats().ood_inputs))
-    });
-    counter!(OOD_INPUTS, "action" => action).absolute(ood);
-    let spent = guard
-        .budget()
-        .map_or(0, |b| ModelSecStats::get(&b.stats().budget_exhausted));
-    counter!(BUDGET_EXHAUSTED).absolute(spent);
 }
 
 /// The middleware: counts 401/403/429 and login failures, and the classes of successful

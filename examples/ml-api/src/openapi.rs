@@ -6,9 +6,10 @@
 //! route shares (the security schemes, the problem bodies the hardening layers can answer, the
 //! trailing-slash aliases `/encrypt/` and `/decrypt/`).
 //!
-//! Security schemes: [`OAUTH2`] (password flow, `tokenUrl: /token`), [`BEARER`] (HTTP bearer,
-//! JWT) and [`API_KEY`] (`X-API-Key` header). A protected operation lists all three as
-//! alternatives; a public one lists none.
+//! Security schemes (mlguard-auth's `openapi::SecuritySchemes`): [`OAUTH2`] (password flow,
+//! `tokenUrl: /token`), [`BEARER`] (HTTP bearer, JWT) and [`API_KEY`] (`X-API-Key` header). A
+//! protected operation lists all three as alternatives; a public one lists none. The problem
+//! answers are added by mlguard-core's `openapi::add_problem_responses`.
 //!
 //! `/docs` is Swagger UI, compiled into the binary (`utoipa-swagger-ui` with its `vendored`
 //! feature: no CDN at run time, no download at build time). Its responses carry their own CSP,
@@ -26,31 +27,21 @@
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
+use http::HeaderValue;
 use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-use http::{HeaderValue, Method};
+use mlguard_auth::openapi::SecuritySchemes;
+pub use mlguard_auth::openapi::{API_KEY, BEARER, OAUTH2};
 use mlguard_auth::token::{OAuthErrorBody, OAuthErrorCode, TokenRequestForm, TokenSuccessBody};
-use std::collections::BTreeMap;
+pub use mlguard_core::openapi::operations;
+use mlguard_core::openapi::{add_problem_responses, operations_mut};
 use tower_http::set_header::SetResponseHeaderLayer;
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
-    SecurityScheme,
-};
-use utoipa::openapi::{Content, OpenApi as Document, PathItem, Ref, RefOr};
+use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
 /// Where the interactive page is served (`/docs` redirects to `/docs/`).
 pub const DOCS_PATH: &str = "/docs";
-/// Name of the OAuth2 password-flow scheme.
-pub const OAUTH2: &str = "oauth2_password";
-/// Name of the HTTP bearer (JWT) scheme.
-pub const BEARER: &str = "bearer_jwt";
-/// Name of the `X-API-Key` header scheme.
-pub const API_KEY: &str = "api_key";
-/// The media type of RFC 9457 problem bodies.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The CSP of the docs page: its own scripts and style sheets, plus the one `<style>` element
 /// the Swagger UI bundle inserts (allowed by its hash, [`SWAGGER_UI_STYLE_HASH`], not by
@@ -88,14 +79,14 @@ pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7
         openapi_json,
     ),
     components(schemas(
-        crate::routes::ProblemDoc,
+        mlguard_core::openapi::ProblemDoc,
         OAuthErrorBody,
         OAuthErrorCode,
         TokenRequestForm,
         TokenSuccessBody,
         crate::routes::health::StatusDoc
     )),
-    modifiers(&SecuritySchemes, &SharedResponses, &TrailingSlashAliases),
+    modifiers(&SharedResponses, &TrailingSlashAliases),
     tags(
         (name = "auth", description = "Tokens"),
         (name = "model", description = "The iris classifier"),
@@ -139,91 +130,31 @@ fn token() {}
 #[allow(dead_code)] // documentation only
 fn openapi_json() {}
 
-/// Adds the three security schemes.
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, doc: &mut Document) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            OAUTH2,
-            SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::Password(Password::new("/token", Scopes::new()))],
-                "OAuth2 password grant at `/token`; the access token is then sent as a bearer token.",
-            )),
-        );
-        components.add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("An access token from `POST /token` (HS256 JWT)."))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            API_KEY,
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-API-Key",
-                "An API key made with `ml-api apikey create` (`mlg_...`).",
-            ))),
-        );
-    }
-}
-
-/// The security requirement of every protected operation: any one of the three schemes.
-pub fn protected() -> Vec<SecurityRequirement> {
-    [OAUTH2, BEARER, API_KEY]
-        .into_iter()
-        .map(|name| SecurityRequirement::new::<_, [&str; 0], &str>(name, []))
-        .collect()
-}
-
-fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                PROBLEM_JSON,
-                Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))),
-            )
-            .build(),
-    )
-}
-
-/// The problem answers every route can give (from the hardening layers), and 401/403 on the
-/// protected ones. An operation's own description of a status wins.
+/// The security schemes (mlguard-auth's, with this server's descriptions), and the problem
+/// answers every route can give (from the hardening layers) plus 401/403 on the protected ones.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
     fn modify(&self, doc: &mut Document) {
-        let every: [(&str, &str); 5] = [
+        SecuritySchemes::new("/token")
+            .bearer_description("An access token from `POST /token` (HS256 JWT).")
+            .api_key_description("An API key made with `ml-api apikey create` (`mlg_...`).")
+            .modify(doc);
+        let every = [
             ("400", "Malformed request or ambiguous path"),
             ("408", "The request took too long"),
             ("413", "The body is too large"),
             ("500", "The server failed"),
             ("503", "Overloaded (shed) or not ready"),
         ];
-        let protected_only: [(&str, &str); 2] = [
+        let protected_only = [
             (
                 "401",
                 "No or bad credentials (with a `WWW-Authenticate` challenge)",
             ),
             ("403", "Authenticated, but the role lacks the permission"),
         ];
-        for item in doc.paths.paths.values_mut() {
-            for op in operations_mut(item) {
-                let is_protected = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let extra = protected_only.iter().filter(|_| is_protected);
-                for (status, description) in every.iter().chain(extra) {
-                    op.responses
-                        .responses
-                        .entry((*status).to_owned())
-                        .or_insert_with(|| problem_response(description));
-                }
-            }
-        }
+        add_problem_responses(doc, &every, &protected_only);
     }
 }
 
@@ -250,38 +181,6 @@ impl Modify for TrailingSlashAliases {
 
 /// Paths that also answer with a trailing `/`.
 pub const TRAILING_SLASH_ALIASES: [&str; 2] = ["/encrypt", "/decrypt"];
-
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-}
-
-/// The operations of a path item with their methods.
-pub fn operations(item: &PathItem) -> BTreeMap<Method, &utoipa::openapi::path::Operation> {
-    [
-        (Method::GET, item.get.as_ref()),
-        (Method::PUT, item.put.as_ref()),
-        (Method::POST, item.post.as_ref()),
-        (Method::DELETE, item.delete.as_ref()),
-        (Method::OPTIONS, item.options.as_ref()),
-        (Method::HEAD, item.head.as_ref()),
-        (Method::PATCH, item.patch.as_ref()),
-        (Method::TRACE, item.trace.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(m, op)| op.map(|op| (m, op)))
-    .collect()
-}
 
 /// The document, built from the code.
 pub fn document() -> Document {

@@ -1,7 +1,7 @@
 //! Starting the whole server in-process: bootstrap, TLS, router, listener. The binary's `serve`
 //! and the end-to-end tests both go through [`start`].
 
-use crate::app::{HardeningOptions, build_with};
+use crate::app::{build_with, hardening_options};
 use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
 use crate::config::{Config, Secret, TlsSource};
 use crate::state::AppState;
@@ -147,9 +147,9 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
             tracing::warn!("serving plain HTTP (no_tls): only do this behind a TLS-terminating proxy");
             None
         }
-        (TlsSource::Files { cert, key }, _) => Some(server_config(cert, key)?),
-        (TlsSource::SelfSigned, Some((cert, key))) => Some(server_config(cert, key)?),
-        (TlsSource::SelfSigned, None) => None,
+        // The files given, or the self-signed pair the bootstrap made.
+        (TlsSource::Files { cert, key }, _) | (_, Some((cert, key))) => Some(server_config(cert, key)?),
+        _ => None,
     };
     let is_tls = tls.is_some();
     let protection = crate::model_guard::ModelProtection::from_config(&config, boot.training_stats.as_ref())
@@ -190,7 +190,7 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
         json,
         &quotas,
         &auth,
-        &HardeningOptions::from_config(&config, is_tls),
+        &hardening_options(&config, is_tls),
         extra,
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
@@ -243,25 +243,4 @@ pub fn server_options(config: &Config) -> Result<ServerOptions, OptionsError> {
         .build()
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown signal received");
-}
+pub use mlguard_http::server::shutdown_signal;

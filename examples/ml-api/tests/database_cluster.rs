@@ -251,7 +251,7 @@ async fn postgres_stopped_logins_503_keys_serve_until_stale_max_then_503_and_rec
     let data = tmp.path().join("a");
     let mut s = settings(&data);
     s.no_tls = Some(true);
-    s.database_url = Some(db.clone());
+    s.database_url = Some(db.clone().into());
     s.db_stale_max = Some("3s".into());
     s.token_rate = Some("1000/minute".into());
     s.predict_rate = Some("1000/minute".into());

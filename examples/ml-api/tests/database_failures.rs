@@ -668,7 +668,7 @@ async fn postgres_stopped_under_load_keys_and_bearer_serve_until_stale_max_login
     let stale_max = Duration::from_secs(4);
     let mut s = settings(&data);
     s.no_tls = Some(true);
-    s.database_url = Some(db.clone());
+    s.database_url = Some(db.clone().into());
     s.db_stale_max = Some("4s".into());
     s.token_rate = Some("100000/minute".into());
     s.predict_rate = Some("100000/minute".into());

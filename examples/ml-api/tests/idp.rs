@@ -110,7 +110,7 @@ async fn server_with_ca(provider: &Provider, ca: Option<std::path::PathBuf>) -> 
     start_with(|s| {
         s.jwks_ca = ca;
         s.no_tls = Some(true);
-        s.jwt_secret = Some(JWT_SECRET.to_owned());
+        s.jwt_secret = Some(JWT_SECRET.into());
         s.jwks_url = Some(url);
         s.jwt_issuer = Some(issuer);
         s.jwt_audience = Some(AUDIENCE.to_owned());

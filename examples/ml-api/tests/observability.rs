@@ -173,7 +173,7 @@ async fn redis_backend_errors_are_exported() {
     };
     let s = start_with(|c| {
         c.no_tls = Some(true);
-        c.redis_url = Some(redis.url());
+        c.redis_url = Some(redis.url().into());
     })
     .await;
     let admin = s.api_key("scraper", "admin");

@@ -16,13 +16,13 @@ async fn a_token_revoked_on_one_instance_is_refused_by_the_other() {
     let url_a = url.clone();
     let a = start_with(move |s| {
         s.no_tls = Some(true);
-        s.redis_url = Some(url_a);
+        s.redis_url = Some(url_a.into());
     })
     .await;
     // Instance B: same data directory (same JWT secret and users), same Redis.
     let mut s = settings(&a.data());
     s.no_tls = Some(true);
-    s.redis_url = Some(url);
+    s.redis_url = Some(url.into());
     let b = ml_api::run::start(Config::resolve(s, None).unwrap())
         .await
         .unwrap();

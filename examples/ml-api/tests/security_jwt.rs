@@ -516,7 +516,7 @@ async fn jku_and_x5u_urls_are_never_fetched() {
 /// HS256 one: RS256 key `rsa-1` and EdDSA key `ed-1`.
 mod asymmetric {
     use super::*;
-    use ml_api::app::{HardeningOptions, build, json_config};
+    use ml_api::app::{build, hardening_options, json_config};
     use ml_api::auth::Auth;
     use ml_api::bootstrap::bootstrap;
     use ml_api::config::{Config, Settings};
@@ -589,7 +589,7 @@ mod asymmetric {
             json_config(&config).unwrap(),
             &quotas,
             &auth,
-            &HardeningOptions::from_config(&config, false),
+            &hardening_options(&config, false),
         )
         .unwrap();
         let server = Server::bind(config.listen, app, None, server_options(&config).unwrap())

@@ -103,7 +103,7 @@ async fn bearer_requests_recover_within_2s_of_a_redis_restart() {
     let url = redis.url();
     let server = start_with(move |s| {
         s.no_tls = Some(true);
-        s.redis_url = Some(url);
+        s.redis_url = Some(url.into());
         s.predict_rate = Some("1000/minute".into());
     })
     .await;

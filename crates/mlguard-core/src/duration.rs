@@ -1,17 +1,23 @@
-//! Human durations in configuration: `500ms`, `10s`, `5m`, `24h`, or a bare number of seconds.
+//! Human durations in configuration: `500ms`, `10s`, `5m`, `24h`, `7d`, or a bare number of
+//! seconds, as operators write them in environment variables and files.
+//!
+//! What it protects against: a timeout or TTL misread by a unit (`"10"` taken as milliseconds
+//! somewhere, seconds elsewhere) and overflowing values silently wrapped. One parser, one set of
+//! units, overflow refused.
 
 use std::time::Duration;
 
-/// A duration string that does not parse.
+/// A duration string that does not parse. Holds at most the first 40 characters of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a duration: {0:?} (expected e.g. `500ms`, `10s`, `5m`, `2h` or a number of seconds)")]
 pub struct DurationError(pub String);
 
-/// Parses `500ms`, `10s`, `5m`, `2h`, `1d` or a bare number of seconds.
+/// Parses `500ms`, `10s`, `5m`, `2h`, `1d` or a bare number of seconds (surrounding white space
+/// is ignored; units also as `sec`, `min`, `hour(s)`, `day(s)`).
 ///
 /// ```
 /// use std::time::Duration;
-/// use ml_api::config::parse_duration;
+/// use mlguard_core::duration::parse_duration;
 /// assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
 /// assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
 /// assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
