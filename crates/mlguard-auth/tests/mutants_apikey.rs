@@ -99,3 +99,20 @@ fn debug_of_a_key_and_its_record_shows_the_key_id_and_hides_the_secret_and_its_h
         "{shown}"
     );
 }
+
+/// Mutant: the `b'A'..=b'F'` arm deleted from `hex_decode`. A record whose SHA-256 was written
+/// in upper-case hex (RFC 4648's base16 alphabet, as some tools print it) still verifies its
+/// key; a wrong key still does not.
+#[test]
+fn a_record_with_an_upper_case_sha256_still_verifies_its_key() {
+    let (key, mut record) = generate("ci-bot", ["user"]).unwrap();
+    record.sha256 = record.sha256.to_ascii_uppercase();
+    assert!(
+        record.sha256.bytes().any(|b| b.is_ascii_uppercase()),
+        "{}",
+        record.sha256
+    );
+    assert!(record.verify(key.expose_secret()));
+    let (other, _) = generate("other", ["user"]).unwrap();
+    assert!(!record.verify(other.expose_secret()));
+}
