@@ -34,7 +34,11 @@ use std::time::Duration;
 
 /// An identity provider's settings. Build with [`IdentityProvider::new`], check with
 /// [`validate`](Self::validate), then make its [`verifier`](Self::verifier).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` shows the JWKS URL without a userinfo part (`user:password@`, which
+/// [`validate`](Self::validate) refuses), so printing settings that were never validated does
+/// not print a password either.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdentityProvider {
     /// The JWKS URL: `https`, or `http` to a loopback address.
@@ -49,6 +53,31 @@ pub struct IdentityProvider {
     pub refresh_interval: Duration,
     /// PEM file of the CA that signs the provider's certificate (required with `https`).
     pub ca: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for IdentityProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityProvider")
+            .field("jwks_url", &without_userinfo(&self.jwks_url))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("roles_claim", &self.roles_claim)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
+/// `url` with the userinfo of its authority (everything up to the last `@` before the path)
+/// replaced by `[redacted]`; unchanged when it has none.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &rest[at..]).into(),
+        None => url.into(),
+    }
 }
 
 /// The setting an [`IdpError`] is about.
@@ -138,6 +167,14 @@ impl IdentityProvider {
             .parse()
             .map_err(|_| bad(IdpSetting::JwksUrl, "not a URL"))?;
         let host = uri.host().unwrap_or_default();
+        // RFC 3986 section 3.2.1: "user:password" in a URI is deprecated; a JWKS is public, and a
+        // password there would travel into logs with the URL.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(bad(
+                IdpSetting::JwksUrl,
+                "must not carry credentials (user:password@): a JWKS is fetched without them",
+            ));
+        }
         match uri.scheme_str() {
             Some("https") if !host.is_empty() => {
                 if self.ca.is_none() {

@@ -418,3 +418,37 @@ fn identity_provider_settings_are_checked_together() {
     let missing_ca = idp("https://sso/certs").ca("/nonexistent/ca.pem").verifier();
     assert!(missing_ca.unwrap_err().to_string().contains("CA file"));
 }
+
+/// A JWKS URL with credentials (`user:password@`, deprecated by RFC 3986 section 3.2.1) is
+/// refused without echoing them, and `Debug` of the settings never shows them, validated or
+/// not.
+#[test]
+fn a_jwks_url_with_credentials_is_refused_and_never_printed() {
+    use mlguard_auth::idp::{IdentityProvider, IdpSetting};
+    for url in [
+        "https://reader:hunter2@sso/certs",
+        "http://reader:hunter2@127.0.0.1/certs",
+        "https://hunter2@sso/certs?x=1",
+    ] {
+        let idp = IdentityProvider::new(url, "https://sso/realms/ml", "ml-api").ca("ca.pem");
+        let error = idp.validate().unwrap_err();
+        assert_eq!(error.setting, IdpSetting::JwksUrl, "{url}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let shown = format!("{idp:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("[redacted]@") && shown.contains("/certs"),
+            "{shown}"
+        );
+        let refused = idp.verifier().unwrap_err().to_string();
+        assert!(!refused.contains("hunter2"), "{refused}");
+    }
+    // Control: a URL without credentials is shown whole, and an `@` in its path or query is
+    // not userinfo.
+    let plain = IdentityProvider::new("https://sso/certs?who=a@b", "i", "a").ca("ca.pem");
+    assert_eq!(plain.validate(), Ok(()));
+    assert!(
+        format!("{plain:?}").contains("\"https://sso/certs?who=a@b\""),
+        "{plain:?}"
+    );
+}
