@@ -40,63 +40,27 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Builds the authenticators from the data directory and the JWT secret.
+    /// Authenticators over the data directory's `apikeys.json` and `users.json`, with an
+    /// in-memory `jti` denylist and no identity provider: for tests that build a router
+    /// without a database (the server uses [`Auth::with_database`]).
     ///
     /// # Errors
-    /// The key file cannot be opened, or the secret is refused.
+    /// The key or user file cannot be opened, or the secret is refused.
     pub fn new(
         dir: &DataDir,
         jwt_secret: &Secret,
         access_ttl: Duration,
         refresh_ttl: Duration,
     ) -> Result<Self, AuthError> {
-        let revoked: Arc<dyn RevocationStore> = Arc::new(MemoryRevocationStore::new());
-        Self::with_revocations(dir, jwt_secret, access_ttl, refresh_ttl, revoked)
-    }
-
-    /// Like [`Auth::new`], with the `jti` denylist in `revocations` (Redis, when
-    /// `MLGUARD_REDIS_URL` is set, so a token revoked on one instance is refused by all).
-    ///
-    /// # Errors
-    /// The key file cannot be opened, or the secret is refused.
-    pub fn with_revocations(
-        dir: &DataDir,
-        jwt_secret: &Secret,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
-        revocations: Arc<dyn RevocationStore>,
-    ) -> Result<Self, AuthError> {
-        Self::with_identity_provider(dir, jwt_secret, access_ttl, refresh_ttl, revocations, None)
-    }
-
-    /// Like [`Auth::with_revocations`], also accepting the tokens of the identity provider in
-    /// `idp` (its keys from its JWKS URL, fetched on the first unknown `kid` and at most once
-    /// per `jwks_refresh_interval` after that).
-    ///
-    /// # Errors
-    /// As [`Auth::with_revocations`]; or the provider's settings are refused (the CA file
-    /// cannot be read, the roles pointer is invalid).
-    pub fn with_identity_provider(
-        dir: &DataDir,
-        jwt_secret: &Secret,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
-        revocations: Arc<dyn RevocationStore>,
-        idp: Option<&IdpConfig>,
-    ) -> Result<Self, AuthError> {
-        let keys = Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?);
-        let users = Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?);
-        let refresh = Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl));
-        let hasher = PasswordHasher::new();
         Self::build(
-            keys,
-            users,
-            refresh,
+            Arc::new(FileKeyStore::open_or_create(dir.file(files::API_KEYS))?),
+            Arc::new(FileUserStore::open_or_create(dir.file(files::USERS))?),
+            Arc::new(MemoryRefreshStore::new().with_ttl(refresh_ttl)),
             jwt_secret,
             access_ttl,
-            revocations,
-            idp,
-            hasher,
+            Arc::new(MemoryRevocationStore::new()),
+            None,
+            PasswordHasher::new(),
         )
     }
 

@@ -281,7 +281,8 @@ pub struct Database {
 /// [`BootstrapError::Database`]: its message never contains the database URL.
 pub async fn open_database(config: &Config, create_admin: bool) -> Result<Database, BootstrapError> {
     let url = config.database_url();
-    let db_err = |e: mlguard_auth::AuthError| BootstrapError::Database(scrub(&e.to_string(), url.expose()));
+    // mlguard-auth takes the URL and its password out of its connection errors.
+    let db_err = |e: mlguard_auth::AuthError| BootstrapError::Database(e.to_string());
     let dir = DataDir::new(&config.data_dir);
     ensure_private_dir(dir.root()).map_err(io_err(dir.root()))?;
     // The periodic reload must come well within stale_max.
@@ -309,17 +310,4 @@ pub async fn open_database(config: &Config, create_admin: bool) -> Result<Databa
         admin_password,
         imported,
     })
-}
-
-/// `message` without the database URL or its password (a driver error may quote either).
-fn scrub(message: &str, url: &str) -> String {
-    let mut out = message.replace(url, "<database url>");
-    if let Some(rest) = url.split_once("://").map(|(_, r)| r)
-        && let Some((userinfo, _)) = rest.split_once('@')
-        && let Some((_, password)) = userinfo.split_once(':')
-        && !password.is_empty()
-    {
-        out = out.replace(password, "<redacted>");
-    }
-    out
 }

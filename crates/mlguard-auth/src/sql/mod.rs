@@ -162,8 +162,27 @@ impl SqlStoreBuilder {
     ///
     /// # Errors
     /// [`AuthError::Config`] for an unsupported URL or inconsistent settings;
-    /// [`AuthError::Backend`] when the database cannot be reached or migrated.
+    /// [`AuthError::Backend`] when the database cannot be reached or migrated. The error's
+    /// message never contains the URL or its password (a driver error may quote either; both
+    /// are replaced), so it can be logged or shown as it is:
+    ///
+    /// ```
+    /// use mlguard_auth::sql::SqlStore;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // Nothing listens on port 1: the connection is refused.
+    /// let error = SqlStore::builder("postgres://admin:hunter2@127.0.0.1:1/auth")
+    ///     .connect()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(!error.to_string().contains("hunter2"));
+    /// # }
+    /// ```
     pub async fn connect(self) -> Result<SqlStore, AuthError> {
+        let url = self.url.clone();
+        self.connect_unredacted().await.map_err(|e| redact_url(e, &url))
+    }
+
+    async fn connect_unredacted(self) -> Result<SqlStore, AuthError> {
         if self.resync_every.is_zero() || self.resync_every >= self.stale_max {
             return Err(AuthError::Config(format!(
                 "the SQL store's resync interval ({:?}) must be non-zero and shorter than stale_max ({:?})",
@@ -464,6 +483,28 @@ impl SqlStore {
             let _ = tx.send(f.await);
         });
         rx.recv().map_err(|_| stopped())?
+    }
+}
+
+/// `error` with `url`, and the password in it, replaced in its message.
+fn redact_url(error: AuthError, url: &str) -> AuthError {
+    let clean = |message: String| {
+        let mut out = message.replace(url, "<database url>");
+        if let Some(rest) = url.split_once("://").map(|(_, r)| r)
+            && let Some((userinfo, _)) = rest.split_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+        {
+            out = out.replace(password, "<redacted>");
+        }
+        out
+    };
+    match error {
+        AuthError::Config(m) => AuthError::Config(clean(m)),
+        AuthError::Backend(m) => AuthError::Backend(clean(m)),
+        AuthError::Format(m) => AuthError::Format(clean(m)),
+        AuthError::Io(e) => AuthError::Io(std::io::Error::new(e.kind(), clean(e.to_string()))),
+        other => other,
     }
 }
 
@@ -951,6 +992,25 @@ impl IoRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_url_removes_the_url_and_its_password() {
+        let url = "postgres://admin:s3cr%74@db.internal:5432/auth";
+        let quoted = |e: AuthError| e.to_string();
+        let e = redact_url(AuthError::Config(format!("cannot parse {url}")), url);
+        assert_eq!(quoted(e), "invalid configuration: cannot parse <database url>");
+        let e = redact_url(AuthError::Backend("password s3cr%74 refused".into()), url);
+        assert_eq!(quoted(e), "backend error: password <redacted> refused");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, format!("{url} not found"));
+        let e = redact_url(AuthError::Io(io), url);
+        assert_eq!(quoted(e), "store I/O error: <database url> not found");
+        // No password in the URL: nothing else is touched.
+        let e = redact_url(
+            AuthError::Backend("admin@db.internal: refused".into()),
+            "postgres://admin@db.internal/auth",
+        );
+        assert_eq!(quoted(e), "backend error: admin@db.internal: refused");
+    }
 
     /// Pins the values docs/defaults.md states.
     #[test]
