@@ -56,6 +56,7 @@
 //! # }
 //! ```
 
+mod b64;
 mod claims;
 mod error;
 #[cfg(feature = "axum")]

@@ -36,6 +36,7 @@
 //!
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), for clock skew between issuer and server.
 
+use super::b64;
 use super::claims::{Audience, Claims, RawClaims};
 pub use super::error::TokenError;
 pub use super::header::FORBIDDEN_HEADER_PARAMS;
@@ -405,16 +406,23 @@ const SIGNATURE_STACK: usize = 512;
 
 /// Decodes base64url `part` into `stack` when it fits, else into `heap`.
 fn decode_into<'b>(part: &str, stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Result<&'b [u8], TokenError> {
-    // Every 4 characters are at most 3 bytes: `stack` is large enough whenever this holds.
-    if part.len().div_ceil(4) * 3 <= stack.len() {
-        let n = URL_SAFE_NO_PAD
-            .decode_slice(part, stack)
-            .map_err(|_| TokenError::Malformed)?;
-        Ok(&stack[..n])
+    let len = b64::decoded_len(part.len()).ok_or(TokenError::Malformed)?;
+    let buf = if len <= stack.len() {
+        stack
     } else {
-        *heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
-        Ok(heap)
-    }
+        heap.resize(len, 0);
+        heap.as_mut_slice()
+    };
+    let n = b64::decode(part.as_bytes(), buf).map_err(|()| TokenError::Malformed)?;
+    Ok(&buf[..n])
+}
+
+/// Decodes the base64url payload into the UTF-8 text the claims are parsed from (and that
+/// [`Claims`] keeps): one allocation, of the exact size.
+fn decode_payload(part: &str) -> Result<String, TokenError> {
+    let mut bytes = vec![0u8; b64::decoded_len(part.len()).ok_or(TokenError::Malformed)?];
+    b64::decode(part.as_bytes(), &mut bytes).map_err(|()| TokenError::Malformed)?;
+    String::from_utf8(bytes).map_err(|_| TokenError::Malformed)
 }
 
 impl JwtVerifier {
@@ -455,9 +463,7 @@ impl JwtVerifier {
         if !typ_ok {
             return Err(TokenError::WrongType);
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(parts.payload)
-            .map_err(|_| TokenError::Malformed)?;
+        let payload = decode_payload(parts.payload)?;
         self.check_claims(payload, kid.map(Cow::into_owned), now)
     }
 
@@ -487,7 +493,7 @@ impl JwtVerifier {
 
     fn check_claims(
         &self,
-        payload: Vec<u8>,
+        payload: String,
         kid: Option<String>,
         now: SystemTime,
     ) -> Result<VerifiedToken, TokenError> {
@@ -550,7 +556,7 @@ impl JwtVerifier {
         // `exp` is finite and non-negative here; clamp absurd values instead of panicking.
         let expires_at =
             UNIX_EPOCH + Duration::try_from_secs_f64(exp).unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
-        let claims = Claims::new(String::from_utf8(payload).map_err(|_| TokenError::Malformed)?);
+        let claims = Claims::new(payload);
         let roles = self.roles.roles(default_roles, &claims)?;
         Ok(VerifiedToken {
             subject,
