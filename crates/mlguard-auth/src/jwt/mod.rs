@@ -57,6 +57,7 @@
 //! ```
 
 mod b64;
+pub mod cache;
 mod claims;
 mod error;
 #[cfg(feature = "axum")]
