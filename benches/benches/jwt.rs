@@ -8,6 +8,12 @@
 //! (`verify` / `decode`); `verify_at` takes a fixed time instead. EdDSA is there for
 //! reference (signature verification dominates it).
 //!
+//! `mlguard_verify_at` and `mlguard_verify` use the verifier as configured by default, with
+//! its cache of verified tokens: the same token again (what a client sends on each request
+//! until it expires) is a hit, which repeats only the time checks. `mlguard_verify_at_uncached`
+//! turns the cache off (`cache_capacity(0)`): every check, every call, like
+//! `jsonwebtoken::decode`.
+//!
 //! ```text
 //! cargo bench -p mlguard-benches --bench jwt -- --warm-up-time 1 --measurement-time 3
 //! ```
@@ -15,13 +21,15 @@
 //! Instructions (deterministic, unlike the machine's wall time): build with `cargo bench
 //! --no-run`, then `valgrind --tool=callgrind target/release/deps/jwt-* --bench --profile-time 2
 //! '^jwt_hs256/mlguard_verify_at$'` and divide the inclusive instructions of
-//! `jwt::mlguard_once` by its calls (`jwt::jsonwebtoken_once` for the other side). Valgrind
+//! `jwt::mlguard_once` by its calls (`jwt::jsonwebtoken_once` for the other side; the filter
+//! `'^jwt_hs256/mlguard_verify_at_uncached$'` for the full checks). Valgrind
 //! hides the SHA extensions of the CPU, so SHA-256 runs in software there.
 
 #![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mlguard_auth::jwt::cache::DEFAULT_CACHE_CAPACITY;
 use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
@@ -56,6 +64,8 @@ fn validation(alg: Algorithm) -> Validation {
 struct Case {
     token: String,
     ours: JwtVerifier,
+    /// The same verifier without the cache of verified tokens: every call does every check.
+    uncached: JwtVerifier,
     theirs: DecodingKey,
     validation: Validation,
 }
@@ -67,19 +77,23 @@ fn hs256() -> Case {
     )
     .issuer(ISSUER)
     .audience(ISSUER);
-    let ours = JwtVerifier::builder()
-        .key(
-            VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .with_kid("k1"),
-        )
-        .issuer(ISSUER)
-        .audience(ISSUER)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let verifier = |cache| {
+        JwtVerifier::builder()
+            .key(
+                VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .with_kid("k1"),
+            )
+            .issuer(ISSUER)
+            .audience(ISSUER)
+            .cache_capacity(cache)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     Case {
         token: issue(&issuer),
-        ours,
+        ours: verifier(DEFAULT_CACHE_CAPACITY),
+        uncached: verifier(0),
         theirs: DecodingKey::from_secret(&secret),
         validation: validation(Algorithm::HS256),
     }
@@ -91,19 +105,23 @@ fn eddsa() -> Case {
     )
     .issuer(ISSUER)
     .audience(ISSUER);
-    let ours = JwtVerifier::builder()
-        .key(
-            VerifyingKey::from_pem(JwtAlgorithm::EdDSA, ED25519_PUBLIC)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .with_kid("ed1"),
-        )
-        .issuer(ISSUER)
-        .audience(ISSUER)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let verifier = |cache| {
+        JwtVerifier::builder()
+            .key(
+                VerifyingKey::from_pem(JwtAlgorithm::EdDSA, ED25519_PUBLIC)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .with_kid("ed1"),
+            )
+            .issuer(ISSUER)
+            .audience(ISSUER)
+            .cache_capacity(cache)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     Case {
         token: issue(&issuer),
-        ours,
+        ours: verifier(DEFAULT_CACHE_CAPACITY),
+        uncached: verifier(0),
         theirs: DecodingKey::from_ed_pem(ED25519_PUBLIC).unwrap_or_else(|e| panic!("{e}")),
         validation: validation(Algorithm::EdDSA),
     }
@@ -142,6 +160,10 @@ fn bench(c: &mut Criterion) {
             "{name}: mlguard refused"
         );
         assert!(
+            mlguard_once(&case.uncached, &case.token, now),
+            "{name}: mlguard refused"
+        );
+        assert!(
             mlguard_clock_once(&case.ours, &case.token),
             "{name}: mlguard refused"
         );
@@ -155,6 +177,10 @@ fn bench(c: &mut Criterion) {
             "{name}: mlguard accepted a forgery"
         );
         assert!(
+            !mlguard_once(&case.uncached, &tampered, now),
+            "{name}: mlguard accepted a forgery"
+        );
+        assert!(
             !jsonwebtoken_once(&tampered, &case.theirs, &case.validation),
             "{name}: jsonwebtoken accepted a forgery"
         );
@@ -162,6 +188,9 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         group.bench_function("mlguard_verify_at", |b| {
             b.iter(|| mlguard_once(&case.ours, black_box(&case.token), now));
+        });
+        group.bench_function("mlguard_verify_at_uncached", |b| {
+            b.iter(|| mlguard_once(&case.uncached, black_box(&case.token), now));
         });
         group.bench_function("mlguard_verify", |b| {
             b.iter(|| mlguard_clock_once(&case.ours, black_box(&case.token)));

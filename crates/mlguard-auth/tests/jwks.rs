@@ -73,6 +73,9 @@ async fn unknown_kid_fetches_once_per_interval_and_keys_verify() {
         "first unknown kid fetched the set"
     );
     assert_eq!(jwks.len(), 3, "oct and enc keys are refused");
+    // The identity provider may remove a remote key at any time: tokens it verified are
+    // never kept in the verifier's cache of verified tokens (issue 17).
+    assert_eq!(auth.verifier().cached_tokens(), 0);
     let rsa = sign(JwtAlgorithm::RS256, "rsa-remote", RSA_PRIVATE);
     let ed = sign(JwtAlgorithm::EdDSA, "ed-remote", ED_PRIVATE);
     assert!(

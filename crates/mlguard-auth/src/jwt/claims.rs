@@ -141,10 +141,11 @@ impl<'de> RawClaims<'de> {
     /// Parses a decoded payload; anything but one JSON object, or a checked claim appearing
     /// twice, is an error. `aud` is compared with `audiences` (when some are configured).
     pub(super) fn parse(
-        json: &'de [u8],
+        json: &'de str,
         audiences: Option<&HashSet<String>>,
     ) -> Result<Self, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(json);
+        // From `str`: the text is already UTF-8, so strings are not validated again.
+        let mut de = serde_json::Deserializer::from_str(json);
         let claims = ClaimsSeed { audiences }.deserialize(&mut de)?;
         de.end()?;
         Ok(claims)

@@ -27,7 +27,9 @@ pub(super) struct Header<'de> {
 impl<'de> Header<'de> {
     /// Parses a decoded header; anything but one JSON object is [`TokenError::Malformed`].
     pub(super) fn parse(json: &'de [u8]) -> Result<Self, TokenError> {
-        let mut de = serde_json::Deserializer::from_slice(json);
+        // Validated as UTF-8 once, so the parser does not validate each string again.
+        let json = std::str::from_utf8(json).map_err(|_| TokenError::Malformed)?;
+        let mut de = serde_json::Deserializer::from_str(json);
         let header = HeaderSeed
             .deserialize(&mut de)
             .map_err(|_| TokenError::Malformed)?;
@@ -40,7 +42,7 @@ impl<'de> Header<'de> {
     /// `application/` prefix (RFC 7515 section 4.1.9, RFC 9068 section 4).
     pub(super) fn typ_is(&self, want: &str) -> bool {
         match &self.typ {
-            Some(Scalar::Str(typ)) => normalize_typ(typ) == want,
+            Some(Scalar::Str(typ)) => typ_matches(typ, want),
             _ => false,
         }
     }
@@ -120,11 +122,55 @@ impl<'de> Visitor<'de> for HeaderSeed {
     }
 }
 
+/// Whether `typ` normalizes to `want` (already normalized), without allocating: the same
+/// answer as `normalize_typ(typ) == want`.
+fn typ_matches(typ: &str, want: &str) -> bool {
+    let typ = typ.trim();
+    let prefix = "application/";
+    let typ = match typ.get(..prefix.len()) {
+        Some(head) if head.eq_ignore_ascii_case(prefix) => &typ[prefix.len()..],
+        _ => typ,
+    };
+    typ.eq_ignore_ascii_case(want)
+}
+
 /// A `typ` value in canonical form: lowercase, without an `application/` prefix.
 pub(super) fn normalize_typ(typ: &str) -> String {
     let lower = typ.trim().to_ascii_lowercase();
     match lower.strip_prefix("application/") {
         Some(rest) => rest.to_owned(),
         None => lower,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{normalize_typ, typ_matches};
+
+    #[test]
+    fn typ_matches_agrees_with_normalizing() {
+        let typs = [
+            "at+jwt",
+            "AT+JWT",
+            " application/at+jwt ",
+            "Application/At+Jwt",
+            "application/",
+            "applicationat+jwt",
+            "application/application/at+jwt",
+            "JWT",
+            "",
+            "applicatio\u{e9}/at+jwt",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}/at+jwt",
+            "at+jwt\u{e9}",
+        ];
+        for typ in typs {
+            for want in typs.map(normalize_typ) {
+                assert_eq!(
+                    typ_matches(typ, &want),
+                    normalize_typ(typ) == want,
+                    "{typ:?} vs {want:?}"
+                );
+            }
+        }
     }
 }

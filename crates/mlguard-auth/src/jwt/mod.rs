@@ -56,6 +56,8 @@
 //! # }
 //! ```
 
+mod b64;
+pub mod cache;
 mod claims;
 mod error;
 #[cfg(feature = "axum")]

@@ -36,6 +36,8 @@
 //!
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), for clock skew between issuer and server.
 
+use super::b64;
+use super::cache::{DEFAULT_CACHE_CAPACITY, Dates, Entry, TokenCache};
 use super::claims::{Audience, Claims, RawClaims};
 pub use super::error::TokenError;
 pub use super::header::FORBIDDEN_HEADER_PARAMS;
@@ -178,6 +180,7 @@ pub struct JwtVerifier {
     clock: SharedClock,
     roles: RolesSource,
     typ: Option<String>,
+    cache: Option<TokenCache>,
     #[cfg(feature = "jwks")]
     pub(crate) jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -210,6 +213,7 @@ pub struct JwtVerifierBuilder {
     roles_mapper: Option<Arc<dyn RoleMapper>>,
     any_audience: bool,
     typ: Option<String>,
+    cache_capacity: Option<usize>,
     #[cfg(feature = "jwks")]
     jwks: Option<Arc<super::jwks::RemoteJwks>>,
 }
@@ -301,6 +305,16 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// How many verified tokens to keep, so that a client sending the same token again is
+    /// not checked from scratch (default [`DEFAULT_CACHE_CAPACITY`]; `0` turns the cache off).
+    /// A hit repeats the `exp`, `nbf` and `iat` checks against the current time; tokens
+    /// verified with a remote JWKS key or mapped by a [`RoleMapper`] are never cached. See
+    /// [`cache`](super::cache) for why a hit cannot accept a token a full check would refuse.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = Some(capacity);
+        self
+    }
+
     /// Also accepts keys from a remote JWKS (an external identity provider).
     #[cfg(feature = "jwks")]
     pub fn jwks(mut self, jwks: Arc<super::jwks::RemoteJwks>) -> Self {
@@ -376,6 +390,11 @@ impl JwtVerifierBuilder {
             return Err(AuthError::Config("required typ is empty".into()));
         }
         let set = |v: Vec<String>| (!v.is_empty()).then(|| v.into_iter().collect::<HashSet<_>>());
+        // The application's role mapper may answer differently later: verify every time.
+        let capacity = match roles {
+            RolesSource::Mapper(_) => 0,
+            _ => self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+        };
         Ok(JwtVerifier {
             keys: self.keys,
             issuers: set(self.issuers),
@@ -385,6 +404,7 @@ impl JwtVerifierBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             roles,
             typ: self.typ,
+            cache: (capacity > 0).then(|| TokenCache::new(capacity)),
             #[cfg(feature = "jwks")]
             jwks: self.jwks,
         })
@@ -405,16 +425,23 @@ const SIGNATURE_STACK: usize = 512;
 
 /// Decodes base64url `part` into `stack` when it fits, else into `heap`.
 fn decode_into<'b>(part: &str, stack: &'b mut [u8], heap: &'b mut Vec<u8>) -> Result<&'b [u8], TokenError> {
-    // Every 4 characters are at most 3 bytes: `stack` is large enough whenever this holds.
-    if part.len().div_ceil(4) * 3 <= stack.len() {
-        let n = URL_SAFE_NO_PAD
-            .decode_slice(part, stack)
-            .map_err(|_| TokenError::Malformed)?;
-        Ok(&stack[..n])
+    let len = b64::decoded_len(part.len()).ok_or(TokenError::Malformed)?;
+    let buf = if len <= stack.len() {
+        stack
     } else {
-        *heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
-        Ok(heap)
-    }
+        heap.resize(len, 0);
+        heap.as_mut_slice()
+    };
+    let n = b64::decode(part.as_bytes(), buf).map_err(|()| TokenError::Malformed)?;
+    Ok(&buf[..n])
+}
+
+/// Decodes the base64url payload into the UTF-8 text the claims are parsed from (and that
+/// [`Claims`] keeps): one allocation, of the exact size.
+fn decode_payload(part: &str) -> Result<String, TokenError> {
+    let mut bytes = vec![0u8; b64::decoded_len(part.len()).ok_or(TokenError::Malformed)?];
+    b64::decode(part.as_bytes(), &mut bytes).map_err(|()| TokenError::Malformed)?;
+    String::from_utf8(bytes).map_err(|_| TokenError::Malformed)
 }
 
 impl JwtVerifier {
@@ -439,8 +466,58 @@ impl JwtVerifier {
         self.verify_at(token, self.clock.now())
     }
 
+    /// How many verified tokens the cache holds now (see
+    /// [`cache_capacity`](JwtVerifierBuilder::cache_capacity)).
+    ///
+    /// ```
+    /// use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+    /// let secret = [42u8; 32];
+    /// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+    ///     .audience("ml-api");
+    /// let verifier = JwtVerifier::builder()
+    ///     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+    ///     .audience("ml-api")
+    ///     .build()
+    ///     .unwrap();
+    /// let token = issuer.issue("alice", &[], None).unwrap();
+    /// assert!(verifier.verify(token.access_token()).is_ok());
+    /// assert_eq!(verifier.cached_tokens(), 1);
+    /// ```
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
     /// Verifies `token` as of `now`.
     pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
+        let Some(cache) = &self.cache else {
+            return self.verify_uncached(token, now).map(|(verified, _)| verified);
+        };
+        if let Some(hit) = cache.get(token) {
+            // Everything but time was checked when the entry was made, and depends only on
+            // the token and this verifier's fixed configuration.
+            self.check_dates(hit.dates, now)?;
+            return Ok(hit.token);
+        }
+        let (verified, cacheable) = self.verify_uncached(token, now)?;
+        if let Some(dates) = cacheable {
+            cache.insert(
+                token,
+                Entry {
+                    token: verified.clone(),
+                    dates,
+                },
+            );
+        }
+        Ok(verified)
+    }
+
+    /// The full checks; with the token's dates when it may be cached (its key is one of
+    /// this verifier's own, not a remote JWKS key).
+    fn verify_uncached(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<(VerifiedToken, Option<Dates>), TokenError> {
         let parts = split(token, self.max_len)?;
         let (mut stack, mut heap) = ([0u8; HEADER_STACK], Vec::new());
         let header = decode_into(parts.header, &mut stack, &mut heap)?;
@@ -455,10 +532,26 @@ impl JwtVerifier {
         if !typ_ok {
             return Err(TokenError::WrongType);
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(parts.payload)
-            .map_err(|_| TokenError::Malformed)?;
-        self.check_claims(payload, kid.map(Cow::into_owned), now)
+        let payload = decode_payload(parts.payload)?;
+        let own_key = matches!(key, Cow::Borrowed(_));
+        let (verified, dates) = self.check_claims(payload, kid.map(Cow::into_owned), now)?;
+        Ok((verified, own_key.then_some(dates)))
+    }
+
+    /// The time checks, in order: `exp` (required), `nbf`, `iat`, each with the leeway.
+    fn check_dates(&self, dates: Dates, now: SystemTime) -> Result<(), TokenError> {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let leeway = self.leeway.as_secs_f64();
+        if now >= dates.exp + leeway {
+            return Err(TokenError::Expired);
+        }
+        if dates.nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        if dates.iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
     }
 
     fn find_key(&self, kid: Option<&str>) -> Option<Cow<'_, VerifyingKey>> {
@@ -487,27 +580,17 @@ impl JwtVerifier {
 
     fn check_claims(
         &self,
-        payload: Vec<u8>,
+        payload: String,
         kid: Option<String>,
         now: SystemTime,
-    ) -> Result<VerifiedToken, TokenError> {
+    ) -> Result<(VerifiedToken, Dates), TokenError> {
         let claims =
             RawClaims::parse(&payload, self.audiences.as_ref()).map_err(|_| TokenError::Malformed)?;
-        let now = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-        let leeway = self.leeway.as_secs_f64();
-
         let exp = numeric_date(claims.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
         let nbf = numeric_date(claims.nbf, "nbf")?;
         let iat = numeric_date(claims.iat, "iat")?;
-        if now >= exp + leeway {
-            return Err(TokenError::Expired);
-        }
-        if nbf.is_some_and(|nbf| nbf > now + leeway) {
-            return Err(TokenError::NotYetValid);
-        }
-        if iat.is_some_and(|iat| iat > now + leeway) {
-            return Err(TokenError::IssuedInFuture);
-        }
+        let dates = Dates { exp, nbf, iat };
+        self.check_dates(dates, now)?;
 
         if let Some(issuers) = &self.issuers {
             match &claims.iss {
@@ -550,17 +633,20 @@ impl JwtVerifier {
         // `exp` is finite and non-negative here; clamp absurd values instead of panicking.
         let expires_at =
             UNIX_EPOCH + Duration::try_from_secs_f64(exp).unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
-        let claims = Claims::new(String::from_utf8(payload).map_err(|_| TokenError::Malformed)?);
+        let claims = Claims::new(payload);
         let roles = self.roles.roles(default_roles, &claims)?;
-        Ok(VerifiedToken {
-            subject,
-            roles,
-            scopes,
-            jti,
-            expires_at,
-            kid,
-            claims,
-        })
+        Ok((
+            VerifiedToken {
+                subject,
+                roles,
+                scopes,
+                jti,
+                expires_at,
+                kid,
+                claims,
+            },
+            dates,
+        ))
     }
 }
 
