@@ -116,3 +116,29 @@ fn a_record_with_an_upper_case_sha256_still_verifies_its_key() {
     let (other, _) = generate("other", ["user"]).unwrap();
     assert!(!record.verify(other.expose_secret()));
 }
+
+/// Mutants: `ApiKeyInfo::is_active` into `false`, and `<impl Debug for ApiKeyManager>::fmt`
+/// into `Ok(())`. A fresh key lists as active (the existing tests only listed inactive ones),
+/// and the manager prints its store, never a secret.
+#[test]
+fn a_fresh_key_lists_as_active_and_the_manager_prints_its_store_without_secrets() {
+    use mlguard_auth::apikey::{ApiKeyManager, FileKeyStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.json");
+    let store = Arc::new(FileKeyStore::open_or_create(&path).unwrap());
+    let manager = ApiKeyManager::new(store).clock(Arc::new(ManualClock::at_unix(1_900_000_000)));
+    let (key, info) = manager
+        .create("ci-bot", ["user"], Some(Duration::from_secs(3600)))
+        .unwrap();
+    assert!(info.is_active(), "{info:?}");
+    assert!(manager.list().unwrap().iter().all(|k| k.is_active()));
+    let shown = format!("{manager:?}");
+    assert!(
+        shown.starts_with("ApiKeyManager") && shown.contains("FileKeyStore"),
+        "{shown}"
+    );
+    assert!(!shown.contains(key.expose_secret()), "{shown}");
+    // Control: once revoked, it is not active.
+    assert!(manager.revoke(&info.key_id).unwrap());
+    assert!(!manager.list().unwrap()[0].is_active());
+}
