@@ -90,3 +90,26 @@ async fn debug_of_a_response_and_a_grant_shows_the_outcome_and_no_token() {
     );
     assert!(!shown.contains("refresh-secret-value") && !shown.contains(grant.access.access_token()));
 }
+
+/// Mutant: `<impl Debug for TokenEndpoint>::fmt` into `Ok(())`. The endpoint prints its parts
+/// (an operator checks which stores it uses), never a stored password hash.
+#[test]
+fn debug_of_the_endpoint_shows_its_stores_and_no_password_hash() {
+    let hasher = hasher();
+    let hash = hasher.hash_blocking("pw").unwrap();
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(UserRecord {
+        username: "alice".into(),
+        password_hash: hash.clone(),
+        roles: vec!["user".into()],
+        disabled: false,
+    });
+    let endpoint = TokenEndpoint::new(users, issuer()).hasher(hasher);
+    let shown = format!("{endpoint:?}");
+    assert!(shown.starts_with("TokenEndpoint"), "{shown}");
+    assert!(
+        shown.contains("MemoryUserStore") && shown.contains("JwtIssuer"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&hash), "{shown}");
+}
