@@ -72,7 +72,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::events::{self, EXTRACTION_ALARMS, ModelSecStats, PROBLEM_EXTRACTION_SUSPECTED};
-use crate::shapiro::{self, shapiro_wilk_w};
+use crate::shapiro::{self, shapiro_wilk_w_sorted};
 use crate::store::{DetectorStore, MemoryStore};
 
 /// PRADA's parameters.
@@ -230,6 +230,61 @@ pub struct PrincipalState {
     /// Whether each of the last queries was outside the envelope (oldest first).
     #[serde(default)]
     pub outside: VecDeque<bool>,
+    /// `distances` again, sorted by [`f64::total_cmp`]: not serialized, rebuilt (one sort)
+    /// whenever its length differs from `distances`' (after deserializing, say).
+    #[serde(skip)]
+    sorted: SortedDistances,
+}
+
+/// The window of distances in sorted order, kept up to date as distances arrive and leave so
+/// that the per-query test needs no sort. A cache of `distances`: it takes no part in equality
+/// and is not shown by `Debug`.
+#[derive(Clone, Default)]
+struct SortedDistances(Vec<f64>);
+
+impl PartialEq for SortedDistances {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for SortedDistances {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("..")
+    }
+}
+
+impl SortedDistances {
+    /// Where `d` goes (after the values that sort before it).
+    fn position(&self, d: f64) -> usize {
+        self.0.partition_point(|v| v.total_cmp(&d).is_lt())
+    }
+
+    /// Rebuilds from `distances` if the lengths differ (one sort).
+    fn sync(&mut self, distances: &VecDeque<f64>) {
+        if self.0.len() != distances.len() {
+            self.0.clear();
+            self.0.extend(distances.iter().copied());
+            self.0.sort_by(f64::total_cmp);
+        }
+    }
+
+    fn insert(&mut self, d: f64) {
+        let i = self.position(d);
+        self.0.insert(i, d);
+    }
+
+    /// Removes one value equal to `d` (same bits); false if there is none.
+    fn remove(&mut self, d: f64) -> bool {
+        let i = self.position(d);
+        match self.0.get(i) {
+            Some(v) if v.total_cmp(&d).is_eq() => {
+                self.0.remove(i);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl PrincipalState {
@@ -262,8 +317,21 @@ impl PrincipalState {
                 return None;
             }
             Some(d_min) => {
+                self.sorted.sync(&self.distances);
                 self.distances.push_back(d_min);
-                trim(&mut self.distances, config.max_distances);
+                self.sorted.insert(d_min);
+                let mut in_step = true;
+                while self.distances.len() > config.max_distances {
+                    if let Some(old) = self.distances.pop_front() {
+                        in_step &= self.sorted.remove(old);
+                    }
+                }
+                if !in_step {
+                    // Not reached while `sorted` mirrors `distances`; rebuild rather than
+                    // test a wrong sample.
+                    self.sorted.0.clear();
+                    self.sorted.sync(&self.distances);
+                }
                 if d_min > cs.threshold {
                     cs.members.push_back(x.to_vec());
                     cs.admitted.push_back(d_min);
@@ -277,17 +345,23 @@ impl PrincipalState {
         if self.distances.len() < config.min_distances {
             return None;
         }
+        // Over `distances` in arrival order, as before: the sums depend on the order.
         let (mean, std) = mean_std(self.distances.iter().copied());
-        let kept: Vec<f64> = self
-            .distances
-            .iter()
-            .copied()
-            .filter(|d| (d - mean).abs() <= config.outlier_sigmas * std)
-            .collect();
-        let w = shapiro_wilk_w(&kept);
+        self.sorted.sync(&self.distances);
+        let w = shapiro_wilk_w_sorted(kept(&self.sorted.0, mean, config.outlier_sigmas * std));
         self.last_w = w;
         w
     }
+}
+
+/// The values `d` of `sorted` (ascending by [`f64::total_cmp`]) with `|d - mean| <= limit`:
+/// since `d - mean` does not decrease along `sorted`, they are one contiguous slice, found by
+/// two binary searches. With a NaN `limit` it is empty, as the filter `|d - mean| <= limit`
+/// keeps nothing.
+fn kept(sorted: &[f64], mean: f64, limit: f64) -> &[f64] {
+    let lo = sorted.partition_point(|d| d - mean < -limit);
+    let hi = sorted.partition_point(|d| d - mean <= limit);
+    sorted.get(lo..hi).unwrap_or(&[])
 }
 
 impl PrincipalState {
@@ -296,6 +370,7 @@ impl PrincipalState {
     pub fn reset(&mut self) {
         self.classes.clear();
         self.distances.clear();
+        self.sorted.0.clear();
         self.outside.clear();
         self.last_w = None;
     }
@@ -799,6 +874,169 @@ fn blocked_problem(remaining_secs: u64) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shapiro::shapiro_wilk_w;
+    use proptest::prelude::*;
+
+    /// `PrincipalState::observe` as it was before the sorted window (issue 17): filter the
+    /// distances in arrival order into a new Vec, and let `shapiro_wilk_w` copy and sort it.
+    /// The reference the sorted path must match bit for bit.
+    fn observe_reference(s: &mut PrincipalState, config: &PradaConfig, x: &[f64], class: u32) -> Option<f64> {
+        s.queries += 1;
+        let idx = match s.classes.iter().position(|c| c.class == class) {
+            Some(i) => i,
+            None if s.classes.len() < config.max_classes => {
+                s.classes.push(ClassState {
+                    class,
+                    ..ClassState::default()
+                });
+                s.classes.len() - 1
+            }
+            None => return None,
+        };
+        let cs = &mut s.classes[idx];
+        let nearest = cs
+            .members
+            .iter()
+            .map(|y| l2(x, y))
+            .filter(|d| d.is_finite())
+            .min_by(f64::total_cmp);
+        match nearest {
+            None => {
+                cs.members.push_back(x.to_vec());
+                trim(&mut cs.members, config.max_growing_set);
+                return None;
+            }
+            Some(d_min) => {
+                s.distances.push_back(d_min);
+                trim(&mut s.distances, config.max_distances);
+                if d_min > cs.threshold {
+                    cs.members.push_back(x.to_vec());
+                    cs.admitted.push_back(d_min);
+                    trim(&mut cs.members, config.max_growing_set);
+                    trim(&mut cs.admitted, config.max_growing_set);
+                    let (mean, std) = mean_std(cs.admitted.iter().copied());
+                    cs.threshold = cs.threshold.max(mean - std);
+                }
+            }
+        }
+        if s.distances.len() < config.min_distances {
+            return None;
+        }
+        let (mean, std) = mean_std(s.distances.iter().copied());
+        let kept: Vec<f64> = s
+            .distances
+            .iter()
+            .copied()
+            .filter(|d| (d - mean).abs() <= config.outlier_sigmas * std)
+            .collect();
+        let w = shapiro_wilk_w(&kept);
+        s.last_w = w;
+        w
+    }
+
+    fn same_w(a: Option<f64>, b: Option<f64>) -> bool {
+        a.map(f64::to_bits) == b.map(f64::to_bits)
+    }
+
+    /// One query: a coordinate pattern from a small set of values (repeats, zeros of both
+    /// signs, outliers) so that equal distances, `-0.0` and trimmed outliers all occur.
+    fn coordinate() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => -10.0..10.0f64,
+            2 => prop::sample::select(vec![0.0, -0.0, 1.0, 2.0, 0.5]),
+            1 => prop::sample::select(vec![1e3, -1e3, 1e-9]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn sorted_window_gives_the_same_w_bit_for_bit(
+            queries in prop::collection::vec(
+                (prop::collection::vec(coordinate(), 0..=4usize), 0u32..4),
+                1..400,
+            ),
+            min_distances in 3usize..12,
+            extra in 0usize..30,
+            sigmas in prop::sample::select(vec![0.5, 1.0, 2.0, 3.0]),
+            round_trip_at in 0usize..400,
+        ) {
+            let config = PradaConfig {
+                min_distances,
+                max_distances: min_distances + extra,
+                max_growing_set: 6,
+                max_classes: 3,
+                outlier_sigmas: sigmas,
+                ..PradaConfig::default()
+            };
+            let (mut new, mut old) = (PrincipalState::default(), PrincipalState::default());
+            for (i, (x, class)) in queries.iter().enumerate() {
+                if i == round_trip_at {
+                    // The sorted copy is not serialized: it must come back on its own.
+                    let json = serde_json::to_string(&new).unwrap();
+                    prop_assert_eq!(&json, &serde_json::to_string(&old).unwrap());
+                    new = serde_json::from_str(&json).unwrap();
+                    prop_assert!(new.sorted.0.is_empty());
+                }
+                let a = new.observe(&config, x, *class);
+                let b = observe_reference(&mut old, &config, x, *class);
+                prop_assert!(same_w(a, b), "step {}: {:?} != {:?}", i, a, b);
+                prop_assert_eq!(&new, &old);
+                // The sorted copy is either the window sorted, or of another length (not
+                // rebuilt yet, after the round trip, until the next distance arrives).
+                if new.sorted.0.len() == new.distances.len() {
+                    let mut want: Vec<f64> = new.distances.iter().copied().collect();
+                    want.sort_by(f64::total_cmp);
+                    let bits = |v: &f64| v.to_bits();
+                    prop_assert!(want.iter().map(bits).eq(new.sorted.0.iter().map(bits)));
+                } else {
+                    prop_assert!(i >= round_trip_at && new.sorted.0.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_edited_window_is_sorted_again() {
+        let config = PradaConfig {
+            min_distances: 3,
+            max_distances: 5,
+            ..PradaConfig::default()
+        };
+        let (mut new, mut old) = (PrincipalState::default(), PrincipalState::default());
+        for i in 0..8u32 {
+            let x = [f64::from(i * i), 1.0];
+            assert!(same_w(
+                new.observe(&config, &x, 0),
+                observe_reference(&mut old, &config, &x, 0)
+            ));
+        }
+        // Someone replaces the pub window (another length): the sorted copy follows.
+        for s in [&mut new, &mut old] {
+            s.distances = [9.0, 0.5, 3.0, -0.0, 0.0, 7.0].into();
+        }
+        let x = [100.0, 1.0];
+        let (a, b) = (
+            new.observe(&config, &x, 0),
+            observe_reference(&mut old, &config, &x, 0),
+        );
+        assert!(a.is_some() && same_w(a, b), "{a:?} != {b:?}");
+        assert_eq!(new.sorted.0.len(), 5);
+        assert!(new.sorted.0.windows(2).all(|w| w[0] <= w[1]));
+        // Equality and the serialized form ignore the sorted copy.
+        assert_eq!(new, old);
+        assert!(!serde_json::to_string(&new).unwrap().contains("sorted"));
+    }
+
+    #[test]
+    fn kept_is_the_filtered_slice() {
+        let sorted = [-0.0, 0.0, 1.0, 2.0, 2.0, 3.0, 10.0];
+        assert_eq!(kept(&sorted, 2.0, 1.0), [1.0, 2.0, 2.0, 3.0]);
+        assert_eq!(kept(&sorted, 2.0, 2.0), [-0.0, 0.0, 1.0, 2.0, 2.0, 3.0]);
+        assert!(kept(&sorted, 2.0, f64::NAN).is_empty());
+        assert_eq!(kept(&sorted, f64::INFINITY, f64::INFINITY).len(), 7);
+    }
 
     #[test]
     fn growing_set_follows_the_algorithm() {

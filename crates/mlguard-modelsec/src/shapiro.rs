@@ -41,6 +41,19 @@ pub fn shapiro_wilk_w(sample: &[f64]) -> Option<f64> {
     }
     let mut x = sample.to_vec();
     x.sort_by(f64::total_cmp);
+    shapiro_wilk_w_sorted(&x)
+}
+
+/// [`shapiro_wilk_w`] of a sample already sorted ascending by [`f64::total_cmp`] (not copied,
+/// not sorted again): the same W, bit for bit, as `shapiro_wilk_w` of the same values in any
+/// order. PRADA keeps its distances sorted as they arrive and tests a slice of them.
+pub(crate) fn shapiro_wilk_w_sorted(x: &[f64]) -> Option<f64> {
+    let n = x.len();
+    // Sorted by `total_cmp`: a NaN or an infinity, if any, is at one of the two ends.
+    if !(MIN_N..=MAX_N).contains(&n) || !x[0].is_finite() || !x[n - 1].is_finite() {
+        return None;
+    }
+    debug_assert!(x.windows(2).all(|w| w[0].total_cmp(&w[1]).is_le()));
     let range = x[n - 1] - x[0];
     if range.is_nan() || range <= 0.0 {
         return None;
