@@ -113,3 +113,109 @@ fn debug_of_the_endpoint_shows_its_stores_and_no_password_hash() {
     );
     assert!(!shown.contains(&hash), "{shown}");
 }
+
+fn alice(disabled: bool, hash: &str) -> UserRecord {
+    UserRecord {
+        username: "alice".into(),
+        password_hash: hash.to_owned(),
+        roles: vec!["user".into()],
+        disabled,
+    }
+}
+
+/// Mutant: the match guard `!user.disabled` in `refresh_grant` into `true`. A user disabled
+/// after logging in gets no new access token from a refresh token issued before.
+#[tokio::test]
+async fn a_user_disabled_after_login_cannot_refresh() {
+    use mlguard_auth::refresh::MemoryRefreshStore;
+    let hasher = hasher();
+    let hash = hasher.hash_blocking("pw").unwrap();
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(alice(false, &hash));
+    let endpoint = TokenEndpoint::new(users.clone(), issuer())
+        .hasher(hasher)
+        .refresh_tokens(Arc::new(MemoryRefreshStore::new()));
+    let login = endpoint.handle(FORM, b"username=alice&password=pw").await;
+    assert_eq!(login.status(), StatusCode::OK, "{:?}", login.json());
+    let refresh = login.json()["refresh_token"].as_str().unwrap().to_owned();
+    users.insert(alice(true, &hash));
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+    let r = endpoint.handle(FORM, body.as_bytes()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{:?}", r.json());
+    assert_eq!(r.json()["error"], "invalid_grant");
+    assert!(r.json().get("access_token").is_none());
+}
+
+/// Mutant: the match guard `!refresh_token.is_empty()` in `parse_form` into `true`. An empty
+/// `refresh_token` is a malformed request (`invalid_request`), not a token to look up.
+#[tokio::test]
+async fn an_empty_refresh_token_is_an_invalid_request() {
+    let endpoint = TokenEndpoint::new(Arc::new(MemoryUserStore::new()), issuer()).hasher(hasher());
+    let r = endpoint
+        .handle(FORM, b"grant_type=refresh_token&refresh_token=")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{:?}", r.json());
+    assert_eq!(r.json()["error"], "invalid_request");
+}
+
+/// Mutant: `MAX_FORM_BYTES = 16 * 1024` into `16 + 1024`. A form of a few KiB (a long scope
+/// list) is read and answered; one byte over 16 KiB is refused with 413.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn the_route_reads_forms_up_to_16_kib_and_refuses_larger_ones_with_413() {
+    use mlguard_auth::token::{MAX_FORM_BYTES, token_route};
+    use tower::ServiceExt;
+    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(MemoryUserStore::new()), issuer()).hasher(hasher()));
+    let app = axum::Router::new().route("/token", token_route(endpoint));
+    let form = |len: usize| {
+        let mut body = b"username=alice&password=pw&scope=".to_vec();
+        body.resize(len, b'a');
+        http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    let answered = app.clone().oneshot(form(4 * 1024)).await.unwrap();
+    assert_eq!(answered.status(), StatusCode::BAD_REQUEST);
+    let at_limit = app.clone().oneshot(form(MAX_FORM_BYTES)).await.unwrap();
+    assert_eq!(at_limit.status(), StatusCode::BAD_REQUEST);
+    let over = app.oneshot(form(MAX_FORM_BYTES + 1)).await.unwrap();
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Mutants: `<impl Debug for TokenSuccessBody>::fmt` and `<impl Debug for GrantRequest>::fmt`
+/// into `Ok(())`. A success body prints its type, lifetime and scope, never its tokens; a parsed
+/// request prints the grant, user name and scope, never the password or refresh token.
+#[test]
+fn debug_of_a_success_body_and_a_parsed_request_shows_no_secret() {
+    use mlguard_auth::token::{GrantRequest, TokenSuccessBody, parse_form};
+    let body = TokenSuccessBody {
+        access_token: "access-secret",
+        token_type: "bearer",
+        expires_in: 900,
+        refresh_token: Some("refresh-secret"),
+        scope: Some("predict".to_owned()),
+    };
+    let shown = format!("{body:?}");
+    assert!(shown.starts_with("TokenSuccessBody"), "{shown}");
+    assert!(
+        shown.contains("bearer") && shown.contains("900") && shown.contains("predict"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("access-secret") && !shown.contains("refresh-secret"),
+        "{shown}"
+    );
+
+    let password = parse_form(FORM, b"username=alice&password=hunter2&scope=predict").unwrap();
+    assert!(matches!(password, GrantRequest::Password { .. }));
+    let shown = format!("{password:?}");
+    assert!(shown.starts_with("Password") && shown.contains("alice") && shown.contains("predict"));
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let refresh = parse_form(FORM, b"grant_type=refresh_token&refresh_token=rt-secret").unwrap();
+    let shown = format!("{refresh:?}");
+    assert!(
+        shown.starts_with("RefreshToken") && !shown.contains("rt-secret"),
+        "{shown}"
+    );
+}
