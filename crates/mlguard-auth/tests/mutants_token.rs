@@ -219,3 +219,31 @@ fn debug_of_a_success_body_and_a_parsed_request_shows_no_secret() {
         "{shown}"
     );
 }
+
+/// Mutant: `answer`'s guard `is_length_limit_error(&e)` into `true`. A body that fails mid-read
+/// for another reason (the client's connection broke) is a request that could not be read, 400
+/// `invalid_request`, not 413; a body over the limit is still 413 (the test above).
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn a_body_that_fails_mid_read_is_400_not_413() {
+    use mlguard_auth::token::token_route;
+    use tower::ServiceExt;
+    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(MemoryUserStore::new()), issuer()).hasher(hasher()));
+    let app = axum::Router::new().route("/token", token_route(endpoint));
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+        Ok(bytes::Bytes::from_static(b"username=alice&pass")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "peer went away",
+        )),
+    ];
+    let request = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"], "invalid_request", "{json}");
+}
