@@ -58,25 +58,16 @@ pub struct IdentityProvider {
 impl std::fmt::Debug for IdentityProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityProvider")
-            .field("jwks_url", &without_userinfo(&self.jwks_url))
+            .field(
+                "jwks_url",
+                &mlguard_core::secret::url_without_userinfo(&self.jwks_url),
+            )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("roles_claim", &self.roles_claim)
             .field("refresh_interval", &self.refresh_interval)
             .field("ca", &self.ca)
             .finish()
-    }
-}
-
-/// `url` with the userinfo of its authority (everything up to the last `@` before the path)
-/// replaced by `[redacted]`; unchanged when it has none.
-fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => format!("{}[redacted]{}", &url[..start], &rest[at..]).into(),
-        None => url.into(),
     }
 }
 

@@ -56,3 +56,35 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(<redacted>)")
     }
 }
+
+/// The userinfo of `url` (`user` or `user:password`, RFC 3986 section 3.2.1): what stands
+/// before the last `@` of the authority, the part between `://` and the first `/`, `?` or `#`.
+/// `None` when the authority has none, so an `@` in a path or query is never taken for it.
+///
+/// ```
+/// use mlguard_core::secret::url_userinfo;
+/// assert_eq!(url_userinfo("postgres://admin:pw@db/auth"), Some("admin:pw"));
+/// assert_eq!(url_userinfo("https://sso/certs?who=a@b"), None);
+/// ```
+pub fn url_userinfo(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority.rfind('@').map(|at| &authority[..at])
+}
+
+/// `url` with its userinfo (see [`url_userinfo`]) replaced by `[redacted]`: safe to print.
+///
+/// ```
+/// use mlguard_core::secret::url_without_userinfo;
+/// assert_eq!(url_without_userinfo("redis://:pw@cache:6379/0"), "redis://[redacted]@cache:6379/0");
+/// assert_eq!(url_without_userinfo("https://sso/certs"), "https://sso/certs");
+/// ```
+pub fn url_without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    match url_userinfo(url) {
+        Some(userinfo) => {
+            let start = url.find("://").map_or(0, |i| i + 3);
+            format!("{}[redacted]{}", &url[..start], &url[start + userinfo.len()..]).into()
+        }
+        None => url.into(),
+    }
+}

@@ -490,8 +490,7 @@ impl SqlStore {
 fn redact_url(error: AuthError, url: &str) -> AuthError {
     let clean = |message: String| {
         let mut out = message.replace(url, "<database url>");
-        if let Some(rest) = url.split_once("://").map(|(_, r)| r)
-            && let Some((userinfo, _)) = rest.split_once('@')
+        if let Some(userinfo) = mlguard_core::secret::url_userinfo(url)
             && let Some((_, password)) = userinfo.split_once(':')
             && !password.is_empty()
         {
@@ -1010,6 +1009,12 @@ mod tests {
             "postgres://admin@db.internal/auth",
         );
         assert_eq!(quoted(e), "backend error: admin@db.internal: refused");
+        // An `@` in the query is not userinfo: "b" is not taken for a password and replaced.
+        let e = redact_url(
+            AuthError::Backend("b: refused".into()),
+            "postgres://db.internal/auth?options=a:b@c",
+        );
+        assert_eq!(quoted(e), "backend error: b: refused");
     }
 
     /// Pins the values docs/defaults.md states.
