@@ -109,56 +109,24 @@ thread_local! {
     static LAST_SECOND: Cell<Option<(u64, [u8; 19])>> = const { Cell::new(None) };
 }
 
-/// The last second before year 10000 (longer years do not fit the cached form).
-const MAX_CACHED_SECOND: u64 = 253_402_300_799;
-
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `secs` since the Unix epoch, at most [`MAX_CACHED_SECOND`].
-fn date_time(secs: u64) -> [u8; 19] {
-    // Howard Hinnant's `civil_from_days`, for days since 1970-01-01.
-    let days = (secs / 86_400) as i64;
-    let of_day = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, width: usize, mut value: u64| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year as u64);
-    put(5, 2, month as u64);
-    put(8, 2, day as u64);
-    put(11, 2, of_day / 3600);
-    put(14, 2, of_day / 60 % 60);
-    put(17, 2, of_day % 60);
-    out
-}
-
 impl FormatTime for CachedSystemTime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
         let Ok(now) = std::time::SystemTime::now().duration_since(UNIX_EPOCH) else {
             return SystemTime.format_time(w); // before 1970: the general formatter
         };
         let secs = now.as_secs();
-        if secs > MAX_CACHED_SECOND {
-            return SystemTime.format_time(w);
-        }
-        let prefix = LAST_SECOND.with(|last| match last.get() {
-            Some((second, prefix)) if second == secs => prefix,
+        let cached = LAST_SECOND.with(|last| match last.get() {
+            Some((second, prefix)) if second == secs => Some(prefix),
             _ => {
-                let prefix = date_time(secs);
+                let prefix = mlguard_core::clock::utc_date_time(secs)?;
                 last.set(Some((secs, prefix)));
-                prefix
+                Some(prefix)
             }
         });
+        // After year 9999 (no fixed-width form): the general formatter.
+        let Some(prefix) = cached else {
+            return SystemTime.format_time(w);
+        };
         let mut out = [0u8; 27];
         out[..19].copy_from_slice(&prefix);
         out[19] = b'.';
@@ -243,21 +211,6 @@ mod tests {
         let mut out = JsonSafeWriter(Vec::new());
         out.write_all(line.as_bytes()).unwrap();
         assert_eq!(String::from_utf8(out.0).unwrap(), escaped);
-    }
-
-    #[test]
-    fn dates_are_civil_utc() {
-        for (secs, want) in [
-            (0, "1970-01-01T00:00:00"),
-            (951_782_400, "2000-02-29T00:00:00"),
-            (951_868_799, "2000-02-29T23:59:59"),
-            (1_764_637_401, "2025-12-02T01:03:21"),
-            (1_798_761_599, "2026-12-31T23:59:59"),
-            (4_102_444_800, "2100-01-01T00:00:00"),
-            (MAX_CACHED_SECOND, "9999-12-31T23:59:59"),
-        ] {
-            assert_eq!(std::str::from_utf8(&date_time(secs)).unwrap(), want, "{secs}");
-        }
     }
 
     /// The cached timer writes what tracing-subscriber's own timer writes, to the second (the
