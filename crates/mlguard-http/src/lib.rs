@@ -168,4 +168,6 @@ pub mod prometheus;
 pub mod request_id;
 pub mod request_metrics;
 pub mod server;
+#[cfg(feature = "subscriber")]
+pub mod subscriber;
 pub mod tls;
