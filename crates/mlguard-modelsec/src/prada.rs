@@ -95,7 +95,8 @@ pub struct PradaConfig {
     /// Distances needed before the test runs (default 100: below that, W of natural traffic
     /// swings too much; measured in this crate's tests).
     pub min_distances: usize,
-    /// The sliding window of distances tested (default 500; at most 5000, AS R94's limit).
+    /// The sliding window of distances tested (default 500; at most 5000, AS R94's limit;
+    /// above 1000 the test recomputes its coefficients on every query instead of reusing them).
     pub max_distances: usize,
     /// Members kept per class growing set (default 100).
     pub max_growing_set: usize,

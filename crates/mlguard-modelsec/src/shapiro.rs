@@ -6,11 +6,29 @@
 //! The coefficients use Blom's scores `m_i = Φ⁻¹((i - 3/8) / (n + 1/4))` (Φ⁻¹ by Wichura's
 //! AS 241, `PPND16`) and Royston's polynomial corrections of the two outermost coefficients.
 //! Only W is computed (PRADA compares W with a threshold); no p-value.
+//!
+//! The coefficients depend only on the sample size `n` and cost about as much as the rest of
+//! the test (`ppnd16` for each of the `n / 2` scores), while PRADA tests a sample of nearly the
+//! same size on every query. So they are computed once per `n` and kept for the life of the
+//! process, for `n` up to 1000 (twice PRADA's default window of 500): at most
+//! about 2 MB when every size up to it has been used, about 0.5 MB for the default window.
+//! Larger samples (up to [`MAX_N`]) get theirs computed on each call, as before. The cached
+//! values come from the same code, so W is the same, bit for bit.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Smallest sample the test accepts.
 pub const MIN_N: usize = 3;
 /// Largest sample AS R94 is validated for.
 pub const MAX_N: usize = 5000;
+/// Largest sample size whose coefficients are kept once computed (see the module docs).
+const CACHED_MAX_N: usize = 1000;
+
+/// The coefficients of each size `MIN_N..=CACHED_MAX_N`, at index `n - MIN_N`, set on first
+/// use. Read-mostly: once set, a read is an atomic load, no lock.
+static CACHE: [OnceLock<Box<[f64]>>; CACHED_MAX_N - MIN_N + 1] =
+    [const { OnceLock::new() }; CACHED_MAX_N - MIN_N + 1];
 
 /// Royston's correction polynomials for the largest and second largest coefficient.
 const C1: [f64; 6] = [0.0, 0.221_157, -0.147_981, -2.071_19, 4.434_685, -2.706_056];
@@ -48,6 +66,12 @@ pub fn shapiro_wilk_w(sample: &[f64]) -> Option<f64> {
 /// not sorted again): the same W, bit for bit, as `shapiro_wilk_w` of the same values in any
 /// order. PRADA keeps its distances sorted as they arrive and tests a slice of them.
 pub(crate) fn shapiro_wilk_w_sorted(x: &[f64]) -> Option<f64> {
+    w_sorted_with(x, cached_coefficients)
+}
+
+/// [`shapiro_wilk_w_sorted`] with the coefficients of size `n` from `coefficients_of(n)`
+/// (called only once `n` is known to be in `MIN_N..=MAX_N`).
+fn w_sorted_with<A: AsRef<[f64]>>(x: &[f64], coefficients_of: impl FnOnce(usize) -> A) -> Option<f64> {
     let n = x.len();
     // Sorted by `total_cmp`: a NaN or an infinity, if any, is at one of the two ends.
     if !(MIN_N..=MAX_N).contains(&n) || !x[0].is_finite() || !x[n - 1].is_finite() {
@@ -58,7 +82,8 @@ pub(crate) fn shapiro_wilk_w_sorted(x: &[f64]) -> Option<f64> {
     if range.is_nan() || range <= 0.0 {
         return None;
     }
-    let a = coefficients(n);
+    let a = coefficients_of(n);
+    let a = a.as_ref();
     // The full, antisymmetric coefficient vector against the ascending sample:
     // position i (0-based) gets -a[i] in the lower half, +a[n-1-i] in the upper half.
     let half = n / 2;
@@ -91,6 +116,21 @@ pub(crate) fn shapiro_wilk_w_sorted(x: &[f64]) -> Option<f64> {
     let root = (saa * sxx).sqrt();
     let w1 = (root - sax) * (root + sax) / (saa * sxx);
     Some((1.0 - w1).clamp(0.0, 1.0))
+}
+
+/// [`coefficients`] of size `n` (in `MIN_N..=MAX_N`): from [`CACHE`] when `n` is at most
+/// [`CACHED_MAX_N`] (computed and stored on first use), computed afresh otherwise.
+fn cached_coefficients(n: usize) -> Cow<'static, [f64]> {
+    let Some(cell) = n.checked_sub(MIN_N).and_then(|i| CACHE.get(i)) else {
+        return Cow::Owned(coefficients(n));
+    };
+    if let Some(a) = cell.get() {
+        return Cow::Borrowed(a);
+    }
+    // Computed before taking the cell, so no thread waits on another's computation; threads
+    // racing on the same `n` compute the same values and the first to finish stores them.
+    let fresh = coefficients(n).into_boxed_slice();
+    Cow::Borrowed(cell.get_or_init(|| fresh))
 }
 
 /// The `n / 2` positive coefficients `a_1 >= a_2 >= ...` (for the largest order statistics).
@@ -300,6 +340,71 @@ mod tests {
         assert!(shapiro_wilk_w(&[2.0; 10]).is_none());
         assert!(shapiro_wilk_w(&[1.0, f64::NAN, 3.0]).is_none());
         assert!(shapiro_wilk_w(&vec![1.0; MAX_N + 1]).is_none());
+    }
+
+    /// `n` pseudo-random values (xorshift64*), sorted as PRADA keeps them.
+    fn sorted_sample(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        let mut x: Vec<f64> = (0..n)
+            .map(|_| {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                #[allow(clippy::cast_precision_loss)]
+                let v = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64;
+                v / 9_007_199_254_740_992.0
+            })
+            .collect();
+        x.sort_by(f64::total_cmp);
+        x
+    }
+
+    /// W with coefficients computed afresh for this call, never from the cache.
+    fn fresh_w(x: &[f64]) -> Option<f64> {
+        w_sorted_with(x, coefficients)
+    }
+
+    #[test]
+    fn cached_coefficients_give_the_same_w_bit_for_bit() {
+        let sizes = (MIN_N..=CACHED_MAX_N).chain([CACHED_MAX_N + 1, 1777, MAX_N]);
+        for n in sizes {
+            let x = sorted_sample(n, 0x9e37_79b9_7f4a_7c15 ^ n as u64);
+            let want = fresh_w(&x).unwrap().to_bits();
+            // The first call may fill the cache, the second reads it.
+            for _ in 0..2 {
+                assert_eq!(shapiro_wilk_w_sorted(&x).map(f64::to_bits), Some(want), "n = {n}");
+                let a = cached_coefficients(n);
+                assert_eq!(matches!(a, Cow::Borrowed(_)), n <= CACHED_MAX_N, "n = {n}");
+                let bits = |v: &[f64]| v.iter().map(|c| c.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&coefficients(n)), "n = {n}");
+            }
+            assert_eq!(
+                CACHE.get(n - MIN_N).is_some_and(|c| c.get().is_some()),
+                n <= CACHED_MAX_N
+            );
+            // And through the public entry point, which copies and sorts.
+            let mut shuffled = x.clone();
+            shuffled.reverse();
+            assert_eq!(shapiro_wilk_w(&shuffled).map(f64::to_bits), Some(want), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn threads_racing_to_fill_the_cache_all_get_the_same_w() {
+        // The sizes the other cache test reaches last, so the threads most likely find the
+        // cells empty and race to fill them.
+        let sizes = [CACHED_MAX_N, CACHED_MAX_N - 1, CACHED_MAX_N - 2, 997];
+        let samples: Vec<Vec<f64>> = sizes.iter().map(|&n| sorted_sample(n, n as u64)).collect();
+        let want: Vec<u64> = samples.iter().map(|x| fresh_w(x).unwrap().to_bits()).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for (x, want) in samples.iter().zip(&want) {
+                        assert_eq!(shapiro_wilk_w_sorted(x).map(f64::to_bits), Some(*want));
+                    }
+                });
+            }
+        });
     }
 
     #[test]
