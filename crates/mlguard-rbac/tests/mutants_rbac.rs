@@ -2,8 +2,15 @@
 //! requirement or a refusal in logs and errors, the dry-run accessor, and what a permission
 //! map reports about itself. Each test fails with its mutant applied (checked by hand).
 
-use http::Method;
-use mlguard_rbac::{Authorizer, DenyReason, PermissionMap, Policy, Requirement};
+use http::{Method, Request, Response};
+use mlguard_rbac::{Authorizer, DenyReason, GuardLayer, PermissionMap, Policy, Requirement};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::future::Ready;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use tower::{Layer, Service, ServiceExt};
 
 fn policy() -> Policy {
     Policy::builder()
@@ -68,4 +75,110 @@ fn a_permission_map_counts_and_lists_its_entries() {
         .build()
         .expect("a valid map");
     assert_eq!(one.len(), 1);
+}
+
+/// A builder's `Debug` shows how many entries it holds (not their contents, which are not
+/// validated yet).
+#[test]
+fn a_builder_shows_its_entry_count() {
+    let builder = PermissionMap::builder()
+        .public(Method::GET, "/health")
+        .permission(Method::POST, "/predict", "model:predict");
+    assert_eq!(format!("{builder:?}"), "PermissionMapBuilder { entries: 2 }");
+}
+
+/// An inner service that is never ready (a full concurrency limit, a closed pool).
+#[derive(Clone)]
+struct NeverReady;
+
+impl Service<Request<()>> for NeverReady {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Pending
+    }
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        std::future::ready(Ok(Response::new("served".to_owned())))
+    }
+}
+
+/// The guard passes its inner service's back-pressure on: a guard that said "ready" over a
+/// service that is not would make its caller call a service that cannot take the request.
+#[test]
+fn the_guard_is_ready_only_when_its_inner_service_is() {
+    let map = PermissionMap::builder()
+        .public(Method::GET, "/health")
+        .build()
+        .expect("a valid map");
+    let layer = GuardLayer::try_new(&Authorizer::new(policy()), map).expect("a valid guard");
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut guard = layer.layer(NeverReady);
+    assert!(guard.poll_ready(&mut cx).is_pending());
+    // Control: over a ready service, ready.
+    let mut ready = layer.layer(tower::service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    }));
+    assert!(matches!(ready.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `route` field of the guard's warning for an unmapped path that a client chose: cut at
+/// 256 bytes, back to a character boundary when byte 256 falls inside a character.
+async fn logged_route(path: &str) -> String {
+    let map = PermissionMap::builder().build().expect("an empty map");
+    let layer = GuardLayer::try_new(&Authorizer::new(policy()), map).expect("a valid guard");
+    let service = layer.layer(tower::service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    }));
+    let request = Request::get(path).body(()).expect("a valid request");
+    let buf = Buffer::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let response = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        service.oneshot(request).await.expect("infallible")
+    };
+    assert_eq!(response.status(), 403);
+    let text = String::from_utf8(buf.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+    let event: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["target"] == "mlguard_rbac")
+        .expect("the guard's warning");
+    event["fields"]["route"]
+        .as_str()
+        .expect("a route field")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_long_unmapped_route_is_logged_cut_at_a_character_boundary() {
+    // 255 ASCII bytes, then a 2-byte character across byte 256, then more.
+    let path = format!("/{}é{}", "a".repeat(254), "b".repeat(100));
+    assert!(!path.is_char_boundary(256));
+    assert_eq!(logged_route(&path).await, path[..255]);
+    // Control: a path within the bound is logged whole.
+    let short = format!("/{}", "c".repeat(100));
+    assert_eq!(logged_route(&short).await, short);
 }
