@@ -3,7 +3,10 @@
 //! map reports about itself. Each test fails with its mutant applied (checked by hand).
 
 use http::{Method, Request, Response};
-use mlguard_rbac::{Authorizer, DenyReason, GuardLayer, PermissionMap, Policy, Requirement};
+use mlguard_rbac::{
+    Authorizer, DenyReason, GuardLayer, PermissionMap, Policy, RequirePermissionLayer, RequireRoleLayer,
+    Requirement,
+};
 use serde_json::Value;
 use std::convert::Infallible;
 use std::future::Ready;
@@ -124,6 +127,22 @@ fn the_guard_is_ready_only_when_its_inner_service_is() {
     assert!(matches!(ready.poll_ready(&mut cx), Poll::Ready(Ok(()))));
 }
 
+/// The per-route layers too (`Authorize`, made by both `RequirePermissionLayer` and
+/// `RequireRoleLayer`).
+#[test]
+fn a_per_route_check_is_ready_only_when_its_inner_service_is() {
+    let authz = Authorizer::new(policy());
+    let permission = RequirePermissionLayer::try_new(&authz, "model:predict").expect("a permission");
+    let role = RequireRoleLayer::try_new(&authz, "user").expect("a defined role");
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(permission.layer(NeverReady).poll_ready(&mut cx).is_pending());
+    assert!(role.layer(NeverReady).poll_ready(&mut cx).is_pending());
+    let mut ready = permission.layer(tower::service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    }));
+    assert!(matches!(ready.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+}
+
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
 
@@ -181,4 +200,27 @@ async fn a_long_unmapped_route_is_logged_cut_at_a_character_boundary() {
     // Control: a path within the bound is logged whole.
     let short = format!("/{}", "c".repeat(100));
     assert_eq!(logged_route(&short).await, short);
+}
+
+/// A permission of exactly `MAX_LEN` bytes is valid; one byte more is too long.
+#[test]
+fn a_permission_may_be_exactly_max_len_bytes_long() {
+    use mlguard_rbac::permission::{MAX_LEN, check};
+    use mlguard_rbac::{Permission, PermissionError};
+    let at_max = format!("model:{}", "p".repeat(MAX_LEN - "model:".len()));
+    assert_eq!(at_max.len(), MAX_LEN);
+    assert_eq!(check(&at_max), Ok(()));
+    assert!(Permission::parse(&at_max).is_ok());
+    let over = format!("{at_max}x");
+    assert_eq!(check(&over), Err(PermissionError::TooLong));
+}
+
+#[test]
+fn only_a_permission_with_a_star_segment_is_a_wildcard() {
+    use mlguard_rbac::Permission;
+    let p = |s: &str| Permission::parse(s).expect("a valid permission");
+    assert!(!p("model:predict").is_wildcard());
+    assert!(p("model:*").is_wildcard());
+    assert!(p("*").is_wildcard());
+    assert!(p("*:read").is_wildcard());
 }
