@@ -142,3 +142,17 @@ fn a_fresh_key_lists_as_active_and_the_manager_prints_its_store_without_secrets(
     assert!(manager.revoke(&info.key_id).unwrap());
     assert!(!manager.list().unwrap()[0].is_active());
 }
+
+/// Mutant: `name.chars().count() > MAX_KEY_NAME_LEN` into `>=`. A name of exactly the maximum
+/// (in characters, not bytes) is accepted; one more character is refused.
+#[test]
+fn a_key_name_may_be_exactly_the_maximum_length_in_characters() {
+    use mlguard_auth::apikey::{ApiKeyManager, MAX_KEY_NAME_LEN};
+    let manager = ApiKeyManager::new(Arc::new(MemoryKeyStore::new()));
+    // Two-byte characters: a byte count would refuse this name.
+    let at_max = "é".repeat(MAX_KEY_NAME_LEN);
+    let (_, info) = manager.create(&at_max, ["user"], None).unwrap();
+    assert_eq!(info.name, at_max);
+    let over = "e".repeat(MAX_KEY_NAME_LEN + 1);
+    assert!(manager.create(&over, ["user"], None).is_err());
+}

@@ -224,3 +224,13 @@ fn only_a_permission_with_a_star_segment_is_a_wildcard() {
     assert!(p("*").is_wildcard());
     assert!(p("*:read").is_wildcard());
 }
+
+#[test]
+fn a_permission_shows_itself_as_written() {
+    use mlguard_rbac::Permission;
+    let p = Permission::parse("model:predict").expect("a valid permission");
+    let text: &str = p.as_ref();
+    assert_eq!(text, "model:predict");
+    assert_eq!(p.as_str(), "model:predict");
+    assert_eq!(format!("{p:?}"), r#"Permission("model:predict")"#);
+}
