@@ -156,3 +156,17 @@ fn a_key_name_may_be_exactly_the_maximum_length_in_characters() {
     let over = "e".repeat(MAX_KEY_NAME_LEN + 1);
     assert!(manager.create(&over, ["user"], None).is_err());
 }
+
+/// Mutant: `ttl < 1 s` into `<=`. An expiry of exactly one second is the shortest allowed.
+#[test]
+fn a_key_may_expire_in_exactly_one_second_and_not_less() {
+    use mlguard_auth::apikey::ApiKeyManager;
+    let manager = ApiKeyManager::new(Arc::new(MemoryKeyStore::new()))
+        .clock(Arc::new(ManualClock::at_unix(1_900_000_000)));
+    let (_, info) = manager
+        .create("short", ["user"], Some(Duration::from_secs(1)))
+        .unwrap();
+    assert_eq!(info.expires_at, Some(1_900_000_001));
+    let below = Duration::from_millis(999);
+    assert!(manager.create("shorter", ["user"], Some(below)).is_err());
+}

@@ -234,3 +234,14 @@ fn a_permission_shows_itself_as_written() {
     assert_eq!(p.as_str(), "model:predict");
     assert_eq!(format!("{p:?}"), r#"Permission("model:predict")"#);
 }
+
+/// A policy prints its role names, sorted (what an operator checks at start-up).
+#[test]
+fn a_policy_shows_its_roles_sorted() {
+    let policy = Policy::builder()
+        .role("user", ["model:predict"])
+        .role("admin", ["keys:*"])
+        .build()
+        .expect("a valid policy");
+    assert_eq!(format!("{policy:?}"), r#"Policy { roles: ["admin", "user"] }"#);
+}
