@@ -170,3 +170,19 @@ fn a_key_may_expire_in_exactly_one_second_and_not_less() {
     let below = Duration::from_millis(999);
     assert!(manager.create("shorter", ["user"], Some(below)).is_err());
 }
+
+/// Mutants: `MemoryKeyStore::remove` into `true` or `false`. It says whether there was such a
+/// key, and the key is gone after.
+#[test]
+fn removing_a_key_from_the_memory_store_says_whether_it_was_there() {
+    use mlguard_auth::apikey::KeyStore;
+    let store = MemoryKeyStore::new();
+    let (key, record) = generate("svc", ["user"]).unwrap();
+    let id = key.key_id().to_owned();
+    store.insert(record);
+    assert!(store.get(&id).unwrap().is_some());
+    assert!(store.remove(&id));
+    assert!(store.get(&id).unwrap().is_none());
+    assert!(!store.remove(&id));
+    assert!(!store.remove("no-such-key"));
+}
