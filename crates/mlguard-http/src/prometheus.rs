@@ -18,11 +18,19 @@
 //! assert!(!text.contains("other_total"));
 //! ```
 //!
+//! A server's own families (its request counts and durations, its business counters, figures
+//! read from other crates at scrape time) go to a [`Registry`] of its own, which renders them
+//! with the layers' global families appended: what `GET /metrics` serves.
+//!
 //! [`DEFAULT_PREFIX`]: crate::request_metrics::DEFAULT_PREFIX
 
-use crate::request_metrics::DURATION_BUCKETS;
+use crate::request_metrics::{DEFAULT_PREFIX, DURATION_BUCKETS, RequestMetricsLayer};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use std::sync::OnceLock;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// The content type of the Prometheus text exposition format, for the `/metrics` answer.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The global recorder's handle: installed by the first call, `None` when the program had
 /// installed another global recorder (logged once).
@@ -80,4 +88,123 @@ pub fn local_recorder(prefix: &str) -> PrometheusRecorder {
         // Only an empty bucket list is refused; DURATION_BUCKETS is a non-empty constant.
         .unwrap_or_else(|_| PrometheusBuilder::new())
         .build_recorder()
+}
+
+/// A figure read at scrape time (see [`Registry::on_scrape`]).
+type Scrape = Arc<dyn Fn() + Send + Sync>;
+
+/// One server's metrics, for its `/metrics` route: a recorder of its own (two servers in one
+/// process count apart), the request families of a [`RequestMetricsLayer`] with its prefix
+/// ([`request_layer`](Self::request_layer)), its own counters ([`record`](Self::record)), figures
+/// read from other crates when scraped ([`on_scrape`](Self::on_scrape), e.g. a rate limiter's
+/// counters), and, appended when rendered, the `mlguard_http_*` families this crate's layers
+/// record to the global recorder (installed by [`Registry::new`]). Cheap to clone.
+///
+/// ```
+/// use mlguard_http::prometheus::Registry;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let queue = Arc::new(AtomicU64::new(3));
+/// let depth = queue.clone();
+/// let registry = Registry::new("svc_http_").on_scrape(move || {
+///     metrics::gauge!("svc_queue_depth").set(depth.load(Ordering::Relaxed) as f64);
+/// });
+/// registry.record(|| metrics::counter!("svc_jobs_total").increment(2));
+/// let text = registry.render();
+/// assert!(text.contains("svc_jobs_total 2"));
+/// assert!(text.contains("svc_queue_depth 3"));
+/// // Mount `registry.request_layer()` on the router for the request families.
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    prefix: Arc<str>,
+    scrapes: Vec<Scrape>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("prefix", &self.prefix)
+            .field("scrapes", &self.scrapes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry whose request families are named `{prefix}requests_total` and
+    /// `{prefix}request_duration_seconds` ([`local_recorder`]). Installs the global recorder
+    /// ([`install_global`]) now, before the first request, so no layer event is lost.
+    #[must_use]
+    pub fn new(prefix: &str) -> Self {
+        let recorder = Arc::new(local_recorder(prefix));
+        let handle = recorder.handle();
+        let _ = install_global();
+        Self {
+            recorder,
+            handle,
+            prefix: prefix.into(),
+            scrapes: Vec::new(),
+        }
+    }
+
+    /// Also runs `scrape` at each [`render`](Self::render), with this registry's recorder
+    /// current: for figures another component keeps (a gauge set from a count, counters
+    /// exported by a rate limiter). Clones made before this call do not run it.
+    #[must_use]
+    pub fn on_scrape(mut self, scrape: impl Fn() + Send + Sync + 'static) -> Self {
+        self.scrapes.push(Arc::new(scrape));
+        self
+    }
+
+    /// The request counts and durations, into this registry (mount it inside the routing,
+    /// where the matched route is known).
+    pub fn request_layer(&self) -> RequestMetricsLayer {
+        RequestMetricsLayer::new()
+            .prefix(&self.prefix)
+            .recorder(self.recorder.clone())
+    }
+
+    /// Runs `f` with this registry's recorder current: the `metrics` macros in it record here.
+    pub fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        let recorder: &PrometheusRecorder = &self.recorder;
+        metrics::with_local_recorder(recorder, f)
+    }
+
+    /// The Prometheus text: the scrape-time figures read now, this registry's families, then
+    /// the global `mlguard_http_*` ones (each family once).
+    pub fn render(&self) -> String {
+        self.record(|| self.scrapes.iter().for_each(|scrape| scrape()));
+        self.handle.run_upkeep();
+        let mut text = self.handle.render();
+        text.push_str(&render_global(DEFAULT_PREFIX));
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two registries in one process count apart, each runs its own scrape-time figures, and
+    /// a clone shares the counts.
+    #[test]
+    fn registries_count_apart_and_clones_share() {
+        let a = Registry::new("a_http_").on_scrape(|| metrics::gauge!("scraped").set(1.0));
+        let b = Registry::new("b_http_");
+        a.record(|| metrics::counter!("jobs_total").increment(2));
+        a.clone().record(|| metrics::counter!("jobs_total").increment(1));
+        b.record(|| metrics::counter!("jobs_total").increment(5));
+        let (text_a, text_b) = (a.render(), b.render());
+        assert!(text_a.contains("jobs_total 3"), "{text_a}");
+        assert!(text_a.contains("scraped 1"), "{text_a}");
+        assert!(text_b.contains("jobs_total 5"), "{text_b}");
+        assert!(!text_b.contains("scraped"), "{text_b}");
+        assert_eq!(
+            format!("{a:?}"),
+            r#"Registry { prefix: "a_http_", scrapes: 1, .. }"#
+        );
+    }
 }

@@ -30,19 +30,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
-use metrics::{Recorder, counter, with_local_recorder};
-use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
+use metrics::counter;
 use mlguard_auth::AuthFailure;
 use mlguard_auth::token::{TokenFailure, TokenOutcome};
 use mlguard_core::Principal;
+use mlguard_http::prometheus::Registry;
 use mlguard_http::request_metrics::RequestMetricsLayer;
 use mlguard_ratelimit::RateLimiter;
-use std::sync::Arc;
 
 /// Where the metrics are served.
 pub const METRICS_PATH: &str = "/metrics";
 /// The Prometheus text exposition format.
-pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE_TEXT: &str = mlguard_http::prometheus::CONTENT_TYPE;
 /// Prefix of the request count and duration families ([`RequestMetricsLayer::prefix`]).
 pub const HTTP_PREFIX: &str = "ml_api_http_";
 /// Prefix of the metric families of mlguard-http's layers.
@@ -50,26 +49,11 @@ pub const LAYER_PREFIX: &str = mlguard_http::request_metrics::DEFAULT_PREFIX;
 /// Route label of requests no route matched.
 pub const UNMATCHED: &str = mlguard_http::request_metrics::UNMATCHED;
 
-/// The server's metrics: a Prometheus recorder and the rate limiters to read at scrape time.
-/// Cheap to clone.
-#[derive(Clone)]
+/// The server's metrics: mlguard-http's [`Registry`] with the rate limiters' and the model
+/// guard's counters read at scrape time. Cheap to clone.
+#[derive(Clone, Debug)]
 pub struct Metrics {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    recorder: Arc<PrometheusRecorder>,
-    handle: PrometheusHandle,
-    limiters: Vec<(&'static str, RateLimiter)>,
-    model_guard: Option<mlguard_modelsec::ModelGuard>,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics")
-            .field("limiters", &self.inner.limiters.len())
-            .finish_non_exhaustive()
-    }
+    registry: Registry,
 }
 
 impl Metrics {
@@ -81,73 +65,50 @@ impl Metrics {
     /// assert!(metrics.render().contains(r#"ml_api_predictions_total{class="setosa"} 1"#));
     /// ```
     pub fn new(quotas: Option<&Quotas>) -> Self {
-        let recorder = Arc::new(mlguard_http::prometheus::local_recorder(HTTP_PREFIX));
-        let handle = recorder.handle();
-        let limiters = quotas
-            .map(|q| {
-                vec![
-                    ("token-ip", q.token_ip.limiter().clone()),
-                    ("token-user", q.token_user.limiter().clone()),
-                    ("predict", q.predict.limiter().clone()),
-                    ("crypto", q.crypto.limiter().clone()),
-                ]
-            })
-            .unwrap_or_default();
-        // Installed now, before the first request, so no layer event is lost.
-        let _ = mlguard_http::prometheus::install_global();
-        Self {
-            inner: Arc::new(Inner {
-                recorder,
-                handle,
-                limiters,
-                model_guard: None,
-            }),
-        }
+        let registry = Registry::new(HTTP_PREFIX);
+        let Some(q) = quotas else {
+            return Self { registry };
+        };
+        let limiters: Vec<(&'static str, RateLimiter)> = vec![
+            ("token-ip", q.token_ip.limiter().clone()),
+            ("token-user", q.token_user.limiter().clone()),
+            ("predict", q.predict.limiter().clone()),
+            ("crypto", q.crypto.limiter().clone()),
+        ];
+        let registry = registry.on_scrape(move || {
+            for (policy, limiter) in &limiters {
+                mlguard_ratelimit::metrics::export(limiter, "ml_api_", policy);
+            }
+        });
+        Self { registry }
     }
 
     /// Exports `guard`'s counters (extraction alarms, out-of-distribution rows, spent budgets)
-    /// at each scrape. Call before the metrics are shared (it is a no-op on a clone).
+    /// at each scrape. Call before the metrics are shared (clones made before do not export them).
     #[must_use]
-    pub fn with_model_guard(mut self, guard: &mlguard_modelsec::ModelGuard) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.model_guard = Some(guard.clone());
+    pub fn with_model_guard(self, guard: &mlguard_modelsec::ModelGuard) -> Self {
+        let guard = guard.clone();
+        Self {
+            registry: self.registry.on_scrape(move || guard.export_metrics()),
         }
-        self
     }
 
     /// Request counts and durations by route, method and status, into this server's recorder.
     /// Mount it with `Router::layer` (inside the routing, where the matched path is known).
     pub fn request_layer(&self) -> RequestMetricsLayer {
-        RequestMetricsLayer::new()
-            .prefix(HTTP_PREFIX)
-            .recorder(self.inner.recorder.clone())
-    }
-
-    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        let recorder: &dyn Recorder = self.inner.recorder.as_ref();
-        with_local_recorder(recorder, f)
+        self.registry.request_layer()
     }
 
     /// Counts one prediction of `class`.
     pub fn record_prediction(&self, class: &str) {
         let class = class.to_owned();
-        self.with(|| counter!("ml_api_predictions_total", "class" => class).increment(1));
+        self.registry
+            .record(|| counter!("ml_api_predictions_total", "class" => class).increment(1));
     }
 
     /// The Prometheus text, with the rate limiters' counters read now.
     pub fn render(&self) -> String {
-        self.with(|| {
-            for (policy, limiter) in &self.inner.limiters {
-                mlguard_ratelimit::metrics::export(limiter, "ml_api_", policy);
-            }
-            if let Some(guard) = &self.inner.model_guard {
-                guard.export_metrics();
-            }
-        });
-        self.inner.handle.run_upkeep();
-        let mut text = self.inner.handle.render();
-        text.push_str(&mlguard_http::prometheus::render_global(LAYER_PREFIX));
-        text
+        self.registry.render()
     }
 
     fn record_outcome(
@@ -157,7 +118,7 @@ impl Metrics {
         failure: Option<AuthFailure>,
         outcome: Option<TokenFailure>,
     ) {
-        self.with(|| {
+        self.registry.record(|| {
             match status {
                 StatusCode::UNAUTHORIZED => {
                     let reason = failure.map_or("unknown", AuthFailure::as_str);
