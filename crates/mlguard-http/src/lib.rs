@@ -79,7 +79,9 @@
 //! per raw path, so a scanner cannot exhaust the metrics store), method and status, so a burst
 //! of 401, 403 or 429 shows on a dashboard. With the `axum` feature the route is axum's matched
 //! path; otherwise a closure gives it. With the `prometheus` feature, `prometheus` installs the
-//! process-wide recorder they record to and renders their families for a server's `/metrics`.
+//! process-wide recorder they record to, and its `Registry` keeps a server's own families (its
+//! requests, its counters, figures read at scrape time) and renders them with the layers' for
+//! the server's `/metrics`.
 //!
 //! ## `log_format` (feature `subscriber`): logs that cannot be forged
 //! Log forging: a value with a line break, control character, ANSI escape or bidi control
@@ -90,7 +92,8 @@
 //! A slow or stuck log sink (a terminal, a full pipe, a stalled collector) slowing or stopping
 //! requests, and a `write` system call per access-log line on the request thread: lines go
 //! through a bounded queue to one writer thread (tracing-appender's `non_blocking`, lossy);
-//! when the queue is full, lines are dropped and counted, never waited for.
+//! when the queue is full, lines are dropped and counted, never waited for. `subscriber::init`
+//! installs both, with `RUST_LOG` as the filter, in one call.
 //!
 //! ## [`problem`]: one shape for every refusal
 //! Framework-made 404, 405, 408, 413, 415 (and 400/422, 5xx) with plain-text bodies that differ

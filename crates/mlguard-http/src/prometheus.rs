@@ -70,7 +70,7 @@ pub fn render_global(prefix: &str) -> String {
 }
 
 /// A recorder of a server's own (not installed globally) for a
-/// [`RequestMetricsLayer`](crate::request_metrics::RequestMetricsLayer) with `prefix`: its
+/// [`RequestMetricsLayer`] with `prefix`: its
 /// `{prefix}request_duration_seconds` histogram gets the [`DURATION_BUCKETS`].
 ///
 /// ```
