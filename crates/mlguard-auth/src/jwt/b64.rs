@@ -150,6 +150,31 @@ mod tests {
         }
     }
 
+    /// Two (or more) characters outside the alphabet in one group are refused too: the marks
+    /// of invalid characters are combined so that two of them can never cancel out.
+    #[test]
+    fn several_invalid_characters_in_one_group_are_refused() {
+        let invalid = [b'=', b'+', b'/', b'.', 0u8, 0xff];
+        for mask in 1u8..16 {
+            for &x in &invalid {
+                for &y in &invalid {
+                    let mut q = *b"QUJD";
+                    let mut first = true;
+                    for (pos, c) in q.iter_mut().enumerate() {
+                        if mask & (1 << pos) != 0 {
+                            *c = if first { x } else { y };
+                            first = false;
+                        }
+                    }
+                    assert_eq!(ours(&q), None, "{q:?}");
+                    assert_eq!(theirs(&q), None, "{q:?}");
+                    let long = [b"eyJh".as_slice(), &q, b"QUI"].concat();
+                    assert_eq!(ours(&long), None, "{long:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn short_output_buffers_are_refused() {
         let mut out = [0u8; 2];
