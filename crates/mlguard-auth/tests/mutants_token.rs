@@ -247,3 +247,41 @@ async fn a_body_that_fails_mid_read_is_400_not_413() {
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["error"], "invalid_request", "{json}");
 }
+
+/// Mutant: `b == 0x21` into `b != 0x21` in `parse_scope`. RFC 6749 section 3.3's scope-token
+/// is `%x21 / %x23-5B / %x5D-7E`: `!` is in it, `"` and `\` are not. A scope the policy
+/// grants with a `!` in it is issued; one with `"` or `\` is malformed (`invalid_scope`)
+/// even when the policy names it.
+#[tokio::test]
+async fn scope_tokens_follow_the_rfc_6749_grammar() {
+    let hasher = hasher();
+    let users = Arc::new(MemoryUserStore::new());
+    users.insert(alice(false, &hasher.hash_blocking("pw").unwrap()));
+    let policy = |_: &[String]| -> std::collections::BTreeSet<String> {
+        ["read!all", "a\"b", "a\\b"].map(str::to_owned).into()
+    };
+    let endpoint = TokenEndpoint::new(users, issuer())
+        .hasher(hasher)
+        .scope_policy(policy);
+    let r = endpoint
+        .handle(FORM, b"username=alice&password=pw&scope=read%21all")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["scope"], "read!all");
+    for scope in ["a%22b", "a%5Cb"] {
+        let body = format!("username=alice&password=pw&scope={scope}");
+        let r = endpoint.handle(FORM, body.as_bytes()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{scope}: {:?}", r.json());
+        assert_eq!(r.json()["error"], "invalid_scope", "{scope}");
+    }
+}
+
+/// Mutants: `GrantKind::as_str` into `""` or `"xyzzy"`. The names are what audit events and
+/// metrics label a token request with.
+#[test]
+fn each_grant_kind_has_its_stable_name() {
+    use mlguard_auth::token::GrantKind;
+    assert_eq!(GrantKind::Password.as_str(), "password");
+    assert_eq!(GrantKind::RefreshToken.as_str(), "refresh_token");
+    assert_eq!(GrantKind::Unknown.as_str(), "unknown");
+}
