@@ -276,12 +276,52 @@ async fn scope_tokens_follow_the_rfc_6749_grammar() {
     }
 }
 
-/// Mutants: `GrantKind::as_str` into `""` or `"xyzzy"`. The names are what audit events and
-/// metrics label a token request with.
+/// Mutants: `GrantKind::as_str` into `""` or `"xyzzy"`, `TokenFailure::is_invalid_grant` into
+/// `true`, and the rest of `outcome.rs`. The names are what audit events and metrics label a
+/// token request with (`ml_api_auth_failures_total{reason="bad_credentials"}` counts the
+/// `invalid_grant` ones), and an outcome carries the request's parts, log-safe.
 #[test]
-fn each_grant_kind_has_its_stable_name() {
-    use mlguard_auth::token::GrantKind;
+fn outcomes_name_their_grant_and_failure_and_keep_their_parts() {
+    use mlguard_auth::token::{GrantKind, MAX_OUTCOME_USERNAME, TokenFailure, TokenOutcome};
     assert_eq!(GrantKind::Password.as_str(), "password");
     assert_eq!(GrantKind::RefreshToken.as_str(), "refresh_token");
     assert_eq!(GrantKind::Unknown.as_str(), "unknown");
+    let failures = [
+        (TokenFailure::BadCredentials, "bad_credentials", true),
+        (TokenFailure::InvalidRefreshToken, "invalid_refresh_token", true),
+        (TokenFailure::RefreshTokenReused, "refresh_token_reused", true),
+        (TokenFailure::InvalidScope, "invalid_scope", false),
+        (
+            TokenFailure::UnsupportedGrantType,
+            "unsupported_grant_type",
+            false,
+        ),
+        (TokenFailure::Malformed, "malformed", false),
+        (TokenFailure::TooLarge, "too_large", false),
+        (TokenFailure::ServerError, "server_error", false),
+        (TokenFailure::Busy, "busy", false),
+        (TokenFailure::Unavailable, "unavailable", false),
+    ];
+    for (failure, name, invalid_grant) in failures {
+        assert_eq!(failure.as_str(), name);
+        assert_eq!(failure.to_string(), name);
+        assert_eq!(failure.is_invalid_grant(), invalid_grant, "{name}");
+    }
+
+    let ok = TokenOutcome::success(GrantKind::RefreshToken, None, "jti-1");
+    assert!(ok.is_success());
+    assert_eq!(ok.grant(), GrantKind::RefreshToken);
+    assert_eq!(
+        (ok.username(), ok.jti(), ok.failure_reason()),
+        (None, Some("jti-1"), None)
+    );
+
+    let long = "b".repeat(MAX_OUTCOME_USERNAME + 5);
+    let refused = TokenOutcome::failure(GrantKind::Password, Some(&long), TokenFailure::Busy);
+    assert!(!refused.is_success());
+    assert_eq!(refused.grant(), GrantKind::Password);
+    assert_eq!(refused.jti(), None);
+    assert_eq!(refused.failure_reason(), Some(TokenFailure::Busy));
+    let cut = format!("{}...", "b".repeat(MAX_OUTCOME_USERNAME));
+    assert_eq!(refused.username(), Some(cut.as_str()));
 }
