@@ -170,6 +170,14 @@ mod tests {
                     assert_eq!(theirs(&q), None, "{q:?}");
                     let long = [b"eyJh".as_slice(), &q, b"QUI"].concat();
                     assert_eq!(ours(&long), None, "{long:?}");
+                    // The same marks in a final group of 2 or 3 characters.
+                    for tail in [&q[..2], &q[..3], &q[1..3], &q[1..4], &q[2..4]] {
+                        if tail.iter().any(|c| invalid.contains(c)) {
+                            let long = [b"eyJh".as_slice(), tail].concat();
+                            assert_eq!(ours(&long), None, "{long:?}");
+                            assert_eq!(ours(tail), None, "{tail:?}");
+                        }
+                    }
                 }
             }
         }
