@@ -325,3 +325,31 @@ fn outcomes_name_their_grant_and_failure_and_keep_their_parts() {
     let cut = format!("{}...", "b".repeat(MAX_OUTCOME_USERNAME));
     assert_eq!(refused.username(), Some(cut.as_str()));
 }
+
+/// Mutants in `schema.rs` (feature `openapi`): `<impl Debug for TokenRequestForm>::fmt` into
+/// `Ok(())`, and `OAuthErrorCode`'s schema name into `""` or `"xyzzy"`. The form shows the
+/// grant, user name and scope and never the password or refresh token; the error-code schema
+/// is named as the document's `$ref`s name it.
+#[cfg(feature = "openapi")]
+#[test]
+fn the_openapi_types_show_no_secret_and_keep_their_schema_names() {
+    use mlguard_auth::token::{OAuthErrorCode, TokenRequestForm};
+    use utoipa::ToSchema;
+    let form = TokenRequestForm {
+        grant_type: Some("password".into()),
+        username: Some("alice".into()),
+        password: Some("hunter2".into()),
+        refresh_token: Some("rt-secret".into()),
+        scope: Some("predict".into()),
+    };
+    let shown = format!("{form:?}");
+    assert!(shown.starts_with("TokenRequestForm"), "{shown}");
+    for part in ["password", "alice", "predict"] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("rt-secret"),
+        "{shown}"
+    );
+    assert_eq!(OAuthErrorCode::name(), "OAuthErrorCode");
+}
