@@ -245,3 +245,64 @@ fn a_role_mapper_turns_the_cache_off_and_the_capacity_bounds_it() {
     }
     assert!(small.cached_tokens() >= 1);
 }
+
+/// A token seen before is answered from the cache (the `cache_hits` count), and only then;
+/// without a cache nothing is counted.
+#[test]
+fn a_repeated_token_is_a_hit_and_a_first_one_is_not() {
+    let clock = ManualClock::at_unix(NOW);
+    let verifier = verifier(&clock, 16);
+    let claims = |sub: &str| format!(r#"{{"sub":"{sub}","aud":"ml-api","exp":{}}}"#, NOW + 600);
+    let (a, b) = (token(&claims("a")), token(&claims("b")));
+    assert!(verifier.verify(&a).is_ok());
+    assert!(verifier.verify(&b).is_ok());
+    assert_eq!(verifier.cache_hits(), 0);
+    for _ in 0..3 {
+        assert!(verifier.verify(&a).is_ok());
+    }
+    assert_eq!(verifier.cache_hits(), 3);
+    // A refused token is no hit, and neither is a token the cache has not seen.
+    assert!(verifier.verify(&format!("{a}x")).is_err());
+    assert!(verifier.verify(&token(&claims("c"))).is_ok());
+    assert_eq!(verifier.cache_hits(), 3);
+    let off = verifier_without_cache(&clock);
+    assert!(off.verify(&a).is_ok() && off.verify(&a).is_ok());
+    assert_eq!((off.cache_hits(), off.cached_tokens()), (0, 0));
+}
+
+fn verifier_without_cache(clock: &ManualClock) -> JwtVerifier {
+    verifier(clock, 0)
+}
+
+/// Claims whose token is exactly `len` bytes long (a filler claim of the right size), when
+/// one exists for this header.
+fn token_of_len(len: usize) -> Option<String> {
+    (0..len).find_map(|fill| {
+        let claims = format!(
+            r#"{{"sub":"a","aud":"ml-api","exp":{},"pad":"{}"}}"#,
+            NOW + 600,
+            "p".repeat(fill)
+        );
+        let t = token(&claims);
+        (t.len() == len).then_some(t)
+    })
+}
+
+/// Tokens up to `MAX_CACHED_TOKEN_LEN` bytes are cached; longer ones are verified every time
+/// and never take a place.
+#[test]
+fn only_tokens_up_to_the_length_bound_are_cached() {
+    use mlguard_auth::jwt::cache::MAX_CACHED_TOKEN_LEN;
+    let clock = ManualClock::at_unix(NOW);
+    // This header's base64url makes every total length but 4k + 1 reachable: 2048 is.
+    let at_max = token_of_len(MAX_CACHED_TOKEN_LEN).expect("a token of exactly the bound");
+    let over = token_of_len(MAX_CACHED_TOKEN_LEN + 1)
+        .or_else(|| token_of_len(MAX_CACHED_TOKEN_LEN + 2))
+        .expect("a token just over the bound");
+    let verifier = verifier(&clock, 16);
+    assert!(verifier.verify(&over).is_ok());
+    assert!(verifier.verify(&over).is_ok());
+    assert_eq!((verifier.cached_tokens(), verifier.cache_hits()), (0, 0));
+    assert!(verifier.verify(&at_max).is_ok());
+    assert_eq!(verifier.cached_tokens(), 1);
+}

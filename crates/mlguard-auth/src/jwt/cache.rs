@@ -24,6 +24,7 @@
 use super::verify::VerifiedToken;
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The default number of verified tokens a [`JwtVerifier`](super::JwtVerifier) keeps.
 pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
@@ -49,6 +50,7 @@ pub(super) struct Dates {
 pub(super) struct TokenCache {
     capacity: usize,
     entries: RwLock<HashMap<Box<str>, Entry>>,
+    hits: AtomicU64,
 }
 
 impl TokenCache {
@@ -56,12 +58,20 @@ impl TokenCache {
         Self {
             capacity,
             entries: RwLock::new(HashMap::new()),
+            hits: AtomicU64::new(0),
         }
     }
 
-    /// A copy of the entry for exactly `token`. A poisoned lock is a miss.
+    /// A copy of the entry for exactly `token`, counted as a hit. A poisoned lock is a miss.
     pub(super) fn get(&self, token: &str) -> Option<Entry> {
-        self.entries.read().ok()?.get(token).cloned()
+        let entry = self.entries.read().ok()?.get(token).cloned()?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry)
+    }
+
+    /// How many lookups found their token.
+    pub(super) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// Stores a verified token (emptying the cache first when it is full).

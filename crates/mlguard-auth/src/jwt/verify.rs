@@ -487,6 +487,29 @@ impl JwtVerifier {
         self.cache.as_ref().map_or(0, TokenCache::len)
     }
 
+    /// How many verifications were answered from the cache since the verifier was built (its
+    /// hit rate, with the number of verifications you count yourself); 0 without a cache.
+    ///
+    /// ```
+    /// use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
+    /// let secret = [42u8; 32];
+    /// let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k1", &secret).unwrap())
+    ///     .audience("ml-api");
+    /// let verifier = JwtVerifier::builder()
+    ///     .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &secret).unwrap().with_kid("k1"))
+    ///     .audience("ml-api")
+    ///     .build()
+    ///     .unwrap();
+    /// let token = issuer.issue("alice", &[], None).unwrap();
+    /// for _ in 0..3 {
+    ///     assert!(verifier.verify(token.access_token()).is_ok());
+    /// }
+    /// assert_eq!(verifier.cache_hits(), 2);
+    /// ```
+    pub fn cache_hits(&self) -> u64 {
+        self.cache.as_ref().map_or(0, TokenCache::hits)
+    }
+
     /// Verifies `token` as of `now`.
     pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
         let Some(cache) = &self.cache else {
