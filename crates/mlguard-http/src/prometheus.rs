@@ -118,17 +118,22 @@ type Scrape = Arc<dyn Fn() + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct Registry {
+    // One `Arc`: a clone (axum clones a router's state for every request) is one atomic add.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    prefix: Arc<str>,
+    prefix: String,
     scrapes: Vec<Scrape>,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("prefix", &self.prefix)
-            .field("scrapes", &self.scrapes.len())
+            .field("prefix", &self.inner.prefix)
+            .field("scrapes", &self.inner.scrapes.len())
             .finish_non_exhaustive()
     }
 }
@@ -143,10 +148,12 @@ impl Registry {
         let handle = recorder.handle();
         let _ = install_global();
         Self {
-            recorder,
-            handle,
-            prefix: prefix.into(),
-            scrapes: Vec::new(),
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                prefix: prefix.to_owned(),
+                scrapes: Vec::new(),
+            }),
         }
     }
 
@@ -154,31 +161,39 @@ impl Registry {
     /// current: for figures another component keeps (a gauge set from a count, counters
     /// exported by a rate limiter). Clones made before this call do not run it.
     #[must_use]
-    pub fn on_scrape(mut self, scrape: impl Fn() + Send + Sync + 'static) -> Self {
-        self.scrapes.push(Arc::new(scrape));
-        self
+    pub fn on_scrape(self, scrape: impl Fn() + Send + Sync + 'static) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            recorder: shared.recorder.clone(),
+            handle: shared.handle.clone(),
+            prefix: shared.prefix.clone(),
+            scrapes: shared.scrapes.clone(),
+        });
+        inner.scrapes.push(Arc::new(scrape));
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The request counts and durations, into this registry (mount it inside the routing,
     /// where the matched route is known).
     pub fn request_layer(&self) -> RequestMetricsLayer {
         RequestMetricsLayer::new()
-            .prefix(&self.prefix)
-            .recorder(self.recorder.clone())
+            .prefix(&self.inner.prefix)
+            .recorder(self.inner.recorder.clone())
     }
 
     /// Runs `f` with this registry's recorder current: the `metrics` macros in it record here.
     pub fn record<T>(&self, f: impl FnOnce() -> T) -> T {
-        let recorder: &PrometheusRecorder = &self.recorder;
+        let recorder: &PrometheusRecorder = &self.inner.recorder;
         metrics::with_local_recorder(recorder, f)
     }
 
     /// The Prometheus text: the scrape-time figures read now, this registry's families, then
     /// the global `mlguard_http_*` ones (each family once).
     pub fn render(&self) -> String {
-        self.record(|| self.scrapes.iter().for_each(|scrape| scrape()));
-        self.handle.run_upkeep();
-        let mut text = self.handle.render();
+        self.record(|| self.inner.scrapes.iter().for_each(|scrape| scrape()));
+        self.inner.handle.run_upkeep();
+        let mut text = self.inner.handle.render();
         text.push_str(&render_global(DEFAULT_PREFIX));
         text
     }
@@ -206,5 +221,21 @@ mod tests {
             format!("{a:?}"),
             r#"Registry { prefix: "a_http_", scrapes: 1, .. }"#
         );
+    }
+
+    /// A clone is one shared `Arc` (axum clones the state for every request); adding a
+    /// scrape-time figure to a shared registry leaves the other clones as they were.
+    #[test]
+    fn clones_share_one_allocation_and_on_scrape_does_not_reach_earlier_clones() {
+        let a = Registry::new("c_http_");
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
+        let a = a.on_scrape(|| metrics::gauge!("only_in_a").set(1.0));
+        assert!(!Arc::ptr_eq(&a.inner, &b.inner));
+        assert_eq!((a.inner.scrapes.len(), b.inner.scrapes.len()), (1, 0));
+        assert!(a.render().contains("only_in_a 1"));
+        // Both still count into the same recorder.
+        b.record(|| metrics::counter!("shared_total").increment(1));
+        assert!(a.render().contains("shared_total 1"));
     }
 }
