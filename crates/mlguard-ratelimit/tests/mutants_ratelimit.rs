@@ -180,3 +180,35 @@ async fn a_store_holds_its_whole_capacity_spread_over_its_shards() {
     assert_eq!(limiter.tracked_keys(), 600);
     assert_eq!(limiter.stats().snapshot().store_full, 0);
 }
+
+/// Mutant: the sweep's `expires_at > now` into `>=`. A key whose bucket is full again exactly
+/// at the sweep is as good as absent, and the sweep forgets it (kept, it would hold a place of
+/// `max_keys` until the next sweep).
+#[tokio::test]
+async fn a_key_that_expires_exactly_at_the_sweep_is_forgotten() {
+    // GCRA 5/minute: one unit is back every 12 s; the sweep interval is 60 s.
+    let (clock, layer) = limiter_at(Algorithm::Gcra, "5/minute", 256, OnFull::Reject);
+    let limiter = layer.limiter();
+    let check = |key: &'static str, cost: u32| {
+        let limiter = limiter.clone();
+        async move {
+            limiter
+                .check(&RateLimitKey::custom(key), cost)
+                .await
+                .unwrap()
+                .allowed
+        }
+    };
+    // t0: the first key sweeps (nothing yet); the next sweep is at t0 + 60 s.
+    assert!(check("a", 5).await); // full again at t0 + 60 s: exactly the sweep
+    clock.advance(Duration::from_secs(30));
+    assert!(check("live", 5).await); // full again at t0 + 90 s
+    assert_eq!(limiter.tracked_keys(), 2);
+    clock.advance(Duration::from_secs(30));
+    assert!(check("b", 1).await); // a new key at t0 + 60 s sweeps
+    assert_eq!(
+        limiter.tracked_keys(),
+        2,
+        "\"live\" and \"b\"; \"a\" expired just now"
+    );
+}

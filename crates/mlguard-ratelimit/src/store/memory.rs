@@ -235,6 +235,61 @@ mod tests {
         assert!(store.len() <= 2000, "{}", store.len());
     }
 
+    /// The sweep gives memory back: a shard whose table is more than four times larger than
+    /// what it keeps (and than 16 entries) is shrunk; one that is not stays as it is.
+    #[test]
+    fn a_sweep_shrinks_a_table_left_mostly_empty_and_only_that() {
+        let store = MemoryStore::new(
+            Algorithm::Gcra,
+            "10/minute".parse().unwrap(),
+            1 << 20,
+            OnFull::Reject,
+        );
+        let shard_capacity = || {
+            store
+                .shards
+                .iter()
+                .map(|s| s.lock().map_or(0, |s| s.map.capacity()))
+                .max()
+                .unwrap_or(0)
+        };
+        // 100,000 keys at t = 1 s (one unit back after 6 s), then one sweep of every shard
+        // when all have expired: each shard keeps one new key.
+        for n in 0..100_000 {
+            store.check(&ip(n), S, 1).unwrap();
+        }
+        let before = shard_capacity();
+        assert!(before >= 100_000 / store.shards.len(), "{before}");
+        // Few new keys, so the shrunk tables stay small.
+        for n in 0..2_000 {
+            store.check(&ip(1_000_000 + n), 1000 * S, 1).unwrap();
+        }
+        let after = shard_capacity();
+        assert!(after * 4 < before, "shrunk: {before} -> {after}");
+
+        // One shard (500 keys), 10/hour: a spent unit is back after 360 s; sweeps at most every
+        // 60 s. 200 keys expire at 361 s, 200 more at 660 s; the sweep at 400 s keeps half of
+        // the table: not four times too large, so it is not shrunk.
+        let half = MemoryStore::new(Algorithm::Gcra, "10/hour".parse().unwrap(), 500, OnFull::Reject);
+        let capacity = || half.shards[0].lock().map_or(0, |s| s.map.capacity());
+        for n in 0..200 {
+            half.check(&ip(n), S, 1).unwrap();
+        }
+        for n in 200..400 {
+            half.check(&ip(n), 300 * S, 1).unwrap();
+        }
+        half.check(&ip(1_000), 400 * S, 1).unwrap();
+        assert_eq!(
+            half.len(),
+            201,
+            "the sweep at 400 s dropped exactly the expired half"
+        );
+        // Shrinking would leave the least capacity for 201 entries (removed entries leave
+        // tombstones, so an unshrunk table reports less than before, but more than that).
+        let least = HashTable::<u8>::with_capacity(201).capacity();
+        assert!(capacity() > least, "not shrunk: {} > {least}", capacity());
+    }
+
     #[test]
     fn reject_mode_refuses_new_keys_but_keeps_tracked_ones() {
         let store = MemoryStore::new(Algorithm::Gcra, "10/minute".parse().unwrap(), 64, OnFull::Reject);
