@@ -203,3 +203,75 @@ async fn a_redis_that_never_answers_costs_one_bounded_timeout() {
     assert_eq!(layer.limiter().stats().snapshot().backend_errors, 1);
     hold.abort();
 }
+
+/// After a failure the limiter leaves Redis alone for the backoff, then uses it again: a Redis
+/// that restarts is back in charge within about one backoff, not never. (Mutant: the store's
+/// clock, `RedisStore::elapsed`, stuck at 0, which keeps the backoff from ever ending.)
+#[tokio::test]
+async fn a_restarted_redis_is_used_again_after_the_backoff() {
+    let Some(mut redis) = redis_server() else {
+        return;
+    };
+    let layer = RateLimitLayer::builder()
+        .quota("1000/minute")
+        .redis(
+            RedisBackend::new(redis.url())
+                .timeout(Duration::from_millis(300))
+                .retry_backoff(Duration::from_millis(300)),
+        )
+        .build()
+        .unwrap();
+    let svc = service(&layer);
+    let stats = || layer.limiter().stats().snapshot();
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    assert_eq!(stats().fallback_decisions, 0, "decided by Redis");
+
+    redis.stop();
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    assert!(
+        stats().fallback_decisions >= 1,
+        "Redis down: the local limiter decided"
+    );
+
+    redis.restart();
+    // Within a few backoffs, a request is decided by Redis again (the fallback count stops
+    // growing).
+    let mut back = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = stats().fallback_decisions;
+        assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+        if stats().fallback_decisions == before {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "Redis is used again after the backoff: {:?}", stats());
+}
+
+/// `Debug` of the backend settings and of the store built from them (shown by the limiter's
+/// `Debug`): their settings, and never the URL, which may hold a password. (Mutants: both
+/// `Debug` impls replaced by empty output.)
+#[test]
+fn debug_shows_the_redis_settings_and_never_the_url() {
+    let url = "redis://:s3cret-pass@127.0.0.1:6399/";
+    let backend = RedisBackend::new(url)
+        .timeout(Duration::from_millis(250))
+        .key_prefix("svc:rl");
+    let shown = format!("{backend:?}");
+    assert!(shown.starts_with("RedisBackend"), "{shown}");
+    for part in ["<redacted>", "250ms", "svc:rl"] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    let layer = RateLimitLayer::builder()
+        .quota("5/minute")
+        .redis(backend)
+        .build()
+        .unwrap();
+    let shown = format!("{:?}", layer.limiter());
+    assert!(shown.contains("RedisStore"), "{shown}");
+    assert!(shown.contains("svc:rl") && shown.contains("250ms"), "{shown}");
+    for leaked in ["s3cret-pass", "6399"] {
+        assert!(!shown.contains(leaked), "{leaked}: {shown}");
+    }
+}
