@@ -275,3 +275,30 @@ fn debug_shows_the_redis_settings_and_never_the_url() {
         assert!(!shown.contains(leaked), "{leaked}: {shown}");
     }
 }
+
+/// The backoff after a failure lasts exactly `retry_backoff`: a request just before its end
+/// skips Redis, one at its end tries Redis again. On tokio's paused clock, so the instants are
+/// exact. (Mutant: `elapsed < down_until` into `<=`.)
+#[tokio::test(start_paused = true)]
+async fn the_backoff_ends_exactly_after_retry_backoff() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let layer = RateLimitLayer::builder()
+        .quota("1000/minute")
+        .redis(
+            RedisBackend::new(&url)
+                .timeout(Duration::from_millis(200))
+                .retry_backoff(Duration::from_secs(1)),
+        )
+        .build()
+        .unwrap();
+    let svc = service(&layer);
+    let errors = || layer.limiter().stats().snapshot().backend_errors;
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    assert_eq!(errors(), 1, "the first request tried Redis and failed");
+    tokio::time::advance(Duration::from_secs(1) - Duration::from_nanos(1)).await;
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    assert_eq!(errors(), 1, "within the backoff: Redis not tried");
+    tokio::time::advance(Duration::from_nanos(1)).await;
+    assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
+    assert_eq!(errors(), 2, "at the end of the backoff: Redis tried again");
+}
