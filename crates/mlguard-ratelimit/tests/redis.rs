@@ -302,3 +302,30 @@ async fn the_backoff_ends_exactly_after_retry_backoff() {
     assert_eq!(status(&svc, from_ip("192.0.2.1")).await, StatusCode::OK);
     assert_eq!(errors(), 2, "at the end of the backoff: Redis tried again");
 }
+
+/// Through Redis as in memory: an impossible request (cost above the burst) says so and asks
+/// for a retry after the whole period; an allowed one needs no wait. (Mutant: the store's
+/// `retry < 0` into `== 0` when it reads the script's answer.)
+#[tokio::test]
+async fn redis_decisions_report_impossible_requests_and_their_retry_after() {
+    use mlguard_ratelimit::RateLimitKey;
+    let Some(redis) = redis_server() else {
+        return;
+    };
+    for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow] {
+        let layer = layer(&redis.url(), "5/minute", algorithm, &format!("imp-{algorithm:?}"));
+        let limiter = layer.limiter();
+        let key = RateLimitKey::custom("alice");
+        let d = limiter.check(&key, 1).await.unwrap();
+        assert!(d.allowed && !d.impossible, "{algorithm:?}: {d:?}");
+        assert_eq!(d.retry_after, Duration::ZERO, "{algorithm:?}: {d:?}");
+        let d = limiter.check(&key, 6).await.unwrap();
+        assert!(!d.allowed && d.impossible, "{algorithm:?}: {d:?}");
+        assert_eq!(d.retry_after, Duration::from_secs(60), "{algorithm:?}: {d:?}");
+        assert_eq!(
+            limiter.stats().snapshot().fallback_decisions,
+            0,
+            "decided by Redis"
+        );
+    }
+}
