@@ -398,3 +398,27 @@ mod handlers {
         assert_eq!(status, 401);
     }
 }
+
+/// `Debug` of a verifier names where its roles come from (the claim's JSON Pointer, or a
+/// custom mapper), so a misread setting shows in a log of the configuration. (Mutant: `Debug`
+/// of `RolesSource` replaced by empty output.)
+#[test]
+fn debug_of_a_verifier_names_its_roles_source() {
+    let shown = |v: &JwtVerifier| format!("{v:?}");
+    assert!(shown(&builder().build().unwrap()).contains("roles: /roles"));
+    let keycloak = builder().roles_claim("/realm_access/roles").build().unwrap();
+    assert!(
+        shown(&keycloak).contains("roles: /realm_access/roles"),
+        "{}",
+        shown(&keycloak)
+    );
+    let mapped = builder()
+        .roles_mapper(|_: &Claims| Some(vec!["user".to_owned()]))
+        .build()
+        .unwrap();
+    assert!(
+        shown(&mapped).contains("roles: custom mapper"),
+        "{}",
+        shown(&mapped)
+    );
+}
