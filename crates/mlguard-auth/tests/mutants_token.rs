@@ -55,12 +55,7 @@ async fn a_store_failing_for_another_reason_than_an_outage_is_500_server_error()
 async fn debug_of_a_response_and_a_grant_shows_the_outcome_and_no_token() {
     let hasher = hasher();
     let users = Arc::new(MemoryUserStore::new());
-    users.insert(UserRecord {
-        username: "alice".into(),
-        password_hash: hasher.hash_blocking("pw").unwrap(),
-        roles: vec!["user".into()],
-        disabled: false,
-    });
+    users.insert(alice(false, &hasher.hash_blocking("pw").unwrap()));
     let endpoint = TokenEndpoint::new(users, issuer()).hasher(hasher);
     let ok = endpoint.handle(FORM, b"username=alice&password=pw").await;
     let token = ok.json()["access_token"].as_str().unwrap().to_owned();

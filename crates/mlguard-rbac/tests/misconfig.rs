@@ -5,28 +5,15 @@
 
 mod misconfig_common;
 
+mod log_capture;
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::post;
 use http::StatusCode;
+use log_capture::Buffer;
 use misconfig_common::{auth, authz, send};
 use mlguard_rbac::RequirePermissionLayer;
 use serde_json::Value;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The classic ordering mistake: with `route_layer`, the layer added last runs first, so
 /// adding the permission after the authentication puts the check in front of it.
@@ -52,7 +39,7 @@ async fn permission_outside_authentication_is_a_500_with_a_logged_fix() {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
         assert_eq!(body["detail"], "server misconfigured");
     }
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     let errors: Vec<Value> = logs
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())

@@ -2,7 +2,9 @@
 //! requirement or a refusal in logs and errors, the dry-run accessor, and what a permission
 //! map reports about itself. Each test fails with its mutant applied (checked by hand).
 
+mod log_capture;
 use http::{Method, Request, Response};
+use log_capture::Buffer;
 use mlguard_rbac::{
     Authorizer, DenyReason, GuardLayer, PermissionMap, Policy, RequirePermissionLayer, RequireRoleLayer,
     Requirement,
@@ -10,8 +12,6 @@ use mlguard_rbac::{
 use serde_json::Value;
 use std::convert::Infallible;
 use std::future::Ready;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use tower::{Layer, Service, ServiceExt};
 
@@ -143,22 +143,6 @@ fn a_per_route_check_is_ready_only_when_its_inner_service_is() {
     assert!(matches!(ready.poll_ready(&mut cx), Poll::Ready(Ok(()))));
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The `route` field of the guard's warning for an unmapped path that a client chose: cut at
 /// 256 bytes, back to a character boundary when byte 256 falls inside a character.
 async fn logged_route(path: &str) -> String {
@@ -179,7 +163,7 @@ async fn logged_route(path: &str) -> String {
         service.oneshot(request).await.expect("infallible")
     };
     assert_eq!(response.status(), 403);
-    let text = String::from_utf8(buf.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+    let text = buf.text();
     let event: Value = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

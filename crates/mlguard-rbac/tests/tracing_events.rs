@@ -1,24 +1,11 @@
 //! Every decision emits one `tracing` event with the subject, the permission and the outcome,
 //! and never a credential. Captured with a real `tracing-subscriber` JSON formatter.
 
+mod log_capture;
+use log_capture::Buffer;
 use mlguard_core::{AuthMethod, Principal};
 use mlguard_rbac::{Authorizer, Policy, Requirement};
 use serde_json::Value;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Runs `f` under a JSON subscriber at DEBUG and returns the events of target `mlguard_rbac`.
 fn capture(f: impl FnOnce()) -> Vec<Value> {
@@ -30,9 +17,7 @@ fn capture(f: impl FnOnce()) -> Vec<Value> {
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, f);
-    let bytes = buf.0.lock().unwrap().clone();
-    String::from_utf8(bytes)
-        .unwrap()
+    buf.text()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|v| v["target"] == "mlguard_rbac")
