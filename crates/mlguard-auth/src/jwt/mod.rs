@@ -331,3 +331,33 @@ impl<S> Layer<S> for BearerAuthLayer {
         AuthService::new(inner, self.auth.clone(), self.format)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mutant (issue 20): the `verifier.jwks.is_some()` guard of `authenticate_outcome` into
+    /// `true`. Without a remote JWKS there is nothing to refresh: a token naming an unknown key
+    /// is refused at once, without a future to allocate and poll or a second verification.
+    #[test]
+    fn an_unknown_key_without_a_jwks_is_refused_without_a_future() {
+        let secret = [1u8; 32];
+        let verifier = JwtVerifier::builder()
+            .key(
+                VerifyingKey::hmac(JwtAlgorithm::HS256, &secret)
+                    .unwrap()
+                    .with_kid("a"),
+            )
+            .accept_any_audience()
+            .build()
+            .unwrap();
+        let token = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "other", &secret).unwrap())
+            .issue("alice", &[], None)
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        let value = format!("Bearer {}", token.access_token());
+        headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+        let outcome = BearerAuth::new(verifier).authenticate_outcome(&headers);
+        assert!(matches!(outcome, Outcome::Done(Err(_))));
+    }
+}
