@@ -420,7 +420,8 @@ where
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives open connections
-    /// the shutdown grace to finish their requests.
+    /// the shutdown grace to finish their requests; connections still open when it ends are
+    /// closed (their requests cut), also when the runtime outlives `run`.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let Self {
             listener,
@@ -433,6 +434,9 @@ where
         let per_ip = PerIpLimit::new(options.max_connections_per_ip, options.per_ip_exempt.clone());
         let deadlines = options.deadlines();
         let graceful = GracefulShutdown::new();
+        // Set when the shutdown grace ends: connections still open are dropped (closed), not
+        // left running after `run` returns.
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
         tokio::pin!(shutdown);
 
         // A global slot taken but not used (the connection was over its address's cap) serves
@@ -478,10 +482,16 @@ where
             let tls = tls.clone();
             let (h1, h2) = (h1.clone(), h2.clone());
             let handshake_timeout = options.tls_handshake_timeout;
+            let mut cut_rx = cut_rx.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let _ip_slot = ip_slot;
-                serve_connection(stream, peer, tls, handshake_timeout, service, watcher, &h1, &h2).await;
+                tokio::select! {
+                    () = serve_connection(stream, peer, tls, handshake_timeout, service, watcher, &h1, &h2) => {}
+                    _ = cut_rx.wait_for(|cut| *cut) => {
+                        tracing::debug!(%peer, "connection closed: shutdown grace over");
+                    }
+                }
             });
         }
 
@@ -492,6 +502,7 @@ where
             .is_err()
         {
             tracing::warn!(grace = ?options.shutdown_grace, "connections still open after the grace period; closing");
+            let _ = cut.send(true);
         }
     }
 }

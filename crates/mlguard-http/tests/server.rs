@@ -310,3 +310,27 @@ async fn on_shutdown_new_connections_are_refused_and_requests_in_flight_finish()
     assert!(response.contains("connection: close"), "{response}");
     s.returned_within(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn on_shutdown_a_request_longer_than_the_grace_is_cut_when_it_ends() {
+    let grace = Duration::from_secs(1);
+    let mut s = start(options().shutdown_grace(grace).build().unwrap(), None).await;
+    let mut busy = TcpStream::connect(s.addr).await.unwrap();
+    send_get(&mut busy, "/sleep/30000").await.unwrap();
+    s.handler_started.recv().await.unwrap();
+    let shut = Instant::now();
+    s.shutdown();
+    s.returned_within(Duration::from_secs(15)).await;
+    let returned = shut.elapsed();
+    assert!(
+        returned >= grace && returned < Duration::from_secs(10),
+        "run returned {returned:?} after the shutdown, grace {grace:?}"
+    );
+    let (got, closed) = wait_closed(&mut busy, Duration::from_secs(10)).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    let cut_after = closed - shut;
+    assert!(
+        cut_after >= grace && cut_after < Duration::from_secs(10),
+        "cut {cut_after:?} after the shutdown, grace {grace:?}"
+    );
+}
