@@ -521,6 +521,8 @@ fn builders(options: &ServerOptions) -> (Builder, Builder) {
         .max_header_list_size(32 * 1024)
         .keep_alive_interval(Some(options.keep_alive_interval()))
         .keep_alive_timeout(Duration::from_secs(20));
+    // `serve_connection` honours `http1_only`/`http2_only`; `serve_connection_with_upgrades`
+    // ignores them and sniffs the first bytes (h2c on plain HTTP, ALPN overridden).
     (Arc::new(base.clone().http1_only()), Arc::new(base.http2_only()))
 }
 
@@ -543,7 +545,7 @@ async fn serve_connection<S, B>(
 {
     let result = match tls {
         None => {
-            let conn = h1.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let conn = h1.serve_connection(TokioIo::new(stream), service);
             watcher.watch(conn.into_owned()).await
         }
         Some(acceptor) => {
@@ -560,7 +562,7 @@ async fn serve_connection<S, B>(
             };
             let is_h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
             let builder = if is_h2 { h2 } else { h1 };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+            let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
             watcher.watch(conn.into_owned()).await
         }
     };

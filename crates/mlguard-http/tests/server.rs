@@ -334,3 +334,25 @@ async fn on_shutdown_a_request_longer_than_the_grace_is_cut_when_it_ends() {
         "cut {cut_after:?} after the shutdown, grace {grace:?}"
     );
 }
+
+#[tokio::test]
+async fn plain_http_is_http11_only_an_h2_preface_is_not_served() {
+    let s = start(
+        options()
+            .header_read_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    // The HTTP/2 connection preface and an empty SETTINGS frame (h2c with prior knowledge).
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    // An HTTP/2 server answers with its own SETTINGS frame (type 4 at offset 3).
+    assert!(!(got.len() >= 9 && got[3] == 4), "served as HTTP/2: {got:?}");
+    s.stop().await;
+}

@@ -247,3 +247,38 @@ async fn an_h2_connection_that_only_pings_is_closed_after_the_idle_timeout() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn alpn_decides_the_protocol_not_the_first_bytes() {
+    let tls = Tls::new();
+    let s = start(
+        options()
+            .header_read_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+        Some(tls.server.clone()),
+    )
+    .await;
+    // ALPN http/1.1, then the HTTP/2 preface: not HTTP/2.
+    let mut stream = tls.connect(s.addr, &[b"http/1.1"]).await.unwrap();
+    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
+    stream.write_all(&hello).await.unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        !(got.len() >= 9 && got[3] == SETTINGS),
+        "ALPN http/1.1 served as HTTP/2: {got:?}"
+    );
+    // ALPN h2, then an HTTP/1.1 request: not answered as HTTP/1.1.
+    let mut stream = tls.connect(s.addr, &[b"h2"]).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        !String::from_utf8_lossy(&got).contains("HTTP/1.1"),
+        "ALPN h2 served as HTTP/1.1: {}",
+        String::from_utf8_lossy(&got)
+    );
+    s.stop().await;
+}
