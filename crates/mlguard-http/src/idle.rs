@@ -503,4 +503,212 @@ mod tests {
         drop(response);
         assert_eq!(activity.in_flight(), 0, "a dropped body ends the request");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_are_counted_apart_and_the_oldest_bounds_the_connection() {
+        let (a, _b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut io = IdleIo::new(a, D, activity.clone());
+        let started = Instant::now();
+        let oldest = activity.start();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let newer = activity.start();
+        assert_eq!(activity.in_flight(), 2, "two requests, two entries");
+        // The oldest ends at 20 s: the newer one (started at 10 s) now bounds the connection,
+        // and no idle deadline is armed while it is in flight.
+        let ender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            drop(oldest);
+        });
+        let err = io.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(10) + D.request);
+        ender.await.unwrap();
+        assert_eq!(activity.in_flight(), 1);
+        drop(newer);
+        assert_eq!(activity.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_end_of_the_last_request_wakes_the_task_polling_now() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut io = IdleIo::new(a, D, activity.clone());
+        b.write_all(b"x").await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(io.read(&mut buf).await.unwrap(), 1);
+        let request = activity.start();
+        // Polled once from elsewhere (another waker), then awaited by this task: the end of
+        // the request must wake this task, so the idle deadline is armed at once.
+        {
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut rb = ReadBuf::new(&mut buf);
+            assert!(Pin::new(&mut io).poll_read(&mut cx, &mut rb).is_pending());
+        }
+        let started = Instant::now();
+        let ender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            drop(request);
+        });
+        let err = io.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // Idle from the end of the request, not found only at the request deadline (30 s).
+        assert_eq!(started.elapsed(), Duration::from_secs(2) + D.idle);
+        ender.await.unwrap();
+        drop(b);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_read_is_not_a_first_byte() {
+        // One byte each way fits: the peer's byte waits, this side's second write blocks.
+        let (a, mut b) = tokio::io::duplex(1);
+        let started = Instant::now();
+        let mut io = IdleIo::new(a, D, Activity::new());
+        b.write_all(b"x").await.unwrap();
+        // A read into no room reads nothing; the first-byte deadline stays in force.
+        assert_eq!(io.read(&mut []).await.unwrap(), 0);
+        let err = io.write_all(b"yz").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), D.first);
+    }
+
+    async fn read_some(peer: &mut tokio::io::DuplexStream) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(100), peer.read(&mut buf)).await {
+            Ok(Ok(n)) => Some(buf[..n].to_vec()),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_flushes_and_shutdown_reach_the_peer() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut io = IdleIo::new(tokio::io::BufWriter::new(a), D, Activity::new());
+        io.write_all(b"abc").await.unwrap();
+        assert_eq!(read_some(&mut b).await, None, "buffered until flushed");
+        io.flush().await.unwrap();
+        assert_eq!(read_some(&mut b).await.as_deref(), Some(&b"abc"[..]));
+
+        let n = io
+            .write_vectored(&[io::IoSlice::new(b"de"), io::IoSlice::new(b"f")])
+            .await
+            .unwrap();
+        assert!(n > 0);
+        io.flush().await.unwrap();
+        assert_eq!(read_some(&mut b).await.as_deref(), Some(&b"def"[..n]));
+
+        io.shutdown().await.unwrap();
+        assert_eq!(
+            read_some(&mut b).await.as_deref(),
+            Some(&b""[..]),
+            "EOF after shutdown"
+        );
+
+        // Vectored writes are offered exactly when the inner I/O offers them.
+        assert!(io.is_write_vectored());
+        assert!(!NotVectored.is_write_vectored());
+        assert!(!IdleIo::new(NotVectored, D, Activity::new()).is_write_vectored());
+    }
+
+    /// A writer without vectored writes (the trait's default).
+    struct NotVectored;
+
+    impl AsyncWrite for NotVectored {
+        fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_the_client_never_reads_is_bounded_on_every_write_path() {
+        // The peer reads nothing: every write path blocks and fails at the request deadline.
+        for path in ["write", "vectored", "flush"] {
+            let (a, _b) = tokio::io::duplex(4);
+            let activity = Activity::new();
+            let mut io = IdleIo::new(tokio::io::BufWriter::with_capacity(8, a), D, activity.clone());
+            let _request = activity.start();
+            let started = Instant::now();
+            let err = match path {
+                "write" => io.write_all(&[0; 100]).await.unwrap_err(),
+                "vectored" => {
+                    let mut result = Ok(0);
+                    for _ in 0..1000 {
+                        result = io.write_vectored(&[io::IoSlice::new(&[0; 100])]).await;
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    result.expect_err("a write to a peer that reads nothing must block")
+                }
+                _ => {
+                    io.write_all(&[0; 6]).await.unwrap();
+                    io.flush().await.unwrap_err()
+                }
+            };
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{path}");
+            assert_eq!(started.elapsed(), D.request, "{path}");
+        }
+    }
+
+    /// Not ready once, then failing.
+    struct Unready(usize);
+
+    impl Service<Request<()>> for Unready {
+        type Response = Response<()>;
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<Response<()>, &'static str>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.0 += 1;
+            if self.0 == 1 {
+                Poll::Pending
+            } else {
+                Poll::Ready(Err("overloaded"))
+            }
+        }
+
+        fn call(&mut self, _req: Request<()>) -> Self::Future {
+            std::future::ready(Err("not ready"))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn count_requests_passes_on_readiness_and_the_body_s_shape() {
+        use http_body_util::{Empty, Full};
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut unready = CountRequests::new(Unready(0), Activity::new());
+        assert!(unready.poll_ready(&mut cx).is_pending());
+        assert_eq!(unready.poll_ready(&mut cx), Poll::Ready(Err("overloaded")));
+
+        let activity = Activity::new();
+        let mut full = CountRequests::new(
+            tower::service_fn(|_req: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::from_static(b"hi"))))
+            }),
+            activity.clone(),
+        );
+        let body = full.call(Request::new(())).await.unwrap().into_body();
+        assert!(!body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(2));
+        drop(body);
+        let mut empty = CountRequests::new(
+            tower::service_fn(|_req: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Empty::<bytes::Bytes>::new()))
+            }),
+            activity.clone(),
+        );
+        let body = empty.call(Request::new(())).await.unwrap().into_body();
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert_eq!(activity.in_flight(), 1);
+        drop(body);
+        assert_eq!(activity.in_flight(), 0);
+    }
 }

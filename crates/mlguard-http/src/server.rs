@@ -420,7 +420,8 @@ where
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives open connections
-    /// the shutdown grace to finish their requests.
+    /// the shutdown grace to finish their requests; connections still open when it ends are
+    /// closed (their requests cut), also when the runtime outlives `run`.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let Self {
             listener,
@@ -433,6 +434,9 @@ where
         let per_ip = PerIpLimit::new(options.max_connections_per_ip, options.per_ip_exempt.clone());
         let deadlines = options.deadlines();
         let graceful = GracefulShutdown::new();
+        // Set when the shutdown grace ends: connections still open are dropped (closed), not
+        // left running after `run` returns.
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
         tokio::pin!(shutdown);
 
         // A global slot taken but not used (the connection was over its address's cap) serves
@@ -478,10 +482,16 @@ where
             let tls = tls.clone();
             let (h1, h2) = (h1.clone(), h2.clone());
             let handshake_timeout = options.tls_handshake_timeout;
+            let mut cut_rx = cut_rx.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let _ip_slot = ip_slot;
-                serve_connection(stream, peer, tls, handshake_timeout, service, watcher, &h1, &h2).await;
+                tokio::select! {
+                    () = serve_connection(stream, peer, tls, handshake_timeout, service, watcher, &h1, &h2) => {}
+                    _ = cut_rx.wait_for(|cut| *cut) => {
+                        tracing::debug!(%peer, "connection closed: shutdown grace over");
+                    }
+                }
             });
         }
 
@@ -492,6 +502,7 @@ where
             .is_err()
         {
             tracing::warn!(grace = ?options.shutdown_grace, "connections still open after the grace period; closing");
+            let _ = cut.send(true);
         }
     }
 }
@@ -510,6 +521,8 @@ fn builders(options: &ServerOptions) -> (Builder, Builder) {
         .max_header_list_size(32 * 1024)
         .keep_alive_interval(Some(options.keep_alive_interval()))
         .keep_alive_timeout(Duration::from_secs(20));
+    // `serve_connection` honours `http1_only`/`http2_only`; `serve_connection_with_upgrades`
+    // ignores them and sniffs the first bytes (h2c on plain HTTP, ALPN overridden).
     (Arc::new(base.clone().http1_only()), Arc::new(base.http2_only()))
 }
 
@@ -532,7 +545,7 @@ async fn serve_connection<S, B>(
 {
     let result = match tls {
         None => {
-            let conn = h1.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let conn = h1.serve_connection(TokioIo::new(stream), service);
             watcher.watch(conn.into_owned()).await
         }
         Some(acceptor) => {
@@ -549,7 +562,7 @@ async fn serve_connection<S, B>(
             };
             let is_h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
             let builder = if is_h2 { h2 } else { h1 };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+            let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
             watcher.watch(conn.into_owned()).await
         }
     };
@@ -564,6 +577,143 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn each_zero_limit_or_timeout_is_refused_by_name() {
+        let cases: [(ServerOptionsBuilder, OptionsError); 5] = [
+            (
+                ServerOptions::builder().max_connections(0),
+                OptionsError::ZeroLimit("max_connections"),
+            ),
+            (
+                ServerOptions::builder().max_connections_per_ip(0),
+                OptionsError::ZeroLimit("max_connections_per_ip"),
+            ),
+            (
+                ServerOptions::builder().header_read_timeout(Duration::ZERO),
+                OptionsError::ZeroTimeout("header_read_timeout"),
+            ),
+            (
+                ServerOptions::builder().tls_handshake_timeout(Duration::ZERO),
+                OptionsError::ZeroTimeout("tls_handshake_timeout"),
+            ),
+            (
+                ServerOptions::builder().idle_timeout(Duration::ZERO),
+                OptionsError::ZeroTimeout("idle_timeout"),
+            ),
+        ];
+        for (builder, expected) in cases {
+            let err = builder.build().unwrap_err();
+            assert_eq!(err, expected);
+        }
+        assert_eq!(
+            OptionsError::ZeroLimit("max_connections").to_string(),
+            "max_connections must be at least 1"
+        );
+        assert_eq!(
+            OptionsError::ZeroTimeout("idle_timeout").to_string(),
+            "idle_timeout must be longer than 0"
+        );
+        // A zero header-read timeout is refused even with a non-zero idle timeout.
+        let err = ServerOptions::builder()
+            .header_read_timeout(Duration::ZERO)
+            .idle_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap_err();
+        assert_eq!(err, OptionsError::ZeroTimeout("header_read_timeout"));
+    }
+
+    #[test]
+    fn the_defaults_and_every_setting_reach_the_options() {
+        let o = ServerOptions::builder().build().unwrap();
+        assert_eq!(o.max_connections(), DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(o.max_connections_per_ip(), DEFAULT_MAX_CONNECTIONS_PER_IP);
+        assert_eq!(o.header_read_timeout(), DEFAULT_HEADER_READ_TIMEOUT);
+        assert_eq!(o.idle_timeout(), DEFAULT_HEADER_READ_TIMEOUT);
+        assert_eq!(o.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT);
+        assert_eq!(o.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(
+            o.deadlines(),
+            Deadlines {
+                first: DEFAULT_HEADER_READ_TIMEOUT,
+                idle: DEFAULT_HEADER_READ_TIMEOUT,
+                request: DEFAULT_REQUEST_TIMEOUT + RESPONSE_DELIVERY_GRACE,
+            }
+        );
+
+        let o = ServerOptions::builder()
+            .max_connections(7)
+            .max_connections_per_ip(3)
+            .header_read_timeout(Duration::from_millis(1500))
+            .tls_handshake_timeout(Duration::from_millis(700))
+            .shutdown_grace(Duration::from_secs(4))
+            .per_ip_exempt("10.0.0.0/8".parse().unwrap())
+            .request_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        assert_eq!(o.max_connections(), 7);
+        assert_eq!(o.max_connections_per_ip(), 3);
+        assert_eq!(o.header_read_timeout(), Duration::from_millis(1500));
+        assert_eq!(o.tls_handshake_timeout, Duration::from_millis(700));
+        assert_eq!(o.shutdown_grace, Duration::from_secs(4));
+        assert!(o.per_ip_exempt.contains(ip("10.1.2.3")));
+        assert!(!o.per_ip_exempt.contains(ip("192.0.2.1")));
+        // The idle timeout follows the header-read timeout unless set; the request lifetime is
+        // the request timeout plus the delivery grace.
+        assert_eq!(o.idle_timeout(), Duration::from_millis(1500));
+        assert_eq!(
+            o.deadlines(),
+            Deadlines {
+                first: Duration::from_millis(1500),
+                idle: Duration::from_millis(1500),
+                request: Duration::from_secs(5) + RESPONSE_DELIVERY_GRACE,
+            }
+        );
+
+        // Set before or after the header-read timeout, an explicit idle timeout wins.
+        for o in [
+            ServerOptions::builder()
+                .idle_timeout(Duration::from_secs(9))
+                .header_read_timeout(Duration::from_secs(2)),
+            ServerOptions::builder()
+                .header_read_timeout(Duration::from_secs(2))
+                .idle_timeout(Duration::from_secs(9)),
+        ] {
+            let o = o.build().unwrap();
+            assert_eq!(o.header_read_timeout(), Duration::from_secs(2));
+            assert_eq!(o.idle_timeout(), Duration::from_secs(9));
+            assert_eq!(o.deadlines().first, Duration::from_secs(2));
+            assert_eq!(o.deadlines().idle, Duration::from_secs(9));
+        }
+        // A huge request timeout saturates instead of overflowing.
+        let o = ServerOptions::builder()
+            .request_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(o.deadlines().request, Duration::MAX);
+    }
+
+    #[test]
+    fn the_h2_keep_alive_interval_is_half_the_idle_timeout_within_1_to_30_s() {
+        let interval = |idle_ms: u64| {
+            ServerOptions::builder()
+                .idle_timeout(Duration::from_millis(idle_ms))
+                .build()
+                .unwrap()
+                .keep_alive_interval()
+        };
+        assert_eq!(interval(10_000), Duration::from_secs(5));
+        assert_eq!(interval(3_000), Duration::from_millis(1500));
+        assert_eq!(interval(1_000), Duration::from_secs(1), "at least 1 s");
+        assert_eq!(interval(1), Duration::from_secs(1), "at least 1 s");
+        assert_eq!(interval(60_000), Duration::from_secs(30));
+        assert_eq!(interval(600_000), Duration::from_secs(30), "at most 30 s");
+        // The default: idle 10 s.
+        assert_eq!(
+            ServerOptions::default().keep_alive_interval(),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]

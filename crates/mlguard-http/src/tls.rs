@@ -274,4 +274,252 @@ mod tests {
         let err = server_config_from_pem(pair.cert_pem.as_bytes(), other.key_pem.as_bytes()).unwrap_err();
         assert!(matches!(err, TlsError::Rustls(_)), "{err}");
     }
+
+    use rustls::pki_types::{ServerName, UnixTime};
+    use std::time::{Duration, SystemTime};
+
+    /// A clock for the client's certificate check.
+    #[derive(Debug)]
+    struct At(SystemTime);
+
+    impl rustls::time_provider::TimeProvider for At {
+        fn current_time(&self) -> Option<UnixTime> {
+            Some(UnixTime::since_unix_epoch(
+                self.0.duration_since(SystemTime::UNIX_EPOCH).ok()?,
+            ))
+        }
+    }
+
+    /// A client trusting `cert_pem` only, checking it at `now`, offering `versions` and `alpn`.
+    fn client(
+        cert_pem: &str,
+        now: SystemTime,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[&[u8]],
+    ) -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let mut config = rustls::ClientConfig::builder_with_details(
+            Arc::new(rustls::crypto::ring::default_provider()),
+            Arc::new(At(now)),
+        )
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        config
+    }
+
+    /// A real handshake over an in-memory pipe: the client's view (version, ALPN) or its error.
+    async fn handshake(
+        client: rustls::ClientConfig,
+        server: Arc<ServerConfig>,
+    ) -> std::io::Result<(rustls::ProtocolVersion, Option<Vec<u8>>)> {
+        let (c, s) = tokio::io::duplex(64 * 1024);
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let acceptor = tokio_rustls::TlsAcceptor::from(server);
+        let name = ServerName::try_from("localhost").unwrap();
+        let both = async { tokio::join!(connector.connect(name, c), acceptor.accept(s)) };
+        let (client, _server) = tokio::time::timeout(Duration::from_secs(10), both)
+            .await
+            .expect("the handshake ends");
+        let tls = client?;
+        let conn = tls.get_ref().1;
+        Ok((
+            conn.protocol_version().unwrap(),
+            conn.alpn_protocol().map(<[u8]>::to_vec),
+        ))
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+    const BOTH: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+    #[tokio::test]
+    async fn a_self_signed_certificate_is_valid_from_yesterday_for_two_years() {
+        let pair = self_signed(&["localhost".into()]).unwrap();
+        let server = server_config_from_pem(pair.cert_pem.as_bytes(), pair.key_pem.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        for (at, valid) in [
+            (now, true),
+            (now - 23 * 3600 * Duration::from_secs(1), true),
+            (now - DAY - DAY / 24, false),
+            (now + 729 * DAY, true),
+            (now + 731 * DAY, false),
+        ] {
+            let result = handshake(client(&pair.cert_pem, at, BOTH, &[b"h2"]), server.clone()).await;
+            let days = at
+                .duration_since(now)
+                .map(|d| d.as_secs_f64() / 86_400.0)
+                .unwrap_or_else(|e| -e.duration().as_secs_f64() / 86_400.0);
+            assert_eq!(
+                result.is_ok(),
+                valid,
+                "checked {days:.2} days from now: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_12_and_13_are_served_with_alpn_and_older_versions_are_refused() {
+        let pair = self_signed(&["localhost".into()]).unwrap();
+        let server = server_config_from_pem(pair.cert_pem.as_bytes(), pair.key_pem.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        for (version, expected) in [
+            (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+            (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        ] {
+            for alpn in [&b"h2"[..], b"http/1.1"] {
+                let (got, chosen) =
+                    handshake(client(&pair.cert_pem, now, &[version], &[alpn]), server.clone())
+                        .await
+                        .unwrap();
+                assert_eq!(got, expected);
+                assert_eq!(chosen.as_deref(), Some(alpn));
+            }
+        }
+        // Both offered: h2 first.
+        let (_, chosen) = handshake(
+            client(&pair.cert_pem, now, BOTH, &[b"http/1.1", b"h2"]),
+            server.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(chosen.as_deref(), Some(&b"h2"[..]));
+
+        // The same ClientHello (no supported_versions extension) as TLS 1.2 is answered, as
+        // TLS 1.1 refused: the version is what is refused.
+        let mut tls12 = rustls::ServerConnection::new(server.clone()).unwrap();
+        let hello = client_hello([3, 3]);
+        assert_eq!(tls12.read_tls(&mut &hello[..]).unwrap(), hello.len());
+        tls12.process_new_packets().unwrap();
+        assert!(tls12.wants_write(), "a ServerHello to send");
+        let mut tls11 = rustls::ServerConnection::new(server).unwrap();
+        let hello = client_hello([3, 2]);
+        assert_eq!(tls11.read_tls(&mut &hello[..]).unwrap(), hello.len());
+        let err = tls11.process_new_packets().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered)
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// A minimal ClientHello of `version` (no supported_versions extension, so pre-1.3 style):
+    /// ECDHE suites, groups x25519 and P-256, signature schemes ECDSA-P256-SHA256 and PSS.
+    fn client_hello(version: [u8; 2]) -> Vec<u8> {
+        let mut body = version.to_vec();
+        body.extend([0x42; 32]); // random
+        body.push(0); // no session id
+        body.extend([0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x13]); // cipher suites
+        body.extend([0x01, 0x00]); // compression: null
+        let extensions: &[u8] = &[
+            0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, // supported_groups
+            0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, // ec_point_formats: uncompressed
+            0x00, 0x0d, 0x00, 0x06, 0x00, 0x04, 0x04, 0x03, 0x08, 0x04, // signature_algorithms
+        ];
+        body.extend([0, u8::try_from(extensions.len()).unwrap()]);
+        body.extend(extensions);
+        let mut handshake = vec![0x01, 0, 0, u8::try_from(body.len()).unwrap()];
+        handshake.extend(body);
+        let mut record = vec![0x16, 0x03, 0x01, 0, u8::try_from(handshake.len()).unwrap()];
+        record.extend(handshake);
+        record
+    }
+
+    #[test]
+    fn pem_files_that_cannot_be_used_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = self_signed(&["localhost".into()]).unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let missing = dir.path().join("missing.pem");
+        std::fs::write(&cert, &pair.cert_pem).unwrap();
+        std::fs::write(&key, pair.key_pem.as_bytes()).unwrap();
+        server_config(&cert, &key).unwrap();
+
+        let err = server_config(&missing, &key).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Cert { path, .. } if *path == missing),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("TLS certificate "), "{err}");
+        assert!(err.to_string().contains("missing.pem"), "{err}");
+        // The key file holds no certificate.
+        let err = server_config(&key, &key).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Cert { path, message } if *path == key && message == "no CERTIFICATE block"),
+            "{err:?}"
+        );
+        let err = server_config(&cert, &missing).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Key { path, .. } if *path == missing),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("TLS key "), "{err}");
+        // The certificate file holds no key.
+        let err = server_config(&cert, &cert).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Key { path, message } if *path == cert && message == "no PRIVATE KEY block"),
+            "{err:?}"
+        );
+        // In memory, the same errors name `<memory>`.
+        let err = server_config_from_pem(pair.key_pem.as_bytes(), pair.key_pem.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Cert { path, message } if path.as_os_str() == "<memory>" && message == "no CERTIFICATE block"),
+            "{err:?}"
+        );
+        let err = server_config_from_pem(pair.cert_pem.as_bytes(), pair.cert_pem.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::Key { path, message } if path.as_os_str() == "<memory>" && message == "no PRIVATE KEY block"),
+            "{err:?}"
+        );
+        // No error ever carries key material.
+        assert!(!format!("{err:?}{err}").contains("PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn a_self_signed_pair_s_debug_shows_the_certificate_and_hides_the_key() {
+        let pair = self_signed(&["localhost".into()]).unwrap();
+        let debug = format!("{pair:?}");
+        assert!(debug.starts_with("SelfSigned {"), "{debug}");
+        assert!(debug.contains("BEGIN CERTIFICATE"), "{debug}");
+        assert!(debug.contains("key_pem: \"<redacted>\""), "{debug}");
+        assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+        assert!(pair.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn tls_settings_resolve_to_off_self_signed_files_or_a_half_pair_error() {
+        let (c, k) = (Some(PathBuf::from("c.pem")), Some(PathBuf::from("k.pem")));
+        assert_eq!(TlsSource::from_settings(true, None, None), Ok(TlsSource::Off));
+        assert_eq!(
+            TlsSource::from_settings(true, c.clone(), None),
+            Ok(TlsSource::Off)
+        );
+        assert_eq!(
+            TlsSource::from_settings(true, c.clone(), k.clone()),
+            Ok(TlsSource::Off)
+        );
+        assert_eq!(
+            TlsSource::from_settings(false, None, None),
+            Ok(TlsSource::SelfSigned)
+        );
+        assert_eq!(
+            TlsSource::from_settings(false, c.clone(), k.clone()),
+            Ok(TlsSource::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        assert_eq!(TlsSource::from_settings(false, c, None), Err(HalfTlsPair));
+        assert_eq!(TlsSource::from_settings(false, None, k), Err(HalfTlsPair));
+        assert_eq!(
+            HalfTlsPair.to_string(),
+            "tls_cert and tls_key must be set together"
+        );
+    }
 }

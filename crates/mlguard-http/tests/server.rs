@@ -1,5 +1,8 @@
-//! The server over real sockets: the peer address reaches the service, the per-address cap
-//! closes the connection over it, shutdown stops the accept loop.
+//! The server over real sockets (plain HTTP/1.1): the peer address reaches the service, the
+//! global and per-address caps, the header-read and idle timeouts, slow handlers, graceful
+//! shutdown. TLS and HTTP/2 are in `tls.rs`.
+
+mod common;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -8,6 +11,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use common::*;
+use std::time::Instant;
 
 async fn get(stream: &mut TcpStream) -> String {
     stream
@@ -89,4 +95,264 @@ async fn the_peer_reaches_the_service_and_a_connection_over_the_per_address_cap_
         .await
         .expect("the server stops after the shutdown signal")
         .unwrap();
+}
+
+fn options() -> mlguard_http::server::ServerOptionsBuilder {
+    ServerOptions::builder()
+}
+
+#[tokio::test]
+async fn over_the_global_cap_a_connection_waits_until_one_closes() {
+    let mut s = start(options().max_connections(1).build().unwrap(), None).await;
+    let mut first = TcpStream::connect(s.addr).await.unwrap();
+    get_ok(&mut first, "/").await;
+
+    // The kernel accepts the second connection into its queue; the server does not serve it
+    // while the first is open.
+    let mut second = TcpStream::connect(s.addr).await.unwrap();
+    send_get(&mut second, "/").await.unwrap();
+    assert_eq!(
+        read_response(&mut second, Duration::from_millis(700)).await,
+        None,
+        "served over the global cap of 1"
+    );
+    drop(first);
+    let response = read_response(&mut second, Duration::from_secs(10))
+        .await
+        .expect("served once the first connection closed");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(s.handler_started.try_recv().is_err());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_global_slot_of_a_connection_over_the_per_address_cap_serves_the_next_one() {
+    // Two slots: 127.0.0.1 holds one; its further connections are refused, and each refusal
+    // hands its slot on, so 127.0.0.2 is still served.
+    let s = start(
+        options()
+            .max_connections(2)
+            .max_connections_per_ip(1)
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let mut held = connect_from(local(1), s.addr).await.unwrap();
+    get_ok(&mut held, "/").await;
+    for _ in 0..3 {
+        let mut refused = connect_from(local(1), s.addr).await.unwrap();
+        let _ = send_get(&mut refused, "/").await;
+        let (got, _) = wait_closed(&mut refused, Duration::from_secs(10)).await;
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    }
+    let mut other = connect_from(local(2), s.addr).await.unwrap();
+    get_ok(&mut other, "/").await;
+    // And the cap is still 2: a third address waits.
+    let mut third = connect_from(local(3), s.addr).await.unwrap();
+    send_get(&mut third, "/").await.unwrap();
+    assert_eq!(read_response(&mut third, Duration::from_millis(700)).await, None);
+    drop(held);
+    assert!(read_response(&mut third, Duration::from_secs(10)).await.is_some());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn exempt_peers_are_not_capped_per_address() {
+    let s = start(
+        options()
+            .max_connections_per_ip(1)
+            .per_ip_exempt("127.0.0.1".parse().unwrap())
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect_from(local(1), s.addr).await.unwrap();
+        get_ok(&mut c, "/").await;
+        open.push(c);
+    }
+    // Another address is still capped at 1.
+    let mut capped = connect_from(local(2), s.addr).await.unwrap();
+    get_ok(&mut capped, "/").await;
+    let mut over = connect_from(local(2), s.addr).await.unwrap();
+    let _ = send_get(&mut over, "/").await;
+    let (got, _) = wait_closed(&mut over, Duration::from_secs(10)).await;
+    assert!(got.is_empty());
+    drop(open);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_head_trickled_slower_than_the_header_read_timeout_is_closed() {
+    // The idle timeout is set longer, so what closes the connection is the header-read timeout.
+    let timeout = Duration::from_secs(1);
+    let s = start(
+        options()
+            .header_read_timeout(timeout)
+            .idle_timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let connected = Instant::now();
+    let stream = TcpStream::connect(s.addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        if wr.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n").await.is_err() {
+            return;
+        }
+        for i in 0..200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if wr.write_all(format!("x-{i}: y\r\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let (got, closed) = wait_closed(&mut rd, Duration::from_secs(15)).await;
+    let open_for = closed - connected;
+    let got = String::from_utf8_lossy(&got);
+    assert!(!got.contains("200"), "{got}");
+    assert!(
+        open_for >= timeout && open_for < Duration::from_secs(6),
+        "closed after {open_for:?}, header-read timeout {timeout:?}"
+    );
+    trickle.abort();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_speaks_is_closed_after_the_header_read_timeout() {
+    let timeout = Duration::from_secs(1);
+    let s = start(options().header_read_timeout(timeout).build().unwrap(), None).await;
+    let connected = Instant::now();
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let (got, closed) = wait_closed(&mut stream, Duration::from_secs(15)).await;
+    let open_for = closed - connected;
+    assert!(got.is_empty() || !String::from_utf8_lossy(&got).contains("200"));
+    assert!(
+        open_for >= timeout && open_for < Duration::from_secs(6),
+        "closed after {open_for:?}, header-read timeout {timeout:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let timeout = Duration::from_secs(1);
+    let s = start(options().header_read_timeout(timeout).build().unwrap(), None).await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    get_ok(&mut stream, "/").await;
+    let answered = Instant::now();
+    let (got, closed) = wait_closed(&mut stream, Duration::from_secs(15)).await;
+    let idle_for = closed - answered;
+    assert!(got.is_empty() || !String::from_utf8_lossy(&got).contains("200"));
+    // The server's clock starts once the response is written, a little before it arrives.
+    assert!(
+        idle_for >= timeout.mul_f32(0.8) && idle_for < Duration::from_secs(6),
+        "closed {idle_for:?} after the response, idle timeout {timeout:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_slower_than_the_idle_timeout_is_not_cut_off() {
+    let s = start(
+        options()
+            .header_read_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let response = get_ok(&mut stream, "/sleep/1500").await;
+    assert!(response.ends_with("ok HTTP/1.1"), "{response}");
+    // Idle again once answered: closed.
+    wait_closed(&mut stream, Duration::from_secs(10)).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn on_shutdown_new_connections_are_refused_and_requests_in_flight_finish() {
+    let mut s = start(
+        options().shutdown_grace(Duration::from_secs(10)).build().unwrap(),
+        None,
+    )
+    .await;
+    let mut idle = TcpStream::connect(s.addr).await.unwrap();
+    get_ok(&mut idle, "/").await;
+    let mut busy = TcpStream::connect(s.addr).await.unwrap();
+    send_get(&mut busy, "/sleep/1000").await.unwrap();
+    s.handler_started.recv().await.unwrap();
+    s.shutdown();
+
+    let mut refused = false;
+    for _ in 0..100 {
+        match TcpStream::connect(s.addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(refused, "the listener still accepts after the shutdown");
+    // The idle connection is closed at once, the request in flight is answered.
+    wait_closed(&mut idle, Duration::from_secs(5)).await;
+    let response = read_response(&mut busy, Duration::from_secs(10))
+        .await
+        .expect("the request in flight is answered");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("connection: close"), "{response}");
+    s.returned_within(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn on_shutdown_a_request_longer_than_the_grace_is_cut_when_it_ends() {
+    let grace = Duration::from_secs(1);
+    let mut s = start(options().shutdown_grace(grace).build().unwrap(), None).await;
+    let mut busy = TcpStream::connect(s.addr).await.unwrap();
+    send_get(&mut busy, "/sleep/30000").await.unwrap();
+    s.handler_started.recv().await.unwrap();
+    let shut = Instant::now();
+    s.shutdown();
+    s.returned_within(Duration::from_secs(15)).await;
+    let returned = shut.elapsed();
+    assert!(
+        returned >= grace && returned < Duration::from_secs(10),
+        "run returned {returned:?} after the shutdown, grace {grace:?}"
+    );
+    let (got, closed) = wait_closed(&mut busy, Duration::from_secs(10)).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    let cut_after = closed - shut;
+    assert!(
+        cut_after >= grace && cut_after < Duration::from_secs(10),
+        "cut {cut_after:?} after the shutdown, grace {grace:?}"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_is_http11_only_an_h2_preface_is_not_served() {
+    let s = start(
+        options()
+            .header_read_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+        None,
+    )
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    // The HTTP/2 connection preface and an empty SETTINGS frame (h2c with prior knowledge).
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    // An HTTP/2 server answers with its own SETTINGS frame (type 4 at offset 3).
+    assert!(!(got.len() >= 9 && got[3] == 4), "served as HTTP/2: {got:?}");
+    s.stop().await;
 }

@@ -1,0 +1,284 @@
+//! The server over real TLS: the handshake timeout, failed handshakes, protocol choice by ALPN,
+//! and HTTP/2 connections that only exchange PINGs.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use mlguard_http::server::{Server, ServerOptions};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn options() -> mlguard_http::server::ServerOptionsBuilder {
+    ServerOptions::builder()
+}
+
+#[tokio::test]
+async fn a_client_that_sends_no_handshake_is_closed_after_the_handshake_timeout() {
+    let tls = Tls::new();
+    // The header-read (first byte) timeout is longer: what closes it is the handshake timeout.
+    let timeout = Duration::from_millis(500);
+    let s = start(
+        options()
+            .tls_handshake_timeout(timeout)
+            .header_read_timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        Some(tls.server.clone()),
+    )
+    .await;
+    let connected = Instant::now();
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let (got, closed) = wait_closed(&mut stream, Duration::from_secs(15)).await;
+    let open_for = closed - connected;
+    assert!(got.is_empty(), "{got:?}");
+    assert!(
+        open_for >= timeout && open_for < Duration::from_secs(5),
+        "closed after {open_for:?}, handshake timeout {timeout:?}"
+    );
+    s.stop().await;
+}
+
+/// A ClientHello of TLS 1.1 (no supported_versions extension), otherwise one rustls answers
+/// as TLS 1.2 (see the unit tests in `src/tls.rs`).
+fn tls11_client_hello() -> Vec<u8> {
+    let mut body = vec![3, 2];
+    body.extend([0x42; 32]);
+    body.push(0);
+    body.extend([0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x13]);
+    body.extend([0x01, 0x00]);
+    let extensions: &[u8] = &[
+        0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, // supported_groups
+        0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, // ec_point_formats
+        0x00, 0x0d, 0x00, 0x06, 0x00, 0x04, 0x04, 0x03, 0x08, 0x04, // signature_algorithms
+    ];
+    body.extend([0, u8::try_from(extensions.len()).unwrap()]);
+    body.extend(extensions);
+    let mut handshake = vec![0x01, 0, 0, u8::try_from(body.len()).unwrap()];
+    handshake.extend(body);
+    let mut record = vec![0x16, 0x03, 0x01, 0, u8::try_from(handshake.len()).unwrap()];
+    record.extend(handshake);
+    record
+}
+
+#[tokio::test]
+async fn a_failed_handshake_closes_the_connection_without_serving_it() {
+    let tls = Tls::new();
+    let s = start(options().build().unwrap(), Some(tls.server.clone())).await;
+    let cases: [(&str, Vec<u8>); 2] = [
+        ("TLS 1.1", tls11_client_hello()),
+        (
+            "plain HTTP",
+            b"GET /sleep/0 HTTP/1.1\r\nhost: test\r\n\r\n".to_vec(),
+        ),
+    ];
+    let mut s = s;
+    for (name, hello) in cases {
+        let mut stream = TcpStream::connect(s.addr).await.unwrap();
+        stream.write_all(&hello).await.unwrap();
+        let (got, _) = wait_closed(&mut stream, Duration::from_secs(5)).await;
+        // At most a TLS alert record (content type 21), never an HTTP answer.
+        assert!(got.is_empty() || got[0] == 21, "{name}: {got:?}");
+        assert!(
+            !String::from_utf8_lossy(&got).contains("HTTP/"),
+            "{name}: {got:?}"
+        );
+    }
+    assert!(s.handler_started.try_recv().is_err(), "a handler ran");
+    // The server still serves a proper client.
+    let stream = tls.connect(s.addr, &[b"http/1.1"]).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let response = sender.send_request(get("/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    s.stop().await;
+}
+
+fn get(path: &str) -> http::Request<Empty<Bytes>> {
+    http::Request::get(format!("https://localhost{path}"))
+        .body(Empty::new())
+        .unwrap()
+}
+
+async fn body(response: http::Response<hyper::body::Incoming>) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn alpn_h2_is_served_as_http2_and_http11_or_none_as_http11() {
+    let tls = Tls::new();
+    let s = start(options().build().unwrap(), Some(tls.server.clone())).await;
+
+    let stream = tls.connect(s.addr, &[b"h2"]).await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    // A header list of 8 KiB: within the server's 32 KiB (hyper's default is 16 KiB).
+    let mut request = get("/");
+    request
+        .headers_mut()
+        .insert("x-large", "a".repeat(8 * 1024).parse().unwrap());
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(body(response).await, "ok HTTP/2.0");
+
+    for alpn in [&[&b"http/1.1"[..]][..], &[]] {
+        let stream = tls.connect(s.addr, alpn).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let response = sender.send_request(get("/")).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(body(response).await, "ok HTTP/1.1", "ALPN {alpn:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_reports_whether_it_serves_tls() {
+    let service = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Empty::<Bytes>::new()))
+    });
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let tls = Tls::new();
+    let server = Server::bind(addr, service, Some(tls.server.clone()), ServerOptions::default())
+        .await
+        .unwrap();
+    assert!(server.is_tls());
+    let debug = format!("{server:?}");
+    let expected = format!(
+        "Server {{ addr: Some({}), tls: true, .. }}",
+        server.local_addr().unwrap()
+    );
+    assert_eq!(debug, expected);
+    let server = Server::bind(addr, service, None, ServerOptions::default())
+        .await
+        .unwrap();
+    assert!(!server.is_tls());
+    assert!(format!("{server:?}").contains("tls: false"));
+}
+
+// HTTP/2 frame types and flags (RFC 9113 section 6).
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const ACK: u8 = 0x1;
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// PINGs this client sent before the server closed the connection (or `give_up` passed).
+async fn h2_idle<S: AsyncRead + AsyncWrite>(stream: S, ping_every: Duration, give_up: Duration) -> usize {
+    let mut client_pings = 0;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
+    if wr.write_all(&hello).await.is_err() {
+        return client_pings;
+    }
+    let mut ticker = tokio::time::interval(ping_every);
+    ticker.tick().await;
+    let deadline = tokio::time::sleep(give_up);
+    tokio::pin!(deadline);
+    // `read_buf` is cancel-safe (a `select!` may drop it), `read_exact` is not.
+    let mut buf = bytes::BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            got = rd.read_buf(&mut buf) => match got {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let mut replies = Vec::new();
+                    while buf.len() >= 9 {
+                        let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+                        if buf.len() < 9 + len {
+                            break;
+                        }
+                        let f = buf.split_to(9 + len);
+                        match (f[3], f[4]) {
+                            (SETTINGS, 0) => replies.extend(frame(SETTINGS, ACK, &[])),
+                            (PING, 0) => replies.extend(frame(PING, ACK, &f[9..])),
+                            _ => {} // WINDOW_UPDATE, PING ACK, GOAWAY: read on until the close
+                        }
+                    }
+                    if wr.write_all(&replies).await.is_err() { break; }
+                }
+            },
+            _ = ticker.tick() => {
+                client_pings += 1;
+                if wr.write_all(&frame(PING, 0, &[7; 8])).await.is_err() { break; }
+            }
+            () = &mut deadline => panic!("the connection is still open after {give_up:?}"),
+        }
+    }
+    client_pings
+}
+
+#[tokio::test]
+async fn an_h2_connection_that_only_pings_is_closed_after_the_idle_timeout() {
+    let tls = Tls::new();
+    let timeout = Duration::from_secs(1);
+    let s = start(
+        options().header_read_timeout(timeout).build().unwrap(),
+        Some(tls.server.clone()),
+    )
+    .await;
+    let connected = Instant::now();
+    let stream = tls.connect(s.addr, &[b"h2"]).await.unwrap();
+    let pings = h2_idle(stream, Duration::from_millis(200), Duration::from_secs(15)).await;
+    let open_for = connected.elapsed();
+    assert!(pings >= 2, "PINGs must flow: {pings}");
+    assert!(
+        open_for >= timeout && open_for < Duration::from_secs(6),
+        "closed after {open_for:?}, idle timeout {timeout:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn alpn_decides_the_protocol_not_the_first_bytes() {
+    let tls = Tls::new();
+    let s = start(
+        options()
+            .header_read_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+        Some(tls.server.clone()),
+    )
+    .await;
+    // ALPN http/1.1, then the HTTP/2 preface: not HTTP/2.
+    let mut stream = tls.connect(s.addr, &[b"http/1.1"]).await.unwrap();
+    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
+    stream.write_all(&hello).await.unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        !(got.len() >= 9 && got[3] == SETTINGS),
+        "ALPN http/1.1 served as HTTP/2: {got:?}"
+    );
+    // ALPN h2, then an HTTP/1.1 request: not answered as HTTP/1.1.
+    let mut stream = tls.connect(s.addr, &[b"h2"]).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (got, _) = wait_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        !String::from_utf8_lossy(&got).contains("HTTP/1.1"),
+        "ALPN h2 served as HTTP/1.1: {}",
+        String::from_utf8_lossy(&got)
+    );
+    s.stop().await;
+}
