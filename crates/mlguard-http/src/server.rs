@@ -27,7 +27,10 @@
 //!   which detect dead peers while a stream is open.
 //! - **Protocol choice by ALPN:** after TLS, `h2` or HTTP/1.1 is chosen from ALPN, never by
 //!   sniffing bytes (which would wait, without a timeout, for bytes a client never sends).
-//!   Plain HTTP (behind a proxy) is HTTP/1.1 only.
+//!   Plain HTTP (behind a proxy) is HTTP/1.1 only: no h2c, whatever the first bytes say.
+//!   HTTP/1.1 upgrades (WebSocket, `Upgrade: h2c`) are not served: an API behind these
+//!   protections has no use for them, and an upgraded connection would leave the idle and
+//!   shutdown rules.
 //! - **Client addresses:** the router is turned into a service with
 //!   `into_make_service_with_connect_info::<SocketAddr>()`, so `ConnectInfo` (and with it
 //!   mlguard-core's client-IP resolution) sees each connection's peer.
