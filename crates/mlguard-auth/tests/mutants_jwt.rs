@@ -212,3 +212,131 @@ fn debug_of_a_verifying_key_names_algorithm_and_kid_and_not_the_secret() {
         "{debug}"
     );
 }
+
+/// Mutants: the curve guards of `VerifyingKey::from_jwk` (`p.curve == P256`,
+/// `p.curve == Ed25519`) into `true`. An EC key is ES256 only on P-256 and an OKP key EdDSA
+/// only on Ed25519: the same coordinates labelled with another curve are refused, not used
+/// as if they were on the supported one.
+#[test]
+fn a_jwk_on_another_curve_is_refused() {
+    let set: serde_json::Value = serde_json::from_str(include_str!("data/jwks.json")).unwrap();
+    let key = |kid: &str| {
+        let keys = set["keys"].as_array().unwrap();
+        keys.iter().find(|k| k["kid"] == kid).unwrap().clone()
+    };
+    let from_jwk =
+        |jwk: &serde_json::Value| VerifyingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap());
+
+    let ec = key("ec-remote");
+    assert_eq!(from_jwk(&ec).unwrap().algorithm(), JwtAlgorithm::ES256);
+    let mut p384 = ec.clone();
+    p384["crv"] = "P-384".into();
+    p384.as_object_mut().unwrap().remove("alg");
+    assert!(from_jwk(&p384).is_err(), "EC coordinates labelled P-384");
+
+    let ed = key("ed-remote");
+    assert_eq!(from_jwk(&ed).unwrap().algorithm(), JwtAlgorithm::EdDSA);
+    let mut other = ed.clone();
+    other["crv"] = "P-256".into();
+    assert!(
+        from_jwk(&other).is_err(),
+        "an OKP key on a curve other than Ed25519"
+    );
+}
+
+/// Mutant: `<impl Debug for SigningKey>::fmt` into `Ok(())`. It names the algorithm and the
+/// `kid`, never the secret.
+#[test]
+fn debug_of_a_signing_key_names_algorithm_and_kid_and_not_the_secret() {
+    let key = SigningKey::hmac(JwtAlgorithm::HS384, "2024-07", &[0x41; 48]).unwrap();
+    let debug = format!("{key:?}");
+    for part in ["SigningKey", "HS384", "2024-07"] {
+        assert!(debug.contains(part), "{part} in {debug}");
+    }
+    assert!(!debug.contains("AAAA") && !debug.contains("65, 65"), "{debug}");
+}
+
+/// Mutants: `<impl Debug for RemoteJwks>::fmt` and `<impl Debug for RemoteJwksBuilder>::fmt`
+/// into `Ok(())`. They name the URL, and the set how many keys it holds and how often it may
+/// be refreshed.
+#[cfg(feature = "jwks")]
+#[test]
+fn debug_of_a_remote_jwks_names_its_url_keys_and_interval() {
+    use mlguard_auth::jwt::RemoteJwks;
+    let builder = RemoteJwks::builder("http://idp.internal/jwks.json");
+    let debug = format!("{builder:?}");
+    assert!(
+        debug.contains("RemoteJwksBuilder") && debug.contains("http://idp.internal/jwks.json"),
+        "{debug}"
+    );
+    let jwks = builder
+        .min_refresh_interval(Duration::from_secs(42))
+        .build()
+        .unwrap();
+    let debug = format!("{jwks:?}");
+    for part in ["RemoteJwks", "http://idp.internal/jwks.json", "keys: 0", "42s"] {
+        assert!(debug.contains(part), "{part} in {debug}");
+    }
+}
+
+/// Mutants: either `||` of `RemoteJwksBuilder::build`'s bound check into `&&`. Each bound
+/// too small on its own is refused: a refresh interval under 1 s, a zero timeout, a body
+/// bound under 64 bytes; the smallest allowed values are accepted.
+#[cfg(feature = "jwks")]
+#[test]
+fn each_remote_jwks_bound_too_small_on_its_own_is_refused() {
+    use mlguard_auth::jwt::RemoteJwks;
+    let builder = || RemoteJwks::builder("http://idp.internal/jwks.json");
+    assert!(
+        builder()
+            .min_refresh_interval(Duration::from_millis(999))
+            .build()
+            .is_err()
+    );
+    assert!(builder().timeout(Duration::ZERO).build().is_err());
+    assert!(builder().max_body_bytes(63).build().is_err());
+    let smallest = builder()
+        .min_refresh_interval(Duration::from_secs(1))
+        .timeout(Duration::from_millis(1))
+        .max_body_bytes(64)
+        .build();
+    assert!(smallest.is_ok(), "{smallest:?}");
+}
+
+/// Mutants: `RemoteJwks::is_empty` into `true` or `false`. A set is empty until a fetch
+/// brings keys, and not empty after.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn a_remote_jwks_is_empty_until_a_fetch_brings_keys() {
+    use mlguard_auth::jwt::RemoteJwks;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "request head cut short");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let body = include_str!("data/jwks.json");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(body.as_bytes()).await.unwrap();
+    });
+    let jwks = RemoteJwks::builder(format!("http://{addr}/jwks.json"))
+        .build()
+        .unwrap();
+    assert!(jwks.is_empty());
+    assert_eq!(jwks.len(), 0);
+    let usable = jwks.refresh().await.unwrap();
+    server.await.unwrap();
+    assert_eq!(usable, 3, "EC, RSA and OKP; the oct and enc keys are refused");
+    assert_eq!(jwks.len(), 3);
+    assert!(!jwks.is_empty());
+}
