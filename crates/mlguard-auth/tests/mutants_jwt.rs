@@ -303,12 +303,10 @@ fn each_remote_jwks_bound_too_small_on_its_own_is_refused() {
     assert!(smallest.is_ok(), "{smallest:?}");
 }
 
-/// Mutants: `RemoteJwks::is_empty` into `true` or `false`. A set is empty until a fetch
-/// brings keys, and not empty after.
+/// A one-request HTTP/1.1 server on 127.0.0.1 that answers `body`, with `content-length` or
+/// chunked, and closes.
 #[cfg(feature = "jwks")]
-#[tokio::test]
-async fn a_remote_jwks_is_empty_until_a_fetch_brings_keys() {
-    use mlguard_auth::jwt::RemoteJwks;
+async fn serve_once(body: String, chunked: bool) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -321,14 +319,32 @@ async fn a_remote_jwks_is_empty_until_a_fetch_brings_keys() {
             assert!(n > 0, "request head cut short");
             request.extend_from_slice(&buf[..n]);
         }
-        let body = include_str!("data/jwks.json");
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
-        conn.write_all(head.as_bytes()).await.unwrap();
-        conn.write_all(body.as_bytes()).await.unwrap();
+        let response = if chunked {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                body.len()
+            )
+        } else {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        // The client may hang up once it has seen enough (a refused size): not an error here.
+        let _ = conn.write_all(response.as_bytes()).await;
     });
+    (addr, server)
+}
+
+const JWKS: &str = include_str!("data/jwks.json");
+
+/// Mutants: `RemoteJwks::is_empty` into `true` or `false`, and its `==` into `!=`. A set is
+/// empty until a fetch brings keys, and not empty after.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn a_remote_jwks_is_empty_until_a_fetch_brings_keys() {
+    use mlguard_auth::jwt::RemoteJwks;
+    let (addr, server) = serve_once(JWKS.to_owned(), false).await;
     let jwks = RemoteJwks::builder(format!("http://{addr}/jwks.json"))
         .build()
         .unwrap();
@@ -339,4 +355,32 @@ async fn a_remote_jwks_is_empty_until_a_fetch_brings_keys() {
     assert_eq!(usable, 3, "EC, RSA and OKP; the oct and enc keys are refused");
     assert_eq!(jwks.len(), 3);
     assert!(!jwks.is_empty());
+}
+
+/// Mutants: `>` into `>=` or `==` in both body-size checks of `RemoteJwks::fetch` (the
+/// announced `content-length` and the bytes received). A key set of exactly the bound is
+/// fetched, with a length and chunked; one byte more is refused, either way.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn a_key_set_of_exactly_the_body_bound_is_fetched_and_one_byte_more_is_not() {
+    use mlguard_auth::jwt::RemoteJwks;
+    let bound = JWKS.len() + 10;
+    for chunked in [false, true] {
+        for (len, fits) in [(bound, true), (bound + 1, false)] {
+            let body = format!("{JWKS}{}", " ".repeat(len - JWKS.len()));
+            let (addr, server) = serve_once(body, chunked).await;
+            let jwks = RemoteJwks::builder(format!("http://{addr}/jwks.json"))
+                .max_body_bytes(bound)
+                .build()
+                .unwrap();
+            let fetched = jwks.refresh().await;
+            server.await.unwrap();
+            assert_eq!(
+                fetched.is_ok(),
+                fits,
+                "{len} bytes of {bound}, chunked: {chunked}: {fetched:?}"
+            );
+            assert_eq!(jwks.len(), if fits { 3 } else { 0 });
+        }
+    }
 }
