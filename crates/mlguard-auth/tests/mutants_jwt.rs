@@ -384,3 +384,91 @@ async fn a_key_set_of_exactly_the_body_bound_is_fetched_and_one_byte_more_is_not
         }
     }
 }
+
+/// Mutants: `<impl Display for JsonPointer>::fmt` and `<impl Debug for JsonPointer>::fmt`
+/// into `Ok(())`. A pointer shows as the text it was parsed from (escapes kept).
+#[test]
+fn a_json_pointer_shows_as_its_text() {
+    use mlguard_auth::jwt::JsonPointer;
+    let pointer = JsonPointer::parse("/https:~1~1example.com~1roles/0").unwrap();
+    assert_eq!(pointer.to_string(), "/https:~1~1example.com~1roles/0");
+    assert_eq!(
+        format!("{pointer:?}"),
+        r#"JsonPointer("/https:~1~1example.com~1roles/0")"#
+    );
+    assert_eq!(JsonPointer::parse("").unwrap().to_string(), "");
+}
+
+/// A verifier's token signed by `issuer()` with a `pad` claim that makes it exactly `len`
+/// bytes long.
+fn token_of_len(len: usize) -> String {
+    let token_with = |pad: usize| {
+        let mut extra = serde_json::Map::new();
+        extra.insert("pad".into(), "x".repeat(pad).into());
+        let token = issuer().issue_with("alice", &[], None, extra).unwrap();
+        token.access_token().to_owned()
+    };
+    // The random jti has a fixed length, so the length grows with the pad alone, by 4 base64
+    // characters per 3 bytes: find the pad that gives exactly `len`.
+    let base = token_with(0).len();
+    let estimate = (len.saturating_sub(base) * 3 / 4).saturating_sub(4);
+    (estimate..estimate + 16)
+        .map(token_with)
+        .find(|t| t.len() >= len)
+        .filter(|t| t.len() == len)
+        .unwrap_or_else(|| panic!("no pad gives a token of exactly {len} bytes"))
+}
+
+/// Mutant: `8 * 1024` into `8 + 1024` in `DEFAULT_MAX_TOKEN_LEN`. By default a token of
+/// 8 KiB is verified and one byte more is refused as too large.
+#[test]
+fn by_default_a_token_of_8_kib_is_verified_and_one_byte_more_is_too_large() {
+    use mlguard_auth::jwt::{DEFAULT_MAX_TOKEN_LEN, TokenError};
+    assert_eq!(DEFAULT_MAX_TOKEN_LEN, 8192);
+    let verifier = verifier();
+    assert_eq!(verifier.max_token_len(), 8192);
+    let fits = token_of_len(8192);
+    assert!(verifier.verify(&fits).is_ok());
+    let over = format!("{fits}A");
+    assert_eq!(verifier.verify(&over).unwrap_err(), TokenError::TooLarge);
+}
+
+/// Mutants: `JwtVerifierBuilder::max_token_len` into `Default::default()` (the setting and
+/// everything before it lost), `JwtVerifier::leeway` into `Duration::ZERO`, and
+/// `leeway > MAX_LEEWAY` into `>=` in `build`. Both settings reach the verifier; the largest
+/// leeway, exactly 5 minutes, is accepted and a second more is not.
+#[test]
+fn the_size_bound_and_leeway_reach_the_verifier_up_to_five_minutes() {
+    use mlguard_auth::jwt::MAX_LEEWAY;
+    let builder = || {
+        JwtVerifier::builder()
+            .key(VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET).unwrap())
+            .audience("ml-api")
+    };
+    let v = builder().max_token_len(1000).leeway(MAX_LEEWAY).build().unwrap();
+    assert_eq!(v.max_token_len(), 1000);
+    assert_eq!(v.leeway(), Duration::from_secs(300));
+    assert!(
+        builder()
+            .leeway(MAX_LEEWAY + Duration::from_secs(1))
+            .build()
+            .is_err()
+    );
+    assert_eq!(verifier().leeway(), Duration::from_secs(30), "the default");
+}
+
+/// Mutant: `<impl Debug for JwtVerifierBuilder>::fmt` into `Ok(())`. It shows the keys (by
+/// algorithm and kid), never their secrets.
+#[test]
+fn debug_of_a_verifier_builder_shows_its_keys_and_no_secret() {
+    let builder = JwtVerifier::builder().key(
+        VerifyingKey::hmac(JwtAlgorithm::HS256, SECRET)
+            .unwrap()
+            .with_kid("k1"),
+    );
+    let debug = format!("{builder:?}");
+    for part in ["JwtVerifierBuilder", "keys", "HS256", "k1"] {
+        assert!(debug.contains(part), "{part} in {debug}");
+    }
+    assert!(!debug.contains("0123456789abcdef"), "{debug}");
+}
