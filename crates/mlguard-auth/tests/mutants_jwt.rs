@@ -2,6 +2,8 @@
 //! found no test pinning down: each test below fails with the mutant named in its comment
 //! (checked by applying it by hand).
 
+mod common;
+
 use mlguard_auth::AuthError;
 use mlguard_auth::jwt::{BearerAuth, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
 use mlguard_core::ManualClock;
@@ -471,4 +473,40 @@ fn debug_of_a_verifier_builder_shows_its_keys_and_no_secret() {
         assert!(debug.contains(part), "{part} in {debug}");
     }
     assert!(!debug.contains("0123456789abcdef"), "{debug}");
+}
+
+/// Mutant: the guard `!s.is_empty()` on `sub` into `true`. A token whose `sub` is the empty
+/// string names nobody: refused as missing `sub`, like a token without one.
+#[test]
+fn an_empty_subject_is_a_missing_subject() {
+    use mlguard_auth::jwt::TokenError;
+    use serde_json::json;
+    let header = json!({"alg": "HS256", "kid": "k1"});
+    let claims =
+        |sub: &str| json!({"sub": sub, "aud": "ml-api", "iss": "https://auth.example", "exp": NOW + 60});
+    let verifier = verifier();
+    assert!(
+        verifier
+            .verify(&common::hs256(&header, &claims("alice"), SECRET))
+            .is_ok()
+    );
+    let nobody = common::hs256(&header, &claims(""), SECRET);
+    assert_eq!(
+        verifier.verify(&nobody).unwrap_err(),
+        TokenError::MissingClaim("sub")
+    );
+}
+
+/// Mutant: `header.is_empty() || payload.is_empty()` into `&&` in `split`. `parse_header`,
+/// which reads only the header, still refuses a token with an empty payload.
+#[test]
+fn parse_header_refuses_an_empty_payload() {
+    use mlguard_auth::jwt::{TokenError, parse_header};
+    // {"alg":"HS256"}
+    assert!(parse_header("eyJhbGciOiJIUzI1NiJ9.e30.c2ln", 8192).is_ok());
+    assert_eq!(
+        parse_header("eyJhbGciOiJIUzI1NiJ9..c2ln", 8192),
+        Err(TokenError::Malformed)
+    );
+    assert_eq!(parse_header(".e30.c2ln", 8192), Err(TokenError::Malformed));
 }
