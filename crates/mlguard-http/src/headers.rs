@@ -214,6 +214,26 @@ mod tests {
         assert_eq!(r.headers()["cache-control"], "no-store");
     }
 
+    /// Mutant (issue 20): `len + no_store` into `len - no_store` in the capacity reserved,
+    /// which underflows for an empty set.
+    #[tokio::test]
+    async fn an_empty_set_still_marks_a_credentialed_response_no_store() {
+        let layer = [
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::X_FRAME_OPTIONS,
+            header::CONTENT_SECURITY_POLICY,
+            header::REFERRER_POLICY,
+            HeaderName::from_static("cross-origin-resource-policy"),
+        ]
+        .iter()
+        .fold(SecurityHeadersLayer::new(), |layer, name| layer.without(name));
+        let req = Request::builder().header("cookie", "session=1").body(()).unwrap();
+        let r = run(layer, req).await;
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        // The handler's own CSP, and `no-store`: nothing else.
+        assert_eq!(r.headers().len(), 2, "{:?}", r.headers());
+    }
+
     #[tokio::test]
     async fn headers_can_be_replaced_and_removed() {
         let layer = SecurityHeadersLayer::new()

@@ -657,35 +657,16 @@ mod tests {
         }
     }
 
-    /// Not ready once, then failing.
-    struct Unready(usize);
-
-    impl Service<Request<()>> for Unready {
-        type Response = Response<()>;
-        type Error = &'static str;
-        type Future = std::future::Ready<Result<Response<()>, &'static str>>;
-
-        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            self.0 += 1;
-            if self.0 == 1 {
-                Poll::Pending
-            } else {
-                Poll::Ready(Err("overloaded"))
-            }
-        }
-
-        fn call(&mut self, _req: Request<()>) -> Self::Future {
-            std::future::ready(Err("not ready"))
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn count_requests_passes_on_readiness_and_the_body_s_shape() {
         use http_body_util::{Empty, Full};
         let mut cx = Context::from_waker(Waker::noop());
-        let mut unready = CountRequests::new(Unready(0), Activity::new());
-        assert!(unready.poll_ready(&mut cx).is_pending());
-        assert_eq!(unready.poll_ready(&mut cx), Poll::Ready(Err("overloaded")));
+        let mut unready = CountRequests::new(crate::readiness_tests::Unready::default(), Activity::new());
+        assert!(Service::<Request<()>>::poll_ready(&mut unready, &mut cx).is_pending());
+        assert_eq!(
+            Service::<Request<()>>::poll_ready(&mut unready, &mut cx),
+            Poll::Ready(Err("overloaded"))
+        );
 
         let activity = Activity::new();
         let mut full = CountRequests::new(

@@ -168,6 +168,8 @@ pub mod path;
 pub mod problem;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+#[cfg(test)]
+mod readiness_tests;
 pub mod request_id;
 pub mod request_metrics;
 pub mod server;
