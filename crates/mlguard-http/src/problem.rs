@@ -212,6 +212,35 @@ mod tests {
         )
     }
 
+    /// Mutants (issue 20): `detail_for` into a constant, each arm deleted, the `>= 500` guard.
+    /// Each framework status has its own fixed text; every 5xx the server's, any other 4xx the
+    /// generic one.
+    #[test]
+    fn each_framework_status_has_its_own_detail() {
+        let cases = [
+            (400, "The request is malformed"),
+            (404, "No such resource"),
+            (405, "Method not allowed on this resource"),
+            (408, "The request took too long"),
+            (413, "The request body is too large"),
+            (415, "Expected a body with Content-Type: application/json"),
+            (422, "The request body does not match the expected schema"),
+            (500, "The server could not handle the request"),
+            (503, "The server could not handle the request"),
+            (599, "The server could not handle the request"),
+            (401, "The request failed"),
+            (418, "The request failed"),
+            (499, "The request failed"),
+        ];
+        for (status, detail) in cases {
+            assert_eq!(
+                detail_for(StatusCode::from_u16(status).unwrap()),
+                detail,
+                "{status}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn plain_text_errors_become_problems_json_errors_and_successes_pass() {
         for status in [404, 405, 408, 413, 415] {
