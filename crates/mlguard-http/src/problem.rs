@@ -212,6 +212,30 @@ mod tests {
         )
     }
 
+    /// Mutant (issue 20): `PanicProblem::response_for_panic` into an empty 200. A panicking
+    /// handler behind `CatchPanicLayer::custom(PanicProblem)` answers a 500 problem body that
+    /// does not carry the panic message.
+    #[tokio::test]
+    async fn a_panic_is_a_500_problem_without_its_message() {
+        let svc = ServiceBuilder::new()
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(PanicProblem))
+            .service_fn(|_req: Request<()>| async move {
+                if true {
+                    panic!("secret request data");
+                }
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+            });
+        let r = svc.oneshot(Request::new(())).await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()["content-type"], mlguard_core::PROBLEM_JSON);
+        let body = String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        assert!(
+            body.contains(detail_for(StatusCode::INTERNAL_SERVER_ERROR)),
+            "{body}"
+        );
+        assert!(!body.contains("secret"), "{body}");
+    }
+
     /// Mutants (issue 20): `detail_for` into a constant, each arm deleted, the `>= 500` guard.
     /// Each framework status has its own fixed text; every 5xx the server's, any other 4xx the
     /// generic one.
