@@ -388,47 +388,6 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(chosen.as_deref(), Some(&b"h2"[..]));
-
-        // The same ClientHello (no supported_versions extension) as TLS 1.2 is answered, as
-        // TLS 1.1 refused: the version is what is refused.
-        let mut tls12 = rustls::ServerConnection::new(server.clone()).unwrap();
-        let hello = client_hello([3, 3]);
-        assert_eq!(tls12.read_tls(&mut &hello[..]).unwrap(), hello.len());
-        tls12.process_new_packets().unwrap();
-        assert!(tls12.wants_write(), "a ServerHello to send");
-        let mut tls11 = rustls::ServerConnection::new(server).unwrap();
-        let hello = client_hello([3, 2]);
-        assert_eq!(tls11.read_tls(&mut &hello[..]).unwrap(), hello.len());
-        let err = tls11.process_new_packets().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered)
-            ),
-            "{err:?}"
-        );
-    }
-
-    /// A minimal ClientHello of `version` (no supported_versions extension, so pre-1.3 style):
-    /// ECDHE suites, groups x25519 and P-256, signature schemes ECDSA-P256-SHA256 and PSS.
-    fn client_hello(version: [u8; 2]) -> Vec<u8> {
-        let mut body = version.to_vec();
-        body.extend([0x42; 32]); // random
-        body.push(0); // no session id
-        body.extend([0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x13]); // cipher suites
-        body.extend([0x01, 0x00]); // compression: null
-        let extensions: &[u8] = &[
-            0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, // supported_groups
-            0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, // ec_point_formats: uncompressed
-            0x00, 0x0d, 0x00, 0x06, 0x00, 0x04, 0x04, 0x03, 0x08, 0x04, // signature_algorithms
-        ];
-        body.extend([0, u8::try_from(extensions.len()).unwrap()]);
-        body.extend(extensions);
-        let mut handshake = vec![0x01, 0, 0, u8::try_from(body.len()).unwrap()];
-        handshake.extend(body);
-        let mut record = vec![0x16, 0x03, 0x01, 0, u8::try_from(handshake.len()).unwrap()];
-        record.extend(handshake);
-        record
     }
 
     #[test]

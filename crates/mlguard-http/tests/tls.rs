@@ -42,10 +42,9 @@ async fn a_client_that_sends_no_handshake_is_closed_after_the_handshake_timeout(
     s.stop().await;
 }
 
-/// A ClientHello of TLS 1.1 (no supported_versions extension), otherwise one rustls answers
-/// as TLS 1.2 (see the unit tests in `src/tls.rs`).
-fn tls11_client_hello() -> Vec<u8> {
-    let mut body = vec![3, 2];
+/// A minimal ClientHello of `version` (no supported_versions extension, so pre-1.3 style).
+fn client_hello(version: [u8; 2]) -> Vec<u8> {
+    let mut body = version.to_vec();
     body.extend([0x42; 32]);
     body.push(0);
     body.extend([0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x13]);
@@ -69,7 +68,7 @@ async fn a_failed_handshake_closes_the_connection_without_serving_it() {
     let tls = Tls::new();
     let s = start(options().build().unwrap(), Some(tls.server.clone())).await;
     let cases: [(&str, Vec<u8>); 2] = [
-        ("TLS 1.1", tls11_client_hello()),
+        ("TLS 1.1", client_hello([3, 2])),
         (
             "plain HTTP",
             b"GET /sleep/0 HTTP/1.1\r\nhost: test\r\n\r\n".to_vec(),
@@ -281,4 +280,27 @@ async fn alpn_decides_the_protocol_not_the_first_bytes() {
         String::from_utf8_lossy(&got)
     );
     s.stop().await;
+}
+
+/// The same ClientHello is answered as TLS 1.2 and refused as TLS 1.1: the version is what is
+/// refused, not something else in the hello.
+#[test]
+fn the_same_client_hello_is_answered_as_tls_12_and_refused_as_tls_11() {
+    let tls = Tls::new();
+    let mut tls12 = rustls::ServerConnection::new(tls.server.clone()).unwrap();
+    let hello = client_hello([3, 3]);
+    assert_eq!(tls12.read_tls(&mut &hello[..]).unwrap(), hello.len());
+    tls12.process_new_packets().unwrap();
+    assert!(tls12.wants_write(), "a ServerHello to send");
+    let mut tls11 = rustls::ServerConnection::new(tls.server.clone()).unwrap();
+    let hello = client_hello([3, 2]);
+    assert_eq!(tls11.read_tls(&mut &hello[..]).unwrap(), hello.len());
+    let err = tls11.process_new_packets().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered)
+        ),
+        "{err:?}"
+    );
 }
