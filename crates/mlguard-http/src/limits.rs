@@ -949,4 +949,123 @@ mod tests {
         let r = svc.oneshot(prompt).await.unwrap();
         assert_eq!(r.status(), 200);
     }
+
+    #[test]
+    fn the_builders_report_what_they_were_given() {
+        let layer = PerKeyInFlightLayer::try_new(4, principal_of)
+            .unwrap()
+            .name("principal");
+        assert_eq!(layer.max(), 4);
+        assert_eq!(PerKeyInFlightLayer::try_new(1, principal_of).unwrap().max(), 1);
+        let debug = format!("{layer:?}");
+        assert!(debug.starts_with("PerKeyInFlightLayer"), "{debug}");
+        assert!(
+            debug.contains("\"principal\"") && debug.contains("max: 4"),
+            "{debug}"
+        );
+        let svc = layer.layer(tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(()))
+        }));
+        let debug = format!("{svc:?}");
+        assert!(debug.starts_with("PerKeyInFlight {"), "{debug}");
+        assert!(
+            debug.contains("\"principal\"") && debug.contains("max: 4"),
+            "{debug}"
+        );
+
+        let timeout = Duration::from_millis(1500);
+        assert_eq!(BodyReadTimeoutLayer::new(timeout).timeout(), timeout);
+    }
+
+    #[tokio::test]
+    async fn keys_counts_the_keys_with_a_request_in_flight() {
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let layer = PerKeyInFlightLayer::try_new(2, principal_of).unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(layer.clone())
+            .service_fn(move |_req: Request<()>| {
+                let mut rx = release_rx.clone();
+                async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                    Ok::<_, std::convert::Infallible>(Response::new(()))
+                }
+            });
+        let a = tokio::spawn(svc.clone().oneshot(from("alice")));
+        let b = tokio::spawn(svc.clone().oneshot(from("bob")));
+        let c = tokio::spawn(svc.clone().oneshot(from("bob")));
+        while layer.in_flight(&"bob".to_owned()) < 2 || layer.in_flight(&"alice".to_owned()) < 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(layer.keys(), 2);
+        release_tx.send(true).unwrap();
+        for h in [a, b, c] {
+            assert_eq!(h.await.unwrap().unwrap().status(), 200);
+        }
+        assert_eq!(layer.keys(), 0);
+    }
+
+    /// Counts the `WARN` events it sees.
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_key_is_warned_about_once_not_per_request() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let warnings = Warnings::default();
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+        let layer = PerKeyInFlightLayer::try_new(1, principal_of).unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_req: Request<()>| async { Ok::<_, std::convert::Infallible>(Response::new(())) });
+        for _ in 0..3 {
+            assert_eq!(svc.clone().oneshot(Request::new(())).await.unwrap().status(), 200);
+        }
+        assert_eq!(warnings.0.load(Ordering::Relaxed), 1, "one warning for the first");
+    }
+
+    fn deadline_body<B>(inner: B) -> DeadlineBody<B> {
+        DeadlineBody {
+            inner,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+            sleep: None,
+            expired: Arc::new(AtomicBool::new(false)),
+            done: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_body_ends_when_its_body_ends_or_its_deadline_passes_not_before() {
+        use http_body_util::{BodyExt, Empty, Full};
+        // A body with data left is not at its end, and says how much is left.
+        let full = deadline_body(Full::new(bytes::Bytes::from_static(b"hello")));
+        assert!(!full.is_end_stream());
+        assert_eq!(full.size_hint().exact(), Some(5));
+        let debug = format!("{full:?}");
+        assert!(
+            debug.starts_with("DeadlineBody") && debug.contains("deadline"),
+            "{debug}"
+        );
+        // An empty body is at its end from the start.
+        let empty = deadline_body(Empty::<bytes::Bytes>::new());
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+        // A stalled body is not at its end until its deadline has passed, then it is.
+        let mut stalled = deadline_body(Scripted {
+            first: None,
+            ends: false,
+        });
+        assert!(!stalled.is_end_stream());
+        let frame = stalled.frame().await;
+        assert!(matches!(frame, Some(Err(ref e)) if e.is::<BodyReadTimeout>()));
+        assert!(stalled.is_end_stream(), "the deadline ended it");
+        assert!(stalled.frame().await.is_none());
+    }
 }
