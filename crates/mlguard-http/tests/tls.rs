@@ -8,8 +8,9 @@ use common::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mlguard_http::server::{Server, ServerOptions};
+use mlguard_testkit::h2::{PREFACE, SETTINGS, frame, h2_idle};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 fn options() -> mlguard_http::server::ServerOptionsBuilder {
@@ -168,64 +169,6 @@ async fn a_server_reports_whether_it_serves_tls() {
     assert!(format!("{server:?}").contains("tls: false"));
 }
 
-// HTTP/2 frame types and flags (RFC 9113 section 6).
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const ACK: u8 = 0x1;
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
-}
-
-/// PINGs this client sent before the server closed the connection (or `give_up` passed).
-async fn h2_idle<S: AsyncRead + AsyncWrite>(stream: S, ping_every: Duration, give_up: Duration) -> usize {
-    let mut client_pings = 0;
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
-    if wr.write_all(&hello).await.is_err() {
-        return client_pings;
-    }
-    let mut ticker = tokio::time::interval(ping_every);
-    ticker.tick().await;
-    let deadline = tokio::time::sleep(give_up);
-    tokio::pin!(deadline);
-    // `read_buf` is cancel-safe (a `select!` may drop it), `read_exact` is not.
-    let mut buf = bytes::BytesMut::with_capacity(16 * 1024);
-    loop {
-        tokio::select! {
-            got = rd.read_buf(&mut buf) => match got {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let mut replies = Vec::new();
-                    while buf.len() >= 9 {
-                        let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
-                        if buf.len() < 9 + len {
-                            break;
-                        }
-                        let f = buf.split_to(9 + len);
-                        match (f[3], f[4]) {
-                            (SETTINGS, 0) => replies.extend(frame(SETTINGS, ACK, &[])),
-                            (PING, 0) => replies.extend(frame(PING, ACK, &f[9..])),
-                            _ => {} // WINDOW_UPDATE, PING ACK, GOAWAY: read on until the close
-                        }
-                    }
-                    if wr.write_all(&replies).await.is_err() { break; }
-                }
-            },
-            _ = ticker.tick() => {
-                client_pings += 1;
-                if wr.write_all(&frame(PING, 0, &[7; 8])).await.is_err() { break; }
-            }
-            () = &mut deadline => panic!("the connection is still open after {give_up:?}"),
-        }
-    }
-    client_pings
-}
-
 #[tokio::test]
 async fn an_h2_connection_that_only_pings_is_closed_after_the_idle_timeout() {
     let tls = Tls::new();
@@ -237,9 +180,10 @@ async fn an_h2_connection_that_only_pings_is_closed_after_the_idle_timeout() {
     .await;
     let connected = Instant::now();
     let stream = tls.connect(s.addr, &[b"h2"]).await.unwrap();
-    let pings = h2_idle(stream, Duration::from_millis(200), Duration::from_secs(15)).await;
+    let seen = h2_idle(stream, Duration::from_millis(200), Duration::from_secs(15)).await;
     let open_for = connected.elapsed();
-    assert!(pings >= 2, "PINGs must flow: {pings}");
+    assert!(seen.closed_by_server, "still open after 15 s: {seen:?}");
+    assert!(seen.client_pings >= 2, "PINGs must flow: {seen:?}");
     assert!(
         open_for >= timeout && open_for < Duration::from_secs(6),
         "closed after {open_for:?}, idle timeout {timeout:?}"

@@ -17,6 +17,13 @@
 //! let url = redis.url(); // redis://127.0.0.1:PORT/
 //! # drop(url);
 //! ```
+//!
+//! For tests of connection handling it also has raw clients: [`net`] (TCP from a chosen
+//! loopback address, a TLS client trusting a test certificate) and [`h2`] (an HTTP/2
+//! connection that never opens a stream).
+
+pub mod h2;
+pub mod net;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -12,15 +12,15 @@ mod common;
 
 use common::*;
 use http_body_util::{BodyExt, Empty};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use mlguard_testkit::h2::h2_idle;
+use mlguard_testkit::net::connect_from;
+use rustls::pki_types::ServerName;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -31,28 +31,10 @@ fn addr(s: &TestServer) -> SocketAddr {
     s.running.as_ref().unwrap().addr()
 }
 
-/// A TCP connection to `to` from `from` (port chosen by the kernel).
-async fn connect_from(from: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(from, 0))?;
-    socket.connect(to).await
-}
-
 /// A TLS client trusting the server's generated certificate, offering exactly `alpn`.
 fn tls_connector(s: &TestServer, alpn: &[u8]) -> TlsConnector {
     let cert = s.running.as_ref().unwrap().self_signed_cert().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(cert).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    TlsConnector::from(Arc::new(config))
+    mlguard_testkit::net::tls_connector(&std::fs::read(cert).unwrap(), &[alpn])
 }
 
 /// TCP from `from`, then TLS with `alpn`; any failure (the server closing at once included) is
@@ -65,82 +47,6 @@ async fn tls_from(
     let tcp = connect_from(from, to).await?;
     let name = ServerName::IpAddress(to.ip().into());
     connector.connect(name, tcp).await
-}
-
-// HTTP/2 frame types and flags (RFC 9113 section 6).
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const ACK: u8 = 0x1;
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
-}
-
-/// What one idle HTTP/2 connection saw before the server closed it.
-#[derive(Debug, Default)]
-struct H2Idle {
-    /// PINGs the server sent (and this client acknowledged).
-    server_pings: usize,
-    /// PINGs this client sent.
-    client_pings: usize,
-    /// How long the connection stayed open after the preface.
-    open_for: Duration,
-}
-
-/// Speaks HTTP/2 on `stream` without ever opening a stream: preface and SETTINGS, acknowledges
-/// the server's SETTINGS and PINGs, sends a PING of its own every `ping_every`. Returns when
-/// the server closes the connection, or after `give_up`.
-async fn h2_idle<S: AsyncRead + AsyncWrite>(stream: S, ping_every: Duration, give_up: Duration) -> H2Idle {
-    let started = Instant::now();
-    let mut seen = H2Idle::default();
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let hello = [PREFACE, &frame(SETTINGS, 0, &[])].concat();
-    if wr.write_all(&hello).await.is_err() {
-        return seen;
-    }
-    let mut ticker = tokio::time::interval(ping_every);
-    ticker.tick().await;
-    let deadline = tokio::time::sleep(give_up);
-    tokio::pin!(deadline);
-    // `read_buf` is cancel-safe (a `select!` may drop it), `read_exact` is not.
-    let mut buf = bytes::BytesMut::with_capacity(16 * 1024);
-    loop {
-        tokio::select! {
-            got = rd.read_buf(&mut buf) => match got {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let mut replies = Vec::new();
-                    while buf.len() >= 9 {
-                        let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
-                        if buf.len() < 9 + len {
-                            break;
-                        }
-                        let f = buf.split_to(9 + len);
-                        match (f[3], f[4]) {
-                            (SETTINGS, 0) => replies.extend(frame(SETTINGS, ACK, &[])),
-                            (PING, 0) => {
-                                seen.server_pings += 1;
-                                replies.extend(frame(PING, ACK, &f[9..]));
-                            }
-                            _ => {} // WINDOW_UPDATE, PING ACK, GOAWAY: read on until the close
-                        }
-                    }
-                    if wr.write_all(&replies).await.is_err() { break; }
-                }
-            },
-            _ = ticker.tick() => {
-                seen.client_pings += 1;
-                if wr.write_all(&frame(PING, 0, &[7; 8])).await.is_err() { break; }
-            }
-            () = &mut deadline => break,
-        }
-    }
-    seen.open_for = started.elapsed();
-    seen
 }
 
 /// One attacker connection slot, held as long as the server allows and reopened at once when

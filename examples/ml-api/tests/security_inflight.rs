@@ -18,12 +18,12 @@
 mod common;
 
 use common::*;
+use mlguard_testkit::net::connect_from;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 const ATTACKER: &str = "127.0.0.2";
@@ -31,12 +31,6 @@ const BODY: &[u8] = br#"{"plaintext":"one byte at a time, forever and ever"}"#;
 
 fn addr(s: &TestServer) -> SocketAddr {
     s.running.as_ref().unwrap().addr()
-}
-
-async fn connect_from(local: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(local, 0))?;
-    socket.connect(server).await
 }
 
 /// Sends `POST /encrypt` with `key` from `local`, then the body one byte every `pace`; returns

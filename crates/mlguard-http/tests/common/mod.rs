@@ -6,15 +6,14 @@ use bytes::Bytes;
 use http_body_util::Full;
 use mlguard_http::server::{Server, ServerOptions};
 use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use std::convert::Infallible;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -82,16 +81,8 @@ impl Running {
     }
 }
 
-/// A TCP connection to `to` from `from` (127.0.0.0/8 is all loopback on Linux).
-pub(crate) async fn connect_from(from: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(from, 0))?;
-    socket.connect(to).await
-}
-
-pub(crate) fn local(last: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, last])
-}
+#[allow(unused_imports)] // the server tests use them, the TLS tests do not
+pub(crate) use mlguard_testkit::net::{connect_from, local};
 
 /// Sends `GET path` on a raw HTTP/1.1 connection.
 pub(crate) async fn send_get(stream: &mut TcpStream, path: &str) -> io::Result<()> {
@@ -175,18 +166,7 @@ impl Tls {
     }
 
     pub(crate) fn connector(&self, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let mut config =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
+        mlguard_testkit::net::tls_connector(self.cert_pem.as_bytes(), alpn)
     }
 
     /// TCP and a TLS handshake offering `alpn`.
