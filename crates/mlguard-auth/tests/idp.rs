@@ -1,90 +1,36 @@
-//! Tokens from a Keycloak-shaped identity provider: a real JWKS server on 127.0.0.1 (axum on
-//! hyper), `RemoteJwks`, RS256 and ES256 tokens with roles under `realm_access.roles`,
+//! Tokens from a Keycloak-shaped identity provider: a real JWKS server on 127.0.0.1 (mlguard-testkit's
+//! `idp`), `RemoteJwks`, RS256 and ES256 tokens with roles under `realm_access.roles`,
 //! `scope: "openid profile email"` and `aud` as a string and as an array.
 #![cfg(all(feature = "jwks", feature = "axum"))]
 
 mod common;
 
-use axum::Router;
-use axum::routing::get;
 use common::*;
 use http::StatusCode;
 use mlguard_auth::jwt::{BearerAuth, JwtVerifier, RemoteJwks};
 use mlguard_core::{Clock, ManualClock, Principal};
+use mlguard_testkit::idp::{JwksProvider, jwk};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-const JWKS: &str = include_str!("data/jwks.json");
-const RSA2_JWK: &str = include_str!("data/rsa2_jwk.json");
 const NOW: u64 = 1_700_000_000;
 const REFRESH: Duration = Duration::from_secs(60);
 
-/// The provider's published key set, swappable at run time, and how often it was fetched.
-#[derive(Clone)]
-struct Provider {
-    jwks: Arc<RwLock<String>>,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Provider {
-    fn publish(&self, keys: &[Value]) {
-        *self.jwks.write().unwrap() = json!({ "keys": keys }).to_string();
-    }
-}
-
-/// The RSA and EC public keys of tests/data as the provider publishes them.
-fn published() -> (Value, Value) {
-    let all: Value = serde_json::from_str(JWKS).unwrap();
-    let find = |kid: &str| {
-        all["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .unwrap()
-            .clone()
-    };
-    (find("rsa-remote"), find("ec-remote"))
-}
-
-/// A JWKS endpoint on 127.0.0.1 at `/realms/ml/protocol/openid-connect/certs`, like Keycloak's.
-async fn serve() -> (String, Provider) {
-    let provider = Provider {
-        jwks: Arc::new(RwLock::new(String::new())),
-        hits: Arc::new(AtomicUsize::new(0)),
-    };
-    let (rsa, ec) = published();
-    provider.publish(&[rsa, ec]);
-    let state = provider.clone();
-    let app = Router::new().route(
-        "/realms/ml/protocol/openid-connect/certs",
-        get(move || {
-            state.hits.fetch_add(1, Ordering::SeqCst);
-            let body = state.jwks.read().unwrap().clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/realms/ml"), provider)
-}
-
 struct Idp {
     issuer: String,
-    provider: Provider,
+    provider: JwksProvider,
     jwks: Arc<RemoteJwks>,
     auth: BearerAuth,
     clock: ManualClock,
 }
 
 async fn idp() -> Idp {
-    let (issuer, provider) = serve().await;
+    let provider = JwksProvider::start(None).await;
+    let issuer = provider.issuer().to_owned();
     let clock = ManualClock::at_unix(NOW);
     let jwks = Arc::new(
-        RemoteJwks::builder(format!("{issuer}/protocol/openid-connect/certs"))
+        RemoteJwks::builder(provider.certs_url())
             .min_refresh_interval(REFRESH)
             .clock(Arc::new(clock.clone()))
             .build()
@@ -205,11 +151,7 @@ async fn keycloak_tokens_map_realm_roles_and_keep_their_permissions() {
             assert!(!may(&user, "model:reload"), "a user is not an admin");
         }
     }
-    assert_eq!(
-        idp.provider.hits.load(Ordering::SeqCst),
-        1,
-        "one fetch served both keys"
-    );
+    assert_eq!(idp.provider.hits(), 1, "one fetch served both keys");
 }
 
 #[tokio::test]
@@ -261,21 +203,17 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
     let idp = idp().await;
     let old = idp.token(Signer::Rs256, &["admin"], json!({}));
     assert!(idp.check(&old).await.is_ok());
-    assert_eq!(idp.provider.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(idp.provider.hits(), 1);
 
     // The provider rotates: a new RSA key (new kid) is published, the old one withdrawn.
-    let (_, ec) = published();
-    let rotated: Value = serde_json::from_str(RSA2_JWK).unwrap();
+    let ec = jwk("ec-remote");
+    let rotated = jwk("rsa2-remote");
     idp.provider.publish(&[rotated, ec]);
     idp.clock.advance(REFRESH);
     let new = idp.token(Signer::Rs256Rotated, &["admin"], json!({}));
     let admin = idp.check(&new).await.unwrap();
     assert!(admin.has_role("admin"));
-    assert_eq!(
-        idp.provider.hits.load(Ordering::SeqCst),
-        2,
-        "the unknown kid fetched once"
-    );
+    assert_eq!(idp.provider.hits(), 2, "the unknown kid fetched once");
     // The withdrawn key is gone with the old set.
     let old_again = idp.token(Signer::Rs256, &["admin"], json!({}));
     assert_eq!(idp.check(&old_again).await.unwrap_err(), StatusCode::UNAUTHORIZED);

@@ -20,9 +20,11 @@
 //!
 //! For tests of connection handling it also has raw clients: [`net`] (TCP from a chosen
 //! loopback address, a TLS client trusting a test certificate) and [`h2`] (an HTTP/2
-//! connection that never opens a stream).
+//! connection that never opens a stream); and [`idp`], a Keycloak-shaped JWKS endpoint with the
+//! test keys that sign its tokens.
 
 pub mod h2;
+pub mod idp;
 pub mod net;
 
 use std::net::{TcpListener, TcpStream};

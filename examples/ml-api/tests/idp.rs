@@ -2,111 +2,40 @@
 //! `MLGUARD_JWT_ISSUER`, `MLGUARD_JWT_AUDIENCE`, `MLGUARD_JWT_ROLES_CLAIM`) next to its own
 //! HS256 tokens. A real Keycloak-shaped JWKS server on 127.0.0.1, the real ml-api server over
 //! real sockets, RS256 and ES256 tokens with roles under `realm_access.roles`,
-//! `scope: "openid profile email"` and `aud` as a string and as an array. The test keys in
-//! tests/data/idp are copies of mlguard-auth's (see its tests/data/README.md).
+//! `scope: "openid profile email"` and `aud` as a string and as an array. The provider and its
+//! test keys are mlguard-testkit's `idp` (mlguard-auth's test keys).
 //!
 //! An https provider is trusted through `MLGUARD_JWKS_CA` (and refused with another CA). The
 //! invalid combinations of the settings are start-up errors, checked through the binary.
 
 mod common;
 
-use axum::Router;
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{SETOSA, TestServer, start_with};
+use mlguard_testkit::idp::{EC_PRIVATE, JwksProvider, RSA_PRIVATE, RSA2_PRIVATE, jwk};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const JWKS: &str = include_str!("data/idp/jwks.json");
-const RSA2_JWK: &str = include_str!("data/idp/rsa2_jwk.json");
-const RSA_PRIVATE: &[u8] = include_bytes!("data/idp/rsa_private.pem");
-const RSA2_PRIVATE: &[u8] = include_bytes!("data/idp/rsa2_private.pem");
-const EC_PRIVATE: &[u8] = include_bytes!("data/idp/ec_private.pem");
 const JWT_SECRET: &str = "an-ml-api-hs256-secret-of-at-least-32-bytes";
 const AUDIENCE: &str = "ml-api";
-const CERTS: &str = "/realms/ml/protocol/openid-connect/certs";
-
-/// The provider's published key set, swappable at run time, and how often it was fetched.
-#[derive(Clone)]
-struct Provider {
-    issuer: String,
-    jwks: Arc<RwLock<String>>,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Provider {
-    fn publish(&self, keys: &[Value]) {
-        *self.jwks.write().unwrap() = json!({ "keys": keys }).to_string();
-    }
-}
-
-/// The RSA and EC public keys as the provider publishes them.
-fn published() -> (Value, Value) {
-    let all: Value = serde_json::from_str(JWKS).unwrap();
-    let find = |kid: &str| {
-        all["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .unwrap()
-            .clone()
-    };
-    (find("rsa-remote"), find("ec-remote"))
-}
 
 /// A JWKS endpoint on 127.0.0.1, at Keycloak's path.
-async fn provider() -> Provider {
-    serve_provider(None).await
-}
-
-/// Like [`provider`]; over https with `tls`.
-async fn serve_provider(tls: Option<Arc<rustls::ServerConfig>>) -> Provider {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let provider = Provider {
-        issuer: format!("{scheme}://{addr}/realms/ml"),
-        jwks: Arc::new(RwLock::new(String::new())),
-        hits: Arc::new(AtomicUsize::new(0)),
-    };
-    let (rsa, ec) = published();
-    provider.publish(&[rsa, ec]);
-    let state = provider.clone();
-    let app = Router::new().route(
-        CERTS,
-        get(move || {
-            state.hits.fetch_add(1, Ordering::SeqCst);
-            let body = state.jwks.read().unwrap().clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    match tls {
-        None => {
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        }
-        Some(tls) => {
-            let server =
-                mlguard_http::server::Server::from_listener(listener, app, Some(tls), Default::default());
-            tokio::spawn(server.run(std::future::pending()));
-        }
-    }
-    provider
+async fn provider() -> JwksProvider {
+    JwksProvider::start(None).await
 }
 
 /// ml-api (plain HTTP) trusting `provider`, roles at `/realm_access/roles`.
-async fn server(provider: &Provider) -> TestServer {
+async fn server(provider: &JwksProvider) -> TestServer {
     server_with_ca(provider, None).await
 }
 
 /// Like [`server`], trusting `ca` for an https provider.
-async fn server_with_ca(provider: &Provider, ca: Option<std::path::PathBuf>) -> TestServer {
-    let url = format!("{}/protocol/openid-connect/certs", provider.issuer);
-    let issuer = provider.issuer.clone();
+async fn server_with_ca(provider: &JwksProvider, ca: Option<std::path::PathBuf>) -> TestServer {
+    let url = provider.certs_url();
+    let issuer = provider.issuer().to_owned();
     start_with(|s| {
         s.jwks_ca = ca;
         s.no_tls = Some(true);
@@ -141,13 +70,13 @@ static JTI: AtomicUsize = AtomicUsize::new(0);
 
 /// A Keycloak-shaped access token for `roles`, with `overrides` applied to the claims (a
 /// `null` override removes the claim).
-fn token(provider: &Provider, signer: Signer, roles: &[&str], overrides: Value) -> String {
+fn token(provider: &JwksProvider, signer: Signer, roles: &[&str], overrides: Value) -> String {
     let now = now();
     let mut claims = json!({
         "exp": now + 300,
         "iat": now,
         "jti": format!("idp-{}", JTI.fetch_add(1, Ordering::SeqCst)),
-        "iss": provider.issuer,
+        "iss": provider.issuer(),
         "aud": AUDIENCE,
         "sub": "f3b1c2d4-0000-4000-8000-000000000001",
         "typ": "Bearer",
@@ -233,7 +162,7 @@ async fn keycloak_tokens_are_accepted_and_their_realm_roles_mapped() {
         .unwrap();
     let own = login["access_token"].as_str().unwrap();
     assert_eq!(predict(&server, own).await, 200, "ml-api's own HS256 token");
-    assert_eq!(idp.hits.load(Ordering::SeqCst), 1, "one fetch served both keys");
+    assert_eq!(idp.hits(), 1, "one fetch served both keys");
     server.stop().await;
 }
 
@@ -322,8 +251,8 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
     assert_eq!(predict(&server, &old).await, 200);
 
     // The provider rotates: a new RSA key (new kid) is published, the old one withdrawn.
-    let (_, ec) = published();
-    let rotated: Value = serde_json::from_str(RSA2_JWK).unwrap();
+    let ec = jwk("ec-remote");
+    let rotated = jwk("rsa2-remote");
     idp.publish(&[rotated, ec]);
     let new = token(&idp, Signer::Rs256Rotated, &["admin"], json!({}));
     // The refresh interval is 1 s: within a bounded number of tries the new kid is fetched.
@@ -336,7 +265,7 @@ async fn key_rotation_on_the_provider_is_picked_up_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(status, 200, "the rotated key was never picked up");
-    assert!(idp.hits.load(Ordering::SeqCst) >= 2);
+    assert!(idp.hits() >= 2);
     let old_again = token(&idp, Signer::Rs256, &["admin"], json!({}));
     assert_eq!(
         predict(&server, &old_again).await,
@@ -352,8 +281,8 @@ async fn an_https_provider_is_trusted_through_jwks_ca() {
     let cert_pem = certified.cert_pem.clone();
     let tls =
         mlguard_http::tls::server_config_from_pem(cert_pem.as_bytes(), certified.key_pem.as_bytes()).unwrap();
-    let idp = serve_provider(Some(tls)).await;
-    assert!(idp.issuer.starts_with("https://"));
+    let idp = JwksProvider::start(Some(tls)).await;
+    assert!(idp.issuer().starts_with("https://"));
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("idp-ca.pem");
     std::fs::write(&ca, &cert_pem).unwrap();
@@ -361,7 +290,7 @@ async fn an_https_provider_is_trusted_through_jwks_ca() {
     let server = server_with_ca(&idp, Some(ca)).await;
     let admin = token(&idp, Signer::Es256, &["admin"], json!({}));
     assert_eq!(predict(&server, &admin).await, 200);
-    assert_eq!(idp.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(idp.hits(), 1);
     server.stop().await;
 
     // Control: trusting another CA, the provider's certificate is refused, so are its tokens.
@@ -370,11 +299,7 @@ async fn an_https_provider_is_trusted_through_jwks_ca() {
     std::fs::write(&other, &stranger.cert_pem).unwrap();
     let server = server_with_ca(&idp, Some(other)).await;
     assert_eq!(predict(&server, &admin).await, 401);
-    assert_eq!(
-        idp.hits.load(Ordering::SeqCst),
-        1,
-        "no JWKS served over an untrusted TLS session"
-    );
+    assert_eq!(idp.hits(), 1, "no JWKS served over an untrusted TLS session");
     server.stop().await;
 }
 

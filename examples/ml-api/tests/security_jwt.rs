@@ -30,7 +30,6 @@ const RSA_PRIVATE: &str = include_str!("../../../crates/mlguard-auth/tests/data/
 const RSA_PUBLIC: &str = include_str!("../../../crates/mlguard-auth/tests/data/rsa_public.pem");
 const ED_PRIVATE: &str = include_str!("../../../crates/mlguard-auth/tests/data/ed_private.pem");
 const ED_PUBLIC: &str = include_str!("../../../crates/mlguard-auth/tests/data/ed_public.pem");
-const JWKS: &str = include_str!("../../../crates/mlguard-auth/tests/data/jwks.json");
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
@@ -614,17 +613,6 @@ fn pem_body_der(pem: &str) -> Vec<u8> {
     STANDARD.decode(body).unwrap()
 }
 
-fn jwk(kid: &str) -> Value {
-    let set: Value = serde_json::from_str(JWKS).unwrap();
-    set["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn public_key_used_as_hmac_secret_is_401_in_every_form() {
     let s = asymmetric::start().await;
@@ -668,7 +656,7 @@ async fn public_key_used_as_hmac_secret_is_401_in_every_form() {
         ("rsa-1", RSA_PUBLIC, "rsa-remote", "n"),
         ("ed-1", ED_PUBLIC, "ed-remote", "x"),
     ] {
-        let jwk = jwk(jwk_kid);
+        let jwk = mlguard_testkit::idp::jwk(jwk_kid);
         let raw = URL_SAFE_NO_PAD.decode(jwk[raw_member].as_str().unwrap()).unwrap();
         let mut public_jwk = jwk.clone();
         public_jwk.as_object_mut().unwrap().remove("kid");
