@@ -18,20 +18,8 @@ use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const DEFAULTS: &str = include_str!("../../../docs/defaults.md");
+use mlguard_testkit::defaults_doc::{DEFAULTS, row};
 const SECRET: [u8; 32] = [7u8; 32];
-
-/// The row of the status table whose first cell is `failure`.
-fn row(failure: &str) -> &'static str {
-    let table = DEFAULTS
-        .split("## Status codes per failure")
-        .nth(1)
-        .expect("defaults.md has a status table");
-    table
-        .lines()
-        .find(|l| l.starts_with(&format!("| {failure} |")))
-        .unwrap_or_else(|| panic!("defaults.md has no row {failure:?}"))
-}
 
 /// Sends `request` and checks that `failure`'s row documents what came back.
 async fn pin(app: &Router, request: Request<axum::body::Body>, failure: &str) {

@@ -23,6 +23,7 @@
 //! connection that never opens a stream); and [`idp`], a Keycloak-shaped JWKS endpoint with the
 //! test keys that sign its tokens.
 
+pub mod defaults_doc;
 pub mod h2;
 pub mod idp;
 pub mod net;

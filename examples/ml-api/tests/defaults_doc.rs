@@ -11,19 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const DEFAULTS: &str = include_str!("../../../docs/defaults.md");
-
-/// The row of the status table whose first cell is `failure`.
-fn row(failure: &str) -> &'static str {
-    let table = DEFAULTS
-        .split("## Status codes per failure")
-        .nth(1)
-        .expect("defaults.md has a status table");
-    table
-        .lines()
-        .find(|l| l.starts_with(&format!("| {failure} |")))
-        .unwrap_or_else(|| panic!("defaults.md has no row {failure:?}"))
-}
+use mlguard_testkit::defaults_doc::{DEFAULTS, row};
 
 /// Checks `response` against `failure`'s row: the status cell, the problem detail or OAuth
 /// error when the row quotes one, and every header in `headers` (which the row must name).
