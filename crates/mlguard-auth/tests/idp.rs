@@ -9,7 +9,7 @@ use common::*;
 use http::StatusCode;
 use mlguard_auth::jwt::{BearerAuth, JwtVerifier, RemoteJwks};
 use mlguard_core::{Clock, ManualClock, Principal};
-use mlguard_testkit::idp::{JwksProvider, jwk};
+use mlguard_testkit::idp::{JwksProvider, jwk, keycloak_claims};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,21 +69,8 @@ impl Idp {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let mut claims = json!({
-            "exp": now + 300,
-            "iat": now,
-            "jti": format!("{now}-{}", roles.join("-")),
-            "iss": self.issuer,
-            "aud": "ml-api",
-            "sub": "f3b1c2d4-0000-4000-8000-000000000001",
-            "typ": "Bearer",
-            "azp": "ml-client",
-            "scope": "openid profile email",
-            "preferred_username": "alice",
-            "email_verified": true,
-            "realm_access": {"roles": roles},
-            "resource_access": {"account": {"roles": ["manage-account"]}}
-        });
+        let jti = format!("{now}-{}", roles.join("-"));
+        let mut claims = keycloak_claims(&self.issuer, "ml-api", roles, now, &jti);
         for (k, v) in overrides.as_object().unwrap() {
             claims[k] = v.clone();
         }

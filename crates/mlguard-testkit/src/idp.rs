@@ -58,6 +58,33 @@ pub fn jwk(kid: &str) -> Value {
         .unwrap_or_else(|| panic!("no test JWK with kid {kid:?}"))
 }
 
+/// The claims of a Keycloak access token issued at `now` (Unix seconds) for five minutes, by
+/// `issuer` for `audience`, with realm roles `roles` under `realm_access.roles` and the rest of
+/// what Keycloak puts there (`azp`, `scope`, `preferred_username`, a client role).
+///
+/// ```
+/// let c = mlguard_testkit::idp::keycloak_claims("https://idp/realms/ml", "ml-api", &["admin"], 1_700_000_000, "t-1");
+/// assert_eq!(c["realm_access"]["roles"][0], "admin");
+/// assert_eq!(c["exp"], 1_700_000_300);
+/// ```
+pub fn keycloak_claims(issuer: &str, audience: &str, roles: &[&str], now: u64, jti: &str) -> Value {
+    json!({
+        "exp": now + 300,
+        "iat": now,
+        "jti": jti,
+        "iss": issuer,
+        "aud": audience,
+        "sub": "f3b1c2d4-0000-4000-8000-000000000001",
+        "typ": "Bearer",
+        "azp": "ml-client",
+        "scope": "openid profile email",
+        "preferred_username": "alice",
+        "email_verified": true,
+        "realm_access": {"roles": roles},
+        "resource_access": {"account": {"roles": ["manage-account"]}}
+    })
+}
+
 /// A running JWKS endpoint, publishing `rsa-remote` and `ec-remote` until told otherwise.
 /// Its tasks end with the test's runtime.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{SETOSA, TestServer, start_with};
-use mlguard_testkit::idp::{EC_PRIVATE, JwksProvider, RSA_PRIVATE, RSA2_PRIVATE, jwk};
+use mlguard_testkit::idp::{EC_PRIVATE, JwksProvider, RSA_PRIVATE, RSA2_PRIVATE, jwk, keycloak_claims};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,21 +72,8 @@ static JTI: AtomicUsize = AtomicUsize::new(0);
 /// `null` override removes the claim).
 fn token(provider: &JwksProvider, signer: Signer, roles: &[&str], overrides: Value) -> String {
     let now = now();
-    let mut claims = json!({
-        "exp": now + 300,
-        "iat": now,
-        "jti": format!("idp-{}", JTI.fetch_add(1, Ordering::SeqCst)),
-        "iss": provider.issuer(),
-        "aud": AUDIENCE,
-        "sub": "f3b1c2d4-0000-4000-8000-000000000001",
-        "typ": "Bearer",
-        "azp": "ml-client",
-        "scope": "openid profile email",
-        "preferred_username": "alice",
-        "email_verified": true,
-        "realm_access": {"roles": roles},
-        "resource_access": {"account": {"roles": ["manage-account"]}}
-    });
+    let jti = format!("idp-{}", JTI.fetch_add(1, Ordering::SeqCst));
+    let mut claims = keycloak_claims(provider.issuer(), AUDIENCE, roles, now, &jti);
     for (k, v) in overrides.as_object().unwrap() {
         if v.is_null() {
             claims.as_object_mut().unwrap().remove(k);
