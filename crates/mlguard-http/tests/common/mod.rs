@@ -174,6 +174,11 @@ impl Tls {
         }
     }
 
+    /// A server configuration and the certificate (PEM) a client should trust for it.
+    pub(crate) fn from_parts(server: Arc<ServerConfig>, cert_pem: String) -> Self {
+        Self { server, cert_pem }
+    }
+
     pub(crate) fn connector(&self, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()) {
