@@ -15,6 +15,7 @@
 //! | Argon2id passwords, users | [`password`], [`users`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
 //! | all of that durable, shared by instances (feature `sql`) | `sql` | |
+//! | all of the above for a service that issues its own tokens, in one builder | [`stack`] | [`AuthLayer`] |
 //! | audit events (`tracing` target `audit`): logins, refreshes, revocations, keys, denials | [`audit`] | |
 //!
 //! **What it protects against:** the tutorial's mistakes and the classic attacks on them:
@@ -143,6 +144,7 @@ pub mod refresh;
 pub mod revocation;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod stack;
 pub mod token;
 pub mod users;
 
