@@ -12,7 +12,7 @@
 //! | either of the two (`/predict`) | [`layer`] | [`AuthLayer`] |
 //! | an external identity provider's tokens next to your own (feature `jwks`) | `idp` | |
 //! | `/token`: OAuth2 password and refresh grants | [`token`] | (a handler) |
-//! | Argon2id passwords, users | [`password`], [`users`] | |
+//! | Argon2id passwords, users; the first user of a fresh installation | [`password`], [`users`], [`first_user`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
 //! | all of that durable, shared by instances (feature `sql`) | `sql` | |
 //! | all of the above for a service that issues its own tokens, in one builder | [`stack`] | [`AuthLayer`] |
@@ -134,6 +134,7 @@ mod service;
 pub mod apikey;
 pub mod audit;
 pub mod credentials;
+pub mod first_user;
 #[cfg(feature = "jwks")]
 pub mod idp;
 pub mod jwt;
