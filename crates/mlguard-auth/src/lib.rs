@@ -16,6 +16,7 @@
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
 //! | all of that durable, shared by instances (feature `sql`) | `sql` | |
 //! | all of the above for a service that issues its own tokens, in one builder | [`stack`] | [`AuthLayer`] |
+//! | refusals counted by route and reason, and audited (the `metrics` facade) | [`refusals`] | [`refusals::RefusalMetricsLayer`] |
 //! | audit events (`tracing` target `audit`): logins, refreshes, revocations, keys, denials | [`audit`] | |
 //!
 //! **What it protects against:** the tutorial's mistakes and the classic attacks on them:
@@ -142,6 +143,7 @@ pub mod jwt;
 pub mod openapi;
 pub mod password;
 pub mod refresh;
+pub mod refusals;
 pub mod revocation;
 #[cfg(feature = "sql")]
 pub mod sql;
