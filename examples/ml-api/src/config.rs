@@ -91,7 +91,8 @@ pub mod defaults {
     /// unknown `kid` fetches at most this often).
     pub const JWKS_REFRESH_INTERVAL: Duration = mlguard_auth::jwt::jwks::DEFAULT_MIN_REFRESH;
     // --- database (issue 19) ---
-    /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`).
+    /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`,
+    /// mlguard-auth's `SqlStore::sqlite_url_for`).
     pub const DATABASE_FILE: &str = "mlguard.db";
     /// `db_stale_max`: how long API-key and bearer checks serve from memory after the last
     /// successful sync with an unreachable database, before failing closed (503).
@@ -779,11 +780,7 @@ impl Config {
             shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
             idp,
             database_url: match s.database_url {
-                Some(url)
-                    if !["sqlite:", "postgres://", "postgresql://"]
-                        .iter()
-                        .any(|scheme| url.expose().starts_with(scheme)) =>
-                {
+                Some(url) if !mlguard_auth::sql::is_supported_url(url.expose()) => {
                     return Err(ConfigError::BadValue {
                         setting: "database_url",
                         message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
@@ -809,10 +806,7 @@ impl Config {
     pub fn database_url(&self) -> Secret {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => Secret::new(format!(
-                "sqlite://{}",
-                self.data_dir.join(defaults::DATABASE_FILE).display()
-            )),
+            None => Secret::new(mlguard_auth::sql::SqlStore::sqlite_url_for(&self.data_dir)),
         }
     }
 
