@@ -12,9 +12,11 @@
 //! | either of the two (`/predict`) | [`layer`] | [`AuthLayer`] |
 //! | an external identity provider's tokens next to your own (feature `jwks`) | `idp` | |
 //! | `/token`: OAuth2 password and refresh grants | [`token`] | (a handler) |
-//! | Argon2id passwords, users | [`password`], [`users`] | |
+//! | Argon2id passwords, users; the first user of a fresh installation | [`password`], [`users`], [`first_user`] | |
 //! | `jti` denylist, refresh-token families | [`revocation`], [`refresh`] | |
 //! | all of that durable, shared by instances (feature `sql`) | `sql` | |
+//! | all of the above for a service that issues its own tokens, in one builder | [`stack`] | [`AuthLayer`] |
+//! | refusals counted by route and reason, and audited (the `metrics` facade) | [`refusals`] | [`refusals::RefusalMetricsLayer`] |
 //! | audit events (`tracing` target `audit`): logins, refreshes, revocations, keys, denials | [`audit`] | |
 //!
 //! **What it protects against:** the tutorial's mistakes and the classic attacks on them:
@@ -133,6 +135,7 @@ mod service;
 pub mod apikey;
 pub mod audit;
 pub mod credentials;
+pub mod first_user;
 #[cfg(feature = "jwks")]
 pub mod idp;
 pub mod jwt;
@@ -140,9 +143,11 @@ pub mod jwt;
 pub mod openapi;
 pub mod password;
 pub mod refresh;
+pub mod refusals;
 pub mod revocation;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod stack;
 pub mod token;
 pub mod users;
 

@@ -238,3 +238,98 @@ async fn reuse_through_the_async_methods_is_audited_too() {
         1
     );
 }
+
+/// `refusals::RefusalMetricsLayer` around a real axum router: each 401 counted by its typed
+/// reason, each 403 and 429 by route, a refused login by `invalid_grant`, into the recorder
+/// given with `record_with`; an `access_denied` event for each 401 and 403 of a known route and
+/// for nothing else.
+#[tokio::test]
+async fn refusals_are_counted_by_route_and_reason_and_denials_audited() {
+    use axum::Router;
+    use axum::routing::{get, post};
+    use http::StatusCode;
+    use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, SigningKey};
+    use mlguard_auth::refusals::RefusalMetricsLayer;
+    use mlguard_auth::token::{TokenEndpoint, token_route};
+    use mlguard_auth::users::MemoryUserStore;
+    use mlguard_auth::{ApiKeyAuth, AuthLayer};
+    use tower::ServiceExt;
+
+    let recorder = Arc::new(metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder());
+    let handle = recorder.handle();
+    let local = recorder.clone();
+    let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, "k", &[1u8; 32]).unwrap());
+    let token = Arc::new(TokenEndpoint::new(Arc::new(MemoryUserStore::new()), issuer));
+    let auth = AuthLayer::new().api_key(ApiKeyAuth::new(Arc::new(MemoryKeyStore::new())));
+    let app = Router::new()
+        .route("/predict", get(|| async { "ok" }).route_layer(auth))
+        .route("/admin", get(|| async { StatusCode::FORBIDDEN }))
+        .route("/busy", get(|| async { StatusCode::TOO_MANY_REQUESTS }))
+        .route("/token", token_route(token))
+        .route("/ok", post(|| async { "ok" }))
+        .layer(
+            RefusalMetricsLayer::new("svc_")
+                .record_with(move |emit| metrics::with_local_recorder(local.as_ref(), emit)),
+        );
+    let (captured, _guard) = Captured::start();
+    let send = |request: http::Request<axum::body::Body>| {
+        let app = app.clone();
+        async move { app.oneshot(request).await.unwrap().status() }
+    };
+    let get_with = |path: &str, key: Option<&str>| {
+        let mut b = http::Request::get(path);
+        if let Some(key) = key {
+            b = b.header("x-api-key", key);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    };
+    assert_eq!(send(get_with("/predict", None)).await, 401);
+    assert_eq!(send(get_with("/predict", Some("mlg_unknown_key"))).await, 401);
+    assert_eq!(send(get_with("/admin", None)).await, 403);
+    assert_eq!(send(get_with("/busy", None)).await, 429);
+    assert_eq!(send(get_with("/nowhere", None)).await, 404);
+    let login = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(
+            "grant_type=password&username=eve&password=guess",
+        ))
+        .unwrap();
+    assert_eq!(send(login).await, 400);
+
+    let text = handle.render();
+    for line in [
+        r#"svc_auth_failures_total{route="/predict",reason="missing_credentials"} 1"#,
+        r#"svc_auth_failures_total{route="/predict",reason="invalid_api_key"} 1"#,
+        r#"svc_auth_failures_total{route="/token",reason="bad_credentials"} 1"#,
+        r#"svc_authz_denials_total{route="/admin"} 1"#,
+        r#"svc_rate_limited_total{route="/busy"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+    assert!(
+        !text.contains("/nowhere") && !text.contains("unmatched"),
+        "{text}"
+    );
+
+    let denied: Vec<(String, String, u64)> = captured
+        .events()
+        .iter()
+        .filter(|e| e["fields"]["event"] == "access_denied")
+        .map(|e| {
+            let f = &e["fields"];
+            (
+                f["route"].as_str().unwrap().to_owned(),
+                f["reason"].as_str().unwrap().to_owned(),
+                f["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("/predict".to_owned(), "missing_credentials".to_owned(), 401),
+            ("/predict".to_owned(), "invalid_api_key".to_owned(), 401),
+            ("/admin".to_owned(), "insufficient_permission".to_owned(), 403),
+        ]
+    );
+}

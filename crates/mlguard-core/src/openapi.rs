@@ -1,6 +1,7 @@
 //! OpenAPI (utoipa) pieces for the [`Problem`](crate::Problem) body every mlguard layer refuses
 //! with (feature `openapi`): its schema, a problem response, and a pass that documents the
-//! refusals a service's layers can give on every operation.
+//! refusals a service's layers can give on every operation; and a pass that documents the
+//! trailing-slash aliases of routes ([`add_trailing_slash_aliases`]).
 //!
 //! What it protects against: an API document that lists only the happy path, so clients (and
 //! fuzzers such as schemathesis) meet undocumented 401/413/503 bodies; with [`add_problem_responses`]
@@ -117,4 +118,42 @@ pub fn operations(item: &PathItem) -> BTreeMap<Method, &Operation> {
     .into_iter()
     .filter_map(|(m, op)| op.map(|op| (m, op)))
     .collect()
+}
+
+/// Documents each of `paths` a second time with a trailing `/` (for a route served under both
+/// spellings, as clients written against another server may call either), as a copy whose
+/// operation ids end in `_slash`: an OpenAPI document needs unique operation ids, and a route
+/// that answers but is missing from the document is a route clients and fuzzers never test.
+/// A path not in the document is skipped.
+///
+/// ```
+/// use mlguard_core::openapi::add_trailing_slash_aliases;
+/// use utoipa::OpenApi;
+///
+/// #[utoipa::path(post, path = "/encrypt", operation_id = "encrypt", responses((status = 200, description = "Done")))]
+/// #[allow(dead_code)]
+/// fn encrypt() {}
+///
+/// #[derive(OpenApi)]
+/// #[openapi(paths(encrypt))]
+/// struct Doc;
+///
+/// let mut doc = Doc::openapi();
+/// add_trailing_slash_aliases(&mut doc, &["/encrypt", "/absent"]);
+/// let alias = doc.paths.paths["/encrypt/"].post.as_ref().unwrap();
+/// assert_eq!(alias.operation_id.as_deref(), Some("encrypt_slash"));
+/// assert!(!doc.paths.paths.contains_key("/absent/"));
+/// ```
+pub fn add_trailing_slash_aliases(doc: &mut OpenApi, paths: &[&str]) {
+    for path in paths {
+        let Some(mut alias) = doc.paths.paths.get(*path).cloned() else {
+            continue;
+        };
+        for op in operations_mut(&mut alias) {
+            if let Some(id) = &op.operation_id {
+                op.operation_id = Some(format!("{id}_slash"));
+            }
+        }
+        doc.paths.paths.insert(format!("{path}/"), alias);
+    }
 }

@@ -128,6 +128,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`serve`] starts a bound [`server::Server`] in a background task and hands back a
+//! [`serve::Serving`] (its address, its URL, `shutdown`), and picks the rustls configuration a
+//! [`tls::TlsSource`] names: what a service's `main` and its end-to-end tests otherwise write
+//! again.
+//!
 //! # Metrics
 //!
 //! Through the [`metrics`] facade (install any recorder; without one they cost next to
@@ -172,6 +177,7 @@ pub mod prometheus;
 mod readiness_tests;
 pub mod request_id;
 pub mod request_metrics;
+pub mod serve;
 pub mod server;
 #[cfg(feature = "subscriber")]
 pub mod subscriber;

@@ -130,6 +130,30 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default cap of connections per client address: 32.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 32;
+/// A per-address connection cap for a server of `max_connections`: a quarter of them, at
+/// least 1 and at most [`DEFAULT_MAX_CONNECTIONS_PER_IP`] (32 with the default 1024), so one
+/// address never holds more than a small share of the slots. For a server whose
+/// `max_connections` is configurable and whose per-address cap may be left unset.
+///
+/// ```
+/// use mlguard_http::server::default_max_connections_per_ip;
+/// assert_eq!(default_max_connections_per_ip(1024), 32);
+/// assert_eq!(default_max_connections_per_ip(132), 32); // a quarter is 33: capped
+/// assert_eq!(default_max_connections_per_ip(128), 32);
+/// assert_eq!(default_max_connections_per_ip(64), 16);
+/// assert_eq!(default_max_connections_per_ip(4), 1);
+/// assert_eq!(default_max_connections_per_ip(2), 1); // a quarter is 0: at least 1
+/// ```
+pub const fn default_max_connections_per_ip(max_connections: usize) -> usize {
+    let quarter = max_connections / 4;
+    if quarter < 1 {
+        1
+    } else if quarter > DEFAULT_MAX_CONNECTIONS_PER_IP {
+        DEFAULT_MAX_CONNECTIONS_PER_IP
+    } else {
+        quarter
+    }
+}
 /// Default time in-flight requests get on shutdown: 10 s.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Default whole-request timeout assumed for the longest request lifetime: 30 s.

@@ -356,3 +356,53 @@ async fn plain_http_is_http11_only_an_h2_preface_is_not_served() {
     assert!(!(got.len() >= 9 && got[3] == 4), "served as HTTP/2: {got:?}");
     s.stop().await;
 }
+
+/// `Server::spawn`: the handle knows the real address and a usable URL (an unspecified listen
+/// address shown as loopback), serves, and `shutdown` stops the listener and waits; dropping a
+/// handle stops its server too.
+#[tokio::test]
+async fn a_spawned_server_has_a_loopback_url_serves_and_stops_on_shutdown_or_drop() {
+    use mlguard_http::serve::Serving;
+    let service = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"peer=ok"))))
+    });
+    let spawn = |listen: &'static str| async move {
+        Server::bind(listen.parse().unwrap(), service, None, ServerOptions::default())
+            .await
+            .unwrap()
+            .spawn()
+            .unwrap()
+    };
+    let refused_soon = |addr: std::net::SocketAddr| async move {
+        for _ in 0..250 {
+            match TcpStream::connect(addr).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return true,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        false
+    };
+
+    let serving: Serving = spawn("0.0.0.0:0").await;
+    let port = serving.local_addr().port();
+    assert_ne!(port, 0);
+    assert!(!serving.is_tls());
+    assert_eq!(serving.url(), format!("http://127.0.0.1:{port}"));
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect(loopback).await.unwrap();
+    assert!(get(&mut stream).await.starts_with("HTTP/1.1 200"));
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(30), serving.shutdown())
+        .await
+        .expect("shutdown waits for the server, and returns");
+    assert!(refused_soon(loopback).await, "still accepting after shutdown");
+
+    let serving = spawn("127.0.0.1:0").await;
+    let addr = serving.local_addr();
+    assert_eq!(serving.url(), format!("http://{addr}"));
+    drop(serving);
+    assert!(
+        refused_soon(addr).await,
+        "still accepting after the handle was dropped"
+    );
+}

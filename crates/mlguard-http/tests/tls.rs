@@ -248,3 +248,53 @@ fn the_same_client_hello_is_answered_as_tls_12_and_refused_as_tls_11() {
         "{err:?}"
     );
 }
+
+/// `TlsSource::server_config`: `Off` is plain HTTP, `SelfSigned` serves the generated pair's
+/// files (a real handshake trusting the certificate file succeeds, and the spawned server's
+/// URL says `https`), and `SelfSigned` without a pair is an error, never plain HTTP.
+#[tokio::test]
+async fn a_tls_source_gives_the_server_config_it_names() {
+    use mlguard_http::tls::{TlsSource, ensure_self_signed_files};
+    assert!(TlsSource::Off.server_config(None).unwrap().is_none());
+    assert!(TlsSource::SelfSigned.server_config(None).is_err());
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let names = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+    assert!(ensure_self_signed_files(&cert, &key, &names).unwrap());
+    let from_files = TlsSource::Files {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    assert!(from_files.server_config(None).unwrap().is_some());
+    let config = TlsSource::SelfSigned
+        .server_config(Some((cert.as_path(), key.as_path())))
+        .unwrap()
+        .expect("a TLS configuration");
+    let service = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Empty::<Bytes>::new()))
+    });
+    let serving = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        service,
+        Some(config.clone()),
+        options().build().unwrap(),
+    )
+    .await
+    .unwrap()
+    .spawn()
+    .unwrap();
+    assert!(serving.is_tls());
+    assert_eq!(serving.url(), format!("https://{}", serving.local_addr()));
+    let client = Tls::from_parts(config, std::fs::read_to_string(&cert).unwrap());
+    let stream = client
+        .connect(serving.local_addr(), &[b"http/1.1"])
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    assert_eq!(sender.send_request(get("/")).await.unwrap().status(), 200);
+    serving.shutdown().await;
+}

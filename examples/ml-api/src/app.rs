@@ -105,8 +105,9 @@ pub fn permissions() -> Result<PermissionMap, RbacError> {
 
 /// Every route of the server and its whole request path, outer to inner, before the global
 /// hardening of [`harden`]: the routes, `/openapi.json`, `/docs` and `/metrics`, with the
-/// request metrics ([`Metrics::request_layer`]) and the outcome middleware
-/// ([`crate::metrics::track`]) around them all.
+/// request metrics ([`Metrics::request_layer`]), the refusal counts and audit events
+/// ([`Metrics::refusal_layer`]) and the prediction counts ([`crate::metrics::track`]) around
+/// them all.
 ///
 /// | route | authentication | permission (guard) | in-flight cap | quota | handler |
 /// |---|---|---|---|---|---|
@@ -187,6 +188,7 @@ pub fn api_router(
         .merge(public)
         .layer(Extension(json))
         .layer(from_fn_with_state(metrics.clone(), crate::metrics::track))
+        .layer(metrics.refusal_layer())
         .layer(metrics.request_layer())
         .with_state(state))
 }

@@ -1,24 +1,24 @@
 //! Authentication of the server: an API key (`X-API-Key`, from `apikeys.json`) or a bearer JWT
 //! (HS256 with the configured secret, `iss` and `aud` both `ml-api`), through mlguard-auth's
-//! [`AuthLayer`]. With `jwks_url` set, an identity provider's tokens are accepted too, each
-//! token checked by the verifier of its `iss` only (ml-api's HS256 key for `ml-api`, the
-//! provider's JWKS for the provider's issuer), so neither side's keys can vouch for the other's
-//! tokens; the `jti` denylist applies to both. The layer writes the [`Principal`](mlguard_core::Principal) the permission
-//! and quota layers read, and strips the credential headers before the handler runs.
+//! [`AuthLayer`], composed with the token endpoint by mlguard-auth's [`AuthStack`]. With
+//! `jwks_url` set, an identity provider's tokens are accepted too, each token checked by the
+//! verifier of its `iss` only (ml-api's HS256 key for `ml-api`, the provider's JWKS for the
+//! provider's issuer), so neither side's keys can vouch for the other's tokens; the `jti`
+//! denylist applies to both. The layer writes the [`Principal`](mlguard_core::Principal) the
+//! permission and quota layers read, and strips the credential headers before the handler runs.
 
 use crate::config::{IdpConfig, Secret};
 use crate::datadir::{DataDir, files};
 use crate::policy::REALM;
 use mlguard_auth::apikey::{FileKeyStore, KeyStore};
-use mlguard_auth::audit::{AuditedRefreshTokens, AuditedRevocations};
-use mlguard_auth::jwt::{JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey};
 use mlguard_auth::password::PasswordHasher;
 use mlguard_auth::refresh::{MemoryRefreshStore, RefreshTokenStore};
 use mlguard_auth::revocation::{MemoryRevocationStore, RevocationStore};
 use mlguard_auth::sql::SqlStore;
+use mlguard_auth::stack::AuthStack;
 use mlguard_auth::token::TokenEndpoint;
 use mlguard_auth::users::{FileUserStore, UserStore};
-use mlguard_auth::{ApiKeyAuth, AuthError, AuthLayer, BearerAuth};
+use mlguard_auth::{AuthError, AuthLayer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,37 +103,18 @@ impl Auth {
         idp: Option<&IdpConfig>,
         hasher: PasswordHasher,
     ) -> Result<Self, AuthError> {
-        let secret = jwt_secret.expose().as_bytes();
-        let verifier = JwtVerifier::builder()
-            .key(VerifyingKey::hmac(JwtAlgorithm::HS256, secret)?.with_kid(KEY_ID))
-            .issuer(ISSUER)
-            .audience(ISSUER)
-            .build()?;
-        let issuer = JwtIssuer::new(SigningKey::hmac(JwtAlgorithm::HS256, KEY_ID, secret)?)
-            .issuer(ISSUER)
-            .audience(ISSUER)
-            .ttl(access_ttl);
-        // Reused refresh tokens revoke their family's access tokens: one store for both sides.
-        let revoked: Arc<dyn RevocationStore> = Arc::new(AuditedRevocations::new(revocations));
-        let token = TokenEndpoint::new(users, issuer)
-            .hasher(hasher)
-            .refresh_tokens(Arc::new(AuditedRefreshTokens::new(refresh)))
-            .revocation(revoked.clone());
-        let mut bearer = BearerAuth::new(verifier).realm(REALM).revocation(revoked);
+        let mut stack = AuthStack::builder(keys.clone(), users, refresh, revocations)
+            .hs256(jwt_secret.expose().as_bytes(), KEY_ID, ISSUER)
+            .access_ttl(access_ttl)
+            .realm(REALM)
+            .hasher(hasher);
         if let Some(idp) = idp {
-            if idp.issuer == ISSUER {
-                return Err(AuthError::Config(format!(
-                    "jwt_issuer must differ from ml-api's own issuer `{ISSUER}` (MLGUARD_JWT_ISSUER)"
-                )));
-            }
-            bearer = bearer.issuer_verifier(idp.issuer.clone(), idp.verifier()?);
+            stack = stack.identity_provider(idp.clone());
         }
-        let layer = AuthLayer::new()
-            .api_key(ApiKeyAuth::new(keys.clone()).realm(REALM))
-            .bearer(bearer);
+        let stack = stack.build()?;
         Ok(Self {
-            layer,
-            token: Arc::new(token),
+            layer: stack.layer,
+            token: stack.token,
             keys,
         })
     }

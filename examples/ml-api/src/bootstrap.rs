@@ -297,7 +297,12 @@ pub async fn open_database(config: &Config, create_admin: bool) -> Result<Databa
     let mut imported = store.import_json_dir(dir.root()).await.map_err(db_err)?;
     let mut admin_password = None;
     if create_admin && store.list_users().await.map_err(db_err)?.is_empty() {
-        let password = crate::users::ensure_admin(&dir).map_err(BootstrapError::Users)?;
+        // `admin` (role `admin`, a random password) as a `users.json` that the database
+        // imports: written exclusively, so of two racing first starts only one gets a password.
+        let password =
+            mlguard_auth::first_user::create_first_user_file(&dir.file(files::USERS), "admin", &["admin"])
+                .map_err(|e| BootstrapError::Users(e.to_string()))?
+                .map(|p| Secret::new(p.as_str()));
         let report = store.import_json_dir(dir.root()).await.map_err(db_err)?;
         if report.users > 0 {
             admin_password = password;

@@ -70,28 +70,11 @@ pub mod defaults {
     /// `max_connections`: open connections; more wait in the kernel's accept queue.
     pub const MAX_CONNECTIONS: usize = 1024;
     /// `max_connections_per_ip` when unset: [`max_connections_per_ip`]`(max_connections)`.
-    pub const MAX_CONNECTIONS_PER_IP: usize = 32;
-
-    /// The resolved `max_connections_per_ip` when it is not set: a quarter of
-    /// `max_connections`, at least 1 and at most [`MAX_CONNECTIONS_PER_IP`] (32 with the
-    /// default 1024), so one address never holds more than a small share of the slots.
-    ///
-    /// ```
-    /// use ml_api::config::defaults::max_connections_per_ip;
-    /// assert_eq!(max_connections_per_ip(1024), 32);
-    /// assert_eq!(max_connections_per_ip(64), 16);
-    /// assert_eq!(max_connections_per_ip(2), 1);
-    /// ```
-    pub const fn max_connections_per_ip(max_connections: usize) -> usize {
-        let quarter = max_connections / 4;
-        if quarter < 1 {
-            1
-        } else if quarter > MAX_CONNECTIONS_PER_IP {
-            MAX_CONNECTIONS_PER_IP
-        } else {
-            quarter
-        }
-    }
+    pub const MAX_CONNECTIONS_PER_IP: usize = mlguard_http::server::DEFAULT_MAX_CONNECTIONS_PER_IP;
+    /// The resolved `max_connections_per_ip` when it is not set: mlguard-http's rule, a quarter
+    /// of `max_connections`, at least 1 and at most [`MAX_CONNECTIONS_PER_IP`] (32 with the
+    /// default 1024).
+    pub use mlguard_http::server::default_max_connections_per_ip as max_connections_per_ip;
     /// `concurrency_limit`: requests in flight; more are shed with 503.
     pub const CONCURRENCY_LIMIT: usize = 256;
     /// `access_token_ttl`.
@@ -108,7 +91,8 @@ pub mod defaults {
     /// unknown `kid` fetches at most this often).
     pub const JWKS_REFRESH_INTERVAL: Duration = mlguard_auth::jwt::jwks::DEFAULT_MIN_REFRESH;
     // --- database (issue 19) ---
-    /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`).
+    /// `database_url` unset: this file in the data directory (`sqlite://<data dir>/mlguard.db`,
+    /// mlguard-auth's `SqlStore::sqlite_url_for`).
     pub const DATABASE_FILE: &str = "mlguard.db";
     /// `db_stale_max`: how long API-key and bearer checks serve from memory after the last
     /// successful sync with an unreachable database, before failing closed (503).
@@ -796,11 +780,7 @@ impl Config {
             shutdown_grace: duration("shutdown_grace", &s.shutdown_grace, defaults::SHUTDOWN_GRACE)?,
             idp,
             database_url: match s.database_url {
-                Some(url)
-                    if !["sqlite:", "postgres://", "postgresql://"]
-                        .iter()
-                        .any(|scheme| url.expose().starts_with(scheme)) =>
-                {
+                Some(url) if !mlguard_auth::sql::is_supported_url(url.expose()) => {
                     return Err(ConfigError::BadValue {
                         setting: "database_url",
                         message: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
@@ -826,10 +806,7 @@ impl Config {
     pub fn database_url(&self) -> Secret {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => Secret::new(format!(
-                "sqlite://{}",
-                self.data_dir.join(defaults::DATABASE_FILE).display()
-            )),
+            None => Secret::new(mlguard_auth::sql::SqlStore::sqlite_url_for(&self.data_dir)),
         }
     }
 

@@ -50,4 +50,3 @@ pub mod quotas;
 pub mod routes;
 pub mod run;
 pub mod state;
-pub mod users;

@@ -9,6 +9,10 @@
 //! The families, their types and labels are listed in one table, in `docs/observability.md`
 //! (section "`GET /metrics`"); no name there may change (dashboards and alerts script against them).
 //!
+//! The refusals (`ml_api_auth_failures_total`, `ml_api_authz_denials_total`,
+//! `ml_api_rate_limited_total`) are counted, and 401/403 audited, by mlguard-auth's
+//! [`RefusalMetricsLayer`] from the typed reasons the layers put into the responses.
+//!
 //! The counts are taken at the router, around each route (inside the hardening layers): answers
 //! that the outer layers give on their own (413 over the body limit, 408, 503 when shedding, 400
 //! for an ambiguous path) are in the access log, not here. The rate-limiter figures are read
@@ -25,14 +29,13 @@
 
 use crate::quotas::Quotas;
 use crate::routes::predict::PredictedClasses;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, StatusCode};
 use metrics::counter;
-use mlguard_auth::AuthFailure;
-use mlguard_auth::token::{TokenFailure, TokenOutcome};
+use mlguard_auth::refusals::RefusalMetricsLayer;
 use mlguard_core::Principal;
 use mlguard_http::prometheus::Registry;
 use mlguard_http::request_metrics::RequestMetricsLayer;
@@ -111,66 +114,24 @@ impl Metrics {
         self.registry.render()
     }
 
-    fn record_outcome(
-        &self,
-        route: String,
-        status: StatusCode,
-        failure: Option<AuthFailure>,
-        outcome: Option<TokenFailure>,
-    ) {
-        self.registry.record(|| {
-            match status {
-                StatusCode::UNAUTHORIZED => {
-                    let reason = failure.map_or("unknown", AuthFailure::as_str);
-                    counter!("ml_api_auth_failures_total", "route" => route.clone(), "reason" => reason)
-                        .increment(1);
-                }
-                StatusCode::FORBIDDEN => {
-                    counter!("ml_api_authz_denials_total", "route" => route.clone()).increment(1);
-                }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    counter!("ml_api_rate_limited_total", "route" => route.clone()).increment(1);
-                }
-                _ => {}
-            }
-            // `invalid_grant` on /token: credentials or a refresh token refused.
-            if outcome.is_some_and(TokenFailure::is_invalid_grant) {
-                counter!("ml_api_auth_failures_total", "route" => route, "reason" => "bad_credentials")
-                    .increment(1);
-            }
-        });
+    /// The refusals (401 by reason, 403, 429, refused logins) counted by route into this
+    /// server's recorder as `ml_api_*`, and audited: mlguard-auth's [`RefusalMetricsLayer`].
+    /// Mount it with `Router::layer` (inside the routing, where the matched path is known).
+    pub fn refusal_layer(&self) -> RefusalMetricsLayer {
+        let registry = self.registry.clone();
+        RefusalMetricsLayer::new("ml_api_").record_with(move |emit| registry.record(emit))
     }
 }
 
-/// The middleware: counts 401/403/429 and login failures, and the classes of successful
-/// predictions; emits an audit event for each denial (request counts and durations:
-/// [`Metrics::request_layer`]). Mount it with `Router::layer` (inside the routing, where the
-/// matched path is known).
+/// The middleware: counts the classes of successful predictions (refusals:
+/// [`Metrics::refusal_layer`]; request counts and durations: [`Metrics::request_layer`]).
+/// Mount it with `Router::layer`.
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    // The matched path template, never the raw path.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
-    let peer = mlguard_core::client_ip::peer_addr(request.extensions()).map(|a| a.ip());
     let response = next.run(request).await;
-    let status = response.status();
-    // Set by mlguard-auth's token route: the typed outcome, not a re-parse of the answer.
-    let outcome = response
-        .extensions()
-        .get::<TokenOutcome>()
-        .and_then(TokenOutcome::failure_reason);
-    // Set by mlguard-auth's layer on each refusal: why, typed, not guessed from the headers.
-    let failure = response.extensions().get::<AuthFailure>().copied();
-    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && route != UNMATCHED {
-        let reason = failure.map_or("-", AuthFailure::as_str);
-        mlguard_auth::audit::access_denied(&route, status, reason, peer);
-    }
     // Set by the prediction handlers: the classes answered, not a re-parse of the answer.
     if let Some(PredictedClasses(classes)) = response.extensions().get() {
         classes.iter().for_each(|class| metrics.record_prediction(class));
     }
-    metrics.record_outcome(route, status, failure, outcome);
     response
 }
 

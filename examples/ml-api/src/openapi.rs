@@ -33,7 +33,7 @@ use mlguard_auth::openapi::SecuritySchemes;
 pub use mlguard_auth::openapi::{API_KEY, BEARER, OAUTH2};
 use mlguard_auth::token::{OAuthErrorBody, OAuthErrorCode, TokenRequestForm, TokenSuccessBody};
 pub use mlguard_core::openapi::operations;
-use mlguard_core::openapi::{add_problem_responses, operations_mut};
+use mlguard_core::openapi::{add_problem_responses, add_trailing_slash_aliases};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
@@ -86,7 +86,7 @@ pub const SWAGGER_UI_STYLE_HASH: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7
         TokenSuccessBody,
         crate::routes::health::StatusDoc
     )),
-    modifiers(&SharedResponses, &TrailingSlashAliases),
+    modifiers(&SharedResponses),
     tags(
         (name = "auth", description = "Tokens"),
         (name = "model", description = "The iris classifier"),
@@ -130,8 +130,9 @@ fn token() {}
 #[allow(dead_code)] // documentation only
 fn openapi_json() {}
 
-/// The security schemes (mlguard-auth's, with this server's descriptions), and the problem
-/// answers every route can give (from the hardening layers) plus 401/403 on the protected ones.
+/// The security schemes (mlguard-auth's, with this server's descriptions), the problem
+/// answers every route can give (from the hardening layers) plus 401/403 on the protected ones,
+/// and the trailing-slash aliases.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -155,31 +156,13 @@ impl Modify for SharedResponses {
             ("403", "Authenticated, but the role lacks the permission"),
         ];
         add_problem_responses(doc, &every, &protected_only);
+        // Documented as copies with their own operation ids (`encrypt_slash`, ...).
+        add_trailing_slash_aliases(doc, &TRAILING_SLASH_ALIASES);
     }
 }
 
-/// `/encrypt/` and `/decrypt/` answer like `/encrypt` and `/decrypt` (the tutorial's clients
-/// call the slash forms); documented as copies with their own operation ids.
-struct TrailingSlashAliases;
-
-impl Modify for TrailingSlashAliases {
-    fn modify(&self, doc: &mut Document) {
-        for path in TRAILING_SLASH_ALIASES {
-            let Some(item) = doc.paths.paths.get(path).cloned() else {
-                continue;
-            };
-            let mut alias = item;
-            for op in operations_mut(&mut alias) {
-                if let Some(id) = &op.operation_id {
-                    op.operation_id = Some(format!("{id}_slash"));
-                }
-            }
-            doc.paths.paths.insert(format!("{path}/"), alias);
-        }
-    }
-}
-
-/// Paths that also answer with a trailing `/`.
+/// Paths that also answer with a trailing `/` (the tutorial's clients call `/encrypt/` and
+/// `/decrypt/`).
 pub const TRAILING_SLASH_ALIASES: [&str; 2] = ["/encrypt", "/decrypt"];
 
 /// The document, built from the code.

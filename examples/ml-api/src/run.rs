@@ -3,14 +3,13 @@
 
 use crate::app::{build_with, hardening_options};
 use crate::bootstrap::{BootstrapError, Bootstrapped, bootstrap};
-use crate::config::{Config, Secret, TlsSource};
+use crate::config::{Config, Secret};
 use crate::state::AppState;
+use mlguard_http::serve::Serving;
 use mlguard_http::server::{OptionsError, Server, ServerOptions};
-use mlguard_http::tls::{TlsError, server_config};
+use mlguard_http::tls::TlsError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,41 +37,33 @@ pub enum StartError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// A running server.
+/// A running server: mlguard-http's [`Serving`] handle, with what this start created.
 #[derive(Debug)]
 pub struct Running {
-    addr: SocketAddr,
-    tls: bool,
+    serving: Serving,
     cert: Option<PathBuf>,
     admin_password: Option<Secret>,
     trained_accuracy: Option<f64>,
     created: Vec<&'static str>,
     data_dir: PathBuf,
     store: mlguard_auth::sql::SqlStore,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
 }
 
 impl Running {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.local_addr()
     }
 
     /// Whether it serves TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.serving.is_tls()
     }
 
     /// The base URL, e.g. `https://127.0.0.1:8443` (an unspecified listen address is shown as
     /// loopback).
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        let mut addr = self.addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("{scheme}://{addr}")
+        self.serving.url()
     }
 
     /// The generated self-signed certificate (PEM path), when serving it.
@@ -107,21 +98,13 @@ impl Running {
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), and waits.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 
-    /// Waits until the server stops (after [`Running::shutdown`] from a clone of the signal,
-    /// or `signal` completing).
-    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) {
-        signal.await;
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
+    /// Serves until `signal` completes, then as [`Running::shutdown`].
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        self.serving.run_until(signal).await;
     }
 }
 
@@ -142,15 +125,10 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
     let boot_config = config.clone();
     let boot: Bootstrapped = tokio::task::spawn_blocking(move || bootstrap(&boot_config)).await??;
 
-    let tls = match (&config.tls, &boot.self_signed) {
-        (TlsSource::Off, _) => {
-            tracing::warn!("serving plain HTTP (no_tls): only do this behind a TLS-terminating proxy");
-            None
-        }
-        // The files given, or the self-signed pair the bootstrap made.
-        (TlsSource::Files { cert, key }, _) | (_, Some((cert, key))) => Some(server_config(cert, key)?),
-        _ => None,
-    };
+    // The files given, or the self-signed pair the bootstrap made; plain HTTP with a warning.
+    let tls = config
+        .tls
+        .server_config(boot.self_signed.as_ref().map(|(c, k)| (c.as_path(), k.as_path())))?;
     let is_tls = tls.is_some();
     let protection = crate::model_guard::ModelProtection::from_config(&config, boot.training_stats.as_ref())
         .map_err(|e| StartError::Setup(e.to_string()))?;
@@ -195,32 +173,23 @@ pub async fn start_with_routes(config: Config, extra: axum::Router<AppState>) ->
     )
     .map_err(|e| StartError::Setup(e.to_string()))?;
     let options = server_options(&config).map_err(|e| StartError::Setup(e.to_string()))?;
-    let server = Server::bind(config.listen, app, tls, options)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = server.local_addr().map_err(|source| StartError::Bind {
+    let bind_err = |source| StartError::Bind {
         addr: config.listen,
         source,
-    })?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = rx.await;
-    }));
-    tracing::info!(%addr, tls = is_tls, "listening");
+    };
+    let serving = Server::bind(config.listen, app, tls, options)
+        .await
+        .map_err(bind_err)?
+        .spawn()
+        .map_err(bind_err)?;
     Ok(Running {
-        addr,
-        tls: is_tls,
+        serving,
         cert: boot.self_signed.as_ref().map(|(c, _)| c.clone()),
         admin_password: database.admin_password,
         trained_accuracy: boot.trained_accuracy,
         created,
         store: database.store,
         data_dir: config.data_dir.clone(),
-        shutdown: Some(tx),
-        task,
     })
 }
 

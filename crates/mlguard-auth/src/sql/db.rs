@@ -112,7 +112,8 @@ pub(super) struct NewRefresh<'a> {
 
 impl Db {
     pub(super) async fn connect(url: &str, settings: &Settings) -> Result<Self, AuthError> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let kind = super::url::backend(url);
+        let db = if kind == Some(super::url::Backend::Postgres) {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| AuthError::Config(format!("MLGUARD_DATABASE_URL: {e}")))?
                 .application_name("mlguard");
@@ -123,7 +124,7 @@ impl Db {
                 .await
                 .map_err(backend)?;
             Self::Pg(pool)
-        } else if url.starts_with("sqlite:") {
+        } else if kind == Some(super::url::Backend::Sqlite) {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| AuthError::Config(format!("MLGUARD_DATABASE_URL: {e}")))?
                 .create_if_missing(true)

@@ -51,8 +51,10 @@
 
 mod db;
 mod import;
+mod url;
 
 pub use import::{ImportReport, KEYS_FILE, USERS_FILE};
+pub use url::is_supported_url;
 
 use crate::AuthError;
 use crate::apikey::{ApiKeyRecord, KeyStore};

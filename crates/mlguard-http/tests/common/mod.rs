@@ -165,6 +165,11 @@ impl Tls {
         }
     }
 
+    /// A server configuration and the certificate (PEM) a client should trust for it.
+    pub(crate) fn from_parts(server: Arc<ServerConfig>, cert_pem: String) -> Self {
+        Self { server, cert_pem }
+    }
+
     pub(crate) fn connector(&self, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
         mlguard_testkit::net::tls_connector(self.cert_pem.as_bytes(), alpn)
     }
