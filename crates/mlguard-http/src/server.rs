@@ -777,4 +777,22 @@ mod tests {
         assert!(!open.contains_key(&ip("192.0.2.1")));
         assert!(!open.contains_key(&ip("10.0.0.1")));
     }
+
+    #[test]
+    fn the_default_per_address_cap_is_a_quarter_between_1_and_32() {
+        for (max, cap) in [
+            (1024, 32),
+            (132, 32),
+            (131, 32),
+            (128, 32),
+            (127, 31),
+            (64, 16),
+            (8, 2),
+            (4, 1),
+            (3, 1),
+            (0, 1),
+        ] {
+            assert_eq!(default_max_connections_per_ip(max), cap, "max_connections {max}");
+        }
+    }
 }
