@@ -395,7 +395,35 @@ async fn a_spawned_server_has_a_loopback_url_serves_and_stops_on_shutdown_or_dro
     tokio::time::timeout(Duration::from_secs(30), serving.shutdown())
         .await
         .expect("shutdown waits for the server, and returns");
-    assert!(refused_soon(loopback).await, "still accepting after shutdown");
+    // Not "soon": shutdown returned only once the server had stopped, listener closed.
+    let after = TcpStream::connect(loopback).await.map(drop);
+    assert_eq!(
+        after.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "still accepting when shutdown returned"
+    );
+
+    // run_until: the same, once its signal completes.
+    let serving = spawn("127.0.0.1:0").await;
+    let addr = serving.local_addr();
+    let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(serving.run_until(async move {
+        let _ = signalled.await;
+    }));
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    assert!(get(&mut stream).await.starts_with("HTTP/1.1 200"));
+    drop(stream);
+    signal.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("run_until returns after its signal")
+        .unwrap();
+    let after = TcpStream::connect(addr).await.map(drop);
+    assert_eq!(
+        after.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "still accepting when run_until returned"
+    );
 
     let serving = spawn("127.0.0.1:0").await;
     let addr = serving.local_addr();
