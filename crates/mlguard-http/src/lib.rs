@@ -145,7 +145,7 @@
 //! | `mlguard_http_body_read_timeouts_total` | | [`limits::BodyReadTimeoutLayer`] answered 408 |
 //! | `mlguard_http_path_refused_total` | | [`path::CanonicalPathLayer`] answered 400 |
 //! | `mlguard_http_connections_refused_total` | | [`server`] closed a connection over its address's cap |
-//! | `mlguard_http_log_lines_dropped_total` | | log lines a [`log_writer`] (feature `subscriber`) dropped because its queue was full (the sink is stuck or too slow) |
+//! | `mlguard_http_log_lines_dropped_total` | | log lines a `log_writer` (feature `subscriber`) dropped because its queue was full (the sink is stuck or too slow) |
 //! | `mlguard_http_requests_total` | `route` (template or `unmatched`), `method`, `status` | every request through [`request_metrics::RequestMetricsLayer`] (prefix configurable) |
 //! | `mlguard_http_request_duration_seconds` | `route`, `method`, `status` | histogram of their durations, seconds (same layer, same prefix) |
 //!

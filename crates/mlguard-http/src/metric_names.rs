@@ -11,7 +11,7 @@ pub const PATH_REFUSED: &str = "mlguard_http_path_refused_total";
 /// Connections closed by [`crate::server`] over their address's cap.
 pub const CONNECTIONS_REFUSED_PER_ADDRESS: &str = "mlguard_http_connections_refused_total";
 
-/// Log lines dropped by a [`crate::log_writer::LogWriter`] (feature `subscriber`) because its
+/// Log lines dropped by a `log_writer::LogWriter` (feature `subscriber`) because its
 /// queue was full: the log sink is stuck or too slow. Raised to the writer's drop count by the
 /// write that finds new drops.
 pub const LOG_LINES_DROPPED: &str = "mlguard_http_log_lines_dropped_total";

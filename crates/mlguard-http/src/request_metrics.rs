@@ -84,7 +84,7 @@ impl Default for RequestMetricsLayer {
 
 impl RequestMetricsLayer {
     /// Names with [`DEFAULT_PREFIX`], the global recorder, and the route label of
-    /// [`axum_matched_path`] with the `axum` feature ([`UNMATCHED`] for every request without
+    /// `axum_matched_path` with the `axum` feature ([`UNMATCHED`] for every request without
     /// it: set [`route_label`](Self::route_label)).
     pub fn new() -> Self {
         #[cfg(feature = "axum")]

@@ -17,7 +17,7 @@
 //! | `rbac` | `rbac` | roles -> permissions, `RequirePermissionLayer`, the deny-by-default guard |
 //! | `ratelimit` | `ratelimit` | quotas, `RateLimitLayer` by address, principal, key or field |
 //! | `crypto` | `crypto` | Fernet (Python-compatible), the AEAD envelope |
-//! | `validate` | `validate`, [`validator`] | `ValidatedJson<T>` with 422 problem bodies |
+//! | `validate` | `validate`, [`validator`](https://docs.rs/validator) | `ValidatedJson<T>` with 422 problem bodies |
 //! | `model` | `model` | the iris random forest, signed model files |
 //! | `modelsec` | `modelsec` | output policy, query budgets, input envelope, extraction detection |
 //! | `http` | `http` | edge protections (headers, paths, shedding, request ids, access log), `serve` |
@@ -34,7 +34,7 @@
 //! logs an error naming the fix: it never blames the client with a 4xx.
 //!
 //! **Validation without a second `validator`.** The `validate` feature re-exports the
-//! [`validator`] crate that `ValidatedJson` is built on, and the prelude brings its `Validate`
+//! [`validator`](https://docs.rs/validator) crate that `ValidatedJson` is built on, and the prelude brings its `Validate`
 //! derive. The derive's generated code names `::validator` unless told otherwise, so point it at
 //! the re-export with `#[validate(crate = "mlguard::validator")]`; then the application has no
 //! `validator` dependency of its own and the versions cannot drift:
