@@ -405,7 +405,9 @@ mod tests {
             }
         });
         let dropped = writer.dropped_lines();
-        assert!(dropped > 0, "the queue of 8 lines never filled");
+        // The writer thread took the lines it found before its first flush blocked; the queue
+        // holds 8 more; the rest (most of them) were dropped.
+        assert!((LINES / 2..=LINES - 8).contains(&(dropped as usize)), "{dropped}");
         let values = recorder.values();
         assert!(
             values
@@ -418,7 +420,7 @@ mod tests {
 
         // The sink moves again: wait until every queued line has reached it.
         gate.open();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while gate.text().lines().count() as u64 + dropped < LINES as u64 {
             assert!(std::time::Instant::now() < deadline, "{}", gate.text());
             std::thread::sleep(Duration::from_millis(5));
