@@ -180,6 +180,11 @@ mod tests {
 
     /// The log line of one request through the access log.
     async fn line_of(req: Request<()>) -> String {
+        line_of_slow(req, std::time::Duration::ZERO).await
+    }
+
+    /// The log line of one request through the access log, answered after `delay`.
+    async fn line_of_slow(req: Request<()>, delay: std::time::Duration) -> String {
         let buf = Buf::default();
         let writer = buf.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -188,9 +193,12 @@ mod tests {
             .fmt_fields(EscapedFields)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
-        let svc = ServiceBuilder::new()
-            .layer(AccessLogLayer::new())
-            .service_fn(|_req: Request<()>| async { Ok::<_, std::convert::Infallible>(Response::new(())) });
+        let svc = ServiceBuilder::new().layer(AccessLogLayer::new()).service_fn(
+            move |_req: Request<()>| async move {
+                tokio::time::sleep(delay).await;
+                Ok::<_, std::convert::Infallible>(Response::new(()))
+            },
+        );
         svc.oneshot(req).await.unwrap();
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
     }
@@ -229,5 +237,25 @@ mod tests {
         // No request id header, a path with a quote and a percent escape: quoted and escaped.
         let line = line_of(Request::get("/a%0Ab\"c").body(()).unwrap()).await;
         assert!(line.contains(r#"path="/a%0Ab\"c""#), "{line}");
+    }
+
+    /// `latency_ms` is the time the inner service took, in milliseconds: no less than its
+    /// 30 ms delay and no more than the time the whole call took, measured around it.
+    #[tokio::test]
+    async fn latency_is_in_milliseconds() {
+        let delay = std::time::Duration::from_millis(30);
+        let start = Instant::now();
+        let line = line_of_slow(Request::get("/").body(()).unwrap(), delay).await;
+        let outer_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let latency: f64 = line
+            .split(" latency_ms=")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no latency in {line}"));
+        assert!(
+            (30.0..=outer_ms).contains(&latency),
+            "{latency} not in 30..={outer_ms}: {line}"
+        );
     }
 }

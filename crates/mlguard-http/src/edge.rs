@@ -104,3 +104,85 @@ pub fn harden(routes: Router, options: &EdgeOptions) -> Result<Router, LimitsErr
         .layer(BodyReadTimeoutLayer::new(options.body_read_timeout));
     Ok(Router::new().fallback_service(canonical).layer(stack))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use http::Request;
+    use http_body_util::BodyExt;
+    use mlguard_core::client_ip::PeerAddr;
+    use std::net::SocketAddr;
+    use tower::ServiceExt;
+
+    fn request(method: &str, path: &str, body: &'static str) -> Request<Body> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-length", body.len())
+            .body(Body::from(body))
+            .unwrap();
+        let peer: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        req.extensions_mut().insert(PeerAddr(peer));
+        req
+    }
+
+    /// The routes answer inside the stack: a route's answer carries a request id and the
+    /// security headers (HSTS when asked), a body over `body_limit` is a 413 problem, a path
+    /// that is not canonical is refused before routing, and an unknown route is a 404 problem.
+    #[tokio::test]
+    async fn the_routes_answer_inside_the_whole_stack() {
+        let options = EdgeOptions {
+            hsts: true,
+            body_limit: 16,
+            ..EdgeOptions::default()
+        };
+        let routes = Router::new()
+            .route("/", get(|| async { "hi" }))
+            .route("/echo", post(|body: String| async move { body }));
+        let app = harden(routes, &options).unwrap();
+
+        let res = app.clone().oneshot(request("GET", "/", "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let headers = res.headers().clone();
+        assert!(headers.contains_key("x-request-id"), "{headers:?}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers.contains_key("strict-transport-security"), "{headers:?}");
+        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "hi");
+
+        let res = app
+            .clone()
+            .oneshot(request("POST", "/echo", "0123456789abcdef"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app
+            .clone()
+            .oneshot(request("POST", "/echo", "0123456789abcdefg"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+        let res = app.clone().oneshot(request("GET", "/a/../", "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let res = app.clone().oneshot(request("GET", "/nowhere", "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_refused() {
+        let options = EdgeOptions {
+            concurrency_limit: 0,
+            ..EdgeOptions::default()
+        };
+        assert!(harden(Router::new(), &options).is_err());
+        let options = EdgeOptions {
+            max_in_flight_per_ip: 0,
+            ..EdgeOptions::default()
+        };
+        assert!(harden(Router::new(), &options).is_err());
+    }
+}

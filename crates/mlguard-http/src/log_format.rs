@@ -199,6 +199,44 @@ impl<W: Write> Write for JsonSafeWriter<W> {
 mod tests {
     use super::*;
 
+    /// A buffer a subscriber writes to.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `f` logs through a text subscriber with [`EscapedFields`].
+    fn text_of(f: impl FnOnce()) -> String {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .fmt_fields(EscapedFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// One timestamp from `timer`.
+    fn format(timer: &dyn FormatTime) -> String {
+        let mut s = String::new();
+        timer.format_time(&mut Writer::new(&mut s)).unwrap();
+        s
+    }
+
+    /// The time since 1970 on the clock the timers read.
+    fn since_epoch() -> std::time::Duration {
+        std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
+    }
+
     #[test]
     fn json_lines_get_c1_separators_and_bidi_escaped_and_stay_json() {
         let value = serde_json::json!({"user": "a\u{85}b\u{2028}c\u{2029}d\u{202e}e\u{7f}f\n"});
@@ -217,11 +255,6 @@ mod tests {
     /// two read the clock apart, so a pair that straddles a second is read again).
     #[test]
     fn cached_timestamps_match_the_default_timer() {
-        let format = |timer: &dyn FormatTime| {
-            let mut s = String::new();
-            timer.format_time(&mut Writer::new(&mut s)).unwrap();
-            s
-        };
         for _ in 0..100 {
             let ours = format(&CachedSystemTime);
             let theirs = format(&SystemTime);
@@ -239,32 +272,12 @@ mod tests {
 
     #[test]
     fn text_fields_are_escaped() {
-        // A subscriber with the text field formatter, writing to a buffer.
-        #[derive(Clone, Default)]
-        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Buf {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .fmt_fields(EscapedFields)
-            .finish();
         let name = "bob\nINFO audit: login succeeded\u{1b}[2K\u{2028}";
-        tracing::subscriber::with_default(subscriber, || {
+        let text = text_of(|| {
             tracing::warn!(user = %name, quoted = name, "failed for {name}");
             let span = tracing::info_span!("request", id = %name);
             span.in_scope(|| tracing::info!(n = 1, ok = true, plain = "x", "inner"));
         });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(!text.lines().flat_map(str::chars).any(is_unsafe_char), "{text}");
         let mut lines = text.lines();
@@ -282,5 +295,83 @@ mod tests {
             ),
             "{line}"
         );
+    }
+
+    /// The `log.*` fields of records from the `log` crate are left out, as tracing-subscriber's
+    /// default formatter leaves them out.
+    #[test]
+    fn log_fields_are_left_out() {
+        let text = text_of(|| {
+            tracing::info!(log.target = "forged", log.line = 7u32, user = "a", "message");
+        });
+        assert!(text.trim_end().ends_with(r#": message user="a""#), "{text}");
+        assert!(!text.contains("log.") && !text.contains("forged"), "{text}");
+    }
+
+    /// Within one second the date and time of day come from the thread's cache, not from a new
+    /// formatting: a marker put in the cache for the current second is what is written.
+    #[test]
+    fn the_prefix_is_formatted_once_per_second() {
+        const MARKER: &[u8; 19] = b"cached-prefix-19ch!";
+        for _ in 0..100 {
+            let secs = since_epoch().as_secs();
+            LAST_SECOND.with(|last| last.set(Some((secs, *MARKER))));
+            let stamp = format(&CachedSystemTime);
+            if since_epoch().as_secs() == secs {
+                assert_eq!(stamp.as_bytes()[..19], MARKER[..], "{stamp}");
+                return;
+            }
+        }
+        panic!("the clock never held still for a second");
+    }
+
+    /// A cached prefix of an earlier second is replaced, never written again.
+    #[test]
+    fn a_prefix_of_an_earlier_second_is_replaced() {
+        let secs = since_epoch().as_secs();
+        LAST_SECOND.with(|last| last.set(Some((secs - 1, *b"cached-prefix-19ch!"))));
+        let stamp = format(&CachedSystemTime);
+        assert!(!stamp.starts_with("cached"), "{stamp}");
+        let after = since_epoch().as_secs();
+        assert!(
+            (secs..=after).any(|s| mlguard_core::clock::utc_date_time(s)
+                .is_some_and(|prefix| prefix[..] == stamp.as_bytes()[..19])),
+            "{stamp}"
+        );
+        let cached = LAST_SECOND.with(Cell::get).map(|(second, _)| second);
+        assert!(cached.is_some_and(|second| second >= secs), "{cached:?}");
+    }
+
+    /// The six digits after the second are the clock's microseconds, read between two
+    /// readings of the same clock.
+    #[test]
+    fn the_microseconds_are_the_clocks() {
+        let mut checked = 0;
+        for _ in 0..200 {
+            let before = since_epoch();
+            let stamp = format(&CachedSystemTime);
+            let after = since_epoch();
+            let digits = &stamp[20..26];
+            assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{stamp}");
+            if before.as_secs() == after.as_secs() {
+                let micros: u32 = digits.parse().unwrap();
+                assert!(
+                    (before.subsec_micros()..=after.subsec_micros()).contains(&micros),
+                    "{before:?} {stamp} {after:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 100, "{checked}");
+    }
+
+    /// `flush` reaches the inner writer (a `BufWriter` holds the line until then).
+    #[test]
+    fn flush_reaches_the_inner_writer() {
+        let mut out = JsonSafeWriter(io::BufWriter::new(Vec::new()));
+        out.write_all(b"{\"a\":1}\n").unwrap();
+        assert!(out.0.get_ref().is_empty());
+        out.flush().unwrap();
+        assert_eq!(out.0.get_ref().as_slice(), b"{\"a\":1}\n");
     }
 }

@@ -341,4 +341,106 @@ mod tests {
         assert_eq!(lines[499], "line 499");
         assert_eq!(writer.dropped_lines(), 0);
     }
+
+    /// A recorder that keeps every value given to a counter with `absolute`.
+    #[derive(Default)]
+    struct AbsoluteValues(Arc<Values>);
+
+    #[derive(Default)]
+    struct Values(Mutex<Vec<(String, u64)>>, Mutex<Option<String>>);
+
+    impl metrics::CounterFn for Values {
+        fn increment(&self, _: u64) {
+            panic!("the drop counter is only ever set with `absolute`");
+        }
+        fn absolute(&self, value: u64) {
+            let name = self.1.lock().unwrap().clone().unwrap_or_default();
+            self.0.lock().unwrap().push((name, value));
+        }
+    }
+
+    impl AbsoluteValues {
+        fn values(&self) -> Vec<(String, u64)> {
+            self.0.0.lock().unwrap().clone()
+        }
+    }
+
+    impl metrics::Recorder for AbsoluteValues {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            *self.0.1.lock().unwrap() = Some(key.name().to_owned());
+            metrics::Counter::from_arc(self.0.clone())
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    /// The metric is set only by a write that finds new drops: every value it is given is
+    /// larger than the one before, the last is the drop count, and lines written once the sink
+    /// moves again (none dropped) leave it alone.
+    #[test]
+    fn the_metric_is_set_only_when_the_drop_count_grew() {
+        const LINES: usize = 200;
+        let gate = Gate::default();
+        let (mut writer, guard) = LogWriterBuilder::new()
+            .buffered_lines(8)
+            .build(gate.clone())
+            .unwrap();
+        let recorder = AbsoluteValues::default();
+        metrics::with_local_recorder(&recorder, || {
+            for i in 0..LINES {
+                writer.write_all(format!("blocked {i}\n").as_bytes()).unwrap();
+            }
+        });
+        let dropped = writer.dropped_lines();
+        // The writer thread took the lines it found before its first flush blocked; the queue
+        // holds 8 more; the rest (most of them) were dropped.
+        assert!((LINES / 2..=LINES - 8).contains(&(dropped as usize)), "{dropped}");
+        let values = recorder.values();
+        assert!(
+            values
+                .iter()
+                .all(|(name, _)| name == crate::metric_names::LOG_LINES_DROPPED),
+            "{values:?}"
+        );
+        assert!(values.windows(2).all(|w| w[0].1 < w[1].1), "{values:?}");
+        assert_eq!(values.last().map(|v| v.1), Some(dropped), "{values:?}");
+
+        // The sink moves again: wait until every queued line has reached it.
+        gate.open();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while gate.text().lines().count() as u64 + dropped < LINES as u64 {
+            assert!(std::time::Instant::now() < deadline, "{}", gate.text());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        metrics::with_local_recorder(&recorder, || {
+            for i in 0..4 {
+                writer.write_all(format!("moving {i}\n").as_bytes()).unwrap();
+            }
+        });
+        assert_eq!(
+            writer.dropped_lines(),
+            dropped,
+            "a line was dropped with the sink moving"
+        );
+        assert_eq!(
+            recorder.values(),
+            values,
+            "lines that were not dropped set the metric"
+        );
+        drop(guard);
+        assert!(gate.text().ends_with("moving 3\n"), "{}", gate.text());
+    }
 }

@@ -238,4 +238,52 @@ mod tests {
         b.record(|| metrics::counter!("shared_total").increment(1));
         assert!(a.render().contains("shared_total 1"));
     }
+
+    /// The global recorder is installed (the tests of this binary install no other) and
+    /// takes `metrics` events; `render_global` gives the families with the prefix, their
+    /// `# TYPE` line included, and no other; a registry's text ends with them.
+    #[test]
+    fn the_global_recorder_renders_the_families_with_the_prefix() {
+        assert!(install_global().is_some());
+        metrics::counter!("mlguard_http_global_test_total").increment(3);
+        metrics::counter!("not_mlguard_global_test_total").increment(1);
+        let text = render_global("mlguard_http_global_test");
+        assert_eq!(
+            text,
+            "# TYPE mlguard_http_global_test_total counter\nmlguard_http_global_test_total 3\n"
+        );
+        let all = render_global(DEFAULT_PREFIX);
+        assert!(all.contains("mlguard_http_global_test_total 3\n"), "{all}");
+        assert!(!all.contains("not_mlguard"), "{all}");
+        let registry = Registry::new("g_http_").render();
+        assert!(
+            registry.contains("mlguard_http_global_test_total 3\n"),
+            "{registry}"
+        );
+    }
+
+    /// `request_layer` records into the registry, under its prefix, and not globally.
+    #[tokio::test]
+    async fn the_request_layer_records_into_the_registry_with_its_prefix() {
+        use tower::{ServiceBuilder, ServiceExt};
+        let registry = Registry::new("layer_test_http_");
+        let layer = registry.request_layer();
+        assert_eq!(layer.requests_name(), "layer_test_http_requests_total");
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_req: http::Request<()>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(()))
+            });
+        let req = http::Request::get("/x").body(()).unwrap();
+        svc.oneshot(req).await.unwrap();
+        let text = registry.render();
+        assert!(
+            text.contains(r#"layer_test_http_requests_total{route="unmatched",method="GET",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("layer_test_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
 }

@@ -83,3 +83,25 @@ pub fn init(format: LogFormat) -> Option<LogWriterGuard> {
     };
     installed.ok().map(|()| guard)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_json_in_any_case_selects_json() {
+        for value in ["json", "JSON", "Json", "jSoN"] {
+            assert_eq!(LogFormat::from_setting(Some(value)), LogFormat::Json, "{value}");
+        }
+        for value in [
+            None,
+            Some(""),
+            Some("text"),
+            Some("jsonl"),
+            Some(" json"),
+            Some("yaml"),
+        ] {
+            assert_eq!(LogFormat::from_setting(value), LogFormat::Text, "{value:?}");
+        }
+    }
+}

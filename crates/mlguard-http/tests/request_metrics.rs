@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::routing::get;
+use axum::routing::{any, get};
 use http::{Request, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use mlguard_http::request_metrics::{RequestMetricsLayer, UNMATCHED};
@@ -86,6 +86,31 @@ async fn a_closure_names_routes_and_service_errors_count_as_500() {
     let text = handle.render();
     assert!(
         text.contains(r#"mlguard_http_requests_total{route="api",method="GET",status="500"} 1"#),
+        "{text}"
+    );
+}
+
+/// Each standard method has its own label; any other is `OTHER`.
+#[tokio::test]
+async fn each_standard_method_has_its_own_label() {
+    let (rec, handle) = recorder();
+    let app = Router::new()
+        .route("/any", any(|| async { "ok" }))
+        .layer(RequestMetricsLayer::new().recorder(rec));
+    let methods = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "BREW",
+    ];
+    for method in methods {
+        assert_eq!(send(&app, method, "/any").await, StatusCode::OK, "{method}");
+    }
+    let text = handle.render();
+    for label in ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"] {
+        let line = format!(r#"mlguard_http_requests_total{{route="/any",method="{label}",status="200"}} 1"#);
+        assert!(text.contains(&line), "{line} missing in\n{text}");
+    }
+    // TRACE and BREW.
+    assert!(
+        text.contains(r#"mlguard_http_requests_total{route="/any",method="OTHER",status="200"} 2"#),
         "{text}"
     );
 }
