@@ -45,15 +45,20 @@ use mlguard_auth::apikey::{ApiKeyAuth, ApiKeyLayer, MemoryKeyStore, generate};
 use mlguard_auth::jwt::{
     BearerAuth, BearerAuthLayer, JwtAlgorithm, JwtIssuer, JwtVerifier, SigningKey, VerifyingKey,
 };
-use mlguard_core::{AuthMethod, ClientIpResolver, Principal};
+use mlguard_core::{AuthMethod, ClientIpResolver, Principal, Problem};
 use mlguard_http::access_log::{ACCESS_LOG_TARGET, AccessLogLayer, sensitive_headers_layer};
 use mlguard_http::headers::SecurityHeadersLayer;
+use mlguard_http::limits::PerKeyInFlightLayer;
 use mlguard_http::log_format::{CachedSystemTime, EscapedFields};
 use mlguard_http::log_writer::{LogWriterBuilder, LogWriterGuard};
 use mlguard_http::request_id::RequestIdLayer;
 use mlguard_model::{ForestParams, Model};
+use mlguard_modelsec::{
+    Envelope, ExtractionDetector, ModelGuard, ModelOutput, OodAction, OutputPolicy, OutputPolicyResolver,
+    QueryBudget,
+};
 use mlguard_ratelimit::{KeyExtractor, OnRedisFailure, RateLimitLayer, RedisBackend};
-use mlguard_rbac::{Authorizer, Policy, RequirePermissionLayer};
+use mlguard_rbac::{Authorizer, GuardLayer, PermissionMap, Policy, RequirePermissionLayer, Requirement};
 use mlguard_testkit::RedisServer;
 use mlguard_validate::ValidatedJson;
 use mlguard_validate::validators::finite;
@@ -135,6 +140,44 @@ async fn predict(
     }))
 }
 
+impl ModelOutput for PredictAnswer {
+    fn round_probabilities(&mut self, decimals: u32) {
+        mlguard_modelsec::output::round_all(&mut self.probabilities, decimals);
+    }
+    fn strip_probabilities(&mut self) {
+        self.probabilities.clear();
+    }
+}
+
+/// `predict` behind mlguard-modelsec's `ModelGuard::run` (budget, envelope, extraction
+/// detector, output policy), as ml-api's `/predict` runs the model.
+async fn predict_guarded(
+    State((model, guard)): State<(Arc<Model>, Arc<ModelGuard>)>,
+    principal: Principal,
+    ValidatedJson(x): ValidatedJson<Iris>,
+) -> Result<Json<PredictAnswer>, Problem> {
+    let rows = [vec![x.sepal_length, x.sepal_width, x.petal_length, x.petal_width]];
+    let predict = |rows: &[Vec<f64>]| -> Result<Vec<PredictAnswer>, Problem> {
+        let p = rows
+            .first()
+            .map(|row| model.predict(row))
+            .transpose()
+            .map_err(|e| Problem::unprocessable(e.to_string()))?
+            .ok_or_else(|| Problem::unprocessable("no row"))?;
+        Ok(vec![PredictAnswer {
+            prediction: p.class_index,
+            class: p.class_name,
+            probabilities: p.probabilities,
+        }])
+    };
+    let answers = guard.run(&principal, &rows, predict, |a| a.prediction).await?;
+    answers
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| Problem::unprocessable("no prediction"))
+}
+
 fn bare_router() -> Router {
     Router::new().route("/predict", post(bare))
 }
@@ -174,6 +217,15 @@ struct Bench<'a> {
     ran: &'a RefCell<Vec<Entry>>,
     /// Allocations per request of each case (with the `count-allocations` feature).
     allocs: &'a RefCell<Vec<(Case, f64)>>,
+}
+
+/// `LAYERS_ONLY=bare,api_key,...`: only these cases are checked, counted and measured (all when
+/// unset), to profile or trace one case alone (`valgrind`, allocation stacks).
+fn selected(id: &str) -> bool {
+    match std::env::var("LAYERS_ONLY") {
+        Ok(only) => only.split(',').any(|c| c.trim() == id),
+        Err(_) => true,
+    }
 }
 
 /// Requests whose allocations are counted per case (after as many unmeasured ones).
@@ -243,6 +295,9 @@ impl Bench<'_> {
         app: Router,
         credential: Credential,
     ) {
+        if !selected(case.id) {
+            return;
+        }
         let check = self
             .rt
             .block_on(app.clone().oneshot(request(&credential)))
@@ -411,6 +466,16 @@ fn layers(
     bench.case(
         &mut group,
         case(
+            "identity_route_layer",
+            "bare",
+            "a route layer that does nothing (axum boxes the layered route): the route layers' baseline",
+        ),
+        bare_router().route_layer(MapRequestLayer::new(|req: Request<Body>| req)),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
             "request_id",
             "identity_layer",
             "`RequestIdLayer` (a UUID v4 per request, echoed on the response)",
@@ -456,19 +521,31 @@ fn layers(
     );
     bench.case(
         &mut group,
-        case("api_key", "bare", "API key (`ApiKeyLayer`, memory store)"),
+        case(
+            "api_key",
+            "identity_route_layer",
+            "API key (`ApiKeyLayer`, memory store)",
+        ),
         bare_router().route_layer(ApiKeyLayer::new(ApiKeyAuth::new(keys.clone()))),
         api_key.clone(),
     );
     bench.case(
         &mut group,
-        case("jwt_hs256", "bare", "JWT HS256 (`BearerAuthLayer`)"),
+        case(
+            "jwt_hs256",
+            "identity_route_layer",
+            "JWT HS256 (`BearerAuthLayer`)",
+        ),
         bare_router().route_layer(BearerAuthLayer::new(BearerAuth::new(hs_verifier()))),
         hs.clone(),
     );
     bench.case(
         &mut group,
-        case("jwt_eddsa", "bare", "JWT EdDSA (`BearerAuthLayer`)"),
+        case(
+            "jwt_eddsa",
+            "identity_route_layer",
+            "JWT EdDSA (`BearerAuthLayer`)",
+        ),
         bare_router().route_layer(BearerAuthLayer::new(BearerAuth::new(ed_verifier))),
         ed,
     );
@@ -476,7 +553,7 @@ fn layers(
         &mut group,
         case(
             "principal_insert",
-            "bare",
+            "identity_route_layer",
             "a tiny layer inserting a `Principal` (RBAC's input)",
         ),
         bare_router().route_layer(insert_principal.clone()),
@@ -498,7 +575,7 @@ fn layers(
         &mut group,
         case(
             "ratelimit_memory",
-            "bare",
+            "identity_route_layer",
             "rate limit, memory, peer-IP key, GCRA, IETF fields",
         ),
         bare_router().route_layer(memory_limit),
@@ -521,7 +598,7 @@ fn layers(
                 &mut group,
                 case(
                     "ratelimit_redis",
-                    "bare",
+                    "identity_route_layer",
                     "rate limit, Redis on loopback (one EVALSHA round trip)",
                 ),
                 bare_router().route_layer(redis_limit),
@@ -574,11 +651,208 @@ fn layers(
             .api_key(ApiKeyAuth::new(keys.clone()))
             .bearer(BearerAuth::new(hs_verifier()))
     };
+
+    // ml-api's `/predict` route stack, one layer at a time (`app.rs`: authentication, the
+    // deny-by-default guard, the per-principal in-flight cap, the per-principal quota, the
+    // handler with `ValidatedJson` and the model protection). Each layer alone has its own row
+    // over `principal_insert` (the principal it reads, inserted the cheapest way), and the
+    // `mlapi_*` rows add them one by one, each over the row before, up to the whole stack.
+    let guard = || {
+        let map = PermissionMap::builder()
+            .requirement(
+                None,
+                "/predict",
+                Requirement::Permission("model:predict".parse().unwrap_or_else(|e| panic!("{e}"))),
+            )
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        GuardLayer::try_new(&authz, map).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let in_flight = || {
+        PerKeyInFlightLayer::try_new(64, |parts| {
+            Principal::from_extensions(&parts.extensions).map(Principal::id)
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .name("principal")
+        .detail("Too many of your requests are in flight; retry shortly")
+    };
+    let quota = || {
+        RateLimitLayer::builder()
+            .quota(QUOTA)
+            .key(KeyExtractor::principal())
+            .policy_name("predict")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // ml-api's model protection with its defaults (budget, envelope with `log`, the extraction
+    // detector with `degrade`), the budget lifted so that no run spends it.
+    let model_guard = {
+        let envelope = model
+            .training_stats()
+            .map(Envelope::from_training_stats)
+            .transpose()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let guard = ModelGuard::builder(
+            OutputPolicyResolver::new(OutputPolicy::LabelOnly)
+                .full_with_permission("model:probabilities")
+                .at_most(OutputPolicy::Rounded { decimals: 2 }),
+        )
+        .budget(
+            QueryBudget::builder(QUOTA)
+                .policy_name("predict-budget")
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .training_envelope(envelope, OodAction::Log, ExtractionDetector::builder())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .build();
+        assert!(
+            guard.envelope().is_some(),
+            "the iris model has training statistics"
+        );
+        Arc::new(guard)
+    };
+    let guarded_route = || {
+        Router::new()
+            .route("/predict", post(predict_guarded))
+            .with_state((model.clone(), model_guard.clone()))
+    };
+    bench.case(
+        &mut group,
+        case(
+            "guard",
+            "principal_insert",
+            "RBAC guard (`GuardLayer`, a permission map: `/predict` needs `model:predict`)",
+        ),
+        bare_router()
+            .route_layer(guard())
+            .route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "in_flight",
+            "principal_insert",
+            "per-principal in-flight cap (`PerKeyInFlightLayer` on `Principal::id`)",
+        ),
+        bare_router()
+            .route_layer(in_flight())
+            .route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "ratelimit_principal",
+            "principal_insert",
+            "rate limit, memory, `KeyExtractor::principal()` (ml-api's predict quota)",
+        ),
+        bare_router()
+            .route_layer(quota())
+            .route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "predict_principal",
+            "predict",
+            "`predict` behind a tiny layer inserting a `Principal` (modelsec's input)",
+        ),
+        model_route().route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    bench.case(
+        &mut group,
+        case(
+            "modelsec",
+            "predict_principal",
+            "`predict` inside `ModelGuard::run`: budget, envelope, extraction detector, output policy",
+        ),
+        guarded_route().route_layer(insert_principal.clone()),
+        none.clone(),
+    );
+    for (credential, ids) in [
+        (
+            &api_key,
+            [
+                "mlapi_api_key_auth",
+                "mlapi_api_key_guard",
+                "mlapi_api_key_in_flight",
+                "mlapi_api_key_quota",
+                "mlapi_api_key_modelsec",
+            ],
+        ),
+        (
+            &hs,
+            [
+                "mlapi_jwt_hs256_auth",
+                "mlapi_jwt_hs256_guard",
+                "mlapi_jwt_hs256_in_flight",
+                "mlapi_jwt_hs256_quota",
+                "mlapi_jwt_hs256_modelsec",
+            ],
+        ),
+    ] {
+        bench.case(
+            &mut group,
+            case(ids[0], "predict", "`predict` + `AuthLayer` (API key or bearer)"),
+            model_route().route_layer(combined_auth()),
+            credential.clone(),
+        );
+        bench.case(
+            &mut group,
+            case(ids[1], ids[0], "+ RBAC guard"),
+            model_route().route_layer(guard()).route_layer(combined_auth()),
+            credential.clone(),
+        );
+        bench.case(
+            &mut group,
+            case(ids[2], ids[1], "+ per-principal in-flight cap"),
+            Router::new()
+                .route("/predict", post(predict).layer(in_flight()))
+                .with_state(model.clone())
+                .route_layer(guard())
+                .route_layer(combined_auth()),
+            credential.clone(),
+        );
+        bench.case(
+            &mut group,
+            case(ids[3], ids[2], "+ per-principal quota"),
+            Router::new()
+                .route(
+                    "/predict",
+                    post(predict).layer(ServiceBuilder::new().layer(in_flight()).layer(quota())),
+                )
+                .with_state(model.clone())
+                .route_layer(guard())
+                .route_layer(combined_auth()),
+            credential.clone(),
+        );
+        bench.case(
+            &mut group,
+            case(
+                ids[4],
+                ids[3],
+                "+ model protection: ml-api's `/predict` route stack, whole",
+            ),
+            Router::new()
+                .route(
+                    "/predict",
+                    post(predict_guarded).layer(ServiceBuilder::new().layer(in_flight()).layer(quota())),
+                )
+                .with_state((model.clone(), model_guard.clone()))
+                .route_layer(guard())
+                .route_layer(combined_auth()),
+            credential.clone(),
+        );
+    }
     bench.case(
         &mut group,
         case(
             "auth_combined_jwt_hs256",
-            "bare",
+            "identity_route_layer",
             "`AuthLayer` (API key or bearer), with an HS256 token",
         ),
         bare_router().route_layer(combined_auth()),
@@ -588,7 +862,7 @@ fn layers(
         &mut group,
         case(
             "auth_combined_api_key",
-            "bare",
+            "identity_route_layer",
             "`AuthLayer` (API key or bearer), with an API key",
         ),
         bare_router().route_layer(combined_auth()),

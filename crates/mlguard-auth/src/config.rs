@@ -9,16 +9,10 @@ use http::{HeaderMap, Uri};
 use mlguard_core::Problem;
 
 /// Which authenticators run.
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct AuthConfig {
-    api_key: Option<ApiKeyAuth>,
-    bearer: Option<BearerAuth>,
-}
-
-impl AuthConfig {
-    pub(crate) fn new(api_key: Option<ApiKeyAuth>, bearer: Option<BearerAuth>) -> Self {
-        Self { api_key, bearer }
-    }
+    pub(crate) api_key: Option<ApiKeyAuth>,
+    pub(crate) bearer: Option<BearerAuth>,
 }
 
 impl Authenticator for AuthConfig {

@@ -70,9 +70,10 @@ use tower_layer::Layer;
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct AuthLayer {
-    api_key: Option<ApiKeyAuth>,
-    bearer: Option<BearerAuth>,
-    config: Option<Arc<AuthConfig>>,
+    // Built once by the builder methods and shared: axum clones a route's layer and applies
+    // it again for every request on a router with state (`route_layer` then `with_state`), so
+    // cloning and applying the layer must not copy the authenticators.
+    config: Arc<AuthConfig>,
     format: RefusalFormat,
 }
 
@@ -84,15 +85,13 @@ impl AuthLayer {
 
     /// Accepts API keys.
     pub fn api_key(mut self, auth: ApiKeyAuth) -> Self {
-        self.api_key = Some(auth);
-        self.config = None;
+        Arc::make_mut(&mut self.config).api_key = Some(auth);
         self
     }
 
     /// Accepts bearer tokens.
     pub fn bearer(mut self, auth: BearerAuth) -> Self {
-        self.bearer = Some(auth);
-        self.config = None;
+        Arc::make_mut(&mut self.config).bearer = Some(auth);
         self
     }
 
@@ -109,10 +108,31 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let config = self
-            .config
-            .clone()
-            .unwrap_or_else(|| Arc::new(AuthConfig::new(self.api_key.clone(), self.bearer.clone())));
-        AuthService::new(inner, config, self.format)
+        AuthService::new(inner, self.config.clone(), self.format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apikey::MemoryKeyStore;
+    use crate::jwt::{JwtAlgorithm, JwtVerifier, VerifyingKey};
+
+    #[test]
+    fn clones_share_the_authenticators_and_building_on_a_clone_leaves_the_original() {
+        let verifier = JwtVerifier::builder()
+            .key(VerifyingKey::hmac(JwtAlgorithm::HS256, &[5u8; 32]).unwrap())
+            .accept_any_audience()
+            .build()
+            .unwrap();
+        let keys = AuthLayer::new().api_key(ApiKeyAuth::new(Arc::new(MemoryKeyStore::new())));
+        let clone = keys.clone();
+        assert!(
+            Arc::ptr_eq(&keys.config, &clone.config),
+            "a clone copies no authenticator"
+        );
+        let both = clone.bearer(BearerAuth::new(verifier));
+        assert!(both.config.api_key.is_some() && both.config.bearer.is_some());
+        assert!(keys.config.api_key.is_some() && keys.config.bearer.is_none());
     }
 }

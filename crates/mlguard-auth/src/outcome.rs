@@ -1,39 +1,43 @@
 //! What an authenticator decides, and the trait the shared [`AuthService`](crate::AuthService)
 //! runs. A leaf module: the authenticators ([`apikey`](crate::apikey), [`jwt`](crate::jwt)),
-//! the combined configuration and the service all depend on it, never the other way.
+//! the combined configuration and the service all depend on it, never the other way (it
+//! names one type of [`jwt`](crate::jwt), the bearer token's [`Claims`], which it carries).
 //!
 //! A refusal carries its typed reason, [`AuthFailure`], which the service puts into the
 //! refusal's response extensions: metrics and audit events read it there, never from the
 //! problem body or the request's headers.
 
+use crate::jwt::Claims;
 use http::{Extensions, HeaderMap, Uri};
 use mlguard_core::{Principal, Problem};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-/// A successful authentication: the principal, and what else the authenticator wants the
-/// inner service to see (the verified claims of a bearer token).
+/// A successful authentication: the principal, and the verified claims of a bearer token for
+/// the inner service to see. (The claims are the one type this module names from
+/// [`jwt`](crate::jwt): held directly, they are inserted into the request without a map of
+/// their own.)
 pub(crate) struct Authenticated {
     pub(crate) principal: Principal,
-    pub(crate) extensions: Option<Extensions>,
+    pub(crate) claims: Option<Claims>,
 }
 
 impl From<Principal> for Authenticated {
     fn from(principal: Principal) -> Self {
         Self {
             principal,
-            extensions: None,
+            claims: None,
         }
     }
 }
 
 impl Authenticated {
-    /// Writes the principal (and the extra extensions) into a request's extensions.
+    /// Writes the principal (and the claims) into a request's extensions.
     pub(crate) fn insert_into(self, extensions: &mut Extensions) {
         extensions.insert(self.principal);
-        if let Some(extra) = self.extensions {
-            extensions.extend(extra);
+        if let Some(claims) = self.claims {
+            extensions.insert(claims);
         }
     }
 }

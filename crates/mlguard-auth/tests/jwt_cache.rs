@@ -159,6 +159,86 @@ async fn a_revoked_token_is_refused_although_cached() {
     assert_eq!(auth.verifier().cached_tokens(), 1);
 }
 
+/// The bearer layer's own path (it takes the principal and the claims from the cache entry,
+/// without copying the verified token): the same principal as a full verification, and the
+/// dates checked again on every hit, on the injected clock.
+#[tokio::test]
+async fn the_bearer_layer_rechecks_dates_on_hits_and_answers_as_a_full_verification() {
+    let clock = ManualClock::at_unix(NOW);
+    let auth = BearerAuth::new(verifier(&clock, 16));
+    let uncached = verifier(&clock, 0);
+    let exp = NOW + 60;
+    let nbf = NOW - 5;
+    let token = token(&format!(
+        r#"{{"sub":"alice","aud":"ml-api","roles":["user"],"scope":"model:predict","jti":"j1","exp":{exp},"nbf":{nbf}}}"#
+    ));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let expected = uncached.verify(&token).unwrap().into_principal();
+    let first = auth.authenticate_headers(&headers).await.unwrap();
+    assert_eq!(first, expected);
+    assert_eq!(auth.verifier().cached_tokens(), 1);
+    let hits = auth.verifier().cache_hits();
+    let hit = auth.authenticate_headers(&headers).await.unwrap();
+    assert_eq!(auth.verifier().cache_hits(), hits + 1, "answered from the cache");
+    assert_eq!(hit, expected);
+    assert_eq!(hit.token_id(), Some("j1"));
+    assert!(hit.has_role("user"));
+
+    // Expired (past the leeway) on a hit.
+    clock.set(at(exp + LEEWAY - 1));
+    assert!(auth.authenticate_headers(&headers).await.is_ok());
+    clock.set(at(exp + LEEWAY));
+    assert!(auth.authenticate_headers(&headers).await.is_err());
+    // Not yet valid, the clock set back before `nbf` minus the leeway, on a hit.
+    clock.set(at(nbf - LEEWAY - 1));
+    assert!(auth.authenticate_headers(&headers).await.is_err());
+    clock.set(at(nbf - LEEWAY));
+    assert!(auth.authenticate_headers(&headers).await.is_ok());
+    assert_eq!(
+        auth.verifier().cached_tokens(),
+        1,
+        "still cached: refused on the hit path"
+    );
+}
+
+/// The claims reach the request next to the principal, on the first request and on hits.
+#[tokio::test]
+async fn the_claims_reach_the_handler_on_hits() {
+    use tower::ServiceExt as _;
+    let clock = ManualClock::at_unix(NOW);
+    let layer = mlguard_auth::BearerAuthLayer::new(BearerAuth::new(verifier(&clock, 16)));
+    let service = tower::service_fn(|req: http::Request<()>| async move {
+        let claims = Claims::from_extensions(req.extensions()).map(|c| c.json().to_owned());
+        let subject =
+            mlguard_core::Principal::from_extensions(req.extensions()).map(|p| p.subject().to_owned());
+        Ok::<_, std::convert::Infallible>(http::Response::new(format!("{subject:?} {claims:?}")))
+    });
+    let service = tower::Layer::layer(&layer, service);
+    let claims = format!(
+        r#"{{"sub":"alice","aud":"ml-api","tenant":"acme","exp":{}}}"#,
+        NOW + 60
+    );
+    let token = token(&claims);
+    for _ in 0..3 {
+        let req = http::Request::builder()
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let resp = service.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body();
+        let body = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+        assert_eq!(
+            String::from_utf8(body.to_vec()).unwrap(),
+            format!("{:?} {:?}", Some("alice"), Some(claims.as_str()))
+        );
+    }
+}
+
 /// Removing a key means building a verifier without it: its cache starts empty, and tokens
 /// signed by the removed key are refused; the remaining key's tokens still verify.
 #[test]

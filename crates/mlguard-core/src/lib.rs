@@ -82,7 +82,9 @@ pub use client_ip::{
     ClientIp, ClientIpConfigError, ClientIpLayer, ClientIpResolver, ForwardedHeader, PeerAddr, TrustedProxies,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use principal::{Anonymous, AuthMethod, Principal, PrincipalBuilder, PrincipalId, PrincipalLookup};
+pub use principal::{
+    Anonymous, AuthMethod, Principal, PrincipalBuilder, PrincipalId, PrincipalIdRef, PrincipalLookup,
+};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use refusal::RefusalFormat;
 pub use secret::Secret;

@@ -108,7 +108,67 @@ impl PrincipalId {
     }
 }
 
+impl PrincipalId {
+    /// The same id, borrowed.
+    pub fn as_id_ref(&self) -> PrincipalIdRef<'_> {
+        match self {
+            Self::ApiKey(id) => PrincipalIdRef::ApiKey(id),
+            Self::Bearer(subject) => PrincipalIdRef::Bearer(subject),
+            Self::Other { method, subject } => PrincipalIdRef::Other { method, subject },
+        }
+    }
+}
+
 impl fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.as_id_ref(), f)
+    }
+}
+
+/// A [`PrincipalId`] borrowed from its [`Principal`] ([`Principal::id_ref`]): the same id and
+/// the same [`Display`](fmt::Display) form, without copying the strings, for code that only
+/// reads or prints the id on every request (a rate-limit key).
+///
+/// ```
+/// use mlguard_core::{AuthMethod, Principal};
+///
+/// let key = Principal::builder("admin")
+///     .method(AuthMethod::ApiKey { key_id: "k1".into() })
+///     .build();
+/// assert_eq!(key.id_ref().to_string(), key.id().to_string());
+/// assert_eq!(key.id_ref().to_owned(), key.id());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrincipalIdRef<'a> {
+    /// As [`PrincipalId::ApiKey`].
+    ApiKey(&'a str),
+    /// As [`PrincipalId::Bearer`].
+    Bearer(&'a str),
+    /// As [`PrincipalId::Other`].
+    Other {
+        /// The method's name.
+        method: &'a str,
+        /// The subject.
+        subject: &'a str,
+    },
+}
+
+impl PrincipalIdRef<'_> {
+    /// The owned id.
+    pub fn to_owned(self) -> PrincipalId {
+        match self {
+            Self::ApiKey(id) => PrincipalId::ApiKey(id.to_owned()),
+            Self::Bearer(subject) => PrincipalId::Bearer(subject.to_owned()),
+            Self::Other { method, subject } => PrincipalId::Other {
+                method: method.to_owned(),
+                subject: subject.to_owned(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for PrincipalIdRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ApiKey(id) => write!(f, "api_key:{id}"),
@@ -234,12 +294,17 @@ impl Principal {
     /// [`subject`](Self::subject), it tells an API key from a user of the same name. See
     /// [`PrincipalId`].
     pub fn id(&self) -> PrincipalId {
+        self.id_ref().to_owned()
+    }
+
+    /// [`id`](Self::id), borrowed from the principal (no copy).
+    pub fn id_ref(&self) -> PrincipalIdRef<'_> {
         match &self.inner.method {
-            AuthMethod::ApiKey { key_id } => PrincipalId::ApiKey(key_id.clone()),
-            AuthMethod::Bearer { .. } => PrincipalId::Bearer(self.inner.subject.clone()),
-            AuthMethod::Other(method) => PrincipalId::Other {
-                method: method.clone(),
-                subject: self.inner.subject.clone(),
+            AuthMethod::ApiKey { key_id } => PrincipalIdRef::ApiKey(key_id),
+            AuthMethod::Bearer { .. } => PrincipalIdRef::Bearer(&self.inner.subject),
+            AuthMethod::Other(method) => PrincipalIdRef::Other {
+                method,
+                subject: &self.inner.subject,
             },
         }
     }
@@ -463,6 +528,51 @@ mod tests {
         assert!(!p.is_bearer());
         assert!(p.scopes().is_none());
         assert_eq!(p.method().kind(), "api_key");
+    }
+
+    #[test]
+    fn the_borrowed_id_is_the_id() {
+        for (method, id, text) in [
+            (
+                AuthMethod::ApiKey { key_id: "k1".into() },
+                PrincipalId::ApiKey("k1".into()),
+                "api_key:k1",
+            ),
+            (
+                AuthMethod::Bearer {
+                    token_id: Some("j".into()),
+                },
+                PrincipalId::Bearer("alice".into()),
+                "bearer:alice",
+            ),
+            (
+                AuthMethod::Other("mtls".into()),
+                PrincipalId::Other {
+                    method: "mtls".into(),
+                    subject: "alice".into(),
+                },
+                "other:4:mtls:alice",
+            ),
+        ] {
+            let p = Principal::builder("alice").method(method).build();
+            let borrowed = p.id_ref();
+            assert_eq!(p.id(), id);
+            assert_eq!(borrowed.to_owned(), id);
+            assert_eq!(borrowed, id.as_id_ref());
+            assert_eq!(borrowed.to_string(), text);
+            assert_eq!(id.to_string(), text);
+        }
+        let other = Principal::builder("alice")
+            .method(AuthMethod::Other("mtls".into()))
+            .build();
+        assert_eq!(other.id_ref().to_string(), "other:4:mtls:alice");
+        assert_eq!(
+            other.id_ref(),
+            PrincipalIdRef::Other {
+                method: "mtls",
+                subject: "alice"
+            }
+        );
     }
 
     #[test]

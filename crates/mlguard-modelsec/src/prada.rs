@@ -635,6 +635,34 @@ impl ExtractionDetectorBuilder {
     }
 }
 
+/// Rows of up to this many features are scaled on the stack (no allocation per request).
+const SCALED_ON_STACK: usize = 32;
+
+/// `x` divided by `scale` feature by feature (when the lengths agree; else `x` as it is),
+/// written into `stack` when it fits, else into `heap`.
+fn scale<'a>(
+    x: &'a [f64],
+    scale: Option<&[f64]>,
+    stack: &'a mut [f64; SCALED_ON_STACK],
+    heap: &'a mut Vec<f64>,
+) -> &'a [f64] {
+    let Some(s) = scale.filter(|s| s.len() == x.len()) else {
+        return x;
+    };
+    let scaled = x.iter().zip(s).map(|(v, s)| v / s);
+    if x.len() <= SCALED_ON_STACK {
+        let out = &mut stack[..x.len()];
+        for (o, v) in out.iter_mut().zip(scaled) {
+            *o = v;
+        }
+        out
+    } else {
+        heap.clear();
+        heap.extend(scaled);
+        heap
+    }
+}
+
 impl ExtractionDetector {
     /// A builder with the defaults: PRADA as in [`PradaConfig::default`], `degrade` for one
     /// hour, system clock, memory store.
@@ -694,11 +722,12 @@ impl ExtractionDetector {
     pub async fn check(&self, principal: &Principal) -> Result<Standing, Problem> {
         let key = events::bounded(principal.subject());
         let mut until = 0;
-        let read = self
-            .inner
-            .store
-            .read(key, &mut |s| until = s.map_or(0, |s| s.alarm_until))
-            .await;
+        let mut read = |s: Option<&PrincipalState>| until = s.map_or(0, |s| s.alarm_until);
+        let store = &self.inner.store;
+        let read = match store.try_read_sync(key, &mut read) {
+            Some(done) => done,
+            None => store.read(key, &mut read).await,
+        };
         if let Err(e) = read {
             tracing::warn!(target: "mlguard_modelsec", error = %e, "extraction detector store unavailable; not checked");
             return Ok(Standing::Normal);
@@ -761,24 +790,19 @@ impl ExtractionDetector {
         let now = self.now();
         let config = &self.inner.config;
         let cooldown = self.inner.cooldown.as_secs().max(1);
-        let scaled: Vec<Vec<f64>> = inputs
-            .iter()
-            .map(|x| match &config.feature_scale {
-                Some(s) if s.len() == x.len() => x.iter().zip(s).map(|(v, s)| v / s).collect(),
-                _ => x.clone(),
-            })
-            .collect();
-        let outside: Vec<bool> = match &self.inner.envelope {
-            Some(env) => inputs.iter().map(|x| !env.check(x).is_inside()).collect(),
-            None => Vec::new(),
-        };
+        let envelope = self.inner.envelope.as_ref();
         let mut result = Outcome::default();
+        // Each row scaled into this buffer (on the stack for up to `SCALED_ON_STACK` features).
+        let mut stack = [0.0; SCALED_ON_STACK];
+        let mut heap = Vec::new();
         let mut update = |state: &mut PrincipalState| {
             let mut out = Outcome {
                 statistic: state.last_w,
                 ..Outcome::default()
             };
-            for (i, x) in scaled.iter().enumerate() {
+            for (i, input) in inputs.iter().enumerate() {
+                let x = scale(input, config.feature_scale.as_deref(), &mut stack, &mut heap);
+                let outside = envelope.map(|env| !env.check(input).is_inside());
                 let mut fired: Option<(&'static str, &'static str, f64)> = None;
                 let class = classes
                     .and_then(|c| c.get(i))
@@ -792,7 +816,7 @@ impl ExtractionDetector {
                         fired = Some(("prada", "shapiro_wilk_w", w));
                     }
                 }
-                if let Some(&o) = outside.get(i)
+                if let Some(o) = outside
                     && let Some(share) = state.observe_envelope(&config.ood_rate, o)
                     && share > config.ood_rate.max_fraction
                     && fired.is_none()
@@ -817,7 +841,12 @@ impl ExtractionDetector {
             out.until = state.alarm_until;
             result = out;
         };
-        if let Err(e) = self.inner.store.update(key, &mut update).await {
+        let store = &self.inner.store;
+        let updated = match store.try_update_sync(key, &mut update) {
+            Some(done) => done,
+            None => store.update(key, &mut update).await,
+        };
+        if let Err(e) = updated {
             tracing::warn!(target: "mlguard_modelsec", error = %e, "extraction detector store unavailable; not observed");
             return Ok(Observation {
                 standing: Standing::Normal,

@@ -51,6 +51,31 @@ pub trait DetectorStore: Send + Sync + fmt::Debug + 'static {
         read: &'a mut (dyn FnMut(Option<&PrincipalState>) + Send),
     ) -> StoreFuture<'a, ()>;
 
+    /// [`update`](Self::update) done at once, without a future, by a store that needs no I/O
+    /// (in memory): `Some` with the result, after running `update` as `update` would. `None`
+    /// (the default) when the store must be awaited: `update` was not run, call
+    /// [`update`](Self::update). The detector asks this first, so that an in-memory store
+    /// costs no boxed future per request.
+    fn try_update_sync(
+        &self,
+        principal: &str,
+        update: &mut (dyn FnMut(&mut PrincipalState) + Send),
+    ) -> Option<Result<(), StoreError>> {
+        let _ = (principal, update);
+        None
+    }
+
+    /// [`read`](Self::read) done at once, as [`try_update_sync`](Self::try_update_sync):
+    /// `None` (the default) when `read` was not run and the store must be awaited.
+    fn try_read_sync(
+        &self,
+        principal: &str,
+        read: &mut (dyn FnMut(Option<&PrincipalState>) + Send),
+    ) -> Option<Result<(), StoreError>> {
+        let _ = (principal, read);
+        None
+    }
+
     /// Principals tracked now.
     fn len(&self) -> usize;
 
@@ -149,15 +174,20 @@ impl MemoryStore {
                 shard.entries.remove(&k);
             }
         }
-        let entry = shard
-            .entries
-            .entry(principal.to_owned())
-            .or_insert_with(|| Entry {
-                state: PrincipalState::default(),
-                last_used: tick,
-            });
-        entry.last_used = tick;
-        update(&mut entry.state);
+        // Looked up by `&str` first: the key is copied only for a new principal.
+        if !shard.entries.contains_key(principal) {
+            shard.entries.insert(
+                principal.to_owned(),
+                Entry {
+                    state: PrincipalState::default(),
+                    last_used: tick,
+                },
+            );
+        }
+        if let Some(entry) = shard.entries.get_mut(principal) {
+            entry.last_used = tick;
+            update(&mut entry.state);
+        }
     }
 
     fn read_now(&self, principal: &str, read: &mut (dyn FnMut(Option<&PrincipalState>) + Send)) {
@@ -183,6 +213,24 @@ impl DetectorStore for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         self.read_now(principal, read);
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn try_update_sync(
+        &self,
+        principal: &str,
+        update: &mut (dyn FnMut(&mut PrincipalState) + Send),
+    ) -> Option<Result<(), StoreError>> {
+        self.update_now(principal, update);
+        Some(Ok(()))
+    }
+
+    fn try_read_sync(
+        &self,
+        principal: &str,
+        read: &mut (dyn FnMut(Option<&PrincipalState>) + Send),
+    ) -> Option<Result<(), StoreError>> {
+        self.read_now(principal, read);
+        Some(Ok(()))
     }
 
     fn len(&self) -> usize {

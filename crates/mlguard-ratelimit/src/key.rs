@@ -3,7 +3,7 @@
 use http::request::Parts;
 use http::{Extensions, HeaderMap, StatusCode};
 use mlguard_core::principal::NO_AUTHENTICATION_FIX;
-use mlguard_core::{ClientIpResolver, Principal, PrincipalId, PrincipalLookup};
+use mlguard_core::{ClientIpResolver, Principal, PrincipalId, PrincipalIdRef, PrincipalLookup};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::IpAddr;
@@ -96,9 +96,29 @@ impl RateLimitKey {
     /// assert_eq!(RateLimitKey::principal(&user.id()).to_string(), "principal:bearer:admin");
     /// ```
     pub fn principal(id: &PrincipalId) -> Self {
-        let text = id.to_string();
+        Self::principal_ref(id.as_id_ref())
+    }
+
+    /// [`principal`](Self::principal) of a borrowed id ([`Principal::id_ref`]): the same key,
+    /// with one allocation (the key's own text) for ids up to [`MAX_KEY_LEN`] bytes.
+    ///
+    /// ```
+    /// use mlguard_core::{AuthMethod, Principal};
+    /// use mlguard_ratelimit::RateLimitKey;
+    ///
+    /// let key = Principal::builder("admin").method(AuthMethod::ApiKey { key_id: "k1".into() }).build();
+    /// assert_eq!(RateLimitKey::principal_ref(key.id_ref()), RateLimitKey::principal(&key.id()));
+    /// ```
+    pub fn principal_ref(id: PrincipalIdRef<'_>) -> Self {
+        use fmt::Write as _;
+        // The text's length first (formatting into a counter), so that the key is written into
+        // a buffer of exactly its size: no growth, and no shrink into the boxed key.
+        let mut len = TextLen(0);
+        let _ = write!(len, "{id}");
+        let mut text = String::with_capacity(len.0);
+        let _ = write!(text, "{id}");
         if text.len() <= MAX_KEY_LEN {
-            return Self::Principal(text.into());
+            return Self::Principal(text.into_boxed_str());
         }
         let digest = Sha256::digest(text.as_bytes());
         let mut hashed = String::with_capacity(1 + 2 * digest.len());
@@ -108,6 +128,16 @@ impl RateLimitKey {
             let _ = write!(hashed, "{byte:02x}");
         }
         Self::Principal(hashed.into())
+    }
+}
+
+/// A `fmt::Write` that only counts bytes.
+struct TextLen(usize);
+
+impl fmt::Write for TextLen {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len();
+        Ok(())
     }
 }
 
@@ -316,7 +346,7 @@ impl KeyExtractor {
                 }))
             }
             KeyKind::Principal => {
-                Principal::from_extensions(extensions).map(|p| RateLimitKey::principal(&p.id()))
+                Principal::from_extensions(extensions).map(|p| RateLimitKey::principal_ref(p.id_ref()))
             }
             KeyKind::Subject => Principal::from_extensions(extensions)
                 .map(|p| p.subject())

@@ -28,16 +28,16 @@ use tower_service::Service;
 /// A validated map of method + route to [`Requirement`]. Build with [`PermissionMap::builder`].
 #[derive(Clone, Default)]
 pub struct PermissionMap {
-    // `None` method = any method.
-    routes: HashMap<(Option<Method>, String), Requirement>,
+    // Route -> its entries; `None` method = any method. Keyed by the route alone so that a
+    // request's lookup borrows its path (no copy per request).
+    routes: HashMap<String, Vec<(Option<Method>, Requirement)>>,
 }
 
 impl fmt::Debug for PermissionMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut entries: Vec<String> = self
-            .routes
-            .iter()
-            .map(|((m, p), r)| format!("{} {p} => {r}", m.as_ref().map_or("*", Method::as_str)))
+            .requirements()
+            .map(|(label, r)| format!("{label} => {r}"))
             .collect();
         entries.sort();
         f.debug_struct("PermissionMap").field("routes", &entries).finish()
@@ -65,10 +65,16 @@ impl PermissionMap {
     /// # Ok::<(), mlguard_rbac::RbacError>(())
     /// ```
     pub fn lookup(&self, method: &Method, route: &str) -> Option<&Requirement> {
-        let get = |m: Option<Method>| self.routes.get(&(m, route.to_owned()));
-        get(Some(method.clone())).or_else(|| get(None)).or_else(|| {
+        let entries = self.routes.get(route)?;
+        let get = |m: Option<&Method>| {
+            entries
+                .iter()
+                .find(|(method, _)| method.as_ref() == m)
+                .map(|(_, r)| r)
+        };
+        get(Some(method)).or_else(|| get(None)).or_else(|| {
             if method == Method::HEAD {
-                get(Some(Method::GET))
+                get(Some(&Method::GET))
             } else {
                 None
             }
@@ -77,7 +83,7 @@ impl PermissionMap {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.routes.values().map(Vec::len).sum()
     }
 
     /// Whether there are no entries (a guard with an empty map refuses everything).
@@ -86,9 +92,11 @@ impl PermissionMap {
     }
 
     fn requirements(&self) -> impl Iterator<Item = (String, &Requirement)> {
-        self.routes
-            .iter()
-            .map(|((m, p), r)| (format!("{} {p}", m.as_ref().map_or("*", Method::as_str)), r))
+        self.routes.iter().flat_map(|(p, entries)| {
+            entries
+                .iter()
+                .map(move |(m, r)| (format!("{} {p}", m.as_ref().map_or("*", Method::as_str)), r))
+        })
     }
 }
 
@@ -157,7 +165,7 @@ impl PermissionMapBuilder {
 
     /// Validates paths and permissions and rejects duplicate entries.
     pub fn build(self) -> Result<PermissionMap, RbacError> {
-        let mut routes = HashMap::with_capacity(self.entries.len());
+        let mut routes: HashMap<String, Vec<(Option<Method>, Requirement)>> = HashMap::new();
         for (method, path, raw) in self.entries {
             let label = format!("{} {path}", method.as_ref().map_or("*", Method::as_str));
             if !path.starts_with('/') {
@@ -176,9 +184,11 @@ impl PermissionMapBuilder {
                     }
                 },
             };
-            if routes.insert((method, path), requirement).is_some() {
+            let entries = routes.entry(path).or_default();
+            if entries.iter().any(|(m, _)| *m == method) {
                 return Err(RbacError::DuplicateRoute { route: label });
             }
+            entries.push((method, requirement));
         }
         Ok(PermissionMap { routes })
     }

@@ -18,12 +18,15 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 /// ```
 pub fn is_json_media_type(value: &str) -> bool {
     let mut parts = value.split(';');
-    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    // Compared without regard to ASCII case, in place (no lowercased copy per request).
+    let essence = parts.next().unwrap_or_default().trim();
     let Some((ty, sub)) = essence.split_once('/') else {
         return false;
     };
-    let subtype_ok = sub == "json" || (sub.len() > "+json".len() && sub.ends_with("+json"));
-    if ty != "application" || !subtype_ok || sub.contains(char::is_whitespace) {
+    let suffix = "+json".len();
+    let subtype_ok = sub.eq_ignore_ascii_case("json")
+        || (sub.len() > suffix && sub.as_bytes()[sub.len() - suffix..].eq_ignore_ascii_case(b"+json"));
+    if !ty.eq_ignore_ascii_case("application") || !subtype_ok || sub.contains(char::is_whitespace) {
         return false;
     }
     parts.all(|param| match param.split_once('=') {

@@ -25,6 +25,7 @@ use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, Expected, IntoDeserializer, MapAccess,
     SeqAccess, Unexpected, VariantAccess, Visitor,
 };
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -33,18 +34,18 @@ use std::fmt;
 /// (serde_json's `Value` keeps only the last of duplicate keys; a struct must see both to
 /// refuse them).
 #[derive(Debug)]
-pub(crate) enum Node {
+pub(crate) enum Node<'de> {
     Null,
     Bool(bool),
     U64(u64),
     I64(i64),
     F64(f64),
     String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
+    Array(Vec<Node<'de>>),
+    Object(Vec<(Key<'de>, Node<'de>)>),
 }
 
-impl<'de> de::Deserialize<'de> for Node {
+impl<'de> de::Deserialize<'de> for Node<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(NodeVisitor)
     }
@@ -53,44 +54,73 @@ impl<'de> de::Deserialize<'de> for Node {
 struct NodeVisitor;
 
 impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
+    type Value = Node<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Node, E> {
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
         Ok(Node::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
         Ok(Node::Bool(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
         Ok(Node::U64(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
         Ok(Node::I64(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
         Ok(Node::F64(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
         Ok(Node::String(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Node, E> {
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
         Ok(Node::String(v))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
         Ok(Node::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
         let mut members = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             members.push((key, map.next_value()?));
         }
         Ok(Node::Object(members))
+    }
+}
+
+/// An object member's name: borrowed from the body when it has no escapes (no copy per key).
+pub(crate) type Key<'de> = Cow<'de, str>;
+
+/// Reads a [`Key`], borrowing it when the deserializer can lend it.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(KeySeed)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object member's name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -312,7 +342,10 @@ fn type_error(path: &Path<'_>, exp: &dyn Expected) -> FieldError {
 /// Decodes `root` as a `T` in at most `max_passes` passes. Returns the value when the last
 /// pass produced one (built with placeholders when there are errors), and every error found,
 /// sorted by pointer then code.
-pub(crate) fn decode<T: DeserializeOwned>(root: &Node, max_passes: usize) -> (Option<T>, Vec<FieldError>) {
+pub(crate) fn decode<T: DeserializeOwned>(
+    root: &Node<'_>,
+    max_passes: usize,
+) -> (Option<T>, Vec<FieldError>) {
     let mut learned = Learned::default();
     let mut value = None;
     let mut found = Vec::new();
@@ -380,13 +413,13 @@ fn learn(learned: &mut Learned, e: DeError) -> bool {
 
 /// A deserializer over one node, or over nothing (a placeholder).
 struct De<'a> {
-    node: Option<&'a Node>,
+    node: Option<&'a Node<'a>>,
     path: Path<'a>,
     ctx: &'a Ctx<'a>,
 }
 
 impl<'a> De<'a> {
-    fn new(node: &'a Node, path: Path<'a>, ctx: &'a Ctx<'a>) -> Self {
+    fn new(node: &'a Node<'a>, path: Path<'a>, ctx: &'a Ctx<'a>) -> Self {
         let node = (!ctx.learned.replaced.contains(&id(node))).then_some(node);
         Self { node, path, ctx }
     }
@@ -436,7 +469,7 @@ impl<'a> De<'a> {
         self.locate(r)
     }
 
-    fn seq<'de, V: Visitor<'de>>(&self, items: &'a [Node], v: V) -> Result<V::Value, DeError> {
+    fn seq<'de, V: Visitor<'de>>(&self, items: &'a [Node<'a>], v: V) -> Result<V::Value, DeError> {
         let mut seq = SeqAcc {
             items: items.iter().enumerate(),
             path: &self.path,
@@ -631,7 +664,7 @@ impl<'de, 'a> Deserializer<'de> for De<'a> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        let members: &[(String, Node)] = match self.node {
+        let members: &[(Key<'a>, Node<'a>)] = match self.node {
             Some(Node::Object(members)) => members,
             None => &[],
             Some(_) => return self.mismatch(&v).deserialize_map(v),
@@ -648,7 +681,7 @@ impl<'de, 'a> Deserializer<'de> for De<'a> {
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        let members: &[(String, Node)] = match self.node {
+        let members: &[(Key<'a>, Node<'a>)] = match self.node {
             Some(Node::Object(members)) => members,
             None => &[],
             // An array too: the schema of a struct is an object, whatever serde's derive
@@ -735,7 +768,7 @@ impl<'a> De<'a> {
 }
 
 struct SeqAcc<'a, 'p> {
-    items: std::iter::Enumerate<std::slice::Iter<'a, Node>>,
+    items: std::iter::Enumerate<std::slice::Iter<'a, Node<'a>>>,
     path: &'p Path<'a>,
     ctx: &'a Ctx<'a>,
 }
@@ -791,21 +824,21 @@ struct StructInfo {
 /// The members of an object (hidden ones skipped, unknown ones refused when the struct is
 /// known to deny them), then the required fields it lacks, as placeholders.
 struct MapAcc<'a, 'p> {
-    members: std::slice::Iter<'a, (String, Node)>,
+    members: std::slice::Iter<'a, (Key<'a>, Node<'a>)>,
     path: &'p Path<'a>,
     ctx: &'a Ctx<'a>,
     strukt: Option<StructInfo>,
     /// Required fields not in the object, synthesized after its members.
     missing: std::vec::IntoIter<&'static str>,
     /// The member whose key was read and whose value was not yet.
-    pending: Option<&'a (String, Node)>,
+    pending: Option<&'a (Key<'a>, Node<'a>)>,
     /// The value to read next: a member's node or, for a synthesized field, `None`.
-    value: Option<(Option<&'a Node>, &'a str)>,
+    value: Option<(Option<&'a Node<'a>>, &'a str)>,
 }
 
 impl<'a, 'p> MapAcc<'a, 'p> {
     fn new(
-        members: &'a [(String, Node)],
+        members: &'a [(Key<'a>, Node<'a>)],
         path: &'p Path<'a>,
         ctx: &'a Ctx<'a>,
         strukt: Option<StructInfo>,
@@ -861,7 +894,7 @@ impl<'de, 'a> MapAccess<'de> for MapAcc<'a, '_> {
             if self.ctx.learned.hidden.contains(&id(member)) {
                 continue;
             }
-            let key = member.0.as_str();
+            let key = member.0.as_ref();
             if let Some(info) = self.strukt
                 && self.ctx.learned.denies_unknown.contains(&info.key)
                 && !info.fields.contains(&key)
@@ -972,7 +1005,7 @@ impl<'de, 'a> Deserializer<'de> for KeyDe<'a> {
 
 struct EnumAcc<'a> {
     variant: &'a str,
-    value: Option<&'a Node>,
+    value: Option<&'a Node<'a>>,
     de: De<'a>,
 }
 
@@ -995,7 +1028,7 @@ impl<'de, 'a> EnumAccess<'de> for EnumAcc<'a> {
 
 struct VariantAcc<'a> {
     variant: &'a str,
-    value: Option<&'a Node>,
+    value: Option<&'a Node<'a>>,
     de: De<'a>,
 }
 
@@ -1050,7 +1083,7 @@ mod tests {
     use serde::Deserialize;
     use std::collections::HashMap;
 
-    fn tree(json: &str) -> Node {
+    fn tree(json: &str) -> Node<'_> {
         serde_json::from_str(json).unwrap()
     }
 
@@ -1061,6 +1094,35 @@ mod tests {
             .map(|e| (e.pointer, e.code.into_owned()))
             .collect();
         (value, errors)
+    }
+
+    #[test]
+    fn member_names_borrowed_or_unescaped_decode_alike() {
+        // Plain names are borrowed from the body; escaped ones are unescaped into a copy.
+        let plain = tree(r#"{"x": 1, "y": 2}"#);
+        let Node::Object(members) = &plain else {
+            panic!("an object")
+        };
+        assert!(members.iter().all(|(k, _)| matches!(k, Cow::Borrowed(_))));
+        let escaped = tree(r#"{"\u0078": 1, "y\u007a": 3, "y": 2}"#);
+        let Node::Object(members) = &escaped else {
+            panic!("an object")
+        };
+        assert_eq!(members[0].0, "x");
+        assert_eq!(members[1].0, "yz");
+        assert_eq!(
+            run::<Point>(r#"{"\u0078": 1, "y": 2}"#),
+            (
+                Some(Point {
+                    x: 1,
+                    y: 2,
+                    label: None
+                }),
+                vec![]
+            )
+        );
+        let (_, errors) = run::<Point>(r#"{"x": 1, "y": 2, "y\u007a": 3}"#);
+        assert_eq!(errors, errs(&[("/yz", "unknown_field")]));
     }
 
     fn errs(list: &[(&str, &str)]) -> Vec<(String, String)> {

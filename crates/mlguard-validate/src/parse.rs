@@ -108,7 +108,7 @@ impl JsonConfig {
 
     /// The pre-scan (depth, array lengths), then the whole body parsed into a tree that
     /// keeps duplicate keys: a malformed body is a 400 whatever the type.
-    fn tree(&self, body: &[u8]) -> Result<Node, Rejection> {
+    fn tree<'b>(&self, body: &'b [u8]) -> Result<Node<'b>, Rejection> {
         scan(body, self.max_depth(), self.max_array_len()).map_err(|e| match e {
             ScanError::TooDeep { limit } => Rejection::TooDeep { limit },
             ScanError::TooManyItems { pointer, limit } => Rejection::TooManyItems {

@@ -57,7 +57,7 @@ enum Frame {
 ///
 /// The first limit exceeded, in input order.
 pub fn scan(input: &[u8], max_depth: usize, max_array_len: usize) -> Result<(), ScanError> {
-    let mut stack: Vec<Frame> = Vec::with_capacity(max_depth.min(32));
+    let mut stack = Frames::new();
     let mut i = 0;
     while i < input.len() {
         match input[i] {
@@ -92,7 +92,7 @@ pub fn scan(input: &[u8], max_depth: usize, max_array_len: usize) -> Result<(), 
                     *commas += 1;
                     // After n commas at least n + 1 items have started.
                     if *commas >= max_array_len {
-                        let pointer = pointer_to_top(input, &stack);
+                        let pointer = pointer_to_top(input, stack.as_slice());
                         return Err(ScanError::TooManyItems {
                             pointer,
                             limit: max_array_len,
@@ -107,6 +107,67 @@ pub fn scan(input: &[u8], max_depth: usize, max_array_len: usize) -> Result<(), 
         i += 1;
     }
     Ok(())
+}
+
+/// Frames kept on the stack up to this depth (every usual body), so a scan allocates nothing.
+const INLINE_FRAMES: usize = 16;
+
+/// The open containers: on the stack up to [`INLINE_FRAMES`], then all of them in a `Vec`
+/// (bounded by the depth limit, as before).
+struct Frames {
+    inline: [Frame; INLINE_FRAMES],
+    len: usize,
+    spilled: Option<Vec<Frame>>,
+}
+
+impl Frames {
+    fn new() -> Self {
+        Self {
+            inline: [Frame::Array { commas: 0 }; INLINE_FRAMES],
+            len: 0,
+            spilled: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.spilled.as_ref().map_or(self.len, Vec::len)
+    }
+
+    fn push(&mut self, frame: Frame) {
+        if let Some(spilled) = &mut self.spilled {
+            spilled.push(frame);
+        } else if self.len < INLINE_FRAMES {
+            self.inline[self.len] = frame;
+            self.len += 1;
+        } else {
+            let mut spilled = Vec::with_capacity(2 * INLINE_FRAMES);
+            spilled.extend_from_slice(&self.inline);
+            spilled.push(frame);
+            self.spilled = Some(spilled);
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some(spilled) = &mut self.spilled {
+            spilled.pop();
+        } else {
+            self.len = self.len.saturating_sub(1);
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Frame> {
+        match &mut self.spilled {
+            Some(spilled) => spilled.last_mut(),
+            None => self.inline[..self.len].last_mut(),
+        }
+    }
+
+    fn as_slice(&self) -> &[Frame] {
+        match &self.spilled {
+            Some(spilled) => spilled,
+            None => &self.inline[..self.len],
+        }
+    }
 }
 
 /// The index of the closing quote of a string whose body starts at `i`, or `input.len()`
@@ -182,6 +243,38 @@ mod tests {
                 pointer: "/a~1b~0/1/k".into(),
                 limit: 2
             }
+        );
+    }
+
+    #[test]
+    fn depth_and_pointers_past_the_inline_frames() {
+        // Deeper than the frames kept on the stack: the same bounds and pointers.
+        let depth = INLINE_FRAMES + 4;
+        let mut nested = "[".repeat(depth);
+        nested.push_str(&"]".repeat(depth));
+        assert_eq!(scan(nested.as_bytes(), depth, 10), Ok(()));
+        assert_eq!(
+            scan(nested.as_bytes(), depth - 1, 10),
+            Err(ScanError::TooDeep { limit: depth - 1 })
+        );
+        let mut long = "[0,".repeat(depth - 1);
+        long.push_str("[1,2,3]");
+        long.push_str(&"]".repeat(depth - 1));
+        let pointer = "/1".repeat(depth - 1);
+        assert_eq!(
+            scan(long.as_bytes(), depth, 2),
+            Err(ScanError::TooManyItems { pointer, limit: 2 })
+        );
+        // Closing back below the inline frames and opening again keeps counting.
+        let mut reopen = nested.clone();
+        reopen.push_str("[[1,2,3]]");
+        let doc = format!("[{nested},{reopen}]");
+        assert_eq!(
+            scan(doc.as_bytes(), depth + 1, 2),
+            Err(ScanError::TooManyItems {
+                pointer: "/1/0".into(),
+                limit: 2
+            })
         );
     }
 

@@ -44,6 +44,7 @@
 
 mod key;
 mod manage;
+mod principals;
 mod store;
 
 pub(crate) use key::sha256_bytes;
@@ -57,10 +58,11 @@ pub use store::{FileKeyStore, KeyFile, KeyStore, MemoryKeyStore};
 use crate::outcome::{AuthFailure, Authenticator, Outcome, Refusal};
 use crate::service::AuthService;
 use http::{HeaderMap, HeaderName, Uri};
-use mlguard_core::{AuthMethod, Principal, Problem, SharedClock, SystemClock, WwwAuthenticate};
+use mlguard_core::{Principal, Problem, SharedClock, SystemClock, WwwAuthenticate};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use tower_layer::Layer;
 
 /// The default header: `X-API-Key`.
@@ -89,6 +91,8 @@ pub struct ApiKeyAuth {
     realm: String,
     query_param: Option<String>,
     clock: SharedClock,
+    /// The principals of the keys seen, shared by clones.
+    principals: Arc<principals::Principals>,
 }
 
 impl fmt::Debug for ApiKeyAuth {
@@ -111,6 +115,7 @@ impl ApiKeyAuth {
             realm: "api".to_owned(),
             query_param: None,
             clock: Arc::new(SystemClock),
+            principals: Arc::default(),
         }
     }
 
@@ -179,7 +184,7 @@ impl ApiKeyAuth {
     pub(crate) fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<Principal, Refusal> {
         let mut values = headers.get_all(&self.header).iter();
         let presented = match (values.next(), values.next()) {
-            (Some(v), None) => v.to_str().ok().map(str::to_owned),
+            (Some(v), None) => v.to_str().ok().map(Cow::Borrowed),
             (Some(_), Some(_)) => None,
             (None, _) => match self.key_in_query(uri) {
                 QueryKey::None => return Err(self.missing()),
@@ -193,7 +198,7 @@ impl ApiKeyAuth {
                         ),
                     ));
                 }
-                QueryKey::Key(k) => Some(k),
+                QueryKey::Key(k) => Some(Cow::Owned(k)),
             },
         };
         let Some(presented) = presented else {
@@ -201,18 +206,33 @@ impl ApiKeyAuth {
         };
         let presented = presented.trim();
         let key_id = parse_key_id(presented).map_err(|_| self.invalid("malformed key"))?;
-        let record = match self.store.get(key_id) {
-            Ok(Some(record)) => record,
-            Ok(None) => return Err(self.invalid("unknown key id")),
-            Err(error) => {
-                // A store that cannot answer (its database down past its stale bound) is
-                // temporary: 503 with `Retry-After`, and fail closed.
-                tracing::error!(%error, "API key store failed");
-                return Err(Refusal::new(
-                    AuthFailure::Unavailable,
-                    Problem::service_unavailable("Authentication is unavailable", Some(STORE_RETRY_AFTER)),
-                ));
-            }
+        // The store lends the record (no copy); the checks run on it in place.
+        let mut decided = None;
+        let looked_up = self.store.with_record(key_id, &mut |record| {
+            decided = Some(self.check_record(record, key_id, presented));
+        });
+        if let Err(error) = looked_up {
+            // A store that cannot answer (its database down past its stale bound) is
+            // temporary: 503 with `Retry-After`, and fail closed.
+            tracing::error!(%error, "API key store failed");
+            return Err(Refusal::new(
+                AuthFailure::Unavailable,
+                Problem::service_unavailable("Authentication is unavailable", Some(STORE_RETRY_AFTER)),
+            ));
+        }
+        // A store that never called back found nothing: refused, as an unknown key.
+        decided.unwrap_or_else(|| Err(self.invalid("unknown key id")))
+    }
+
+    /// The checks of a key against its record (`None`: no such key), and its principal.
+    fn check_record(
+        &self,
+        record: Option<&ApiKeyRecord>,
+        key_id: &str,
+        presented: &str,
+    ) -> Result<Principal, Refusal> {
+        let Some(record) = record else {
+            return Err(self.invalid("unknown key id"));
         };
         if !record.verify(presented) {
             return Err(self.invalid("wrong secret"));
@@ -221,19 +241,10 @@ impl ApiKeyAuth {
             tracing::info!(key_id, "revoked API key used");
             return Err(self.invalid("revoked"));
         }
-        let now = self.clock.now();
-        if record.is_expired_at(now) {
+        if record.is_expired_at(self.clock.now()) {
             return Err(self.invalid("expired"));
         }
-        let mut builder = Principal::builder(record.name.clone())
-            .roles(record.roles.iter().cloned())
-            .method(AuthMethod::ApiKey {
-                key_id: record.key_id.clone(),
-            });
-        if let Some(exp) = record.expires_at {
-            builder = builder.expires_at(UNIX_EPOCH + Duration::from_secs(exp));
-        }
-        Ok(builder.build())
+        Ok(self.principals.of(record))
     }
 
     fn key_in_query(&self, uri: &Uri) -> QueryKey {

@@ -16,6 +16,33 @@ use std::sync::RwLock;
 pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     /// The record for `key_id`, if any.
     fn get(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, AuthError>;
+
+    /// Calls `read` once with the record for `key_id` (`None` when there is none), as
+    /// [`get`](Self::get) finds it. [`ApiKeyAuth`](super::ApiKeyAuth) checks keys through
+    /// this method on every request. The default calls `get`; a store that holds its records
+    /// should lend them instead, so that a request does not copy its key's record
+    /// ([`MemoryKeyStore`] and [`FileKeyStore`] do).
+    ///
+    /// ```
+    /// use mlguard_auth::apikey::{generate, KeyStore, MemoryKeyStore};
+    /// let store = MemoryKeyStore::new();
+    /// let (key, record) = generate("ci", ["user"]).unwrap();
+    /// store.insert(record);
+    /// let mut name = None;
+    /// store.with_record(key.key_id(), &mut |r| name = r.map(|r| r.name.clone())).unwrap();
+    /// assert_eq!(name.as_deref(), Some("ci"));
+    /// ```
+    ///
+    /// # Errors
+    /// Those of `get`; `read` is then not called.
+    fn with_record(
+        &self,
+        key_id: &str,
+        read: &mut dyn FnMut(Option<&ApiKeyRecord>),
+    ) -> Result<(), AuthError> {
+        read(self.get(key_id)?.as_ref());
+        Ok(())
+    }
 }
 
 /// Keys held in memory; clones of an `Arc<MemoryKeyStore>` share them.
@@ -82,6 +109,15 @@ impl KeyStore for MemoryKeyStore {
             .unwrap_or_else(|e| e.into_inner())
             .get(key_id)
             .cloned())
+    }
+
+    fn with_record(
+        &self,
+        key_id: &str,
+        read: &mut dyn FnMut(Option<&ApiKeyRecord>),
+    ) -> Result<(), AuthError> {
+        read(self.keys.read().unwrap_or_else(|e| e.into_inner()).get(key_id));
+        Ok(())
     }
 }
 
@@ -167,5 +203,14 @@ impl KeyStore for FileKeyStore {
             .iter()
             .find(|r| r.key_id == key_id)
             .cloned())
+    }
+
+    fn with_record(
+        &self,
+        key_id: &str,
+        read: &mut dyn FnMut(Option<&ApiKeyRecord>),
+    ) -> Result<(), AuthError> {
+        read(self.file.current().keys.iter().find(|r| r.key_id == key_id));
+        Ok(())
     }
 }

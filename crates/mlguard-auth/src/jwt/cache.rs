@@ -22,6 +22,7 @@
 //! attacker needs validly signed tokens to fill it, and then only loses the speed-up).
 
 use super::verify::VerifiedToken;
+use mlguard_core::Principal;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,10 +33,11 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 /// within a few MiB.
 pub const MAX_CACHED_TOKEN_LEN: usize = 2048;
 
-/// What a hit needs: the verified token, and the dates to check again.
-#[derive(Clone)]
+/// What a hit needs: the verified token, its principal (built once, shared by every request
+/// that presents the token), and the dates to check again.
 pub(super) struct Entry {
     pub(super) token: VerifiedToken,
+    pub(super) principal: Principal,
     pub(super) dates: Dates,
 }
 
@@ -62,11 +64,12 @@ impl TokenCache {
         }
     }
 
-    /// A copy of the entry for exactly `token`, counted as a hit. A poisoned lock is a miss.
-    pub(super) fn get(&self, token: &str) -> Option<Entry> {
-        let entry = self.entries.read().ok()?.get(token).cloned()?;
+    /// What `read` takes from the entry for exactly `token` (under the lock: no copy of the
+    /// entry), counted as a hit. A poisoned lock is a miss.
+    pub(super) fn get_with<R>(&self, token: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
+        let found = read(self.entries.read().ok()?.get(token)?);
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry)
+        Some(found)
     }
 
     /// How many lookups found their token.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// All claims of a verified token, for application-specific ones.
 ///
@@ -37,14 +37,15 @@ use std::sync::OnceLock;
 /// ```
 #[derive(Clone)]
 pub struct Claims {
-    json: String,
+    // Shared, so that the copy a cached token hands to each request is not a copy of the text.
+    json: Arc<str>,
     map: OnceLock<Map<String, Value>>,
 }
 
 impl Claims {
     pub(crate) fn new(json: String) -> Self {
         Self {
-            json,
+            json: json.into(),
             map: OnceLock::new(),
         }
     }

@@ -98,6 +98,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_layer::Layer;
+use verify::Accepted;
 
 /// `Retry-After` of the 503 answered when the [revocation store](BearerAuth::revocation)
 /// cannot answer (its backend is down): 5 s, as for the API-key store.
@@ -193,8 +194,8 @@ impl BearerAuth {
             Err(e) => return Outcome::Done(Err(self.invalid(&format_args!("{e:?}")))),
         };
         let verifier = self.select(token);
-        match verifier.verify(token) {
-            Ok(verified) => self.after_verify(verified),
+        match verifier.accept(token) {
+            Ok(accepted) => self.after_verify(accepted),
             #[cfg(feature = "jwks")]
             Err(TokenError::UnknownKey) if verifier.jwks.is_some() => {
                 let this = self.clone();
@@ -204,8 +205,8 @@ impl BearerAuth {
                     if let Some(jwks) = &verifier.jwks {
                         jwks.refresh_if_due().await;
                     }
-                    match verifier.verify(&token) {
-                        Ok(verified) => this.after_verify(verified).finish().await,
+                    match verifier.accept(&token) {
+                        Ok(accepted) => this.after_verify(accepted).finish().await,
                         Err(e) => Err(this.invalid(&e)),
                     }
                 }))
@@ -228,18 +229,19 @@ impl BearerAuth {
             .map_or(&self.verifier, |(_, verifier)| verifier)
     }
 
-    fn after_verify(&self, verified: VerifiedToken) -> Outcome {
+    fn after_verify(&self, accepted: Accepted) -> Outcome {
         let Some(store) = &self.revocation else {
-            return Outcome::Done(Ok(authenticated(verified)));
+            return Outcome::Done(Ok(authenticated(accepted)));
         };
-        let Some(jti) = verified.jti.clone() else {
+        // The principal's token id is the token's `jti`.
+        let Some(jti) = accepted.principal.token_id().map(str::to_owned) else {
             return Outcome::Done(Err(self.invalid(&"no jti while revocation is enabled")));
         };
         let store = store.clone();
         let realm = self.realm.clone();
         Outcome::Pending(Box::pin(async move {
             match store.is_revoked(&jti).await {
-                Ok(false) => Ok(authenticated(verified)),
+                Ok(false) => Ok(authenticated(accepted)),
                 Ok(true) => {
                     tracing::debug!(jti, "revoked token used");
                     Err(invalid_token(&realm))
@@ -270,13 +272,10 @@ impl BearerAuth {
 }
 
 /// The principal and, in the request's extensions next to it, the verified [`Claims`].
-fn authenticated(mut verified: VerifiedToken) -> Authenticated {
-    let claims = std::mem::replace(&mut verified.claims, Claims::new(String::new()));
-    let mut extensions = http::Extensions::new();
-    extensions.insert(claims);
+fn authenticated(accepted: Accepted) -> Authenticated {
     Authenticated {
-        principal: verified.into_principal(),
-        extensions: Some(extensions),
+        principal: accepted.principal,
+        claims: Some(accepted.claims),
     }
 }
 

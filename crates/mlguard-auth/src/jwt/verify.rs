@@ -85,19 +85,61 @@ pub struct VerifiedToken {
     pub claims: Claims,
 }
 
+/// A verified token as the bearer layer uses it: the principal, and the claims for the
+/// request's extensions.
+pub(crate) struct Accepted {
+    pub(crate) principal: Principal,
+    pub(crate) claims: Claims,
+}
+
+impl From<VerifiedToken> for Accepted {
+    fn from(verified: VerifiedToken) -> Self {
+        let VerifiedToken {
+            subject,
+            roles,
+            scopes,
+            jti,
+            expires_at,
+            kid: _,
+            claims,
+        } = verified;
+        Self {
+            principal: principal_of(subject, roles, scopes.as_deref(), jti, expires_at),
+            claims,
+        }
+    }
+}
+
+/// The principal of a token's parts, as [`VerifiedToken::into_principal`] builds it.
+fn principal_of(
+    subject: String,
+    roles: Vec<String>,
+    scopes: Option<&[String]>,
+    jti: Option<String>,
+    expires_at: SystemTime,
+) -> Principal {
+    let mut b = Principal::builder(subject)
+        .roles(roles)
+        .method(AuthMethod::Bearer { token_id: jti })
+        .expires_at(expires_at);
+    if let Some(scopes) = narrowing_scopes(scopes) {
+        b = b.scopes(scopes.map(str::to_owned));
+    }
+    b.build()
+}
+
 impl VerifiedToken {
     /// The [`Principal`] for this token, consuming it: subject, roles, the permission-shaped
     /// scope entries (see [`is_permission_scope`]; a scope with none of them does not narrow),
     /// `AuthMethod::Bearer { jti }` and expiry.
     pub fn into_principal(self) -> Principal {
-        let mut b = Principal::builder(self.subject)
-            .roles(self.roles)
-            .method(AuthMethod::Bearer { token_id: self.jti })
-            .expires_at(self.expires_at);
-        if let Some(scopes) = narrowing_scopes(self.scopes.as_deref()) {
-            b = b.scopes(scopes.map(str::to_owned));
-        }
-        b.build()
+        principal_of(
+            self.subject,
+            self.roles,
+            self.scopes.as_deref(),
+            self.jti,
+            self.expires_at,
+        )
     }
 
     /// The [`Principal`] for this token, as [`into_principal`](Self::into_principal) builds it.
@@ -515,17 +557,53 @@ impl JwtVerifier {
         let Some(cache) = &self.cache else {
             return self.verify_uncached(token, now).map(|(verified, _)| verified);
         };
-        if let Some(hit) = cache.get(token) {
+        if let Some((dates, token)) = cache.get_with(token, |hit| (hit.dates, hit.token.clone())) {
             // Everything but time was checked when the entry was made, and depends only on
             // the token and this verifier's fixed configuration.
-            self.check_dates(hit.dates, now)?;
-            return Ok(hit.token);
+            self.check_dates(dates, now)?;
+            return Ok(token);
         }
+        self.verify_and_cache(cache, token, now)
+    }
+
+    /// What the bearer layer needs from `token`, verified as [`verify`](Self::verify) does:
+    /// its principal and claims. A cache hit shares the principal built when the token was
+    /// first verified and the claims' text, so it copies nothing (the dates are checked again
+    /// against the clock, as in [`verify_at`](Self::verify_at)).
+    pub(crate) fn accept(&self, token: &str) -> Result<Accepted, TokenError> {
+        let now = self.clock.now();
+        let Some(cache) = &self.cache else {
+            return self
+                .verify_uncached(token, now)
+                .map(|(verified, _)| Accepted::from(verified));
+        };
+        let hit = cache.get_with(token, |hit| {
+            let accepted = Accepted {
+                principal: hit.principal.clone(),
+                claims: hit.token.claims.clone(),
+            };
+            (hit.dates, accepted)
+        });
+        if let Some((dates, accepted)) = hit {
+            self.check_dates(dates, now)?;
+            return Ok(accepted);
+        }
+        self.verify_and_cache(cache, token, now).map(Accepted::from)
+    }
+
+    /// The full checks, and the token stored in `cache` when it may be.
+    fn verify_and_cache(
+        &self,
+        cache: &TokenCache,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<VerifiedToken, TokenError> {
         let (verified, cacheable) = self.verify_uncached(token, now)?;
         if let Some(dates) = cacheable {
             cache.insert(
                 token,
                 Entry {
+                    principal: verified.to_principal(),
                     token: verified.clone(),
                     dates,
                 },
