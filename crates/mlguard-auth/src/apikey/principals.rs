@@ -142,12 +142,25 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_bounded() {
+    fn the_cache_keeps_every_key_until_full_then_empties_for_a_new_one() {
         let principals = Principals::default();
-        for _ in 0..CAPACITY + 1 {
-            let (_, record) = generate("k", ["user"]).unwrap();
-            principals.of(&record);
+        let records: Vec<ApiKeyRecord> = (0..CAPACITY)
+            .map(|_| generate("k", ["user"]).unwrap().1)
+            .collect();
+        for record in &records {
+            principals.of(record);
         }
-        assert!(principals.len() <= CAPACITY);
+        assert_eq!(
+            principals.len(),
+            CAPACITY,
+            "every key kept until the cache is full"
+        );
+        // A key already held does not empty a full cache.
+        principals.of(&records[0]);
+        assert_eq!(principals.len(), CAPACITY);
+        // A new key does: the cache stays bounded and refills.
+        let (_, newcomer) = generate("k", ["user"]).unwrap();
+        assert_eq!(principals.of(&newcomer), build(&newcomer));
+        assert_eq!(principals.len(), 1);
     }
 }

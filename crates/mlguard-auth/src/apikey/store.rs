@@ -214,3 +214,38 @@ impl KeyStore for FileKeyStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apikey::generate;
+
+    /// A store that implements only `get`, as a user's own store may.
+    #[derive(Debug)]
+    struct GetOnly(MemoryKeyStore);
+
+    impl KeyStore for GetOnly {
+        fn get(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
+            self.0.get(key_id)
+        }
+    }
+
+    #[test]
+    fn the_default_with_record_lends_what_get_finds() {
+        let store = GetOnly(MemoryKeyStore::new());
+        let (key, record) = generate("ci", ["user"]).unwrap();
+        store.0.insert(record);
+        let mut seen = Vec::new();
+        store
+            .with_record(key.key_id(), &mut |r| seen.push(r.map(|r| r.name.clone())))
+            .unwrap();
+        store
+            .with_record("no-such-key", &mut |r| seen.push(r.map(|r| r.name.clone())))
+            .unwrap();
+        assert_eq!(
+            seen,
+            [Some("ci".to_owned()), None],
+            "called once each, with get's answer"
+        );
+    }
+}
