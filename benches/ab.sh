@@ -5,7 +5,10 @@
 # For "did this change make the server slower?" on a machine whose speed drifts between runs.
 #
 #   cargo build --release -p ml-api && cp target/release/ml-api /tmp/ml-api-new
-#   (in a worktree of the old commit, same CARGO_TARGET_DIR) ... cp ... /tmp/ml-api-old
+#   git worktree add --detach /tmp/old <commit> && (cd /tmp/old && CARGO_TARGET_DIR=/tmp/old-target \
+#       cargo build --release -p ml-api) && cp /tmp/old-target/release/ml-api /tmp/ml-api-old
+#   (a target directory of its own: the workspace's crates get the same artifact names in every
+#   checkout, so a shared one makes cargo link whichever checkout built last, by file times)
 #   bash benches/ab.sh /tmp/ml-api-old /tmp/ml-api-new        # ROUNDS=3 DURATION=8 by default
 #
 # NOT run by CI (it wants two otherwise quiet cores). Needs wrk, taskset, curl, python3.
